@@ -1,0 +1,11 @@
+// Unit and integration tests; integration suites start their own carbon-cache (see test/helpers/carbon.ts).
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+  },
+});
