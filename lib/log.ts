@@ -1,0 +1,95 @@
+// One line per event on stderr: human-readable text, or JSON lines with LOG_FORMAT=json; secrets masked.
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFields = Readonly<Record<string, unknown>>;
+
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  /** A logger that adds `fields` to every line (for example `{ job }`). */
+  child(fields: LogFields): Logger;
+}
+
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  format?: 'text' | 'json';
+  /** Where lines go; stderr by default, so stdout carries only Graphite lines. */
+  write?: (line: string) => void;
+  /** Strings never to print (secrets); by default the values of secret-looking environment variables. */
+  secrets?: readonly string[];
+  now?: () => number;
+}
+
+// Environment variables whose values must never appear in a log line, whatever code logged them.
+const SECRET_NAME = /(SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_KEY|SESSION)/i;
+
+export function secretsFromEnvironment(env: NodeJS.ProcessEnv = process.env): string[] {
+  return Object.entries(env)
+    .filter(([name, value]) => SECRET_NAME.test(name) && typeof value === 'string' && value.length >= 6)
+    .map(([, value]) => value as string);
+}
+
+export function parseLogLevel(value: string | undefined): LogLevel {
+  const level = (value ?? 'info').toLowerCase();
+  return level in LEVELS ? (level as LogLevel) : 'info';
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? parseLogLevel(process.env.LOG_LEVEL);
+  const format = options.format ?? (process.env.LOG_FORMAT === 'json' ? 'json' : 'text');
+  const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
+  const secrets = (options.secrets ?? secretsFromEnvironment()).filter((s) => s.length > 0);
+  const now = options.now ?? Date.now;
+
+  const mask = (text: string): string => {
+    let out = text;
+    for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join('***');
+    return out;
+  };
+
+  const make = (bound: LogFields): Logger => {
+    const log = (at: LogLevel, message: string, fields?: LogFields) => {
+      if (LEVELS[at] < LEVELS[level]) return;
+      const all = { ...bound, ...fields };
+      if (format === 'json') {
+        write(mask(JSON.stringify({ time: new Date(now()).toISOString(), level: at, msg: message, ...serializable(all) })));
+      } else {
+        const rest = Object.entries(all)
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => `${k}=${formatValue(v)}`)
+          .join(' ');
+        write(mask(`${new Date(now()).toISOString()} ${at.toUpperCase().padEnd(5)} ${oneLine(message)}${rest ? ' ' + rest : ''}`));
+      }
+    };
+    return {
+      debug: (m, f) => log('debug', m, f),
+      info: (m, f) => log('info', m, f),
+      warn: (m, f) => log('warn', m, f),
+      error: (m, f) => log('error', m, f),
+      child: (fields) => make({ ...bound, ...fields }),
+    };
+  };
+  return make({});
+}
+
+/** A logger that drops everything (tests, and pollers called outside a runner). */
+export const silentLogger: Logger = createLogger({ write: () => {}, secrets: [] });
+
+function oneLine(text: string): string {
+  return text.replace(/[\r\n]+/g, ' ');
+}
+
+function formatValue(value: unknown): string {
+  if (value instanceof Error) return JSON.stringify(oneLine(value.message));
+  if (typeof value === 'string') return /^[\w.:/@+-]*$/.test(value) && value !== '' ? value : JSON.stringify(value);
+  return oneLine(JSON.stringify(value) ?? String(value));
+}
+
+function serializable(fields: LogFields): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) out[k] = v instanceof Error ? v.message : v;
+  return out;
+}
