@@ -49,8 +49,17 @@ export interface PollContext<O> {
   readonly mode: 'live' | 'backfill';
   /** The `fetch` to use for HTTP; tests inject their own. */
   readonly fetch: typeof globalThis.fetch;
+  /** The job's timing (seconds), defaults applied: what the window was derived from. */
+  readonly schedule: JobSchedule;
   /** The current time in epoch milliseconds, from the runner's clock (fake in tests). */
   now(): number;
+}
+
+/** A job's resolved timing in seconds: the poller's defaults overridden by the job's config. */
+export interface JobSchedule {
+  interval: number;
+  delay: number;
+  lookback: number;
 }
 
 /** Default timing of a poller's jobs, in seconds; every job may override each in its config. */
@@ -71,6 +80,11 @@ export interface HistorySupport<O> {
   retention(options: O): number;
   /** Window boundaries are multiples of this (seconds). Defaults to the job's interval. */
   step?(options: O): number;
+  /**
+   * The IANA time zone in which a date-only backfill bound (`--from 2026-01-01`) means midnight; UTC when
+   * absent. May ask the source (GA4 properties have their own zone).
+   */
+  timeZone?(options: O, context: { fetch: typeof globalThis.fetch; signal: AbortSignal }): Promise<string>;
 }
 
 /** Answer of a poller's optional `plan`: what a tick will cost, without fetching datapoints. */
@@ -89,7 +103,7 @@ export interface PollerDefinition<S extends z.ZodObject = z.ZodObject> {
   /** Present when the source has history: enables backfill and catch-up. */
   history?: HistorySupport<z.output<S>>;
   poll(context: PollContext<z.output<S>>): Promise<void>;
-  plan?(options: z.output<S>): PollPlan | Promise<PollPlan>;
+  plan?(options: z.output<S>, schedule: JobSchedule): PollPlan | Promise<PollPlan>;
 }
 
 export type Poller = PollerDefinition<z.ZodObject>;

@@ -1,5 +1,5 @@
 // A Sink that keeps what a poller emits, for assertions; plus a ready-made PollContext around it.
-import type { MetricPath, MetricTags, PollContext, PollStats, Sink, TimeWindow } from '../../lib/poller.ts';
+import type { JobSchedule, MetricPath, MetricTags, PollContext, PollStats, Sink, TimeWindow } from '../../lib/poller.ts';
 import { silentLogger, type Logger } from '../../lib/log.ts';
 
 export interface CapturedPoint {
@@ -59,6 +59,7 @@ export interface TestContextOptions<O> {
   log?: Logger;
   signal?: AbortSignal;
   job?: string;
+  schedule?: JobSchedule;
 }
 
 /** A PollContext for calling `poller.poll` directly in a unit test. */
@@ -73,6 +74,7 @@ export function testContext<O>(options: TestContextOptions<O>): PollContext<O> &
     job: options.job ?? 'test',
     mode: options.mode ?? 'live',
     fetch: options.fetch ?? globalThis.fetch,
+    schedule: options.schedule ?? { interval: options.window.end - options.window.start, delay: 0, lookback: 0 },
     now: () => options.now ?? options.window.end * 1000,
   };
 }
