@@ -1,0 +1,22 @@
+// A user's mistake in configuration: reported as one line naming file and field, exit code 78 (EX_CONFIG).
+export const EXIT_CONFIG = 78;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    message: string,
+    readonly where: { file?: string; field?: string } = {},
+  ) {
+    super(message);
+  }
+
+  /** `config/cloudwatch.yaml: metrics[0].stats: expected …` */
+  describe(): string {
+    const place = [this.where.file, this.where.field].filter(Boolean).join(': ');
+    return place ? `${place}: ${this.message}` : this.message;
+  }
+}
+
+export function isConfigError(error: unknown): error is ConfigError {
+  return error instanceof ConfigError;
+}
