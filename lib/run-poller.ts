@@ -1,0 +1,167 @@
+// A live job: catch-up since the watermark, then ticks on the schedule, self-metrics after every run.
+import { catchUpLimits, catchUpWindows } from './catch-up.ts';
+import { systemClock, type Clock } from './clock.ts';
+import type { JobConfig } from './config.ts';
+import { DeliveryTracker, type HandOff } from './delivery-tracker.ts';
+import { GraphiteSink, type LineWriter } from './graphite-sink.ts';
+import type { Logger } from './log.ts';
+import { describeError, pollWindow, type JobContext, type WindowResult } from './poll-window.ts';
+import type { Poller, TimeWindow } from './poller.ts';
+import { runSchedule, type Tick } from './schedule.ts';
+import { emitSelfMetrics, StatsCollector, WriterDeltas, type WriterFigures } from './self-metrics.ts';
+import { formatWindow, liveWindow } from './time-window.ts';
+import { Watermark } from './watermark.ts';
+
+export interface JobWriter extends LineWriter, HandOff {
+  stats(): WriterFigures;
+}
+
+export interface RunPollerOptions {
+  poller: Poller;
+  config: JobConfig;
+  writer: JobWriter;
+  log: Logger;
+  /** Aborted on SIGTERM/SIGINT: no new ticks, the current run finishes (bounded). */
+  stop: AbortSignal;
+  clock?: Clock;
+  fetch?: typeof globalThis.fetch;
+  /** Where watermarks live; undefined keeps no state (dry runs). */
+  stateDir?: string;
+  prefix?: string;
+  tags?: boolean;
+  selfMetrics?: boolean;
+  once?: boolean;
+  /** How long a run may go on after `stop` before its signal aborts. */
+  stopGraceMs?: number;
+}
+
+export interface RunPollerResult {
+  runs: number;
+  errors: number;
+  skipped: number;
+}
+
+export async function runPoller(options: RunPollerOptions): Promise<RunPollerResult> {
+  const { poller, config, writer, stop } = options;
+  const clock = options.clock ?? systemClock;
+  const log = options.log.child({ job: config.job });
+  const sink = new GraphiteSink(writer, { prefix: options.prefix, tags: options.tags });
+  const job: JobContext = {
+    poller,
+    job: config.job,
+    options: config.options,
+    schedule: config.schedule,
+    sink,
+    stats: new StatsCollector(),
+    log,
+    clock,
+    fetch: options.fetch ?? globalThis.fetch,
+  };
+  const step = poller.history?.step?.(config.options) ?? config.schedule.interval;
+  const limits = catchUpLimits(poller, config.options, config.catchUp, config.schedule.interval);
+  const watermark = options.stateDir ? openWatermark(options.stateDir, config.job, poller.name, log) : undefined;
+  const tracker = new DeliveryTracker(writer, watermark, !!limits, log, () => clock.now());
+  const writerDeltas = new WriterDeltas();
+  let errors = 0;
+
+  const fill = async (windows: TimeWindow[], signal: AbortSignal): Promise<WindowResult[]> => {
+    const results: WindowResult[] = [];
+    for (const window of windows) {
+      if (signal.aborted) break;
+      const result = await pollWindow(job, window, 'backfill', signal);
+      results.push(result);
+      if (!result.ok) {
+        log.warn('catch-up window failed; it stays a gap and is tried again', { window: formatWindow(window), error: describeError(result.error) });
+        break;
+      }
+      tracker.delivered(window);
+      await sink.ready();
+    }
+    return results;
+  };
+
+  // Start-up: close the gap left while the job was down, before the first live tick.
+  if (limits && watermark?.value !== undefined && !stop.aborted) {
+    const nowSeconds = clock.now() / 1000;
+    const gap = catchUpWindows(watermark.value, liveWindow(nowSeconds, config.schedule, step).start, nowSeconds, limits);
+    if (gap.length > 0) {
+      log.info('catching up since the last delivered window', { from: formatWindow(gap[0]!), windows: gap.length });
+      const results = await fill(gap, stop);
+      const points = results.reduce((sum, r) => sum + r.datapoints, 0);
+      log.info('catch-up done', { windows: results.filter((r) => r.ok).length, of: gap.length, datapoints: points });
+    }
+  }
+
+  const run = async (tick: Tick): Promise<void> => {
+    const tickSeconds = Math.floor(tick.scheduledAt / 1000);
+    const window = liveWindow(tickSeconds, config.schedule, step);
+    let figures = { durationMs: 0, datapoints: 0, invalid: 0, errors: 0 };
+    const add = (r: WindowResult) => {
+      figures = { durationMs: figures.durationMs + r.durationMs, datapoints: figures.datapoints + r.datapoints, invalid: figures.invalid + r.invalid, errors: figures.errors + (r.ok ? 0 : 1) };
+    };
+
+    // A gap that opened while running (a failed run, points dropped during a long Graphite outage):
+    // fill one window of it per tick, oldest first, once the writer has caught up.
+    if (limits && watermark?.value !== undefined && tracker.backlog === 0) {
+      const gap = catchUpWindows(watermark.value, window.start, clock.now() / 1000, limits);
+      if (gap.length > 0) for (const r of await fill(gap.slice(0, 1), tick.signal)) add(r);
+    }
+
+    const result = await pollWindow(job, window, 'live', tick.signal);
+    add(result);
+    if (result.ok) {
+      tracker.delivered(window);
+      log.debug('run done', { window: formatWindow(window), datapoints: result.datapoints, ms: result.durationMs });
+    } else {
+      errors++;
+      log.error(`run failed: ${describeError(result.error)}`, { window: formatWindow(window) });
+    }
+
+    if (options.selfMetrics !== false) {
+      const lag = watermark?.value !== undefined ? Math.max(0, Math.round(clock.now() / 1000 - watermark.value)) : undefined;
+      emitSelfMetrics(
+        sink,
+        config.job,
+        tickSeconds,
+        {
+          duration_ms: Math.round(figures.durationMs),
+          datapoints: figures.datapoints,
+          errors: figures.errors,
+          skipped_ticks: tick.skipped,
+          invalid_values: figures.invalid,
+          lag_seconds: lag,
+        },
+        writerDeltas.next(writer.stats()),
+        job.stats.take(),
+      );
+    }
+  };
+
+  const outcome = await runSchedule({
+    intervalMs: config.schedule.interval * 1000,
+    clock,
+    stop,
+    runTimeoutMs: config.runTimeout * 1000,
+    stopGraceMs: options.stopGraceMs,
+    immediate: true,
+    once: options.once,
+    run,
+    onError: (error) => {
+      errors++;
+      log.error(`run failed: ${describeError(error)}`);
+    },
+    onSkipped: (count) => log.warn('previous run overran the interval; ticks skipped', { skipped: count }),
+  });
+  return { runs: outcome.runs, errors, skipped: outcome.skipped };
+}
+
+function openWatermark(directory: string, job: string, poller: string, log: Logger): Watermark | undefined {
+  const watermark = new Watermark(directory, job, poller);
+  try {
+    watermark.read();
+  } catch (error) {
+    log.error('cannot read the watermark; starting without catch-up', { file: watermark.file, error });
+  }
+  return watermark;
+}
+
