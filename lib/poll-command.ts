@@ -1,0 +1,134 @@
+// `bin/poll.ts`: parse argv, load the poller and its job, run it live until SIGTERM (or once), flush, exit.
+import { parseArgs } from 'node:util';
+import { loadEnvironmentFile, loadJobConfig } from './config.ts';
+import { ConfigError, EXIT_CONFIG } from './config-error.ts';
+import { readEnvironment } from './environment.ts';
+import { createGraphiteWriter } from './graphite-writer.ts';
+import { createLogger, type Logger } from './log.ts';
+import { pollerHelp, pollerList } from './poller-help.ts';
+import { loadPoller, pollerNames } from './poller-registry.ts';
+import { runPoller } from './run-poller.ts';
+import { onStopSignals } from './stop-signals.ts';
+
+const USAGE = `Usage: npx tsx bin/poll.ts <poller> [--config FILE] [--once] [--dry-run] [--plan] [--help]
+       npx tsx bin/poll.ts --list
+
+  --config FILE  the job's YAML file (default: config/<poller>.yaml; a poller without required options runs without one)
+  --once         run a single tick and exit (cron)
+  --dry-run      print Graphite lines on stdout instead of sending them; keeps no state
+  --plan         print what a tick costs (API calls, datapoints, money) without fetching, where the poller can tell
+  --list         every poller with its one-line summary
+  --help         this text, or a poller's options with \`<poller> --help\`
+
+Environment: GRAPHITE_URL (tcp://host:2003, udp://host:2003, unset or - for stdout), GRAPHITE_PREFIX,
+GRAPHITE_QUEUE_LIMIT, GRAPHITE_TAGS, STATE_DIR, LOG_FORMAT (text|json), LOG_LEVEL. .env is read.`;
+
+/** Stop within 5 s of SIGTERM: the current run gets STOP_GRACE_MS, the writer FLUSH_MS. */
+const STOP_GRACE_MS = 2500;
+const FLUSH_MS = 1800;
+
+export async function pollCommand(argv: string[], log: Logger = createLogger()): Promise<number> {
+  try {
+    loadEnvironmentFile();
+    const { values, positionals } = parseArguments(argv);
+    if (values.list) {
+      const pollers = await Promise.all(pollerNames().map((name) => loadPoller(name)));
+      process.stdout.write(pollerList(pollers) + '\n');
+      return 0;
+    }
+    if (positionals.length === 0) {
+      if (values.help) {
+        process.stdout.write(USAGE + '\n');
+        return 0;
+      }
+      throw new ConfigError(`no poller named; one of: ${pollerNames().join(', ')} (see --help)`, { file: 'command line' });
+    }
+    if (positionals.length > 1) throw new ConfigError(`one poller per process, got ${positionals.join(' ')}`, { file: 'command line' });
+
+    const poller = await loadPoller(positionals[0]!);
+    if (values.help) {
+      process.stdout.write(pollerHelp(poller) + '\n');
+      return 0;
+    }
+    const config = loadJobConfig(poller, { configFile: values.config });
+    if (values.plan) {
+      if (!poller.plan) throw new ConfigError(`the ${poller.name} poller cannot estimate its cost (it has no plan)`, { file: 'command line', field: '--plan' });
+      const plan = await poller.plan(config.options, config.schedule);
+      process.stdout.write(plan.lines.join('\n') + '\n');
+      return 0;
+    }
+    const environment = readEnvironment();
+    const writer = createGraphiteWriter({
+      url: values['dry-run'] ? '-' : environment.graphiteUrl,
+      queueLimit: environment.queueLimit,
+      log: log.child({ component: 'graphite' }),
+    });
+
+    const stop = new AbortController();
+    const removeSignals = onStopSignals(() => {
+      log.info('stopping: finishing the current run and flushing');
+      stop.abort();
+    });
+    try {
+      log.info(`${poller.name} started`, {
+        job: config.job,
+        config: config.file ?? '(none)',
+        interval: config.schedule.interval,
+        graphite: values['dry-run'] ? 'stdout (dry run)' : (environment.graphiteUrl ?? 'stdout'),
+      });
+      const result = await runPoller({
+        poller,
+        config,
+        writer,
+        log,
+        stop: stop.signal,
+        once: values.once,
+        stateDir: values['dry-run'] ? undefined : environment.stateDir,
+        prefix: environment.prefix,
+        tags: environment.tags,
+        selfMetrics: environment.selfMetrics,
+        stopGraceMs: STOP_GRACE_MS,
+      });
+      const flushed = await writer.flush(FLUSH_MS);
+      const stats = writer.stats();
+      if (!flushed) {
+        log.error('Graphite did not take every queued datapoint before exit', {
+          queued: stats.queued,
+          note: poller.history ? 'catch-up refills them at the next start' : 'these are lost',
+        });
+      }
+      log.info(`${poller.name} stopped`, { runs: result.runs, errors: result.errors, sent: stats.sent, dropped: stats.dropped });
+      // --once is for cron: a failed run must show in cron's mail and exit status.
+      return values.once && result.errors > 0 ? 1 : 0;
+    } finally {
+      removeSignals();
+      await writer.close();
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      log.error(error.describe());
+      return EXIT_CONFIG;
+    }
+    log.error(`fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return 1;
+  }
+}
+
+function parseArguments(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        once: { type: 'boolean' },
+        'dry-run': { type: 'boolean' },
+        plan: { type: 'boolean' },
+        list: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new ConfigError(`${(error as Error).message.split('\n')[0]} (see --help)`, { file: 'command line' });
+  }
+}
