@@ -220,3 +220,330 @@ describe('runSchedule: timing', () => {
     expect(loopSleeps.filter((s) => !(s.ms > 0 && s.ms <= MINUTE))).toEqual([]);
   });
 });
+
+describe('runSchedule: failures', () => {
+  it('keeps going after runs that throw, reject or whose onError throws, and reports each', async () => {
+    const errors: Array<[string, number]> = [];
+    const clock = new FakeClock({ start: START });
+    const stopper = new AbortController();
+    const scheduled: number[] = [];
+    let n = 0;
+    const done = runSchedule({
+      intervalMs: MINUTE,
+      clock,
+      stop: stopper.signal,
+      // Not async: the first call throws synchronously.
+      run(tick) {
+        scheduled.push(tick.scheduledAt);
+        n++;
+        if (n === 1) throw new Error('sync boom');
+        if (n === 2) return Promise.reject(new Error('async boom'));
+        if (n === 3) return Promise.reject('not even an Error');
+        if (n === 5) stopper.abort();
+        return Promise.resolve();
+      },
+      onError(error, tick) {
+        errors.push([error instanceof Error ? error.message : String(error), tick.scheduledAt]);
+        if (errors.length === 2) throw new Error('a broken onError');
+      },
+    });
+    const result = await clock.runUntilSettled(done);
+    expect(result).toEqual({ runs: 5, skipped: 0, errors: 3 });
+    expect(scheduled).toEqual([0, 1, 2, 3, 4].map((i) => FIRST + i * MINUTE));
+    expect(errors).toEqual([
+      ['sync boom', FIRST],
+      ['async boom', FIRST + MINUTE],
+      ['not even an Error', FIRST + 2 * MINUTE],
+    ]);
+  });
+
+  it('counts runs that fail even without onError, and survives an onSkipped that throws', async () => {
+    const harness = start({
+      onSkipped: () => {
+        throw new Error('broken onSkipped');
+      },
+      work: async (_tick, i, clock) => {
+        if (i === 0) await clock.sleep(MINUTE + SECOND);
+        if (i === 2) throw new Error('boom');
+      },
+    });
+    const result = await runTicks(harness, 4);
+    expect(result).toEqual({ runs: 4, skipped: 1, errors: 1 });
+  });
+
+  it('rejects options it cannot honour', async () => {
+    const clock = new FakeClock();
+    const stop = new AbortController().signal;
+    const run = async () => {};
+    await expect(runSchedule({ intervalMs: 0, clock, stop, run })).rejects.toThrow(/intervalMs/);
+    await expect(runSchedule({ intervalMs: Number.NaN, clock, stop, run })).rejects.toThrow(RangeError);
+    await expect(runSchedule({ intervalMs: MINUTE, runTimeoutMs: -1, clock, stop, run })).rejects.toThrow(/runTimeoutMs/);
+    await expect(runSchedule({ intervalMs: MINUTE, stopGraceMs: -1, clock, stop, run })).rejects.toThrow(/stopGraceMs/);
+    await expect(runSchedule({ intervalMs: MINUTE, offsetMs: Infinity, clock, stop, run })).rejects.toThrow(/offsetMs/);
+  });
+});
+
+describe('runSchedule: deadlines and stopping', () => {
+  it('aborts the run signal at runTimeoutMs with a TimeoutError; the loop goes on at the next boundary', async () => {
+    const harness = start({
+      runTimeoutMs: 10 * SECOND,
+      // A well-behaved run: its work gives up when the signal aborts.
+      work: (tick, _i, clock) => clock.sleep(50 * SECOND, tick.signal),
+    });
+    const result = await runTicks(harness, 3);
+    expect(result).toEqual({ runs: 3, skipped: 0, errors: 0 });
+    for (const [i, run] of harness.runs.entries()) {
+      expect(run.scheduledAt).toBe(FIRST + i * MINUTE);
+      expect(run.endedAt).toBe(run.startedAt + 10 * SECOND);
+      expect((run.signal.reason as DOMException).name).toBe('TimeoutError');
+    }
+  });
+
+  it('leaves the signal alone when the run finishes in time, and leaves no timer pending', async () => {
+    const harness = start({ work: (_tick, _i, clock) => clock.sleep(59 * SECOND) });
+    await runTicks(harness, 3);
+    expect(harness.runs.some((run) => run.signal.aborted)).toBe(false);
+    expect(harness.clock.pendingSleeps).toBe(0);
+  });
+
+  it('stop during a sleep: resolves at once, without another run', async () => {
+    const harness = start({ work: (_tick, _i, clock) => clock.sleep(5 * SECOND) });
+    await harness.clock.runUntil(() => harness.runs.length === 1);
+    await harness.clock.advance(30 * SECOND);
+    const stoppedAt = harness.clock.now();
+    harness.stopper.abort();
+    await harness.clock.flush();
+    expect(harness.result()).toEqual({ runs: 1, skipped: 0, errors: 0 });
+    expect(harness.resolvedAt()).toBe(stoppedAt);
+    expect(harness.clock.pendingSleeps).toBe(0);
+  });
+
+  it('stop during a run: the run finishes undisturbed within the grace period, and no new run starts', async () => {
+    const harness = start({ work: (_tick, _i, clock) => clock.sleep(20 * SECOND) });
+    await harness.clock.runUntil(() => harness.runs.length === 1);
+    await harness.clock.advance(18 * SECOND);
+    harness.stopper.abort();
+    const result = await harness.clock.runUntilSettled(harness.done);
+    expect(result).toEqual({ runs: 1, skipped: 0, errors: 0 });
+    expect(harness.runs[0]!.endedAt).toBe(FIRST + 20 * SECOND);
+    expect(harness.runs[0]!.signal.aborted).toBe(false);
+    expect(harness.resolvedAt()).toBe(FIRST + 20 * SECOND);
+    await harness.clock.advance(10 * MINUTE);
+    expect(harness.runs).toHaveLength(1);
+  });
+
+  it('stop during a long run: its signal aborts after stopGraceMs with an AbortError, and a run heeding it ends there', async () => {
+    const harness = start({ stopGraceMs: 5 * SECOND, work: (tick, _i, clock) => clock.sleep(50 * SECOND, tick.signal) });
+    await harness.clock.runUntil(() => harness.runs.length === 1);
+    await harness.clock.advance(10 * SECOND);
+    harness.stopper.abort();
+    await harness.clock.runUntilSettled(harness.done);
+    const run = harness.runs[0]!;
+    expect((run.signal.reason as DOMException).name).toBe('AbortError');
+    expect(run.endedAt).toBe(FIRST + 15 * SECOND);
+    expect(harness.resolvedAt()).toBe(FIRST + 15 * SECOND);
+  });
+
+  it('a run that ignores its signal and never settles: runSchedule still resolves stopGraceMs + margin after stop', async () => {
+    let aborted: number | undefined;
+    const harness = start({
+      work: (tick, _i, clock) => {
+        tick.signal.addEventListener('abort', () => (aborted = clock.now()));
+        return new Promise<void>(() => {});
+      },
+    });
+    await harness.clock.runUntil(() => harness.runs.length === 1);
+    await harness.clock.advance(5 * SECOND);
+    const stoppedAt = harness.clock.now();
+    harness.stopper.abort();
+    const result = await harness.clock.runUntilSettled(harness.done);
+    expect(result).toEqual({ runs: 1, skipped: 0, errors: 0 });
+    // Default grace 3000 ms, margin 250 ms. The run's deadline (one interval) has not come yet.
+    expect(aborted).toBe(stoppedAt + 3000);
+    expect(harness.resolvedAt()).toBe(stoppedAt + 3250);
+    expect((harness.runs[0]!.signal.reason as DOMException).name).toBe('AbortError');
+  });
+
+  it('stopGraceMs 0: the run signal aborts as soon as stop does', async () => {
+    const harness = start({ stopGraceMs: 0, stopMarginMs: 0, work: (tick, _i, clock) => clock.sleep(MINUTE, tick.signal) });
+    await harness.clock.runUntil(() => harness.runs.length === 1);
+    await harness.clock.advance(SECOND);
+    harness.stopper.abort();
+    await harness.clock.runUntilSettled(harness.done);
+    expect(harness.runs[0]!.endedAt).toBe(FIRST + SECOND);
+    expect(harness.resolvedAt()).toBe(FIRST + SECOND);
+  });
+
+  it('does nothing when stop is already aborted', async () => {
+    const clock = new FakeClock();
+    const stopper = new AbortController();
+    stopper.abort();
+    let runs = 0;
+    const result = await runSchedule({ intervalMs: MINUTE, clock, stop: stopper.signal, once: true, run: async () => void runs++ });
+    expect(result).toEqual({ runs: 0, skipped: 0, errors: 0 });
+    expect(runs).toBe(0);
+  });
+});
+
+describe('runSchedule: clock jumps', () => {
+  it('forward by hours during a sleep: re-aligns to the next boundary, counts the skipped ones, no catch-up burst', async () => {
+    const harness = start({ work: (_tick, _i, clock) => clock.sleep(SECOND) });
+    await harness.clock.runUntil(() => harness.runs.length === 1);
+    await harness.clock.advance(10 * SECOND);
+    harness.clock.set(harness.clock.now() + 3 * HOUR + 30 * SECOND);
+    await runTicks(harness, 3);
+    // The pending 49 s sleep ends at FIRST + 3 h + 60 s + 30 s by the new clock: boundaries up to FIRST + 3 h + 1 min
+    // passed unseen, so it waits for FIRST + 3 h + 2 min.
+    expect(harness.runs.map((run) => [(run.scheduledAt - FIRST) / MINUTE, run.skipped, run.startedAt - run.scheduledAt])).toEqual([
+      [0, 0, 0],
+      [182, 181, 0],
+      [183, 0, 0],
+    ]);
+    expect(harness.result()!.skipped).toBe(181);
+  });
+
+  it('forward by less than an interval during a sleep: runs the due tick late rather than skip it', async () => {
+    const harness = start({ work: (_tick, _i, clock) => clock.sleep(SECOND) });
+    await harness.clock.runUntil(() => harness.runs.length === 1);
+    await harness.clock.advance(10 * SECOND);
+    harness.clock.set(harness.clock.now() + 20 * SECOND);
+    await runTicks(harness, 3);
+    expect(harness.runs.map((run) => [(run.scheduledAt - FIRST) / MINUTE, run.skipped, run.startedAt - run.scheduledAt])).toEqual([
+      [0, 0, 0],
+      [1, 0, 20 * SECOND],
+      [2, 0, 0],
+    ]);
+  });
+
+  it('forward during a run: the next run is on the next boundary of the new time', async () => {
+    const harness = start({
+      work: async (_tick, i, clock) => {
+        await clock.sleep(SECOND);
+        if (i === 0) clock.set(clock.now() + HOUR);
+      },
+    });
+    await runTicks(harness, 2);
+    expect(harness.runs.map((run) => [(run.scheduledAt - FIRST) / MINUTE, run.skipped])).toEqual([
+      [0, 0],
+      [61, 60],
+    ]);
+  });
+
+  it('back by hours during a sleep: notices within one slice, runs within the interval after, never sleeps long or spins', async () => {
+    const harness = start({ work: (_tick, _i, clock) => clock.sleep(SECOND) });
+    await harness.clock.runUntil(() => harness.runs.length === 1);
+    await harness.clock.advance(10 * SECOND);
+    const jumpAt = harness.clock.now();
+    harness.clock.set(jumpAt - 5 * HOUR);
+    const callsBefore = harness.clock.sleepCalls;
+    const monotonicBefore = harness.clock.now();
+    await harness.clock.runUntil(() => harness.runs.length === 2);
+
+    const run = harness.runs[1]!;
+    // The pending sleep (49 s left) ends at FIRST + 60 s - 5 h, itself a boundary; the next one after it runs.
+    expect(run.scheduledAt).toBe(FIRST - 5 * HOUR + 2 * MINUTE);
+    expect(run.startedAt).toBe(run.scheduledAt);
+    expect(run.skipped).toBe(0);
+    expect(run.startedAt - monotonicBefore).toBeLessThanOrEqual(2 * MINUTE);
+    // The sleep pending at the jump, then one of at most an interval: no hours-long sleep, no spin.
+    const after = harness.clock.sleepRequests.slice(callsBefore).filter((s) => s.signal === harness.stopper.signal);
+    expect(after.length).toBeLessThanOrEqual(2);
+    expect(after.every((s) => s.ms > 0 && s.ms <= MINUTE)).toBe(true);
+
+    await runTicks(harness, 4);
+    expect(harness.runs.slice(1).map((r) => r.scheduledAt - run.scheduledAt)).toEqual([0, MINUTE, 2 * MINUTE]);
+  });
+
+  it('back by hours during a run: the next run comes within one interval of clock progression', async () => {
+    let jumpedTo = 0;
+    const harness = start({
+      work: async (_tick, i, clock) => {
+        await clock.sleep(SECOND);
+        if (i === 0) clock.set((jumpedTo = clock.now() - 5 * HOUR));
+      },
+    });
+    await runTicks(harness, 3);
+    expect(harness.runs[1]!.scheduledAt).toBe(nextBoundary(jumpedTo, MINUTE));
+    expect(harness.runs[1]!.startedAt - jumpedTo).toBeLessThanOrEqual(MINUTE);
+    expect(harness.runs[2]!.scheduledAt - harness.runs[1]!.scheduledAt).toBe(MINUTE);
+  });
+
+  it('back by a few seconds just after a run: waits for the following boundary instead of running the same one twice', async () => {
+    const harness = start({
+      work: async (_tick, i, clock) => {
+        if (i === 0) clock.set(clock.now() - 2 * SECOND);
+      },
+    });
+    await runTicks(harness, 3);
+    expect(harness.runs.map((run) => run.scheduledAt - FIRST)).toEqual([0, MINUTE, 2 * MINUTE]);
+    expect(harness.runs.map((run) => run.skipped)).toEqual([0, 0, 0]);
+  });
+
+  it('with a long interval, sleeps in slices (maxSleepMs) so a jump is noticed early', async () => {
+    const harness = start({ intervalMs: HOUR, maxSleepMs: MINUTE });
+    await harness.clock.runUntil(() => harness.runs.length === 1);
+    const loopSleeps = harness.clock.sleepRequests.filter((s) => s.signal === harness.stopper.signal);
+    expect(loopSleeps.every((s) => s.ms <= MINUTE)).toBe(true);
+    // Jump forward by 30 min mid-hour: the next run is still on the hour by the new clock, not 30 min late.
+    await harness.clock.advance(10 * MINUTE);
+    harness.clock.set(harness.clock.now() + 30 * MINUTE);
+    await harness.clock.runUntil(() => harness.runs.length === 2);
+    expect(harness.runs[1]!.startedAt).toBe(harness.runs[0]!.scheduledAt + HOUR);
+  });
+});
+
+describe('runSchedule: once and immediate', () => {
+  it('once: runs one tick right away, for the last boundary, then resolves', async () => {
+    const clock = new FakeClock({ start: START });
+    const ticks: Array<[number, number]> = [];
+    const result = await clock.runUntilSettled(
+      runSchedule({
+        intervalMs: MINUTE,
+        clock,
+        stop: new AbortController().signal,
+        once: true,
+        run: async (tick) => void ticks.push([tick.scheduledAt, clock.now()]),
+      }),
+    );
+    expect(result).toEqual({ runs: 1, skipped: 0, errors: 0 });
+    expect(ticks).toEqual([[FIRST - MINUTE, START]]);
+    expect(clock.now()).toBe(START);
+    expect(clock.pendingSleeps).toBe(0);
+  });
+
+  it('once: a failing run is counted and reported, not thrown', async () => {
+    const clock = new FakeClock({ start: START });
+    const errors: unknown[] = [];
+    const result = await runSchedule({
+      intervalMs: MINUTE,
+      clock,
+      stop: new AbortController().signal,
+      once: true,
+      run: async () => {
+        throw new Error('boom');
+      },
+      onError: (error) => errors.push(error),
+    });
+    expect(result).toEqual({ runs: 1, skipped: 0, errors: 1 });
+    expect(errors).toHaveLength(1);
+  });
+
+  it('immediate: runs once right away, then on boundaries', async () => {
+    const harness = start({ immediate: true, offsetMs: 30 * SECOND, work: (_tick, _i, clock) => clock.sleep(5 * SECOND) });
+    await runTicks(harness, 3);
+    expect(harness.runs.map((run) => [new Date(run.scheduledAt).toISOString(), new Date(run.startedAt).toISOString(), run.skipped])).toEqual([
+      ['2023-12-31T23:59:30.000Z', '2024-01-01T00:00:17.123Z', 0],
+      ['2024-01-01T00:00:30.000Z', '2024-01-01T00:00:30.000Z', 0],
+      ['2024-01-01T00:01:30.000Z', '2024-01-01T00:01:30.000Z', 0],
+    ]);
+  });
+
+  it('immediate: a first run that overruns skips like any other', async () => {
+    const harness = start({ immediate: true, work: (_tick, i, clock) => clock.sleep(i === 0 ? 2 * MINUTE : 0) });
+    await runTicks(harness, 2);
+    expect(harness.runs.map((run) => [run.scheduledAt - FIRST, run.skipped])).toEqual([
+      [-MINUTE, 0],
+      [2 * MINUTE, 2],
+    ]);
+  });
+});
