@@ -50,7 +50,9 @@ export class GraphiteSink implements Sink {
   }
 
   private pathOf(path: MetricPath): string {
-    const key = typeof path === 'string' ? '\u0001' + path : '\u0000' + path.join('\u0000');
+    // Length-prefixed, so no node's content can make two different paths share a key.
+    let key = typeof path === 'string' ? 's' + path : 'a';
+    if (typeof path !== 'string') for (const node of path) key += node.length + ':' + node;
     let name = this.cache.get(key);
     if (name === undefined) {
       name = formatPath(path, this.options.prefix);

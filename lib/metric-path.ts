@@ -84,7 +84,8 @@ const PLACEHOLDER = /\{([A-Za-z0-9_.-]+)\}/g;
  */
 export function renderPathTemplate(template: string, values: Readonly<Record<string, string | readonly string[]>>): string[] {
   const out: string[] = [];
-  for (const part of template.split('.')) {
+  // Dots inside a placeholder ({dim.LoadBalancer}) name it; only the template's own dots separate nodes.
+  for (const part of template.split(/\.(?![^{}]*\})/)) {
     const whole = /^\{([A-Za-z0-9_.-]+)\}$/.exec(part);
     const listValue = whole ? values[whole[1]!] : undefined;
     if (whole && Array.isArray(listValue)) {
