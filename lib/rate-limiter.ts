@@ -1,0 +1,102 @@
+// A token-bucket rate limiter, and a process-wide registry so every job calling one API shares one bucket.
+import { systemClock, type Clock } from './clock.ts';
+
+export interface RateLimiterOptions {
+  /** Tokens added per second: the sustained rate of requests. */
+  ratePerSecond: number;
+  /** The most tokens the bucket holds: how many requests may go at once after a quiet spell. Default: one second's worth (at least 1). */
+  burst?: number;
+  clock?: Clock;
+}
+
+/**
+ * A token bucket that hands out tokens in call order. A caller that finds the bucket empty reserves its
+ * tokens anyway (the balance goes negative) and sleeps until the refill has paid the debt, so waiting
+ * callers are served first come, first served and never spin.
+ */
+export class RateLimiter {
+  readonly #clock: Clock;
+  #rate: number;
+  #burst: number;
+  #tokens: number;
+  #updatedAt: number;
+
+  constructor(options: RateLimiterOptions) {
+    if (!(options.ratePerSecond > 0)) throw new Error(`rate limiter: ratePerSecond must be positive, got ${options.ratePerSecond}`);
+    this.#clock = options.clock ?? systemClock;
+    this.#rate = options.ratePerSecond;
+    this.#burst = Math.max(1, options.burst ?? options.ratePerSecond);
+    this.#tokens = this.#burst;
+    this.#updatedAt = this.#clock.now();
+  }
+
+  get ratePerSecond(): number {
+    return this.#rate;
+  }
+
+  /** Tokens available now (negative while callers are waiting). */
+  get available(): number {
+    this.#refill();
+    return this.#tokens;
+  }
+
+  /** Lowers the rate (never raises it): when jobs ask for different rates, the strictest applies to all. */
+  limitTo(ratePerSecond: number, burst?: number): void {
+    this.#refill();
+    if (ratePerSecond > 0 && ratePerSecond < this.#rate) this.#rate = ratePerSecond;
+    const newBurst = Math.max(1, burst ?? ratePerSecond);
+    if (newBurst < this.#burst) {
+      this.#burst = newBurst;
+      this.#tokens = Math.min(this.#tokens, newBurst);
+    }
+  }
+
+  /**
+   * Waits until `tokens` may be spent, then spends them. Resolves with the milliseconds waited (0 when a
+   * token was there). Rejects with the signal's reason when `signal` aborts, giving the reservation back.
+   */
+  async take(signal?: AbortSignal, tokens = 1): Promise<number> {
+    signal?.throwIfAborted();
+    this.#refill();
+    this.#tokens -= tokens;
+    if (this.#tokens >= 0) return 0;
+    const waitMs = Math.ceil((-this.#tokens / this.#rate) * 1000);
+    const started = this.#clock.now();
+    await this.#clock.sleep(waitMs, signal);
+    if (signal?.aborted) {
+      this.#refill();
+      this.#tokens = Math.min(this.#burst, this.#tokens + tokens);
+      throw signal.reason;
+    }
+    return Math.max(0, this.#clock.now() - started);
+  }
+
+  #refill(): void {
+    const now = this.#clock.now();
+    const elapsed = Math.max(0, now - this.#updatedAt) / 1000;
+    this.#updatedAt = now;
+    this.#tokens = Math.min(this.#burst, this.#tokens + elapsed * this.#rate);
+  }
+}
+
+const shared = new Map<string, RateLimiter>();
+
+/**
+ * The process-wide limiter named `key` (for example `cloudwatch.GetMetricData.eu-west-1`): created on first
+ * use, shared by every job of the process afterwards. A later caller asking for a lower rate lowers it.
+ */
+export function sharedRateLimiter(key: string, options: RateLimiterOptions): RateLimiter {
+  const existing = shared.get(key);
+  if (existing) {
+    existing.limitTo(options.ratePerSecond, options.burst);
+    return existing;
+  }
+  const limiter = new RateLimiter(options);
+  shared.set(key, limiter);
+  return limiter;
+}
+
+/** Forgets every shared limiter (tests). */
+export function resetSharedRateLimiters(): void {
+  shared.clear();
+}
