@@ -1,0 +1,90 @@
+// Job configuration: YAML, ${VAR} references, the common keys, and one clear line per mistake.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { loadJobConfig } from '../../lib/config.ts';
+import { ConfigError } from '../../lib/config-error.ts';
+import { duration, parseDuration } from '../../lib/duration.ts';
+import { definePoller, type Poller } from '../../lib/poller.ts';
+
+const poller = definePoller({
+  name: 'sample',
+  summary: 'test',
+  options: z.strictObject({
+    url: z.string().describe('where'),
+    retries: z.number().int().default(3).describe('how often'),
+    ttl: duration().default(300).describe('cache'),
+    headers: z.record(z.string(), z.string()).default({}).describe('headers'),
+  }),
+  schedule: { interval: 60, delay: 30 },
+  async poll() {},
+}) as unknown as Poller;
+
+const dir = mkdtempSync(join(tmpdir(), 'gp-config-'));
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+function errorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('durations', () => {
+  it('accepts seconds and units', () => {
+    expect([parseDuration(90), parseDuration('30s'), parseDuration('5m'), parseDuration('48h'), parseDuration('7d'), parseDuration('1.5h')]).toEqual([
+      90, 30, 300, 172800, 604800, 5400,
+    ]);
+    expect(parseDuration('5 minutes')).toBeUndefined();
+    expect(parseDuration(-1)).toBeUndefined();
+  });
+});
+
+describe('loadJobConfig', () => {
+  it('applies defaults, the poller schedule and the file name as job name', () => {
+    const config = loadJobConfig(poller, { configFile: file('shop-api.yaml', 'url: http://x\nttl: 10m\ninterval: 5m\n') });
+    expect(config.job).toBe('shop-api');
+    expect(config.options).toEqual({ url: 'http://x', retries: 3, ttl: 600, headers: {} });
+    expect(config.schedule).toEqual({ interval: 300, delay: 30, lookback: 0 });
+    expect(config.runTimeout).toBe(300);
+    expect(config.catchUp).toBe(86400);
+  });
+
+  it('replaces ${VAR} from the environment and refuses unset ones', () => {
+    const path = file('env.yaml', 'url: http://x\nheaders:\n  Authorization: Bearer ${TOKEN_X}\n  X-Default: ${UNSET_Y:-fallback}\n');
+    const config = loadJobConfig(poller, { configFile: path, env: { TOKEN_X: 'abc' } });
+    expect(config.options.headers).toEqual({ Authorization: 'Bearer abc', 'X-Default': 'fallback' });
+    const error = errorOf(() => loadJobConfig(poller, { configFile: path, env: {} }));
+    expect(error.describe()).toMatch(/env\.yaml: headers\.Authorization: environment variable TOKEN_X is not set/);
+  });
+
+  it.each([
+    ['missing required option', 'retries: 2\n', /: url: required, expected string/],
+    ['wrong type', 'url: http://x\nretries: many\n', /: retries: expected number, received string/],
+    ['unknown key', 'url: http://x\nretires: 2\n', /unknown option "retires"/],
+    ['bad duration', 'url: http://x\ninterval: 5 minutes\n', /: interval: expected a duration such as 60/],
+    ['zero interval', 'url: http://x\ninterval: 0\n', /: interval: expected at least 1 second/],
+    ['bad YAML', 'url: [http://x\n', /invalid YAML/],
+    ['duplicate key', 'url: a\nurl: b\n', /invalid YAML/],
+    ['top level list', '- url: a\n', /expected a mapping/],
+  ])('%s → one line naming the file and field', (_, text, message) => {
+    const path = file('bad.yaml', text);
+    const error = errorOf(() => loadJobConfig(poller, { configFile: path }));
+    expect(error.describe()).toMatch(message);
+    expect(error.describe()).toContain('bad.yaml');
+    expect(error.describe()).not.toContain('\n');
+  });
+
+  it('names a missing file', () => {
+    expect(errorOf(() => loadJobConfig(poller, { configFile: join(dir, 'nope.yaml') })).describe()).toMatch(/nope\.yaml: file not found/);
+  });
+});
