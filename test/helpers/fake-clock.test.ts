@@ -164,3 +164,25 @@ describe('FakeClock', () => {
     ]);
   });
 });
+
+describe('FakeClock with real I/O in between', () => {
+  it('runUntil waits for I/O in flight to lead to the next sleep instead of calling it a deadlock', async () => {
+    const { writeFile, rm, mkdtemp } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'fake-clock-'));
+    const clock = new FakeClock();
+    let ticks = 0;
+    void (async () => {
+      for (let i = 0; i < 3; i++) {
+        await clock.sleep(1000);
+        await writeFile(join(dir, `tick-${i}`), 'x'.repeat(1 << 20));
+        await new Promise<void>((resolve) => setTimeout(resolve, 5));
+        ticks++;
+      }
+    })();
+    await clock.runUntil(() => ticks === 3);
+    expect(clock.now()).toBe(T0 + 3000);
+    await rm(dir, { recursive: true });
+  });
+});

@@ -11,6 +11,11 @@ export interface FakeClockOptions {
   settleTurns?: number;
   /** `runUntil` gives up (throws) after this many wake-ups, which catches loops that spin. Default 1,000,000. */
   maxSteps?: number;
+  /**
+   * When `runUntil`'s condition is false and no sleep is pending, how long (real ms) to wait for real I/O in flight
+   * (a file write, a local socket) to lead to a sleep or to the condition, before calling it a deadlock. Default 100.
+   */
+  idleWaitMs?: number;
 }
 
 export interface SleepRequest {
@@ -38,11 +43,13 @@ export class FakeClock implements Clock {
   #sleepers: Sleeper[] = [];
   readonly #settleTurns: number;
   readonly #maxSteps: number;
+  readonly #idleWaitMs: number;
 
   constructor(options: FakeClockOptions = {}) {
     this.#wallOffset = toEpochMs(options.start ?? Date.UTC(2024, 0, 1));
     this.#settleTurns = options.settleTurns ?? 3;
     this.#maxSteps = options.maxSteps ?? 1_000_000;
+    this.#idleWaitMs = options.idleWaitMs ?? 100;
   }
 
   now(): number {
@@ -145,7 +152,7 @@ export class FakeClock implements Clock {
       await this.flush();
       if (until()) return;
       if (steps >= maxSteps) throw new Error(`FakeClock.runUntil: condition still false after ${maxSteps} wake-ups: is something spinning?`);
-      if (!(await this.advanceToNext())) {
+      if (!(await this.advanceToNext()) && !(await this.#awaitActivity(until))) {
         throw new Error(`FakeClock.runUntil: condition still false and no sleep is pending (at ${new Date(this.now()).toISOString()})`);
       }
     }
@@ -170,6 +177,16 @@ export class FakeClock implements Clock {
   /** Lets pending callbacks and promise chains run, without moving time. */
   async flush(): Promise<void> {
     for (let i = 0; i < this.#settleTurns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  // True once `until` holds or a sleep is pending, within idleWaitMs of real time (time on this clock stands still).
+  async #awaitActivity(until: () => boolean): Promise<boolean> {
+    const giveUpAt = Date.now() + this.#idleWaitMs;
+    while (Date.now() < giveUpAt) {
+      await new Promise<void>((resolve) => setTimeout(resolve, 1));
+      if (until() || this.nextWakeAt() !== undefined) return true;
+    }
+    return false;
   }
 
   async #wakeFirst(): Promise<void> {
