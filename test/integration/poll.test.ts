@@ -1,0 +1,83 @@
+// bin/poll.ts end to end into a real carbon-cache: host --once lands in whisper; an http-json job at 1 s
+// keeps every second's datapoint while carbon is stopped for several seconds and restarted.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Carbon, describeCarbon } from '../helpers/carbon.ts';
+import { TestHttpServer } from '../helpers/http-server.ts';
+import { runCommand, ROOT } from '../helpers/run-command.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describeCarbon('bin/poll.ts into a real carbon-cache', () => {
+  let carbon: Carbon;
+  let work: string;
+  beforeAll(async () => {
+    carbon = await Carbon.start();
+    work = mkdtempSync(join(tmpdir(), 'gp-poll-'));
+  });
+  afterAll(async () => {
+    await carbon?.destroy();
+  });
+
+  it('host --once lands in whisper, with its self-metrics', async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const result = await runCommand(['bin/poll.ts', 'host', '--once'], {
+      env: { GRAPHITE_URL: carbon.url, STATE_DIR: join(work, 'state-host'), GRAPHITE_PREFIX: 'it' },
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe('');
+    await carbon.flush();
+    const name = hostname().split('.')[0];
+    const total = await carbon.fetch(`it.host.${name}.memory.total_bytes`, before - 120);
+    expect(total).toHaveLength(1);
+    expect(total[0]![1]).toBeGreaterThan(0);
+    expect(await carbon.fetch('it.pollers.host.datapoints', before - 120)).toEqual([[total[0]![0], 9]]);
+  });
+
+  it('http-json at 1 s keeps every second through a carbon restart', async () => {
+    let hits = 0;
+    const api = await TestHttpServer.start((_, response) => {
+      hits++;
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ requests: hits, healthy: true }));
+    });
+    const config = join(work, 'api.yaml');
+    writeFileSync(config, `url: ${api.url}/status\nprefix: it.api\ninterval: 1\ntimeout: 0.8\n`);
+    const poller = spawnPoller(['bin/poll.ts', 'http-json', '--config', config], {
+      GRAPHITE_URL: carbon.url,
+      STATE_DIR: join(work, 'state-api'),
+      SELF_METRICS: '0',
+    });
+    try {
+      await carbon.wait('it.api.requests', 3);
+      await carbon.stop(); // flushes carbon's own cache first: what is tested here is our side
+      await sleep(4000);
+      await carbon.restart();
+      await sleep(3000);
+    } finally {
+      poller.kill('SIGTERM');
+    }
+    const code = await new Promise<number | null>((r) => poller.on('exit', (c) => r(c)));
+    expect(code).toBe(0);
+    await api.close();
+    await carbon.flush();
+
+    const points = await carbon.fetch('it.api.requests', Math.floor(Date.now() / 1000) - 600);
+    const seconds = points.map(([t]) => t);
+    const first = Math.min(...seconds);
+    const last = Math.max(...seconds);
+    // Every second from the first to the last tick, including those while carbon was down.
+    expect(last - first).toBeGreaterThanOrEqual(8);
+    expect(seconds.sort((a, b) => a - b)).toEqual(Array.from({ length: last - first + 1 }, (_, i) => first + i));
+    expect((await carbon.fetch('it.api.healthy', first - 1)).length).toBe(seconds.length);
+  });
+});
+
+function spawnPoller(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr!.resume();
+  return child;
+}
