@@ -16,7 +16,8 @@ export const systemClock: Clock = {
         signal?.removeEventListener('abort', done);
         resolve();
       };
-      const timer = setTimeout(done, Math.max(0, ms));
+      // setTimeout fires after 1 ms for anything above 2^31-1 ms: clamp, callers re-check the time anyway.
+      const timer = setTimeout(done, Math.min(Math.max(0, ms), 2 ** 31 - 1));
       signal?.addEventListener('abort', done, { once: true });
     }),
 };

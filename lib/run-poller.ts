@@ -150,7 +150,7 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
       errors++;
       log.error(`run failed: ${describeError(error)}`);
     },
-    onSkipped: (count) => log.warn('previous run overran the interval; ticks skipped', { skipped: count }),
+    onSkipped: (count) => log.warn('ticks skipped (the previous run overran, or the clock jumped forward)', { skipped: count }),
   });
   return { runs: outcome.runs, errors, skipped: outcome.skipped };
 }
