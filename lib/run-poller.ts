@@ -6,7 +6,8 @@ import { DeliveryTracker, type HandOff } from './delivery-tracker.ts';
 import { GraphiteSink, type LineWriter } from './graphite-sink.ts';
 import type { Logger } from './log.ts';
 import { describeError, pollWindow, type JobContext, type WindowResult } from './poll-window.ts';
-import type { Poller, TimeWindow } from './poller.ts';
+import type { Poller } from './poller.ts';
+import { runBackfill } from './backfill.ts';
 import { runSchedule, type Tick } from './schedule.ts';
 import { emitSelfMetrics, StatsCollector, WriterDeltas, type WriterFigures } from './self-metrics.ts';
 import { formatWindow, liveWindow } from './time-window.ts';
@@ -64,31 +65,29 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
   const writerDeltas = new WriterDeltas();
   let errors = 0;
 
-  const fill = async (windows: TimeWindow[], signal: AbortSignal): Promise<WindowResult[]> => {
-    const results: WindowResult[] = [];
-    for (const window of windows) {
-      if (signal.aborted) break;
-      const result = await pollWindow(job, window, 'backfill', signal);
-      results.push(result);
-      if (!result.ok) {
-        log.warn('catch-up window failed; it stays a gap and is tried again', { window: formatWindow(window), error: describeError(result.error) });
-        break;
-      }
-      tracker.delivered(window);
-      await sink.ready();
-    }
-    return results;
-  };
-
-  // Start-up: close the gap left while the job was down, before the first live tick.
+  // Start-up: close the gap left while the job was down, through the backfill path, before the first tick.
   if (limits && watermark?.value !== undefined && !stop.aborted) {
     const nowSeconds = clock.now() / 1000;
     const gap = catchUpWindows(watermark.value, liveWindow(nowSeconds, config.schedule, step).start, nowSeconds, limits);
     if (gap.length > 0) {
       log.info('catching up since the last delivered window', { from: formatWindow(gap[0]!), windows: gap.length });
-      const results = await fill(gap, stop);
-      const points = results.reduce((sum, r) => sum + r.datapoints, 0);
-      log.info('catch-up done', { windows: results.filter((r) => r.ok).length, of: gap.length, datapoints: points });
+      const summary = await runBackfill({
+        job,
+        writer,
+        range: { start: gap[0]!.start, end: gap.at(-1)!.end },
+        maxWindow: limits.maxWindow,
+        step: limits.step,
+        // One at a time, oldest first: the watermark only moves over a contiguous delivered prefix.
+        concurrency: 1,
+        attempts: 1,
+        windowTimeoutMs: Math.max(config.runTimeout * 1000, 60_000),
+        stop,
+        clock,
+        onDelivered: (window) => tracker.advance(window),
+        // Live ticks must not wait for a Graphite that is down: the watermark moves when it takes the points.
+        awaitDelivery: false,
+      });
+      log.info('catch-up done', { windows: summary.fetched, of: summary.windows, failed: summary.failed.length, datapoints: summary.datapoints });
     }
   }
 
@@ -103,14 +102,21 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
     // A gap that opened while running (a failed run, points dropped during a long Graphite outage):
     // fill one window of it per tick, oldest first, once the writer has caught up.
     if (limits && watermark?.value !== undefined && tracker.backlog === 0) {
-      const gap = catchUpWindows(watermark.value, window.start, clock.now() / 1000, limits);
-      if (gap.length > 0) for (const r of await fill(gap.slice(0, 1), tick.signal)) add(r);
+      const gap = catchUpWindows(watermark.value, window.start, clock.now() / 1000, limits)[0];
+      if (gap) {
+        const mark = tracker.dropMark();
+        const filled = await pollWindow(job, gap, 'backfill', tick.signal);
+        add(filled);
+        if (filled.ok) tracker.delivered(gap, mark);
+        else log.warn(`catch-up window failed; it stays a gap and is tried again: ${describeError(filled.error)}`, { window: formatWindow(gap) });
+      }
     }
 
+    const mark = tracker.dropMark();
     const result = await pollWindow(job, window, 'live', tick.signal);
     add(result);
     if (result.ok) {
-      tracker.delivered(window);
+      tracker.delivered(window, mark);
       log.debug('run done', { window: formatWindow(window), datapoints: result.datapoints, ms: result.durationMs });
     } else {
       errors++;
