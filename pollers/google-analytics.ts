@@ -1,0 +1,216 @@
+// Google Analytics 4: realtime minutes and hourly/daily reports from the Data API (v1beta), revised data re-fetched, within quota.
+import { systemClock } from '../lib/clock.ts';
+import { isConfigError } from '../lib/config-error.ts';
+import { definePoller, type PollContext } from '../lib/poller.ts';
+import { classifyError } from './google-analytics/api-error.ts';
+import { runBatch } from './google-analytics/batching.ts';
+import { ClientFactory, type Ga4Client, type RunRealtimeReportRequest, type RunReportResponse } from './google-analytics/client.ts';
+import { optionsSchema, type GoogleAnalyticsOptions, type RealtimeEntry, type ReportEntry } from './google-analytics/options.ts';
+import { fetchAllPages } from './google-analytics/pagination.ts';
+import { planRequests } from './google-analytics/plan.ts';
+import { QuotaGauges } from './google-analytics/quota.ts';
+import { mapRealtimeRows, mapReportRows, type RowNotes } from './google-analytics/report-mapping.ts';
+import { dateRangeFor, pointRange, reportRequest, type DateRange } from './google-analytics/report-request.ts';
+import { RequestPolicy, type RunContext, type Sleep } from './google-analytics/request-policy.ts';
+import { isValidTimeZone } from './google-analytics/time-zone.ts';
+
+/** GA keeps aggregated report data for years (the retention setting limits explorations, not reports). */
+const RETENTION_SECONDS = 10 * 365 * 86_400;
+
+export interface GoogleAnalyticsDependencies {
+  /** Where credentials and GA4_API_ROOT_URL are read; process.env by default. */
+  env?: NodeJS.ProcessEnv;
+  /** Waits for quota and between retries; tests pass one that does not really wait. */
+  sleep?: Sleep;
+}
+
+type Context = PollContext<GoogleAnalyticsOptions>;
+
+/** A google-analytics poller with its own caches (auth clients, time zones, quota state); the runner uses the default export. */
+export function createGoogleAnalyticsPoller(dependencies: GoogleAnalyticsDependencies = {}) {
+  const env = () => dependencies.env ?? process.env;
+  const clients = new ClientFactory();
+  const policy = new RequestPolicy(dependencies.sleep ?? systemClock.sleep);
+  const timeZones = new Map<string, string>(); // property → IANA zone, from GA's answers
+  const lastFetch = new Map<string, number>(); // job/report → window end of its last complete live fetch
+  const noted = new Set<string>(); // notes already logged, so each is logged once per report
+
+  const noteOnce = (ctx: Context, key: string, message: string) => {
+    if (noted.has(`${ctx.job}/${key}`)) return;
+    noted.add(`${ctx.job}/${key}`);
+    ctx.log.warn(message);
+  };
+
+  const rememberTimeZone = (ctx: Context | undefined, propertyId: string, zone: string | null | undefined): string | undefined => {
+    if (zone && isValidTimeZone(zone)) {
+      const known = timeZones.get(propertyId);
+      if (known && known !== zone) ctx?.log.warn(`property ${propertyId} changed its time zone from ${known} to ${zone}`);
+      timeZones.set(propertyId, zone);
+    }
+    return timeZones.get(propertyId);
+  };
+
+  const runContext = (ctx: Context): RunContext => ({
+    signal: ctx.signal,
+    stats: ctx.stats,
+    log: ctx.log,
+    mode: ctx.mode,
+    interval: ctx.schedule.interval,
+    now: () => ctx.now(),
+  });
+
+  async function pollRealtime(ctx: Context, client: Ga4Client, entry: RealtimeEntry, index: number, gauges: QuotaGauges): Promise<void> {
+    const { options } = ctx;
+    const what = `realtime[${index}]`;
+    const request: RunRealtimeReportRequest = {
+      dimensions: ['minutesAgo', ...entry.dimensions].map((name) => ({ name })),
+      metrics: entry.metrics.map((name) => ({ name })),
+      minuteRanges: [{ startMinutesAgo: options.realtimeMinutes - 1, endMinutesAgo: 0 }],
+      ...(entry.dimensionFilter ? { dimensionFilter: entry.dimensionFilter } : {}),
+      limit: String(options.pageSize),
+      returnPropertyQuota: true,
+    };
+    let sentAt = 0;
+    const response = await policy.send(what, client.propertyId, 'realtime', options, runContext(ctx), (signal) => {
+      sentAt = ctx.now();
+      return client.runRealtimeReport(request, signal);
+    });
+    // minutesAgo counts from GA's clock at the moment it answered: the middle of the round trip is our best guess.
+    const answeredAt = (sentAt + ctx.now()) / 2 / 1000;
+    gauges.record('realtime', response.propertyQuota);
+    const received = response.rows?.length ?? 0;
+    ctx.stats.count('rows', received);
+    const notes = mapRealtimeRows(response, entry, { propertyId: client.propertyId, answeredAt, field: `realtime[${index}]` }, (path, value, timestamp) =>
+      ctx.sink.emit(path, value, timestamp),
+    );
+    logNotes(ctx, what, notes);
+    // Realtime reports have no offset to page with: the only remedy for a cut answer is a larger limit.
+    const rowCount = Number(response.rowCount ?? 0);
+    if (rowCount > received) noteOnce(ctx, `${what}/cut`, `${what}: GA has ${rowCount} rows but answered ${received}; raise pageSize to get them all`);
+    await ctx.sink.ready();
+  }
+
+  function logNotes(ctx: Context, what: string, notes: RowNotes): void {
+    if (notes.otherRow) noteOnce(ctx, `${what}/other`, `${what}: GA rolled some rows into "(other)" (too many distinct values); they are written as GA returns them`);
+    if (notes.thresholded) {
+      noteOnce(ctx, `${what}/thresholded`, `${what}: GA applies thresholding to this report; rows below its privacy thresholds are missing from GA's answer`);
+    }
+    if (notes.badTime > 0) noteOnce(ctx, `${what}/time`, `${what}: ${notes.badTime} rows without a readable time value were skipped`);
+  }
+
+  async function pollReports(ctx: Context, client: Ga4Client, reports: ReportEntry[], gauges: QuotaGauges): Promise<Error[]> {
+    const { options, window, mode } = ctx;
+    const propertyId = client.propertyId;
+    const field = (report: ReportEntry) => `reports[${options.reports.indexOf(report)}]`;
+    // Dates are fixed before the first page, so every page of a report asks for the same rows.
+    const dates = new Map<ReportEntry, DateRange>();
+    for (const report of reports) {
+      const range = dateRangeFor(report, window, mode, timeZones.get(propertyId));
+      if (range) dates.set(report, range);
+    }
+    const result = await fetchAllPages<ReportEntry>({
+      reports: [...dates.keys()],
+      pageSize: options.pageSize,
+      request: (report, offset) => reportRequest(report, dates.get(report)!, options.pageSize, offset),
+      fetchBatch: (pages) => {
+        const names = pages.map((p) => `${p.report.name}${p.offset ? `@${p.offset}` : ''}`).join(', ');
+        return policy.send(`batchRunReports [${names}]`, propertyId, 'core', options, runContext(ctx), (signal) =>
+          runBatch(
+            pages.map((p) => p.request),
+            (requests) => client.batchRunReports(requests, signal),
+          ),
+        );
+      },
+      onPage: async ({ report }, response: RunReportResponse) => {
+        gauges.record('core', response.propertyQuota);
+        ctx.stats.count('rows', response.rows?.length ?? 0);
+        const timeZone = rememberTimeZone(ctx, propertyId, response.metadata?.timeZone);
+        if (!timeZone) throw new Error(`report ${report.name}: GA's answer does not name the property's time zone (metadata.timeZone)`);
+        const { from, to } = pointRange(report, window, mode, timeZone);
+        const notes = mapReportRows(response, report, { propertyId, timeZone, from, to, field: field(report) }, (path, value, timestamp) =>
+          ctx.sink.emit(path, value, timestamp),
+        );
+        logNotes(ctx, `report ${report.name}`, notes);
+        await ctx.sink.ready();
+      },
+    });
+    if (mode === 'live') for (const report of reports) if (!result.failures.some((f) => f.reports.includes(report))) lastFetch.set(`${ctx.job}/${report.name}`, window.end);
+    return result.failures.map(({ reports: failed, error }) => {
+      if (isConfigError(error)) return error;
+      const reason = classifyError(error, `reports ${failed.map((r) => r.name).join(', ')}`);
+      return reason;
+    });
+  }
+
+  /** Live ticks fetch a report at first, then once `every` has passed since its last complete fetch. */
+  const isDue = (ctx: Context, report: ReportEntry): boolean => {
+    const last = lastFetch.get(`${ctx.job}/${report.name}`);
+    return last === undefined || ctx.window.end - last >= report.every || ctx.window.end < last;
+  };
+
+  return definePoller({
+    name: 'google-analytics',
+    summary: 'Google Analytics 4 realtime minutes and hourly or daily reports, through the GA4 Data API',
+    options: optionsSchema,
+    // Realtime needs a tick a minute (GA keeps 30 minutes); reports pace themselves with their own `every`.
+    schedule: { interval: 60, delay: 0, lookback: 0 },
+    history: {
+      maxWindow: (options) => options.backfillWindow,
+      retention: () => RETENTION_SECONDS,
+      // Points sit at the start of hours; filtering by point time keeps odd-offset zones (UTC+5:30) exact too.
+      step: () => 3600,
+      async timeZone(options, { fetch, signal }) {
+        const known = timeZones.get(options.propertyId);
+        if (known) return known;
+        const client = clients.create(options, env(), fetch);
+        const metric = options.reports[0]?.metrics[0] ?? 'activeUsers';
+        let response: RunReportResponse;
+        try {
+          response = await client.runReport(
+            { dateRanges: [{ startDate: 'today', endDate: 'today' }], metrics: [{ name: metric }], limit: '1', returnPropertyQuota: true },
+            signal,
+          );
+        } catch (error) {
+          throw classifyError(error, `asking property ${options.propertyId} for its time zone`);
+        }
+        const zone = rememberTimeZone(undefined, options.propertyId, response.metadata?.timeZone);
+        if (!zone) throw new Error(`property ${options.propertyId}: GA's answer does not name a time zone (metadata.timeZone)`);
+        return zone;
+      },
+    },
+
+    async poll(ctx) {
+      const { options } = ctx;
+      const client = clients.create(options, env(), ctx.fetch);
+      const gauges = new QuotaGauges();
+      const errors: Error[] = [];
+      const tasks: Promise<unknown>[] = [];
+      // Realtime covers only the last minutes: it has no history to backfill.
+      if (ctx.mode === 'live') {
+        options.realtime.forEach((entry, i) => tasks.push(pollRealtime(ctx, client, entry, i, gauges).catch((error: unknown) => errors.push(asError(error, `realtime[${i}]`)))));
+      }
+      const due = ctx.mode === 'backfill' ? options.reports : options.reports.filter((report) => isDue(ctx, report));
+      if (due.length > 0) tasks.push(pollReports(ctx, client, due, gauges).then((failures) => errors.push(...failures)));
+      try {
+        await Promise.all(tasks);
+      } finally {
+        gauges.flush(ctx.stats);
+      }
+      if (errors.length === 1) throw errors[0]!;
+      if (errors.length > 1) {
+        const config = errors.find(isConfigError);
+        if (config) throw config;
+        throw new Error(`${errors.length} GA requests failed: ${errors.map((e) => e.message).join('; ')}`);
+      }
+    },
+
+    plan: (options, schedule) => planRequests(options, schedule),
+  });
+}
+
+function asError(error: unknown, what: string): Error {
+  if (isConfigError(error)) return error;
+  return classifyError(error, what);
+}
+
+export default createGoogleAnalyticsPoller();

@@ -1,0 +1,111 @@
+// --plan: requests and estimated quota tokens per tick and per day, against a standard GA4 property's quotas.
+import { formatDuration } from '../../lib/duration.ts';
+import type { JobSchedule, PollPlan } from '../../lib/poller.ts';
+import { BATCH_LIMIT } from './batching.ts';
+import type { GoogleAnalyticsOptions, ReportEntry } from './options.ts';
+import { MAX_CONCURRENT_REQUESTS } from './request-policy.ts';
+
+/** Standard property quotas (Analytics 360: ten times as much); realtime requests draw on a separate set. */
+export const STANDARD_QUOTA = { tokensPerHour: 40_000, tokensPerDay: 200_000, tokensPerProjectPerHour: 14_000 };
+/** GA does not publish a request's price; "most requests consume fewer than 10 tokens", so plan with 10. */
+export const TOKENS_PER_REQUEST = 10;
+
+const DAY = 86_400;
+
+function number(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+function share(tokens: number, limit: number): string {
+  const percent = (100 * tokens) / limit;
+  return `${percent < 1 && percent > 0 ? '<1' : number(percent)}% of ${number(limit)}`;
+}
+
+/** Periods (hours or days) one live fetch of a report covers: its lookback, plus the period it starts in. */
+export function periodsPerFetch(report: ReportEntry): number {
+  const period = report.granularity === 'hour' ? 3600 : DAY;
+  return Math.ceil(report.lookback / period) + 1;
+}
+
+export interface ReportCost {
+  /** batchRunReports calls per day for first pages. */
+  batchCallsPerDay: number;
+  /** Report requests (each report in a batch is charged) per day. */
+  reportRequestsPerDay: number;
+  /** The busiest hour's report requests: all reports fall due together at the full hour. */
+  reportRequestsPeakHour: number;
+}
+
+/** Reports that fall due at the same ticks share batches: group by their effective period. */
+export function reportCost(reports: readonly ReportEntry[], interval: number): ReportCost {
+  const groups = new Map<number, number>();
+  for (const report of reports) {
+    const every = Math.max(report.every, interval);
+    groups.set(every, (groups.get(every) ?? 0) + 1);
+  }
+  let batchCallsPerDay = 0;
+  let reportRequestsPerDay = 0;
+  let reportRequestsPeakHour = 0;
+  for (const [every, count] of groups) {
+    const fetchesPerDay = DAY / every;
+    batchCallsPerDay += Math.ceil(count / BATCH_LIMIT) * fetchesPerDay;
+    reportRequestsPerDay += count * fetchesPerDay;
+    reportRequestsPeakHour += count * Math.max(1, 3600 / every);
+  }
+  return { batchCallsPerDay, reportRequestsPerDay, reportRequestsPeakHour };
+}
+
+export function planRequests(options: GoogleAnalyticsOptions, schedule: JobSchedule): PollPlan {
+  const { interval } = schedule;
+  const ticksPerDay = DAY / interval;
+  const lines: string[] = [
+    `property ${options.propertyId}: at most ${MAX_CONCURRENT_REQUESTS} requests in flight; estimates assume ${TOKENS_PER_REQUEST} tokens per report request ` +
+      `(GA: "most requests consume fewer than 10"); the real figure is written as quota.tokens_consumed`,
+  ];
+
+  if (options.realtime.length > 0) {
+    const perTick = options.realtime.length;
+    const perDay = perTick * ticksPerDay;
+    const perHour = perTick * Math.max(1, 3600 / interval);
+    lines.push(
+      `realtime: ${perTick} runRealtimeReport call${perTick > 1 ? 's' : ''} per tick (every ${formatDuration(interval)}), ${number(perDay)} per day; ` +
+        `realtime quota ~${number(perHour * TOKENS_PER_REQUEST)} tokens/hour (${share(perHour * TOKENS_PER_REQUEST, STANDARD_QUOTA.tokensPerHour)}), ` +
+        `~${number(perDay * TOKENS_PER_REQUEST)} tokens/day (${share(perDay * TOKENS_PER_REQUEST, STANDARD_QUOTA.tokensPerDay)})`,
+    );
+  }
+
+  if (options.reports.length > 0) {
+    const cost = reportCost(options.reports, interval);
+    const firstTick = Math.ceil(options.reports.length / BATCH_LIMIT);
+    lines.push(
+      `reports: ${options.reports.length} report${options.reports.length > 1 ? 's' : ''} in ${firstTick} batchRunReports call${firstTick > 1 ? 's' : ''} at the first tick ` +
+        `(one more report request per ${number(options.pageSize)} rows of a report), then as each falls due: ${number(cost.batchCallsPerDay)} calls per day`,
+    );
+    for (const report of options.reports) {
+      const periods = periodsPerFetch(report);
+      lines.push(
+        `  ${report.name}: every ${formatDuration(Math.max(report.every, interval))}, ${periods} ${report.granularity === 'hour' ? 'hours' : 'days'} per fetch` +
+          `${report.dimensions.length > 0 ? ` × the combinations of ${report.dimensions.join(', ')}` : ''} = ${periods}${report.dimensions.length > 0 ? '+' : ''} rows`,
+      );
+    }
+    const perDay = cost.reportRequestsPerDay * TOKENS_PER_REQUEST;
+    const peakHour = cost.reportRequestsPeakHour * TOKENS_PER_REQUEST;
+    lines.push(
+      `core quota: ~${number(peakHour)} tokens in the busiest hour (${share(peakHour, STANDARD_QUOTA.tokensPerHour)}; ` +
+        `${share(peakHour, STANDARD_QUOTA.tokensPerProjectPerHour)} per project), ~${number(perDay)} tokens/day (${share(perDay, STANDARD_QUOTA.tokensPerDay)})`,
+    );
+    const windowsPer30Days = Math.ceil((30 * DAY) / options.backfillWindow);
+    lines.push(
+      `backfill: ${firstTick} batchRunReports call${firstTick > 1 ? 's' : ''} per ${formatDuration(options.backfillWindow)} window (more for long reports): ` +
+        `~${number(windowsPer30Days * firstTick)} calls and ~${number(windowsPer30Days * options.reports.length * TOKENS_PER_REQUEST)} tokens per 30 days of history`,
+    );
+  }
+  const realtimePerDay = options.realtime.length * ticksPerDay * TOKENS_PER_REQUEST;
+  if (realtimePerDay > STANDARD_QUOTA.tokensPerDay) {
+    lines.push('warning: realtime would spend more than a standard property\'s daily realtime tokens; lengthen the interval or merge entries');
+  }
+  if (reportCost(options.reports, interval).reportRequestsPerDay * TOKENS_PER_REQUEST > STANDARD_QUOTA.tokensPerDay) {
+    lines.push('warning: the reports would spend more than a standard property\'s daily tokens; raise their every or merge reports');
+  }
+  return { lines };
+}

@@ -1,0 +1,154 @@
+// Sends one Data API call under GA's rules: ≤10 at once per property, waits for exhausted quota, bounded 5xx retries.
+import pLimit, { type LimitFunction } from 'p-limit';
+import { formatDuration } from '../../lib/duration.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { PollStats } from '../../lib/poller.ts';
+import { classifyError, Ga4ApiError, type QuotaBucket } from './api-error.ts';
+import { QuotaGate, type QuotaBlock, type QuotaPool } from './quota.ts';
+
+/** Standard properties allow 10 concurrent requests (Analytics 360: 50); more would only earn 429s. */
+export const MAX_CONCURRENT_REQUESTS = 10;
+/** GA allows 10 server errors per project and property per hour; retries stop at half of that. */
+export const SERVER_ERROR_BUDGET_PER_HOUR = 5;
+/** First retry after 2 s, then 4 s, 8 s… */
+export const RETRY_BASE_MS = 2000;
+/** A request that keeps meeting exhausted quota after this many waits gives up (the clock or GA disagree with us). */
+const MAX_QUOTA_WAITS_PER_REQUEST = 3;
+
+/** Sleeps `ms` or until `signal` aborts; never rejects (lib/clock.ts's Clock.sleep). */
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+/** What one run lends to its requests. */
+export interface RunContext {
+  readonly signal: AbortSignal;
+  readonly stats: PollStats;
+  readonly log: Logger;
+  readonly mode: 'live' | 'backfill';
+  /** The job's interval (seconds): a live tick never waits longer than that for quota. */
+  readonly interval: number;
+  now(): number;
+}
+
+export interface RequestLimits {
+  /** Seconds a run may wait for quota to return. */
+  maxQuotaWait: number;
+  serverErrorRetries: number;
+}
+
+const BUCKET_NAMES: Record<QuotaBucket, string> = {
+  day: 'tokens per day',
+  hour: 'tokens per hour',
+  projectHour: 'tokens per project per hour',
+  concurrent: 'concurrent requests',
+  clientErrors: 'client errors per 15 minutes',
+  serverErrors: 'server errors per hour',
+  thresholded: 'potentially thresholded requests per hour',
+};
+
+/** State shared by every run of the process: limiters, quota blocks and the server-error budget per property. */
+export class RequestPolicy {
+  readonly gate = new QuotaGate();
+  readonly #limiters = new Map<string, LimitFunction>();
+  readonly #serverErrors = new Map<string, number[]>();
+  readonly #announced = new WeakSet<QuotaBlock>();
+
+  constructor(private readonly sleep: Sleep) {}
+
+  /** The limiter of a property: every request to it, from any run of this process, passes through it. */
+  limiter(propertyId: string): LimitFunction {
+    let limit = this.#limiters.get(propertyId);
+    if (!limit) {
+      limit = pLimit(MAX_CONCURRENT_REQUESTS);
+      this.#limiters.set(propertyId, limit);
+    }
+    return limit;
+  }
+
+  /**
+   * Runs `call` (one HTTP request) and returns its answer. Exhausted quota (429) blocks the property's pool until
+   * the quota returns and waits for it when the run may wait that long; server errors and lost connections are
+   * retried with exponential backoff, at most `serverErrorRetries` times and within the hourly budget; every other
+   * failure is thrown at once as a Ga4ApiError that quotes GA.
+   */
+  async send<T>(what: string, propertyId: string, pool: QuotaPool, limits: RequestLimits, run: RunContext, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    let retries = 0;
+    let quotaWaits = 0;
+    for (;;) {
+      await this.#waitForQuota(what, propertyId, pool, limits, run);
+      try {
+        return await this.limiter(propertyId)(() => {
+          if (run.signal.aborted) throw new Ga4ApiError(`${what}: aborted before it was sent (the run's deadline passed)`, 'aborted');
+          run.stats.count('api_calls');
+          return call(run.signal);
+        });
+      } catch (raw) {
+        const error = classifyError(raw, what);
+        if (error.kind === 'quota') {
+          run.stats.count('throttles');
+          const block = this.gate.block(propertyId, pool, error.quotaBucket ?? 'hour', error.message, run.now() / 1000);
+          if (!this.#announced.has(block)) {
+            this.#announced.add(block);
+            run.log.warn(`GA quota exhausted (${BUCKET_NAMES[block.bucket]}): ${pool} requests to property ${propertyId} wait until ${iso(block.until)}`, {
+              reason: error.message,
+            });
+          }
+          if (++quotaWaits > MAX_QUOTA_WAITS_PER_REQUEST) throw error;
+          continue;
+        }
+        if (error.retryable) {
+          run.stats.count('server_errors');
+          const budgetLeft = error.kind === 'server' ? this.#recordServerError(propertyId, run.now()) : true;
+          if (retries < limits.serverErrorRetries && budgetLeft && !run.signal.aborted) {
+            const delay = RETRY_BASE_MS * 2 ** retries++;
+            run.stats.count('retries');
+            run.log.warn(`${error.message}; retry ${retries} of ${limits.serverErrorRetries} in ${formatDuration(delay / 1000)}`);
+            await this.sleep(delay, run.signal);
+            if (run.signal.aborted) throw new Ga4ApiError(`${error.message} (no retry: the run's deadline passed during the backoff)`, error.kind, error.httpStatus, error.apiStatus);
+            continue;
+          }
+          if (!budgetLeft) {
+            throw new Ga4ApiError(
+              `${error.message} (not retried: ${SERVER_ERROR_BUDGET_PER_HOUR} server errors from property ${propertyId} within the hour, and GA allows 10 per project and property)`,
+              error.kind,
+              error.httpStatus,
+              error.apiStatus,
+            );
+          }
+          if (retries > 0) throw new Ga4ApiError(`${error.message} (after ${retries} ${retries === 1 ? 'retry' : 'retries'})`, error.kind, error.httpStatus, error.apiStatus);
+        }
+        throw error;
+      }
+    }
+  }
+
+  /** Waits while the pool is blocked, if the run may wait that long; otherwise ends the request with the reason. */
+  async #waitForQuota(what: string, propertyId: string, pool: QuotaPool, limits: RequestLimits, run: RunContext): Promise<void> {
+    const block = this.gate.blockedUntil(propertyId, pool, run.now() / 1000);
+    if (!block) return;
+    const waitSeconds = block.until - run.now() / 1000;
+    const mayWait = run.mode === 'live' ? Math.min(limits.maxQuotaWait, run.interval) : limits.maxQuotaWait;
+    const exhausted = `GA quota exhausted (${BUCKET_NAMES[block.bucket]}) for ${pool} requests to property ${propertyId}`;
+    if (waitSeconds > mayWait) {
+      const why = run.mode === 'live' && mayWait < limits.maxQuotaWait ? `a live tick waits at most its interval (${formatDuration(mayWait)})` : `maxQuotaWait is ${formatDuration(mayWait)}`;
+      throw new Ga4ApiError(`${what}: not sent: ${exhausted} until ${iso(block.until)}, in ${formatDuration(waitSeconds)}, and ${why}`, 'quota', 429, 'RESOURCE_EXHAUSTED', block.bucket);
+    }
+    run.stats.count('quota_waits');
+    run.log.info(`${what}: waiting ${formatDuration(Math.ceil(waitSeconds))} for GA quota (${BUCKET_NAMES[block.bucket]})`);
+    await this.sleep(waitSeconds * 1000, run.signal);
+    if (run.signal.aborted) {
+      throw new Ga4ApiError(`${what}: not sent: the run's deadline passed while waiting for GA quota (${exhausted} until ${iso(block.until)})`, 'aborted');
+    }
+  }
+
+  /** Counts a server error of the property; false once the hour's budget is spent. */
+  #recordServerError(propertyId: string, nowMs: number): boolean {
+    const recent = (this.#serverErrors.get(propertyId) ?? []).filter((t) => t > nowMs - 3_600_000);
+    recent.push(nowMs);
+    this.#serverErrors.set(propertyId, recent);
+    return recent.length < SERVER_ERROR_BUDGET_PER_HOUR;
+  }
+}
+
+function iso(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toISOString().replace('.000Z', 'Z');
+}
