@@ -109,7 +109,9 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
       log.error(error.describe());
       return EXIT_CONFIG;
     }
-    log.error(`fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    // One line for what went wrong; the stack only when asked for (LOG_LEVEL=debug), for bug reports.
+    log.error(`fatal: ${error instanceof Error ? error.message : String(error)}`);
+    if (error instanceof Error) log.debug(error.stack ?? '');
     return 1;
   }
 }

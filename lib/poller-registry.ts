@@ -1,6 +1,7 @@
-// Finds pollers by name: `pollers/<name>.ts` is the only place a poller is registered.
+// Finds pollers by name: `pollers/<name>.ts` is the only place a poller is registered. POLLERS_PATH adds
+// directories (colon-separated) for pollers kept outside this checkout.
 import { existsSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from './config-error.ts';
 import type { Poller } from './poller.ts';
@@ -8,25 +9,34 @@ import type { Poller } from './poller.ts';
 export const POLLERS_DIR = resolve(import.meta.dirname, '..', 'pollers');
 const NAME = /^[a-z0-9][a-z0-9_-]*$/;
 
-/** Names of every poller file, sorted. */
-export function pollerNames(dir = POLLERS_DIR): string[] {
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
-    .map((f) => f.slice(0, -3))
-    .filter((name) => NAME.test(name))
-    .sort();
+/** The directories searched, in order: the project's pollers/, then POLLERS_PATH. */
+export function pollerDirectories(env: NodeJS.ProcessEnv = process.env): string[] {
+  const extra = (env.POLLERS_PATH ?? '').split(delimiter).filter(Boolean).map((d) => resolve(d));
+  return [POLLERS_DIR, ...extra];
 }
 
-/** Imports `pollers/<name>.ts` and checks it exports a poller; unknown names are configuration errors. */
-export async function loadPoller(name: string, dir = POLLERS_DIR): Promise<Poller> {
-  const file = join(dir, `${name}.ts`);
-  if (!NAME.test(name) || !existsSync(file)) {
-    throw new ConfigError(`unknown poller "${name}" (known: ${pollerNames(dir).join(', ')})`);
+/** Names of every poller file, sorted. */
+export function pollerNames(dirs = pollerDirectories()): string[] {
+  const names = new Set<string>();
+  for (const dir of dirs) {
+    if (!existsSync(dir)) continue;
+    for (const file of readdirSync(dir)) {
+      if (!file.endsWith('.ts') || file.endsWith('.d.ts')) continue;
+      const name = file.slice(0, -3);
+      if (NAME.test(name)) names.add(name);
+    }
   }
+  return [...names].sort();
+}
+
+/** Imports `<dir>/<name>.ts` and checks it exports a poller; unknown names are configuration errors. */
+export async function loadPoller(name: string, dirs = pollerDirectories()): Promise<Poller> {
+  const file = NAME.test(name) ? dirs.map((dir) => join(dir, `${name}.ts`)).find((f) => existsSync(f)) : undefined;
+  if (!file) throw new ConfigError(`unknown poller "${name}" (known: ${pollerNames(dirs).join(', ')})`);
   const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
   const poller = module.default;
-  if (!isPoller(poller)) throw new Error(`pollers/${name}.ts does not export default definePoller({...})`);
-  if (poller.name !== name) throw new Error(`pollers/${name}.ts declares name "${poller.name}"; it must match the file name`);
+  if (!isPoller(poller)) throw new Error(`${file} does not export default definePoller({...})`);
+  if (poller.name !== name) throw new Error(`${file} declares name "${poller.name}"; it must match the file name`);
   return poller;
 }
 

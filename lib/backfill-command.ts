@@ -1,0 +1,209 @@
+// `bin/backfill.ts`: a poller's history over a range, resumable, with progress and a summary.
+import { parseArgs } from 'node:util';
+import { runBackfill } from './backfill.ts';
+import { BackfillProgress } from './backfill-progress.ts';
+import { systemClock } from './clock.ts';
+import { loadEnvironmentFile, loadJobConfig } from './config.ts';
+import { ConfigError, EXIT_CONFIG } from './config-error.ts';
+import { formatDuration } from './duration.ts';
+import { readEnvironment } from './environment.ts';
+import { GraphiteSink } from './graphite-sink.ts';
+import { createGraphiteWriter } from './graphite-writer.ts';
+import { createLogger, type Logger } from './log.ts';
+import type { JobContext } from './poll-window.ts';
+import { loadPoller } from './poller-registry.ts';
+import { createProgressDisplay } from './progress-display.ts';
+import { StatsCollector } from './self-metrics.ts';
+import { onStopSignals } from './stop-signals.ts';
+import { needsTimeZone, parseTimeBound } from './time-range.ts';
+import { formatWindow } from './time-window.ts';
+
+const USAGE = `Usage: npx tsx bin/backfill.ts <poller> --from <ISO|date|-7d|-36h|yesterday> [--to <ISO|date|now|today>]
+                                [--config FILE] [--concurrency N] [--dry-run] [--restart]
+
+  --from, --to     the range, half-open [from, to). An ISO timestamp is an instant (UTC unless it has an
+                   offset); a date alone (2026-01-01), "today" and "yesterday" mean midnight in the source's
+                   time zone (GA4: the property's; others: UTC); -7d, -36h, -90m count back from now. --to
+                   defaults to now.
+  --config FILE    the job's YAML file (default: config/<poller>.yaml)
+  --concurrency N  windows fetched at once (default 4); the source's own rate limits still apply
+  --dry-run        print Graphite lines on stdout instead of sending them; records no progress
+  --restart        forget the progress of an interrupted run of the same command and start over
+
+An interrupted run (Ctrl-C, a crash, kill -9) resumes when the same command runs again within 24 h:
+finished windows are recorded under STATE_DIR as soon as their points reach Graphite's socket.
+Exit status: 0 when every window succeeded; 1 when a window failed or the run was interrupted; 78 for
+configuration errors (including a poller without history).`;
+
+/** How long the writer may take, after the last window, to hand everything to Graphite. */
+const FINAL_FLUSH_MS = 120_000;
+
+export async function backfillCommand(argv: string[], log: Logger = createLogger()): Promise<number> {
+  try {
+    loadEnvironmentFile();
+    const { values, positionals } = parseArguments(argv);
+    if (values.help || positionals.length === 0) {
+      if (!values.help) throw new ConfigError('no poller named (see --help)', { file: 'command line' });
+      process.stdout.write(USAGE + '\n');
+      return 0;
+    }
+    if (positionals.length > 1) throw new ConfigError(`one poller per run, got ${positionals.join(' ')}`, { file: 'command line' });
+    const poller = await loadPoller(positionals[0]!);
+    const history = poller.history;
+    if (!history) {
+      throw new ConfigError(`the ${poller.name} poller has no history (its source only tells the present), so it cannot be backfilled`, { file: 'command line' });
+    }
+    const config = loadJobConfig(poller, { configFile: values.config });
+    const environment = readEnvironment();
+    if (!values.from) throw new ConfigError('required, for example --from -7d or --from 2026-01-01', { file: 'command line', field: '--from' });
+    const fromText = values.from;
+    const toText = values.to ?? 'now';
+    const concurrency = Number(values.concurrency ?? 4);
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+      throw new ConfigError('expected a whole number from 1 to 64', { file: 'command line', field: '--concurrency' });
+    }
+
+    const clock = systemClock;
+    let timeZone = 'UTC';
+    if (history.timeZone && (needsTimeZone(fromText) || needsTimeZone(toText))) {
+      timeZone = await history.timeZone(config.options, { fetch: globalThis.fetch, signal: AbortSignal.timeout(60_000) });
+    }
+    const from = parseTimeBound(fromText, clock.now(), timeZone);
+    const to = parseTimeBound(toText, clock.now(), timeZone);
+    if (from === undefined) throw new ConfigError(`expected an ISO time, a date, -7d or yesterday, got "${fromText}"`, { file: 'command line', field: '--from' });
+    if (to === undefined) throw new ConfigError(`expected an ISO time, a date, now or today, got "${toText}"`, { file: 'command line', field: '--to' });
+    if (from >= to) throw new ConfigError(`must be before --to (${new Date(to * 1000).toISOString()})`, { file: 'command line', field: '--from' });
+
+    const nowSeconds = Math.floor(clock.now() / 1000);
+    const oldest = nowSeconds - history.retention(config.options);
+    let start = from;
+    if (start < oldest) {
+      log.warn(`the source keeps ${formatDuration(history.retention(config.options))} of history: starting at ${new Date(oldest * 1000).toISOString()} instead`);
+      start = oldest;
+    }
+    const end = Math.min(to, nowSeconds);
+    if (start >= end) throw new ConfigError('the range holds no time the source still has', { file: 'command line', field: '--from' });
+
+    const dryRun = values['dry-run'] ?? false;
+    const writer = createGraphiteWriter({
+      url: dryRun ? '-' : environment.graphiteUrl,
+      queueLimit: environment.queueLimit,
+      log: log.child({ component: 'graphite' }),
+    });
+    const job: JobContext = {
+      poller,
+      job: config.job,
+      options: config.options,
+      schedule: config.schedule,
+      sink: new GraphiteSink(writer, { prefix: environment.prefix, tags: environment.tags }),
+      stats: new StatsCollector(),
+      log: log.child({ job: config.job }),
+      clock,
+      fetch: globalThis.fetch,
+    };
+
+    const progress = dryRun ? undefined : BackfillProgress.forJob(environment.stateDir, config.job, () => clock.now());
+    const command = `${poller.name} ${config.file ?? '-'} ${fromText}..${toText}`;
+    const begun = progress?.begin(command, { start, end }, values.restart ?? false) ?? { range: { start, end }, resumed: false, alreadyDone: 0 };
+    if (begun.resumed) {
+      log.info(`resuming the interrupted backfill of ${formatWindow(begun.range)}: ${begun.alreadyDone} windows already done (--restart starts over)`);
+    }
+
+    const step = history.step?.(config.options) ?? config.schedule.interval;
+    const maxWindow = history.maxWindow(config.options);
+    const stop = new AbortController();
+    const removeSignals = onStopSignals(() => {
+      log.info('stopping: no new windows; flushing what was fetched');
+      stop.abort();
+    });
+    const display = createProgressDisplay({ tty: !!process.stderr.isTTY && !dryRun, log, label: poller.name });
+    log.info(`backfill ${poller.name} ${formatWindow(begun.range)}`, { job: config.job, concurrency, graphite: dryRun ? 'stdout (dry run)' : (environment.graphiteUrl ?? 'stdout') });
+    try {
+      const summary = await runBackfill({
+        job,
+        writer,
+        range: begun.range,
+        maxWindow,
+        step,
+        concurrency,
+        stop: stop.signal,
+        clock,
+        windowTimeoutMs: Math.max(config.runTimeout * 1000 * 10, 300_000),
+        isDone: (w) => progress?.isDone(w) ?? false,
+        onDelivered: (w) => {
+          try {
+            progress?.markDone(w);
+          } catch (error) {
+            log.error('cannot record backfill progress; an interrupted run would fetch this window again', { file: progress?.file, error });
+          }
+        },
+        onWindow: (state) => display.update(state),
+      });
+      display.stop();
+      const flushed = await writer.flush(stop.signal.aborted ? 3000 : FINAL_FLUSH_MS);
+      const complete = summary.failed.length === 0 && !summary.interrupted && flushed;
+      try {
+        progress?.finish(complete);
+      } catch {
+        // Already reported by markDone; the summary below still tells the truth.
+      }
+      const left = summary.windows - summary.alreadyDone - summary.fetched - summary.failed.length;
+      log.info(
+        `backfill ${complete ? 'done' : summary.interrupted ? 'interrupted' : 'finished with failures'}: ` +
+          `${summary.windows} windows (${summary.alreadyDone} already done, ${summary.fetched} fetched, ${summary.failed.length} failed${left > 0 ? `, ${left} not started` : ''}), ` +
+          `${summary.datapoints} datapoints, ${summary.apiCalls} API calls, ${formatDuration(summary.durationMs / 1000) || '0s'}`,
+      );
+      for (const window of summary.failed) log.error(`failed window ${formatWindow(window)}`);
+      if (!flushed) log.error('Graphite did not take every datapoint before exit; those windows are not recorded and run again next time', { queued: writer.stats().queued });
+      if (!complete && !dryRun) log.info('run the same command again to finish the rest');
+      return complete ? 0 : 1;
+    } finally {
+      display.stop();
+      removeSignals();
+      await writer.close();
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      log.error(error.describe());
+      return EXIT_CONFIG;
+    }
+    // One line for what went wrong; the stack only when asked for (LOG_LEVEL=debug), for bug reports.
+    log.error(`fatal: ${error instanceof Error ? error.message : String(error)}`);
+    if (error instanceof Error) log.debug(error.stack ?? '');
+    return 1;
+  }
+}
+
+/** `--from -7d` as users type it: parseArgs would take `-7d` for an option, so bind it to its flag first. */
+function bindNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if ((arg === '--from' || arg === '--to') && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
+function parseArguments(argv: string[]) {
+  try {
+    return parseArgs({
+      args: bindNegativeValues(argv),
+      allowPositionals: true,
+      options: {
+        from: { type: 'string' },
+        to: { type: 'string' },
+        config: { type: 'string', short: 'c' },
+        concurrency: { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        restart: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new ConfigError(`${(error as Error).message.split('\n')[0]} (see --help)`, { file: 'command line' });
+  }
+}
