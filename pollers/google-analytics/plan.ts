@@ -59,8 +59,8 @@ export function planRequests(options: GoogleAnalyticsOptions, schedule: JobSched
   const { interval } = schedule;
   const ticksPerDay = DAY / interval;
   const lines: string[] = [
-    `property ${options.propertyId}: at most ${MAX_CONCURRENT_REQUESTS} requests in flight; estimates assume ${TOKENS_PER_REQUEST} tokens per report request ` +
-      `(GA: "most requests consume fewer than 10"); the real figure is written as quota.tokens_consumed`,
+    `property ${options.propertyId}: standard-property quotas (Analytics 360: ten times more); at most ${MAX_CONCURRENT_REQUESTS} requests in flight; ` +
+      `estimates assume ${TOKENS_PER_REQUEST} tokens per report request (GA: "most requests consume fewer than 10"), the real figure is written as quota.tokens_consumed`,
   ];
 
   if (options.realtime.length > 0) {
@@ -68,44 +68,40 @@ export function planRequests(options: GoogleAnalyticsOptions, schedule: JobSched
     const perDay = perTick * ticksPerDay;
     const perHour = perTick * Math.max(1, 3600 / interval);
     lines.push(
-      `realtime: ${perTick} runRealtimeReport call${perTick > 1 ? 's' : ''} per tick (every ${formatDuration(interval)}), ${number(perDay)} per day; ` +
-        `realtime quota ~${number(perHour * TOKENS_PER_REQUEST)} tokens/hour (${share(perHour * TOKENS_PER_REQUEST, STANDARD_QUOTA.tokensPerHour)}), ` +
-        `~${number(perDay * TOKENS_PER_REQUEST)} tokens/day (${share(perDay * TOKENS_PER_REQUEST, STANDARD_QUOTA.tokensPerDay)})`,
+      `realtime: per tick (every ${formatDuration(interval)}) ${perTick} runRealtimeReport call${perTick > 1 ? 's' : ''}, ~${number(perTick * TOKENS_PER_REQUEST)} tokens; ` +
+        `per day ${number(perDay)} calls, ~${number(perDay * TOKENS_PER_REQUEST)} tokens (${share(perDay * TOKENS_PER_REQUEST, STANDARD_QUOTA.tokensPerDay)} realtime tokens/day); ` +
+        `per hour ~${number(perHour * TOKENS_PER_REQUEST)} (${share(perHour * TOKENS_PER_REQUEST, STANDARD_QUOTA.tokensPerHour)})`,
     );
+    if (perDay * TOKENS_PER_REQUEST > STANDARD_QUOTA.tokensPerDay) {
+      lines.push('warning: realtime would spend more than a standard property\'s daily realtime tokens; lengthen the interval or merge entries');
+    }
   }
 
   if (options.reports.length > 0) {
+    const count = options.reports.length;
     const cost = reportCost(options.reports, interval);
-    const firstTick = Math.ceil(options.reports.length / BATCH_LIMIT);
-    lines.push(
-      `reports: ${options.reports.length} report${options.reports.length > 1 ? 's' : ''} in ${firstTick} batchRunReports call${firstTick > 1 ? 's' : ''} at the first tick ` +
-        `(one more report request per ${number(options.pageSize)} rows of a report), then as each falls due: ${number(cost.batchCallsPerDay)} calls per day`,
-    );
-    for (const report of options.reports) {
-      const periods = periodsPerFetch(report);
-      lines.push(
-        `  ${report.name}: every ${formatDuration(Math.max(report.every, interval))}, ${periods} ${report.granularity === 'hour' ? 'hours' : 'days'} per fetch` +
-          `${report.dimensions.length > 0 ? ` × the combinations of ${report.dimensions.join(', ')}` : ''} = ${periods}${report.dimensions.length > 0 ? '+' : ''} rows`,
-      );
-    }
+    const batches = Math.ceil(count / BATCH_LIMIT);
     const perDay = cost.reportRequestsPerDay * TOKENS_PER_REQUEST;
     const peakHour = cost.reportRequestsPeakHour * TOKENS_PER_REQUEST;
     lines.push(
-      `core quota: ~${number(peakHour)} tokens in the busiest hour (${share(peakHour, STANDARD_QUOTA.tokensPerHour)}; ` +
-        `${share(peakHour, STANDARD_QUOTA.tokensPerProjectPerHour)} per project), ~${number(perDay)} tokens/day (${share(perDay, STANDARD_QUOTA.tokensPerDay)})`,
+      `reports: per tick when all are due (the first tick, then as their every passes) ${batches} batchRunReports call${batches > 1 ? 's' : ''} for ${count} report${count > 1 ? 's' : ''}, ` +
+        `~${number(count * TOKENS_PER_REQUEST)} tokens; per day ~${number(cost.batchCallsPerDay)} calls, ~${number(perDay)} tokens (${share(perDay, STANDARD_QUOTA.tokensPerDay)}); ` +
+        `busiest hour ~${number(peakHour)} tokens (${share(peakHour, STANDARD_QUOTA.tokensPerHour)}; ${share(peakHour, STANDARD_QUOTA.tokensPerProjectPerHour)} per project)`,
     );
+    for (const report of options.reports) {
+      const periods = periodsPerFetch(report);
+      const unit = report.granularity === 'hour' ? 'hours' : 'days';
+      const per = report.dimensions.length > 0 ? ` per combination of ${report.dimensions.join(', ')}` : '';
+      lines.push(`  ${report.name}: every ${formatDuration(Math.max(report.every, interval))}, ${periods} ${unit} per fetch → ${periods} rows${per} (one more request per ${number(options.pageSize)} rows)`);
+    }
+    if (perDay > STANDARD_QUOTA.tokensPerDay) {
+      lines.push('warning: the reports would spend more than a standard property\'s daily tokens; raise their every or merge reports');
+    }
     const windowsPer30Days = Math.ceil((30 * DAY) / options.backfillWindow);
     lines.push(
-      `backfill: ${firstTick} batchRunReports call${firstTick > 1 ? 's' : ''} per ${formatDuration(options.backfillWindow)} window (more for long reports): ` +
-        `~${number(windowsPer30Days * firstTick)} calls and ~${number(windowsPer30Days * options.reports.length * TOKENS_PER_REQUEST)} tokens per 30 days of history`,
+      `backfill: ${batches} batchRunReports call${batches > 1 ? 's' : ''} per ${formatDuration(options.backfillWindow)} window (more for long reports): ` +
+        `~${number(windowsPer30Days * batches)} calls and ~${number(windowsPer30Days * count * TOKENS_PER_REQUEST)} tokens per 30 days of history`,
     );
-  }
-  const realtimePerDay = options.realtime.length * ticksPerDay * TOKENS_PER_REQUEST;
-  if (realtimePerDay > STANDARD_QUOTA.tokensPerDay) {
-    lines.push('warning: realtime would spend more than a standard property\'s daily realtime tokens; lengthen the interval or merge entries');
-  }
-  if (reportCost(options.reports, interval).reportRequestsPerDay * TOKENS_PER_REQUEST > STANDARD_QUOTA.tokensPerDay) {
-    lines.push('warning: the reports would spend more than a standard property\'s daily tokens; raise their every or merge reports');
   }
   return { lines };
 }
