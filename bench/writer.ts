@@ -1,0 +1,152 @@
+// Throughput of the Graphite writer into a loopback TCP sink, beside a raw socket and a naive per-line writer.
+import { once } from 'node:events';
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { createGraphiteWriter } from '../lib/graphite-writer.ts';
+
+const LINES = 2_000_000;
+const CHUNK = 65_536;
+
+/** A loopback server that only counts bytes; `until(n)` resolves once n bytes have arrived in total. */
+interface Sink {
+  port: number;
+  received(): number;
+  until(bytes: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function startSink(): Promise<Sink> {
+  let total = 0;
+  let waiting: { bytes: number; resolve: () => void } | undefined;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('data', (data: Buffer) => {
+      total += data.length;
+      if (waiting && total >= waiting.bytes) {
+        const { resolve } = waiting;
+        waiting = undefined;
+        resolve();
+      }
+    });
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    received: () => total,
+    until: (bytes) => (total >= bytes ? Promise.resolve() : new Promise((resolve) => (waiting = { bytes, resolve }))),
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
+
+/** Realistic lines, about 50 bytes each, all distinct (as a poller would build them). */
+function makeLines(count: number): { lines: string[]; bytes: number } {
+  const lines = new Array<string>(count);
+  let bytes = 0;
+  const start = 1_700_000_000;
+  for (let i = 0; i < count; i++) {
+    const line = `aws.eu-west-1.elb.lb-${i % 97}.RequestCount ${(i * 7.31) % 10_000} ${start + i}\n`;
+    lines[i] = line;
+    bytes += line.length;
+  }
+  return { lines, bytes };
+}
+
+async function connectTo(port: number): Promise<Socket> {
+  const socket = connect({ port, host: '127.0.0.1' });
+  socket.setNoDelay(true);
+  await once(socket, 'connect');
+  return socket;
+}
+
+async function timeRun(sink: Sink, bytes: number, run: () => Promise<void>): Promise<number> {
+  const base = sink.received();
+  const start = performance.now();
+  await run();
+  await sink.until(base + bytes);
+  return (performance.now() - start) / 1000;
+}
+
+async function writeWithBackpressure(socket: Socket, chunk: string): Promise<void> {
+  if (!socket.write(chunk)) await once(socket, 'drain');
+}
+
+async function rawChunks(port: number, lines: string[]): Promise<() => Promise<void>> {
+  const socket = await connectTo(port);
+  return async () => {
+    for (let i = 0; i < lines.length; ) {
+      let end = i;
+      let chars = 0;
+      while (end < lines.length && chars < CHUNK) chars += lines[end++]!.length;
+      await writeWithBackpressure(socket, lines.slice(i, end).join(''));
+      i = end;
+    }
+    socket.end();
+  };
+}
+
+async function naivePerLine(port: number, lines: string[]): Promise<() => Promise<void>> {
+  const socket = await connectTo(port);
+  return async () => {
+    for (const line of lines) await writeWithBackpressure(socket, line);
+    socket.end();
+  };
+}
+
+async function graphiteWriter(port: number, lines: string[]): Promise<() => Promise<void>> {
+  const writer = createGraphiteWriter({ url: `tcp://127.0.0.1:${port}` });
+  await writer.flush(5000);
+  return async () => {
+    for (let i = 0; i < lines.length; i++) {
+      writer.write(lines[i]!);
+      // As a backfill producer does: yield for room every so often instead of letting the queue drop.
+      if ((i & 0xffff) === 0) await writer.ready();
+    }
+    await writer.flush(60_000);
+    await writer.close();
+  };
+}
+
+function rate(lines: number, seconds: number): string {
+  return `${(lines / seconds / 1e6).toFixed(2)} M lines/s`;
+}
+
+export default async function benchWriter(): Promise<void> {
+  const { lines, bytes } = makeLines(LINES);
+  const sink = await startSink();
+  try {
+    console.log(`graphite writer: ${LINES.toLocaleString('en')} lines, ${(bytes / 1e6).toFixed(0)} MB, loopback TCP sink`);
+    // A warm-up of each path so the JIT has seen them before the timed runs.
+    const warm = lines.slice(0, 200_000);
+    const warmBytes = warm.reduce((sum, line) => sum + line.length, 0);
+    await timeRun(sink, warmBytes, await graphiteWriter(sink.port, warm));
+    await timeRun(sink, warmBytes, await rawChunks(sink.port, warm));
+
+    const best = async (make: () => Promise<() => Promise<void>>, runs: number) => {
+      let seconds = Infinity;
+      for (let r = 0; r < runs; r++) seconds = Math.min(seconds, await timeRun(sink, bytes, await make()));
+      return seconds;
+    };
+    const raw = await best(() => rawChunks(sink.port, lines), 3);
+    const writer = await best(() => graphiteWriter(sink.port, lines), 3);
+    const naive = await best(() => naivePerLine(sink.port, lines), 1);
+    console.log(`  raw socket, 64 KB chunks   ${rate(LINES, raw)}  (${(bytes / raw / 1e6).toFixed(0)} MB/s)`);
+    console.log(`  graphite writer            ${rate(LINES, writer)}  (${(bytes / writer / 1e6).toFixed(0)} MB/s)`);
+    console.log(`  naive write per line       ${rate(LINES, naive)}`);
+    console.log(`  writer / raw               ${(raw / writer).toFixed(2)}x  (target >= 0.70x and >= 1 M lines/s)`);
+  } finally {
+    await sink.close();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await benchWriter();
+}

@@ -1,0 +1,115 @@
+// The Graphite plaintext-protocol writer every poller's lines go through: queue, batch, send, reconnect, replay.
+import type { Clock } from './clock.ts';
+import { parseGraphiteUrl } from './graphite-url.ts';
+import type { HandOff } from './line-queue.ts';
+import { silentLogger, type Logger } from './log.ts';
+import { StreamGraphiteWriter } from './stream-writer.ts';
+import { TcpGraphiteWriter } from './tcp-writer.ts';
+import { UdpGraphiteWriter } from './udp-writer.ts';
+
+export { parseGraphiteUrl, type GraphiteTarget } from './graphite-url.ts';
+export type { HandOff } from './line-queue.ts';
+
+export interface WriterStats {
+  /** Lines handed to the socket or stream (a replay after a reconnect does not count them again). */
+  sent: number;
+  /** Lines dropped: oldest first when the queue was full, or still queued at close(). */
+  dropped: number;
+  /** Lines waiting in the queue now. */
+  queued: number;
+  /** Connections re-established after a lost one (the first connection does not count). */
+  reconnects: number;
+}
+
+export interface GraphiteWriterOptions {
+  /** GRAPHITE_URL: `tcp://host:port`, `udp://host:port`, or unset / `-` for stdout. */
+  url?: string;
+  /** GRAPHITE_QUEUE_LIMIT: lines held while Graphite is slow or away; then the oldest are dropped. Default 500000. */
+  queueLimit?: number;
+  /** One line per event (connect, disconnect, reconnect with its delay, drops), never one per line. */
+  log?: Logger;
+  /** The stream for the stdout writer (default process.stdout). */
+  stdout?: NodeJS.WritableStream;
+  /** TCP: lines handed to a socket within this many seconds before it was lost are re-sent after a reconnect. Default 10. */
+  replaySeconds?: number;
+  /** TCP: at most this many lines are kept for that replay (plus one chunk). Default queueLimit / 10. */
+  replayLines?: number;
+  /** Lines are joined into chunks of about this many bytes, one write each. Default 65536. */
+  chunkBytes?: number;
+  /** TCP: give up a connection attempt after this long. Default 10000. */
+  connectTimeoutMs?: number;
+  /** TCP: a socket that takes nothing for this long (no 'drain') is destroyed and reconnected. Default 10000. */
+  stallTimeoutMs?: number;
+  /** Reconnect delays: full jitter over min doubling per attempt up to max. Defaults 100 and 30000. */
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+  /** TCP: close() waits this long for the peer to close its side, then destroys the socket. Default 2000. */
+  closeTimeoutMs?: number;
+  /** UDP: datagram size limit; a longer single line is sent alone. Default 1400. */
+  udpDatagramBytes?: number;
+  /** Jitter source, [0, 1). Default Math.random. */
+  random?: () => number;
+  /** The clock that dates replayed chunks. Default the system clock. */
+  clock?: Pick<Clock, 'now'>;
+}
+
+export interface GraphiteWriter {
+  /** Enqueues one line (ending with '\n'). Synchronous and cheap; never throws. At queueLimit, drops the oldest queued line. */
+  write(line: string): void;
+  /** Resolves when the queue holds fewer than half of queueLimit lines: producers of many lines await it. */
+  ready(): Promise<void>;
+  /** Lines ever passed to write(); line N has sequence N (1-based). */
+  readonly sequence: number;
+  /**
+   * Resolves once every line with a sequence up to `sequence` has left the queue, handed to the socket or
+   * dropped; `dropped` counts the drops among sequences after the previous call's and up to this one's.
+   */
+  whenHandedOff(sequence: number): Promise<HandOff>;
+  /** Waits until the queue is empty and the socket has drained, or the timeout; true if everything was handed off. */
+  flush(timeoutMs: number): Promise<boolean>;
+  /** Stops reconnecting and ends the socket, dropping (and counting) what is still queued: call flush first. */
+  close(): Promise<void>;
+  stats(): WriterStats;
+}
+
+export const DEFAULT_QUEUE_LIMIT = 500_000;
+
+export function createGraphiteWriter(options: GraphiteWriterOptions = {}): GraphiteWriter {
+  const target = parseGraphiteUrl(options.url);
+  const queueLimit = positive('queueLimit', options.queueLimit ?? DEFAULT_QUEUE_LIMIT);
+  const log = options.log ?? silentLogger;
+  const chunkChars = positive('chunkBytes', options.chunkBytes ?? 65_536);
+  const backoffMinMs = positive('backoffMinMs', options.backoffMinMs ?? 100);
+  const backoffMaxMs = Math.max(backoffMinMs, options.backoffMaxMs ?? 30_000);
+  const random = options.random ?? Math.random;
+  if (target.kind === 'stdout') {
+    return new StreamGraphiteWriter({ stream: options.stdout ?? process.stdout, queueLimit, log, chunkChars });
+  }
+  if (target.kind === 'udp') {
+    const datagramBytes = positive('udpDatagramBytes', options.udpDatagramBytes ?? 1400);
+    return new UdpGraphiteWriter({ ...target, queueLimit, log, datagramBytes, backoffMinMs, backoffMaxMs, random });
+  }
+  const clock = options.clock ?? { now: Date.now };
+  return new TcpGraphiteWriter({
+    ...target,
+    queueLimit,
+    log,
+    chunkChars,
+    replaySeconds: Math.max(0, options.replaySeconds ?? 10),
+    replayLines: Math.max(0, options.replayLines ?? Math.ceil(queueLimit / 10)),
+    connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs ?? 10_000),
+    stallTimeoutMs: positive('stallTimeoutMs', options.stallTimeoutMs ?? 10_000),
+    backoffMinMs,
+    backoffMaxMs,
+    closeTimeoutMs: Math.max(0, options.closeTimeoutMs ?? 2000),
+    // Room for a few chunks in the socket's own buffer: fewer 'drain' round trips, still bounded.
+    socketHighWaterMark: chunkChars * 4,
+    random,
+    now: () => clock.now(),
+  });
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`graphite writer: ${name} must be a positive number, got ${value}`);
+  return value;
+}

@@ -1,0 +1,75 @@
+// The chunks most recently handed to a TCP socket, re-sent after a reconnect: carbon never acknowledges.
+
+/** A chunk of whole lines as written to the socket. */
+export interface ReplayChunk {
+  text: string;
+  lines: number;
+}
+
+/**
+ * Chunks handed to the socket within the last `maxAgeMs`, bounded by `maxLines` lines (plus at most the
+ * one chunk that straddles the bound, so the bound is always covered). Ages count only while connected:
+ * a connection lost for a minute still replays the last seconds before it was lost.
+ */
+export class ReplayBuffer {
+  private texts: string[] = [];
+  private lineCounts: number[] = [];
+  private times: number[] = [];
+  private head = 0;
+  /** Lines held. */
+  lines = 0;
+
+  constructor(
+    private readonly maxAgeMs: number,
+    private readonly maxLines: number,
+  ) {}
+
+  add(text: string, lines: number, now: number): void {
+    if (this.maxLines <= 0 || this.maxAgeMs <= 0) return;
+    this.texts.push(text);
+    this.lineCounts.push(lines);
+    this.times.push(now);
+    this.lines += lines;
+    const oldest = now - this.maxAgeMs;
+    while (
+      this.head < this.texts.length - 1 &&
+      (this.times[this.head]! < oldest || this.lines - this.lineCounts[this.head]! >= this.maxLines)
+    ) {
+      this.lines -= this.lineCounts[this.head]!;
+      this.texts[this.head] = '';
+      this.head++;
+    }
+    if (this.head > 256 && this.head * 2 > this.texts.length) {
+      this.texts = this.texts.slice(this.head);
+      this.lineCounts = this.lineCounts.slice(this.head);
+      this.times = this.times.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Empties the buffer, returning its chunks oldest first. */
+  takeAll(): ReplayChunk[] {
+    const out: ReplayChunk[] = [];
+    for (let i = this.head; i < this.texts.length; i++) out.push({ text: this.texts[i]!, lines: this.lineCounts[i]! });
+    this.clear();
+    return out;
+  }
+
+  /** Puts back chunks that a lost connection never got to replay (newer than anything held). */
+  restore(chunks: readonly ReplayChunk[], now: number): void {
+    for (const chunk of chunks) {
+      this.texts.push(chunk.text);
+      this.lineCounts.push(chunk.lines);
+      this.times.push(now);
+      this.lines += chunk.lines;
+    }
+  }
+
+  clear(): void {
+    this.texts = [];
+    this.lineCounts = [];
+    this.times = [];
+    this.head = 0;
+    this.lines = 0;
+  }
+}

@@ -1,0 +1,147 @@
+// Graphite over UDP: whole lines packed into datagrams of about 1400 bytes; no acknowledgement, no replay.
+import { createSocket, type Socket } from 'node:dgram';
+import { isIP } from 'node:net';
+import { backoffDelay } from './backoff.ts';
+import type { Logger } from './log.ts';
+import { QueuedWriter } from './queued-writer.ts';
+
+export interface UdpWriterOptions {
+  host: string;
+  port: number;
+  queueLimit: number;
+  log: Logger;
+  datagramBytes: number;
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  random: () => number;
+}
+
+// Datagrams handed to the kernel but not yet confirmed by their send callback; more would only be dropped
+// by a full socket buffer.
+const MAX_IN_FLIGHT = 64;
+
+/**
+ * The socket is `connect`ed once (a single DNS lookup; ICMP errors reach us); a failed lookup is retried
+ * with backoff. Send errors are logged once per episode: UDP loses datagrams silently anyway.
+ */
+export class UdpGraphiteWriter extends QueuedWriter {
+  private readonly target: string;
+  private socket: Socket | undefined;
+  private connected = false;
+  private inFlight = 0;
+  private pumpScheduled = false;
+  private attempt = 0;
+  private failing = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: UdpWriterOptions) {
+    super(options.queueLimit, options.log);
+    this.target = `udp://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
+    this.open();
+  }
+
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closed = true;
+    this.idle = true;
+    clearTimeout(this.retryTimer);
+    this.dropQueuedOnClose();
+    this.settleFlushes(true);
+    const socket = this.socket;
+    this.socket = undefined;
+    this.closing = new Promise<void>((resolve) => (socket ? socket.close(() => resolve()) : resolve()));
+    return this.closing;
+  }
+
+  protected isFlushed(): boolean {
+    return this.queue.length === 0 && this.inFlight === 0;
+  }
+
+  protected wake(): void {
+    this.idle = false;
+    if (this.closed) {
+      this.queue.drop();
+      this.idle = true;
+    } else if (this.connected && !this.pumpScheduled) {
+      this.pumpScheduled = true;
+      setImmediate(this.pump);
+    }
+  }
+
+  protected override onWait(): void {
+    this.retryTimer?.ref();
+  }
+
+  private open = (): void => {
+    this.retryTimer = undefined;
+    if (this.closed) return;
+    const socket = createSocket(isIP(this.options.host) === 6 ? 'udp6' : 'udp4');
+    this.socket = socket;
+    socket.on('error', (error) => this.onFailure(socket, error));
+    socket.connect(this.options.port, this.options.host, () => {
+      if (socket !== this.socket) return;
+      this.connected = true;
+      this.attempt = 0;
+      this.options.log.info('sending to graphite', { target: this.target });
+      this.pump();
+    });
+  };
+
+  private onFailure(socket: Socket, error: Error): void {
+    if (socket !== this.socket || this.closed) return;
+    if (this.connected) return this.reportSendError(error);
+    this.socket = undefined;
+    socket.close();
+    const delay = backoffDelay(this.attempt++, this.options.backoffMinMs, this.options.backoffMaxMs, this.options.random);
+    this.options.log.warn('cannot set up graphite udp socket, retrying', { target: this.target, error, retry_in_ms: delay });
+    this.retryTimer = setTimeout(this.open, delay);
+    if (!this.awaited) this.retryTimer.unref();
+  }
+
+  private reportSendError(error: Error): void {
+    if (this.failing) return;
+    this.failing = true;
+    this.options.log.warn('graphite udp send failing', { target: this.target, error });
+  }
+
+  private pump = (): void => {
+    this.pumpScheduled = false;
+    const socket = this.socket;
+    if (!this.connected || socket === undefined) return;
+    const queue = this.queue;
+    while (queue.length > 0 && this.inFlight < MAX_IN_FLIGHT) {
+      this.inFlight++;
+      socket.send(this.takeDatagram(), this.afterSend);
+    }
+    if (queue.length === 0) {
+      this.idle = true;
+      this.settleFlushes();
+    }
+  };
+
+  private afterSend = (error: Error | null): void => {
+    this.inFlight--;
+    if (error) this.reportSendError(error);
+    else if (this.failing) {
+      this.failing = false;
+      this.options.log.info('graphite udp sends succeed again', { target: this.target });
+    }
+    if (this.inFlight < MAX_IN_FLIGHT / 2) this.pump();
+    else this.settleFlushes();
+  };
+
+  /** Whole lines up to `datagramBytes` (a longer line goes alone: carbon would reject a cut one). */
+  private takeDatagram(): string {
+    let bytes = 0;
+    let count = 0;
+    const limit = this.options.datagramBytes;
+    for (let line = this.queue.lineAt(0); line !== undefined; line = this.queue.lineAt(count)) {
+      const size = Buffer.byteLength(line);
+      if (count > 0 && bytes + size > limit) break;
+      bytes += size;
+      count++;
+    }
+    return this.queue.takeLines(count);
+  }
+}
