@@ -1,0 +1,81 @@
+// Discovery of dimension values with ListMetrics, cached for a TTL per process so a tick rarely pays for it.
+import type { Metric } from '@aws-sdk/client-cloudwatch';
+import type { Logger } from '../../lib/log.ts';
+import type { PollStats } from '../../lib/poller.ts';
+
+export type DimensionPairs = Array<readonly [name: string, value: string]>;
+
+export interface DiscoveryRequest {
+  namespace: string;
+  metric: string;
+  /** Dimension filter: a name alone matches any value. Empty: every dimension set of the metric. */
+  filter: Array<{ Name: string; Value?: string }>;
+  /** Only series with data in the last 3 hours (ListMetrics RecentlyActive=PT3H). */
+  recentlyActive: boolean;
+}
+
+export interface DiscoveryRun {
+  /** Cache scope: the client (endpoint, region, account) the answer came from. */
+  scope: string;
+  ttlSeconds: number;
+  /** The run's clock, epoch milliseconds. */
+  now: () => number;
+  listMetrics: (input: { Namespace: string; MetricName: string; Dimensions?: Array<{ Name: string; Value?: string }>; RecentlyActive?: 'PT3H' }) => Promise<Metric[]>;
+  log: Logger;
+  stats: PollStats;
+}
+
+interface Entry {
+  fetchedAt: number;
+  sets: DimensionPairs[];
+}
+
+const cache = new Map<string, Entry>();
+const inFlight = new Map<string, Promise<DimensionPairs[]>>();
+
+/**
+ * The dimension sets of `request.metric` that ListMetrics lists (every page), each as name/value pairs in
+ * ListMetrics' order. Answers younger than the TTL (by the run's clock) come from the cache; concurrent
+ * runs asking the same question share one ListMetrics walk. When ListMetrics fails and an older answer is
+ * at hand, that answer is used (and the failure logged and counted) rather than losing the tick.
+ */
+export async function discoverDimensionSets(request: DiscoveryRequest, run: DiscoveryRun): Promise<DimensionPairs[]> {
+  const key = JSON.stringify([run.scope, request.namespace, request.metric, request.filter, request.recentlyActive]);
+  const cached = cache.get(key);
+  if (cached && run.now() - cached.fetchedAt < run.ttlSeconds * 1000) {
+    run.stats.count('discovery_cache_hits');
+    return cached.sets;
+  }
+  const pending = inFlight.get(key);
+  if (pending) return pending;
+
+  const walk = (async () => {
+    try {
+      const metrics = await run.listMetrics({
+        Namespace: request.namespace,
+        MetricName: request.metric,
+        ...(request.filter.length > 0 ? { Dimensions: request.filter } : {}),
+        ...(request.recentlyActive ? { RecentlyActive: 'PT3H' as const } : {}),
+      });
+      const sets = metrics.map((metric) => (metric.Dimensions ?? []).map((d) => [d.Name ?? '', d.Value ?? ''] as const));
+      cache.set(key, { fetchedAt: run.now(), sets });
+      run.stats.count('discovery_refreshes');
+      return sets;
+    } catch (error) {
+      if (!cached) throw error;
+      run.stats.count('discovery_errors');
+      run.log.warn('ListMetrics failed; using the series discovered earlier', { namespace: request.namespace, metric: request.metric, error });
+      return cached.sets;
+    } finally {
+      inFlight.delete(key);
+    }
+  })();
+  inFlight.set(key, walk);
+  return walk;
+}
+
+/** Forgets every discovered series (tests). */
+export function clearDiscoveryCache(): void {
+  cache.clear();
+  inFlight.clear();
+}
