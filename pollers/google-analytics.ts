@@ -10,7 +10,7 @@ import { fetchAllPages } from './google-analytics/pagination.ts';
 import { planRequests } from './google-analytics/plan.ts';
 import { QuotaGauges } from './google-analytics/quota.ts';
 import { mapRealtimeRows, mapReportRows, type RowNotes } from './google-analytics/report-mapping.ts';
-import { dateRangeFor, pointRange, reportRequest, type DateRange } from './google-analytics/report-request.ts';
+import { containsPeriodStart, dateRangeFor, pointRange, reportRequest, type DateRange } from './google-analytics/report-request.ts';
 import { RequestPolicy, type RunContext, type Sleep } from './google-analytics/request-policy.ts';
 import { isValidTimeZone } from './google-analytics/time-zone.ts';
 
@@ -103,9 +103,13 @@ export function createGoogleAnalyticsPoller(dependencies: GoogleAnalyticsDepende
     const propertyId = client.propertyId;
     const field = (report: ReportEntry) => `reports[${options.reports.indexOf(report)}]`;
     // Dates are fixed before the first page, so every page of a report asks for the same rows.
+    const timeZone = timeZones.get(propertyId);
     const dates = new Map<ReportEntry, DateRange>();
     for (const report of reports) {
-      const range = dateRangeFor(report, window, mode, timeZones.get(propertyId));
+      // A backfill window in which no hour or day starts has no point to write: no request (catch-up after a
+      // failed tick asks for one-interval windows).
+      if (timeZone && mode === 'backfill' && !containsPeriodStart(report, pointRange(report, window, mode, timeZone), timeZone)) continue;
+      const range = dateRangeFor(report, window, mode, timeZone);
       if (range) dates.set(report, range);
     }
     const result = await fetchAllPages<ReportEntry>({
@@ -157,8 +161,8 @@ export function createGoogleAnalyticsPoller(dependencies: GoogleAnalyticsDepende
     history: {
       maxWindow: (options) => options.backfillWindow,
       retention: () => RETENTION_SECONDS,
-      // Points sit at the start of hours; filtering by point time keeps odd-offset zones (UTC+5:30) exact too.
-      step: () => 3600,
+      // No step: windows follow the job's interval. Points are kept by the start of their hour or day, so any
+      // window boundaries (and zones such as UTC+5:30) partition them exactly.
       async timeZone(options, { fetch, signal }) {
         const known = timeZones.get(options.propertyId);
         if (known) return known;

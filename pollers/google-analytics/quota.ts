@@ -32,6 +32,8 @@ export interface QuotaBlock {
   until: number;
   bucket: QuotaBucket;
   message: string;
+  /** A run's deadline already cut a wait for this block: later runs fail at once instead of waiting in vain. */
+  waitCut?: boolean;
 }
 
 /** Per property and pool, until when requests must not be sent. Shared by every run of the process. */

@@ -26,6 +26,13 @@ export function pointRange(report: ReportEntry, window: TimeWindow, mode: 'live'
   return { from: Math.min(window.start, periodStart), to: window.end };
 }
 
+/** True when an hour (or day) of the report starts in `range`: otherwise the range holds none of its points. */
+export function containsPeriodStart(report: ReportEntry, range: PointRange, timeZone: string): boolean {
+  if (range.to <= range.from) return false;
+  const last = report.granularity === 'hour' ? startOfLocalHour(range.to - 1, timeZone) : startOfLocalDay(range.to - 1, timeZone);
+  return last >= range.from;
+}
+
 /** GA's inclusive `dateRanges` entry. */
 export interface DateRange {
   startDate: string;

@@ -128,14 +128,20 @@ export class RequestPolicy {
     const waitSeconds = block.until - run.now() / 1000;
     const mayWait = run.mode === 'live' ? Math.min(limits.maxQuotaWait, run.interval) : limits.maxQuotaWait;
     const exhausted = `GA quota exhausted (${BUCKET_NAMES[block.bucket]}) for ${pool} requests to property ${propertyId}`;
-    if (waitSeconds > mayWait) {
-      const why = run.mode === 'live' && mayWait < limits.maxQuotaWait ? `a live tick waits at most its interval (${formatDuration(mayWait)})` : `maxQuotaWait is ${formatDuration(mayWait)}`;
-      throw new Ga4ApiError(`${what}: not sent: ${exhausted} until ${iso(block.until)}, in ${formatDuration(waitSeconds)}, and ${why}`, 'quota', 429, 'RESOURCE_EXHAUSTED', block.bucket);
+    if (waitSeconds > mayWait || block.waitCut) {
+      const why = block.waitCut
+        ? "an earlier run's deadline already cut a wait for it"
+        : run.mode === 'live' && mayWait < limits.maxQuotaWait
+          ? `a live tick waits at most its interval (${formatDuration(mayWait)})`
+          : `maxQuotaWait is ${formatDuration(mayWait)}`;
+      throw new Ga4ApiError(`${what}: not sent: ${exhausted} until ${iso(block.until)}, in ${formatDuration(Math.ceil(waitSeconds))}, and ${why}`, 'quota', 429, 'RESOURCE_EXHAUSTED', block.bucket);
     }
     run.stats.count('quota_waits');
     run.log.info(`${what}: waiting ${formatDuration(Math.ceil(waitSeconds))} for GA quota (${BUCKET_NAMES[block.bucket]})`);
     await this.sleep(waitSeconds * 1000, run.signal);
     if (run.signal.aborted) {
+      // Waiting again in the next run would only burn its deadline too (catch-up windows run inside live ticks).
+      block.waitCut = true;
       throw new Ga4ApiError(`${what}: not sent: the run's deadline passed while waiting for GA quota (${exhausted} until ${iso(block.until)})`, 'aborted');
     }
   }

@@ -217,6 +217,20 @@ describe('reports: time axis and ranges', () => {
     expect(h.fake.calls('batchRunReports')).toHaveLength(2);
   });
 
+  it('sends nothing for a backfill window in which no hour starts (catch-up of one tick)', async () => {
+    const h = await harness([{ id: '1', timeZone: 'Asia/Kolkata', rows: hours('2026030900', 24, () => ({ sessions: 1 })) }]);
+    const input = { propertyId: 1, reports: [report('r')] };
+    await h.run(input, { mode: 'backfill', window: { start: utc('2026-03-09T00:00:00Z'), end: utc('2026-03-09T01:00:00Z') } });
+    expect(h.fake.calls()).toHaveLength(1); // the zone is learned here
+    const quiet = await h.run(input, { mode: 'backfill', window: { start: utc('2026-03-09T05:00:00Z'), end: utc('2026-03-09T05:01:00Z') } });
+    expect(h.fake.calls()).toHaveLength(1);
+    expect(quiet.sink.points).toEqual([]);
+    // Kolkata hours start at :30 UTC.
+    const busy = await h.run(input, { mode: 'backfill', window: { start: utc('2026-03-09T05:29:00Z'), end: utc('2026-03-09T05:31:00Z') } });
+    expect(h.fake.calls()).toHaveLength(2);
+    expect(busy.sink.series()['ga4.1.r.sessions']).toEqual([[utc('2026-03-09T05:30:00Z'), 1]]);
+  });
+
   it('runs only reports in backfill mode (realtime has no history)', async () => {
     const now = Date.parse('2026-03-09T12:00:00Z') / 1000;
     const h = await harness([{ id: '1', timeZone: 'UTC', rows: hours('2026030800', 2, () => ({ sessions: 1 })), realtime: [{ minute: now - 60, metrics: { activeUsers: 3 } }] }]);
@@ -340,6 +354,11 @@ describe('quota', () => {
     h.fake.exhaust('1', 'hour');
     const run = h.run({ propertyId: 1, reports: [report('r')] }, { mode: 'backfill', signal: controller.signal, window: { start: utc('2026-03-08T00:00:00Z'), end: utc('2026-03-09T00:00:00Z') } });
     await expect(run).rejects.toThrow(/deadline passed while waiting for GA quota/);
+    // The next run (a catch-up window inside a live tick, say) does not burn its deadline on the same wait.
+    await expect(h.run({ propertyId: 1, reports: [report('r')] }, { mode: 'backfill', window: { start: utc('2026-03-08T00:00:00Z'), end: utc('2026-03-09T00:00:00Z') } })).rejects.toThrow(
+      /not sent: .*an earlier run's deadline already cut a wait/,
+    );
+    expect(h.fake.calls()).toHaveLength(1);
   });
 
   it('sends at most 10 requests to a property at once', async () => {
