@@ -1,0 +1,142 @@
+// bin/poll.ts cloudwatch --once and bin/backfill.ts cloudwatch, against the CloudWatch fake through the real SDK
+// (AWS_ENDPOINT_URL), into a real carbon-cache: every seeded datapoint read back from whisper, in the fewest calls.
+import type { MetricDatum } from '@aws-sdk/client-cloudwatch';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Carbon, describeCarbon } from '../helpers/carbon.ts';
+import { CloudWatchFake, FAKE_CREDENTIALS } from '../helpers/cloudwatch-fake.ts';
+import { runCommand } from '../helpers/run-command.ts';
+
+const HOUR = 3600;
+const SERVICES = ['api', 'web.front end']; // the second one is one node, sanitized: web_front_end
+
+const CONFIG = `region: eu-west-1
+metrics:
+  - namespace: Test/App
+    name: Requests
+    dimensions: { Service: '*' }
+    stats: [Sum]
+  - namespace: Test/App
+    name: Latency
+    dimensions: { Service: api }
+    stats: [Average, p99.9]
+  - namespace: Test/App
+    name: Errors
+    stats: [Sum]
+    fill: 0
+`;
+
+/** What is seeded for the minute starting at `t` (epoch seconds, whole minute), and what CloudWatch must answer. */
+const requests = (t: number, service: number) => (t / 60) % 1000 + service * 10_000;
+const latencies = (t: number) => Array.from({ length: 10 }, (_, i) => ((t / 60) % 100) * 10 + i + 1);
+const hasError = (t: number) => (t / 60) % 7 === 0;
+
+function seedMinutes(from: number, to: number): MetricDatum[] {
+  const data: MetricDatum[] = [];
+  for (let t = from; t < to; t += 60) {
+    SERVICES.forEach((service, s) => data.push({ MetricName: 'Requests', Value: requests(t, s), Timestamp: new Date((t + 5) * 1000), Dimensions: [{ Name: 'Service', Value: service }] }));
+    latencies(t).forEach((value, i) => data.push({ MetricName: 'Latency', Value: value, Timestamp: new Date((t + i * 5) * 1000), Dimensions: [{ Name: 'Service', Value: 'api' }] }));
+    if (hasError(t)) data.push({ MetricName: 'Errors', Value: 2, Timestamp: new Date((t + 30) * 1000) });
+  }
+  return data;
+}
+
+/** Every point the job must deliver for the minutes in [from, to), by whisper path. */
+function expected(from: number, to: number): Record<string, Array<[number, number]>> {
+  const out: Record<string, Array<[number, number]>> = {};
+  const add = (path: string, t: number, v: number) => (out[path] ??= []).push([t, v]);
+  for (let t = from; t < to; t += 60) {
+    add('cloudwatch.eu-west-1.Test_App.api.Requests.Sum', t, requests(t, 0));
+    add('cloudwatch.eu-west-1.Test_App.web_front_end.Requests.Sum', t, requests(t, 1));
+    const l = latencies(t);
+    add('cloudwatch.eu-west-1.Test_App.api.Latency.Average', t, l.reduce((a, b) => a + b) / l.length);
+    add('cloudwatch.eu-west-1.Test_App.api.Latency.p99_9', t, Math.max(...l));
+    add('cloudwatch.eu-west-1.Test_App.Errors.Sum', t, hasError(t) ? 2 : 0);
+  }
+  return out;
+}
+
+describeCarbon('cloudwatch into a real carbon-cache', () => {
+  let carbon: Carbon;
+  let fake: CloudWatchFake;
+  let work: string;
+  let config: string;
+  const env = (state: string) => ({
+    GRAPHITE_URL: carbon.url,
+    STATE_DIR: join(work, state),
+    AWS_ENDPOINT_URL: fake.url,
+    AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
+    AWS_SESSION_TOKEN: '',
+    AWS_REGION: '',
+    AWS_PROFILE: '',
+    AWS_CONFIG_FILE: join(work, 'no-aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(work, 'no-aws-credentials'),
+  });
+
+  beforeAll(async () => {
+    // One 60 s archive for 30 days: every point of both runs is readable at full resolution.
+    carbon = await Carbon.start({ retentions: '60s:30d' });
+    fake = await CloudWatchFake.start();
+    work = mkdtempSync(join(tmpdir(), 'gp-cloudwatch-'));
+    config = join(work, 'cloudwatch.yaml');
+    writeFileSync(config, CONFIG);
+  });
+  afterAll(async () => {
+    await fake?.close();
+    await carbon?.destroy();
+  });
+
+  async function readBack(paths: Record<string, Array<[number, number]>>, from: number, to: number): Promise<Record<string, Array<[number, number]>>> {
+    await carbon.flush();
+    const out: Record<string, Array<[number, number]>> = {};
+    for (const path of Object.keys(paths)) out[path] = (await carbon.fetch(path, from - 60, to)).filter(([t]) => t >= from && t < to);
+    return out;
+  }
+
+  it('poll --once delivers every datapoint of the live window in one GetMetricData call', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    await fake.seed('Test/App', seedMinutes(Math.floor(now / 60) * 60 - 40 * 60, Math.floor(now / 60) * 60));
+    fake.clearRequests();
+
+    const result = await runCommand(['bin/poll.ts', 'cloudwatch', '--once', '--config', config], { env: env('state-once') });
+    expect(result.code, result.stderr).toBe(0);
+
+    // The window the runner asked for: 10 minutes ending 2 minutes before a 5-minute tick.
+    const calls = fake.calls('GetMetricData');
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.queries).toBe(5);
+    expect(calls[0]!.status).toBe(200);
+    expect(calls[0]!.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIAFAKEFAKEFAKE0000\/\d{8}\/eu-west-1\/monitoring\/aws4_request/);
+    const { startTime, endTime } = calls[0]!;
+    expect(endTime! - startTime!).toBe(600);
+    expect((endTime! + 120) % 300).toBe(0);
+    expect(fake.calls('ListMetrics')).toHaveLength(1);
+
+    const want = expected(startTime!, endTime!);
+    expect(await readBack(want, startTime!, endTime!)).toEqual(want);
+  });
+
+  it('a two-hour backfill delivers every datapoint, in one GetMetricData call', async () => {
+    const from = Math.floor(Date.now() / 1000 / HOUR) * HOUR - 6 * HOUR;
+    const to = from + 2 * HOUR;
+    await fake.seed('Test/App', seedMinutes(from - HOUR, to + HOUR));
+    fake.clearRequests();
+    const iso = (t: number) => new Date(t * 1000).toISOString();
+
+    const result = await runCommand(['bin/backfill.ts', 'cloudwatch', '--from', iso(from), '--to', iso(to), '--config', config], { env: env('state-backfill') });
+    expect(result.code, result.stderr).toBe(0);
+
+    const calls = fake.calls('GetMetricData');
+    expect(calls.map((c) => [c.startTime, c.endTime, c.queries])).toEqual([[from, to, 5]]);
+    // Backfills list every series ListMetrics knows, not only the recently active ones.
+    expect(fake.calls('ListMetrics').map((c) => c.body.RecentlyActive)).toEqual([undefined]);
+
+    const want = expected(from, to);
+    const got = await readBack(want, from, to);
+    for (const path of Object.keys(want)) expect(got[path], path).toHaveLength(120);
+    expect(got).toEqual(want);
+  });
+});
