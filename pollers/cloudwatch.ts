@@ -40,11 +40,14 @@ export default definePoller({
       log.debug('nothing to fetch in this window', { series: series.length, window: `${window.start}-${window.end}` });
       return;
     }
-    const limit = pLimit(options.concurrency);
-    signal.addEventListener('abort', () => limit.clearQueue(), { once: true });
+    // On abort, calls still queued are rejected at once (the SDK aborts those in flight).
+    const limit = pLimit({ concurrency: options.concurrency, rejectOnClear: true });
+    const clear = () => limit.clearQueue();
+    signal.addEventListener('abort', clear, { once: true });
     const outcomes = await Promise.allSettled(
       planned.map((call) => limit(() => runCall(call, { getMetricData: (input) => calls.getMetricData(input), sink, stats, log }))),
     );
+    signal.removeEventListener('abort', clear);
 
     // One failed call does not cost the others their datapoints; the run still fails, so the runner logs
     // and counts it (and a backfill retries the window).

@@ -57,7 +57,7 @@ export function planFigures(series: readonly Series[], options: CloudWatchOption
 export interface DiscoveryNote {
   /** ListMetrics requests one refresh of every discovered entry takes. */
   listMetricsPerRefresh: number;
-  /** Entries whose series could not be discovered (the reason), counted as 0 series. */
+  /** Why discovery failed, if it did: those series are then left out of the figures. */
   failed?: string;
   /** Entries with '*' dimensions. */
   entries: number;
@@ -80,12 +80,15 @@ export function planLines(series: readonly Series[], options: CloudWatchOptions,
     lines.push(`  the same series fetched every period instead would cost ${usd(f.usdPerMonthAtPeriodInterval)} per month: the interval sets the cost, the period the resolution`);
   }
   if (discovery.entries > 0) {
-    const refreshes = SECONDS_PER_MONTH / Math.max(options.discoveryTtl, schedule.interval);
-    lines.push(
-      `discovery: ${discovery.entries} metric name(s) with "*" dimensions, ${n(discovery.listMetricsPerRefresh)} ListMetrics request(s) per refresh every ${formatDuration(Math.max(options.discoveryTtl, schedule.interval))}: ` +
-        `about ${n(discovery.listMetricsPerRefresh * refreshes)} per month (USD ${USD_PER_1000_API_REQUESTS} per 1,000 beyond the free tier's 1,000,000 API requests)`,
-    );
-    if (discovery.failed) lines.push(`  discovery failed (${discovery.failed}): the figures above leave those series out`);
+    const every = Math.max(options.discoveryTtl, schedule.interval);
+    if (discovery.failed) {
+      lines.push(`discovery: ${discovery.entries} metric name(s) with "*" dimensions could not be listed (${discovery.failed}): the figures above leave their series out`);
+    } else {
+      lines.push(
+        `discovery: ${discovery.entries} metric name(s) with "*" dimensions, ${n(discovery.listMetricsPerRefresh)} ListMetrics request(s) per refresh every ${formatDuration(every)}: ` +
+          `about ${n((discovery.listMetricsPerRefresh * SECONDS_PER_MONTH) / every)} per month (USD ${USD_PER_1000_API_REQUESTS} per 1,000 beyond the free tier's 1,000,000 API requests)`,
+      );
+    }
   }
   return lines;
 }

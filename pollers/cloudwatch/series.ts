@@ -28,26 +28,27 @@ export type Discover = (request: DiscoveryRequest) => Promise<DimensionPairs[]>;
  * Identical queries from overlapping entries are fetched once and sent to every path.
  */
 export async function expandSeries(options: CloudWatchOptions, region: string, discover: Discover, recentlyActive: boolean): Promise<Series[]> {
+  // Discovery of every entry at once (ListMetrics is rate-limited anyway); series are then built in config order.
+  const wanted = options.metrics.flatMap((entry, index) => (entry.names ?? [entry.name!]).map((metric) => ({ entry, index, metric })));
+  const sets = await Promise.all(wanted.map(({ entry, metric }) => dimensionSets(entry, metric, discover, recentlyActive)));
+
   const byQuery = new Map<string, Series>();
-  for (const [index, entry] of options.metrics.entries()) {
-    for (const metric of entry.names ?? [entry.name!]) {
-      const sets = await dimensionSets(entry, metric, discover, recentlyActive);
-      for (const dimensions of sets) {
-        for (const stat of entry.stats) {
-          const period = entry.period ?? options.period;
-          const path = seriesPath({ region, namespace: entry.namespace, metric, stat, dimensions }, entry.path, `metrics[${index}].path`);
-          const key = JSON.stringify([entry.namespace, metric, [...dimensions].sort(byName), stat, period]);
-          const known = byQuery.get(key);
-          if (known) {
-            known.paths.push(path);
-            known.fill ||= entry.fill === 0;
-          } else {
-            byQuery.set(key, { namespace: entry.namespace, metric, stat, dimensions, period, fill: entry.fill === 0, paths: [path] });
-          }
+  wanted.forEach(({ entry, index, metric }, i) => {
+    for (const dimensions of sets[i]!) {
+      for (const stat of entry.stats) {
+        const period = entry.period ?? options.period;
+        const path = seriesPath({ region, namespace: entry.namespace, metric, stat, dimensions }, entry.path, `metrics[${index}].path`);
+        const key = JSON.stringify([entry.namespace, metric, [...dimensions].sort(byName), stat, period]);
+        const known = byQuery.get(key);
+        if (known) {
+          known.paths.push(path);
+          known.fill ||= entry.fill === 0;
+        } else {
+          byQuery.set(key, { namespace: entry.namespace, metric, stat, dimensions, period, fill: entry.fill === 0, paths: [path] });
         }
       }
     }
-  }
+  });
   return [...byQuery.values()];
 }
 

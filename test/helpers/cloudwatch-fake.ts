@@ -96,6 +96,8 @@ export class CloudWatchFake {
    * answers, so tests can check that a client follows NextToken. Undefined: only MaxDatapoints (100,800) applies.
    */
   datapointsPerPage: number | undefined;
+  /** Milliseconds to wait before answering each request (slow-API and deadline tests). */
+  responseDelayMs = 0;
   readonly #series = new Map<string, StoredSeries>();
   readonly #faults: Fault[] = [];
   readonly #server: Server;
@@ -195,6 +197,8 @@ export class CloudWatchFake {
     const operation = target.startsWith('GraniteServiceVersion20100801.') ? target.slice('GraniteServiceVersion20100801.'.length) : target || '(none)';
     const entry: FakeRequest = { operation, status: 200, gzip, bytes: raw.length, headers: request.headers, body: {} };
     this.requests.push(entry);
+    if (this.responseDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.responseDelayMs));
+    if (response.destroyed) return;
     try {
       if (request.method !== 'POST' || request.url !== '/') throw new ApiError(404, 'UnknownOperation', 'com.amazon.coral.service#UnknownOperationException', `${request.method} ${request.url}`);
       entry.region = checkSignature(request.headers);

@@ -71,6 +71,7 @@ beforeEach(() => {
   clockSeconds = NOW;
   fake.clearRequests();
   fake.datapointsPerPage = undefined;
+  fake.responseDelayMs = 0;
 });
 
 afterEach(() => {
@@ -410,6 +411,17 @@ describe('throttling and errors', () => {
     expect(fake.calls('GetMetricData')).toHaveLength(4);
   });
 
+  it('stops at once when the run is aborted mid-way: the call in flight is cancelled, the queued ones never sent', async () => {
+    fake.responseDelayMs = 500;
+    const controller = new AbortController();
+    const opts = options({ concurrency: 1, metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(501) } }] });
+    const started = Date.now();
+    setTimeout(() => controller.abort(new Error('run deadline')), 100);
+    await expect(poll(opts, LIVE_WINDOW, { signal: controller.signal })).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(450);
+    expect(fake.calls('GetMetricData')).toHaveLength(1);
+  });
+
   it('passes the run signal to the SDK: an aborted run stops', async () => {
     const controller = new AbortController();
     controller.abort(new Error('deadline'));
@@ -490,6 +502,20 @@ describe('history and plan', () => {
     // Polling every minute instead keeps the same resolution for five times the cost.
     expect(text).toContain('would cost USD 438.00 per month');
     expect(fake.requests).toEqual([]);
+  });
+
+  it('says so in the plan when discovery fails, and counts the other series', async () => {
+    fake.failNext(1, 'ListMetrics');
+    const opts = options({
+      maxAttempts: 1,
+      metrics: [
+        { namespace: 'AWS/Lambda', name: 'Invocations', dimensions: { FunctionName: '*' } },
+        { namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ['i-1', 'i-2'] } },
+      ],
+    });
+    const text = (await cloudwatch.plan!(opts, LIVE)).lines.join('\n');
+    expect(text).toContain('queries per tick: 2 ');
+    expect(text).toContain('discovery: 1 metric name(s) with "*" dimensions could not be listed (Internal service error)');
   });
 
   it('discovers "*" dimensions for the plan with ListMetrics only', async () => {
