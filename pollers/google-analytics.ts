@@ -103,6 +103,7 @@ export function createGoogleAnalyticsPoller(dependencies: GoogleAnalyticsDepende
     const propertyId = client.propertyId;
     const field = (report: ReportEntry) => `reports[${options.reports.indexOf(report)}]`;
     // Dates are fixed before the first page, so every page of a report asks for the same rows.
+    // Only a zone GA has named makes dates exact; until then they are widened (dateRangeFor).
     const timeZone = timeZones.get(propertyId);
     const dates = new Map<ReportEntry, DateRange>();
     for (const report of reports) {
@@ -128,8 +129,8 @@ export function createGoogleAnalyticsPoller(dependencies: GoogleAnalyticsDepende
       onPage: async ({ report }, response: RunReportResponse) => {
         gauges.record('core', response.propertyQuota);
         ctx.stats.count('rows', response.rows?.length ?? 0);
-        const timeZone = rememberTimeZone(ctx, propertyId, response.metadata?.timeZone);
-        if (!timeZone) throw new Error(`report ${report.name}: GA's answer does not name the property's time zone (metadata.timeZone)`);
+        const timeZone = rememberTimeZone(ctx, propertyId, response.metadata?.timeZone) ?? options.timeZone;
+        if (!timeZone) throw new Error(`report ${report.name}: GA's answer does not name the property's time zone (metadata.timeZone); set timeZone`);
         const { from, to } = pointRange(report, window, mode, timeZone);
         const notes = mapReportRows(response, report, { propertyId, timeZone, from, to, field: field(report) }, (path, value, timestamp) =>
           ctx.sink.emit(path, value, timestamp),
@@ -177,8 +178,8 @@ export function createGoogleAnalyticsPoller(dependencies: GoogleAnalyticsDepende
         } catch (error) {
           throw classifyError(error, `asking property ${options.propertyId} for its time zone`);
         }
-        const zone = rememberTimeZone(undefined, options.propertyId, response.metadata?.timeZone);
-        if (!zone) throw new Error(`property ${options.propertyId}: GA's answer does not name a time zone (metadata.timeZone)`);
+        const zone = rememberTimeZone(undefined, options.propertyId, response.metadata?.timeZone) ?? options.timeZone;
+        if (!zone) throw new Error(`property ${options.propertyId}: GA's answer does not name a time zone (metadata.timeZone); set timeZone`);
         return zone;
       },
     },

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { duration } from '../../lib/duration.ts';
 import { templatePlaceholders } from '../../lib/metric-path.ts';
+import { isValidTimeZone } from './time-zone.ts';
 
 /** GA's Data API limits per request (https://developers.google.com/analytics/devguides/reporting/data/v1/basics). */
 export const MAX_METRICS = 10;
@@ -110,6 +111,13 @@ export const optionsSchema = z
       .url()
       .optional()
       .describe('Root URL of the Data API, for a proxy or a test server. Not set: GA4_API_ROOT_URL, else https://analyticsdata.googleapis.com/.'),
+    timeZone: z
+      .string()
+      .refine(isValidTimeZone, 'expected an IANA time zone such as America/New_York')
+      .optional()
+      .describe(
+        "The property's time zone, used only if GA's answers do not name it (the Data API names it in every report's metadata.timeZone). Not set: such an answer is an error.",
+      ),
     realtime: z
       .array(realtimeEntry)
       .default([])

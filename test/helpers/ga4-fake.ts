@@ -48,6 +48,8 @@ export interface FakeProperty {
   metricTypes?: Record<string, string>;
   /** Dimensions the property knows besides the seeded ones (rows without them answer "(not set)"). */
   extraDimensions?: string[];
+  /** Leaves metadata.timeZone out of answers (the real API always sends it; some stand-ins do not). */
+  omitTimeZone?: boolean;
   /** Sets metadata.subjectToThresholding on every core answer. */
   subjectToThresholding?: boolean;
   /** Sets metadata.dataLossFromOtherRow on every core answer. */
@@ -471,7 +473,7 @@ export class Ga4Fake {
     if (withMetadata) {
       answer.metadata = {
         currencyCode: property.currencyCode ?? 'USD',
-        timeZone: property.timeZone ?? 'America/Los_Angeles',
+        ...(property.omitTimeZone ? {} : { timeZone: property.timeZone ?? 'America/Los_Angeles' }),
         ...(property.subjectToThresholding ? { subjectToThresholding: true } : {}),
         ...(property.dataLossFromOtherRow ? { dataLossFromOtherRow: true } : {}),
       };

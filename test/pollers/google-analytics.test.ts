@@ -238,6 +238,16 @@ describe('reports: time axis and ranges', () => {
     expect(h.fake.calls().map((c) => c.method)).toEqual(['batchRunReports']);
   });
 
+  it('uses the timeZone option only when GA does not name the zone, and fails clearly without it', async () => {
+    const rows = hours('2026030800', 24, () => ({ sessions: 1 }));
+    const h = await harness([{ id: '1', timeZone: 'Asia/Tokyo', omitTimeZone: true, rows }]);
+    const window = { start: utc('2026-03-07T15:00:00Z'), end: utc('2026-03-08T15:00:00Z') };
+    await expect(h.run({ propertyId: 1, reports: [report('r')] }, { mode: 'backfill', window })).rejects.toThrow(/does not name the property's time zone.*set timeZone/);
+    const ctx = await h.run({ propertyId: 1, timeZone: 'Asia/Tokyo', reports: [report('r')] }, { mode: 'backfill', window });
+    expect(ctx.sink.series()['ga4.1.r.sessions']![0]).toEqual([utc('2026-03-07T15:00:00Z'), 1]);
+    expect(ctx.sink.points).toHaveLength(24);
+  });
+
   it('answers the time zone of the property for date-only backfill bounds, asking GA once', async () => {
     const h = await harness([{ id: '55', timeZone: 'Europe/Berlin', rows: hours('2026030800', 1, () => ({ sessions: 1 })) }]);
     const options = h.poller.options.parse({ propertyId: 55, reports: [report('r')] });
