@@ -188,29 +188,41 @@ export function createGoogleAnalyticsPoller(dependencies: GoogleAnalyticsDepende
       const { options } = ctx;
       const client = clients.create(options, env(), ctx.fetch);
       const gauges = new QuotaGauges();
-      const errors: Error[] = [];
-      const tasks: Promise<unknown>[] = [];
+      // Each task resolves to its failures, so one failing request never hides the points of the others.
+      const tasks: Promise<Error[]>[] = [];
       // Realtime covers only the last minutes: it has no history to backfill.
       if (ctx.mode === 'live') {
-        options.realtime.forEach((entry, i) => tasks.push(pollRealtime(ctx, client, entry, i, gauges).catch((error: unknown) => errors.push(asError(error, `realtime[${i}]`)))));
+        options.realtime.forEach((entry, i) =>
+          tasks.push(pollRealtime(ctx, client, entry, i, gauges).then(() => [], (error: unknown) => [asError(error, `realtime[${i}]`)])),
+        );
       }
       const due = ctx.mode === 'backfill' ? options.reports : options.reports.filter((report) => isDue(ctx, report));
-      if (due.length > 0) tasks.push(pollReports(ctx, client, due, gauges).then((failures) => errors.push(...failures)));
-      try {
-        await Promise.all(tasks);
-      } finally {
-        gauges.flush(ctx.stats);
-      }
+      if (due.length > 0) tasks.push(pollReports(ctx, client, due, gauges).catch((error: unknown) => [asError(error, 'reports')]));
+      const errors = (await Promise.all(tasks)).flat();
+      gauges.flush(ctx.stats);
       if (errors.length === 1) throw errors[0]!;
       if (errors.length > 1) {
         const config = errors.find(isConfigError);
         if (config) throw config;
-        throw new Error(`${errors.length} GA requests failed: ${errors.map((e) => e.message).join('; ')}`);
+        throw combinedError(errors);
       }
     },
 
     plan: (options, schedule) => planRequests(options, schedule),
   });
+}
+
+/** One error for the runner's one log line: requests that failed for the same reason are named together. */
+function combinedError(errors: Error[]): Error {
+  const byReason = new Map<string, string[]>();
+  for (const error of errors) {
+    // Messages read "<request>: <reason>".
+    const at = error.message.indexOf(': ');
+    const [what, reason] = at > 0 ? [error.message.slice(0, at), error.message.slice(at + 2)] : ['', error.message];
+    byReason.set(reason, [...(byReason.get(reason) ?? []), what]);
+  }
+  const parts = [...byReason].map(([reason, whats]) => (whats.some(Boolean) ? `${whats.filter(Boolean).join(', ')}: ${reason}` : reason));
+  return new Error(`${errors.length} GA requests failed: ${parts.join('; ')}`);
 }
 
 function asError(error: unknown, what: string): Error {

@@ -430,6 +430,12 @@ describe('errors GA reports', () => {
     await expect(poller.poll(testContext({ options, window: { start: 0, end: 60 } }))).rejects.toThrow(/401 UNAUTHENTICATED.*expires after an hour/);
   });
 
+  it('names requests that failed for the same reason together, in one line', async () => {
+    const h = await harness([{ id: '1', denied: true }]);
+    const error = await h.run({ propertyId: 1, realtime: [{ metrics: ['activeUsers'] }], reports: [report('r')] }).catch((e: Error) => e);
+    expect((error as Error).message).toBe(`2 GA requests failed: realtime[0], batchRunReports [r]: HTTP 403 PERMISSION_DENIED: ${MESSAGES.permission}`);
+  });
+
   it('reports what did not fail: realtime points arrive when a report batch fails', async () => {
     const minute = utc('2026-03-09T12:00:00Z');
     const h = await harness([{ id: '1', timeZone: 'UTC', rows: hours('2026030900', 1, () => ({ sessions: 1 })), realtime: [{ minute, metrics: { activeUsers: 2 } }] }]);
