@@ -38,7 +38,8 @@ interface Credentials {
   /** Identifies the credentials, so an auth client (and the tokens it caches) is made once per process. */
   key: string;
   source: string;
-  create(): AuthClient;
+  /** `fetchImplementation` also carries the client's own token requests (service accounts). */
+  create(fetchImplementation: typeof globalThis.fetch): AuthClient;
 }
 
 /**
@@ -94,7 +95,8 @@ function keyFileCredentials(path: string, field: string): Credentials {
     key: `file:${path}:${text}`,
     source: field,
     // GoogleAuth picks the client for the file's type (service_account, authorized_user, external_account).
-    create: () => new auth.GoogleAuth({ credentials: json, scopes: [SCOPE] }),
+    create: (fetchImplementation) =>
+      new auth.GoogleAuth({ credentials: json, scopes: [SCOPE], clientOptions: { transporterOptions: { fetchImplementation } } }),
   };
 }
 
@@ -118,7 +120,7 @@ export class ClientFactory {
     const apiRoot = resolveApiRoot(settings, env);
     let authClient = this.#auth.get(credentials.key);
     if (!authClient) {
-      authClient = credentials.create();
+      authClient = credentials.create(fetchImplementation);
       this.#auth.set(credentials.key, authClient);
     }
     const api = analyticsdata({ version: 'v1beta', auth: authClient });

@@ -1,4 +1,5 @@
 // The GA4 poller against the Data API fake, through the real @googleapis/analyticsdata client and a bearer token.
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -473,6 +474,38 @@ describe('configuration', () => {
     expect((await poll({ keyFile: join(dir, 'bad.json') })).describe()).toMatch(/^keyFile: the key file .* is not JSON/);
     expect((await poll({ keyFile: join(dir, 'partial.json') })).describe()).toMatch(/lacks client_email or private_key/);
     expect((await poll({}, { GOOGLE_APPLICATION_CREDENTIALS: join(dir, 'nope.json') })).describe()).toMatch(/^GOOGLE_APPLICATION_CREDENTIALS: cannot read/);
+  });
+
+  it('signs in with a service account key: a JWT for the analytics.readonly scope, then the bearer token it buys', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const dir = mkdtempSync(join(tmpdir(), 'ga4-sa-'));
+    const keyFile = join(dir, 'key.json');
+    writeFileSync(keyFile, JSON.stringify({ type: 'service_account', client_email: 'poller@project.iam.gserviceaccount.com', private_key: privateKey, private_key_id: 'k1' }));
+    const fake = await Ga4Fake.start({ tokens: ['sa-token'] });
+    fakes.push(fake);
+    fake.addProperty({ id: '5', timeZone: 'UTC', rows: hours('2026030900', 1, () => ({ sessions: 7 })) });
+    const grants: Array<Record<string, unknown>> = [];
+    // Google's token endpoint, offline: the client's own token request goes through the run's fetch.
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      if (!url.startsWith('https://oauth2.googleapis.com/token')) return globalThis.fetch(input, init);
+      const form = new URLSearchParams(String(init?.body));
+      grants.push({ grant_type: form.get('grant_type'), ...JSON.parse(Buffer.from(form.get('assertion')!.split('.')[1]!, 'base64url').toString()) });
+      return new Response(JSON.stringify({ access_token: 'sa-token', expires_in: 3600, token_type: 'Bearer' }), { headers: { 'content-type': 'application/json' } });
+    };
+    const poller = createGoogleAnalyticsPoller({ env: { GA4_API_ROOT_URL: fake.url, GOOGLE_OAUTH_ACCESS_TOKEN: 'ignored: keyFile wins' } });
+    const options = poller.options.parse({ propertyId: 5, keyFile, reports: [report('r')] });
+    const ctx = testContext({ options, window: { start: utc('2026-03-09T00:00:00Z'), end: utc('2026-03-09T01:00:00Z') }, mode: 'backfill', fetch });
+    await poller.poll(ctx);
+    expect(grants).toEqual([
+      expect.objectContaining({
+        grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+        iss: 'poller@project.iam.gserviceaccount.com',
+        scope: 'https://www.googleapis.com/auth/analytics.readonly',
+      }),
+    ]);
+    expect(fake.calls()[0]!.authorization).toBe('Bearer sa-token');
+    expect(ctx.sink.points).toHaveLength(1);
   });
 
   it('validates options before any request', () => {
