@@ -1,0 +1,139 @@
+// GitHub repository statistics (stars, forks, open issues, watchers, size; optionally daily views) from the REST API.
+import { z } from 'zod';
+import { duration, formatDuration } from '../lib/duration.ts';
+import { definePoller, type JobSchedule } from '../lib/poller.ts';
+import { dailyViews, repositoryValues } from './github/repository-metrics.ts';
+import { GitHubApiError, GitHubRestApi, RateLimitError, type ApiSettings } from './github/rest-api.ts';
+
+/** GitHub's documented primary limits per hour: without a token (per IP address), and with a user's token. */
+export const UNAUTHENTICATED_LIMIT = 60;
+export const TOKEN_LIMIT = 5000;
+
+// GitHub's rules: an owner is letters, digits and single hyphens (at most 39); a repository name is letters,
+// digits, ".", "-" and "_" (at most 100).
+const REPOSITORY = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/;
+
+export const githubOptions = z.strictObject({
+  repositories: z
+    .array(z.string().regex(REPOSITORY, 'expected "owner/name", for example "nodejs/node"'))
+    .min(1, 'expected at least one repository')
+    .refine((list) => new Set(list.map((r) => r.toLowerCase())).size === list.length, 'a repository is listed twice')
+    .describe('Repositories to read, as "owner/name". Each gives <prefix>.<owner>.<name>.{stars,forks,open_issues,watchers,size_kb}, with owner and name as written here.'),
+  token: z
+    .string()
+    .optional()
+    .describe('A personal access token (or GitHub App installation token), sent as "Authorization: Bearer". Write ${GITHUB_TOKEN} so it stays in the environment or .env. Without one GitHub allows 60 requests an hour per IP address and no private repositories; with one, 5000 an hour.'),
+  apiRoot: z
+    .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+    .default('https://api.github.com')
+    .describe('The REST API\'s root: https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server.'),
+  prefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'expected dot-separated nodes of letters, digits, "_" or "-"')
+    .default('github')
+    .describe('Path under which the repositories go: <prefix>.<owner>.<name>.stars.'),
+  traffic: z
+    .boolean()
+    .default(false)
+    .describe('Also read the last 14 days of page views (<prefix>.<owner>.<name>.traffic.views and .unique_visitors, one point per day). Needs a token with push access to each repository, and costs one more request per repository and tick.'),
+  timeout: duration()
+    .refine((s) => s > 0, 'expected more than 0 seconds')
+    .default(10)
+    .describe('Seconds one request may take before the run counts as failed.'),
+});
+
+export type GitHubOptions = z.output<typeof githubOptions>;
+
+/** A github poller with its own memory (ETags, rate-limit pauses); the runner uses the default export. */
+export function createGitHubPoller() {
+  const api = new GitHubRestApi();
+
+  return definePoller({
+    name: 'github',
+    summary: 'GitHub repository statistics: stars, forks, open issues, watchers, size; optionally daily page views',
+    options: githubOptions,
+    // Stars and forks move slowly, and every request counts against an hourly limit: every 5 minutes is
+    // 12 requests an hour per repository, within the 60 GitHub allows without a token for up to 5 repositories.
+    schedule: { interval: 300 },
+    // No `history`: GET /repos/{owner}/{repo} tells only the present, so there is nothing to backfill.
+
+    async poll(ctx) {
+      const { options, window, sink } = ctx;
+      const settings: ApiSettings = { apiRoot: options.apiRoot, token: options.token || undefined, timeout: options.timeout };
+      const prefix = options.prefix.split('.');
+      const failures: Error[] = [];
+
+      // One request at a time: GitHub asks for serial requests to stay clear of its secondary limits.
+      for (const repository of options.repositories) {
+        const [owner, name] = repository.split('/') as [string, string];
+        // Owner and name are data: each stays one path node ("next.js" becomes next_js, never two nodes).
+        const base = [...prefix, owner, name];
+        const path = `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(name)}`;
+        try {
+          const values = repositoryValues(await api.get(ctx, settings, path));
+          if (values.length === 0) throw new Error(`GET ${path} answered without any of the repository's counts`);
+          for (const [leaf, value] of values) sink.emit([...base, leaf], value, window.end);
+
+          if (options.traffic) {
+            for (const day of dailyViews(await api.get(ctx, settings, `${path}/traffic/views?per=day`))) {
+              sink.emit([...base, 'traffic', 'views'], day.views, day.timestamp);
+              sink.emit([...base, 'traffic', 'unique_visitors'], day.uniqueVisitors, day.timestamp);
+            }
+          }
+        } catch (error) {
+          // A used-up limit stops the run: asking for the next repository would only be refused too.
+          if (error instanceof RateLimitError || ctx.signal.aborted) throw error;
+          // A bad token fails every request alike, and GitHub locks out clients that keep sending one.
+          if (error instanceof GitHubApiError && error.status === 401) throw explain(error, repository, settings);
+          failures.push(explain(error as Error, repository, settings));
+        }
+      }
+
+      // One repository's failure does not cost the others their datapoints; the run still fails, so the
+      // runner logs it in one line and counts it.
+      if (failures.length === 1) throw failures[0]!;
+      if (failures.length > 1) {
+        throw new Error(`${failures.length} of ${options.repositories.length} repositories failed: ${failures.map((f) => f.message).join('; ')}`);
+      }
+    },
+
+    plan(options, schedule) {
+      return { lines: planLines(options, schedule) };
+    },
+  });
+}
+
+export default createGitHubPoller();
+
+/** What a tick costs against the hourly limit, for `bin/poll.ts github --plan`. */
+export function planLines(options: GitHubOptions, schedule: JobSchedule): string[] {
+  const perRepository = options.traffic ? 2 : 1;
+  const perTick = options.repositories.length * perRepository;
+  const perHour = Math.ceil((perTick * 3600) / schedule.interval);
+  const limit = options.token ? TOKEN_LIMIT : UNAUTHENTICATED_LIMIT;
+  const lines = [
+    `${options.repositories.length} repositories, ${perTick} requests per tick (${perRepository} per repository), every ${formatDuration(schedule.interval)}: at most ${perHour} requests an hour`,
+    `GitHub allows ${limit} an hour ${options.token ? 'with a token' : 'without a token (per IP address)'}; answers "304 Not Modified" (nothing changed since the last tick of this process) do not count`,
+  ];
+  if (perHour > limit) {
+    const interval = Math.ceil((perTick * 3600) / limit);
+    lines.push(`over the limit: runs would fail once it is used up; ${options.token ? '' : 'set a token, or '}raise interval to at least ${interval}s`);
+  }
+  return lines;
+}
+
+/** Adds what the user can do about the usual answers to GitHub's own message. */
+function explain(error: Error, repository: string, settings: ApiSettings): Error {
+  if (!(error instanceof GitHubApiError)) return new Error(`${repository}: ${error.message}`, { cause: error });
+  const hint =
+    error.status === 404
+      ? settings.token
+        ? ' (no such repository, or the token cannot read it)'
+        : ' (no such repository, or it is private: private repositories need a token)'
+      : error.status === 401
+        ? ' (the token is wrong or expired)'
+        : error.status === 403 && /push access/i.test(error.apiMessage)
+          ? ' (traffic needs a token with push access to the repository; or set traffic: false)'
+          : '';
+  return new Error(`${repository}: ${error.message}${hint}`, { cause: error });
+}

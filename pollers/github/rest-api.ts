@@ -1,0 +1,238 @@
+// GET requests to GitHub's REST API within its rules: rate-limit headers obeyed, ETags reused, errors named.
+import { createHash } from 'node:crypto';
+import type { PollContext } from '../../lib/poller.ts';
+
+/** The API version this poller was written against (GitHub keeps old versions for at least 24 months). */
+export const API_VERSION = '2022-11-28';
+const USER_AGENT = 'graphite-pollers (+https://github.com/graphite-pollers)';
+/** GitHub's advice when a secondary limit answers without retry-after: wait at least a minute. */
+const SECONDARY_WAIT_SECONDS = 60;
+
+export interface ApiSettings {
+  apiRoot: string;
+  token?: string | undefined;
+  /** Seconds one request may take. */
+  timeout: number;
+}
+
+type Context = Pick<PollContext<unknown>, 'fetch' | 'signal' | 'stats' | 'now' | 'job' | 'log'>;
+
+/** A 4xx/5xx answer, with GitHub's own message (`{"message": …, "documentation_url": …}`). */
+export class GitHubApiError extends Error {
+  override readonly name = 'GitHubApiError';
+  constructor(
+    readonly status: number,
+    readonly path: string,
+    readonly apiMessage: string,
+  ) {
+    super(`GET ${path} answered ${status}: ${apiMessage}`);
+  }
+}
+
+/** The rate limit is used up: no request is sent until `until` (epoch ms). */
+export class RateLimitError extends Error {
+  override readonly name = 'RateLimitError';
+  constructor(
+    message: string,
+    readonly until: number,
+  ) {
+    super(message);
+  }
+}
+
+interface Cached {
+  etag: string;
+  body: unknown;
+}
+
+interface Block {
+  until: number;
+  reason: string;
+  /** `reset`: the primary limit's window ends at `until`; `wait`: GitHub asked for a pause. */
+  kind: 'reset' | 'wait';
+}
+
+/**
+ * One per poller instance (so per process): remembers ETags and bodies for conditional requests, and when
+ * the rate limit forbids asking again. Both live in memory only: a `--once` run from cron starts empty.
+ */
+export class GitHubRestApi {
+  private readonly cache = new Map<string, Cached>();
+  private readonly blocks = new Map<string, Block>();
+
+  /** GETs `path` (`/repos/o/r`) and returns its JSON; a 304 returns the body cached with that ETag. */
+  async get(ctx: Context, settings: ApiSettings, path: string): Promise<unknown> {
+    const limiter = limiterKey(settings);
+    this.refuseWhileBlocked(ctx, limiter);
+
+    const url = settings.apiRoot.replace(/\/+$/, '') + path;
+    const cacheKey = `${ctx.job}\0${limiter}\0${url}`;
+    const cached = this.cache.get(cacheKey);
+    const headers: Record<string, string> = {
+      accept: 'application/vnd.github+json',
+      'x-github-api-version': API_VERSION,
+      'user-agent': USER_AGENT,
+    };
+    if (settings.token) headers.authorization = `Bearer ${settings.token}`;
+    if (cached) headers['if-none-match'] = cached.etag;
+
+    const response = await ctx.fetch(url, {
+      headers,
+      signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(settings.timeout * 1000)]),
+      redirect: 'follow', // renamed and transferred repositories answer 301 to their new place
+    });
+    ctx.stats.count('api_calls');
+    const limit = readRateLimit(response.headers);
+    if (limit.remaining !== undefined) ctx.stats.gauge('rate_limit.remaining', limit.remaining);
+    if (limit.limit !== undefined) ctx.stats.gauge('rate_limit.limit', limit.limit);
+
+    if (response.status === 304 && cached) {
+      await response.body?.cancel();
+      ctx.stats.count('not_modified');
+      this.noteExhausted(limiter, limit, settings);
+      return cached.body;
+    }
+    const text = await response.text();
+    if (response.status === 403 || response.status === 429) {
+      const block = rateLimitBlock(response.status, limit, retryAfter(response.headers, ctx.now()), messageOf(text), ctx.now(), settings);
+      if (block) {
+        this.blocks.set(limiter, block);
+        ctx.stats.count('throttles');
+        throw new RateLimitError(blockedText(block, ctx.now()), block.until);
+      }
+    }
+    if (!response.ok) throw new GitHubApiError(response.status, path, messageOf(text) || response.statusText || 'no message');
+    this.noteExhausted(limiter, limit, settings);
+
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (error) {
+      throw new Error(`GET ${path} did not answer valid JSON: ${(error as Error).message}`);
+    }
+    const etag = response.headers.get('etag');
+    if (etag) this.cache.set(cacheKey, { etag, body });
+    return body;
+  }
+
+  private refuseWhileBlocked(ctx: Context, limiter: string): void {
+    const block = this.blocks.get(limiter);
+    if (!block) return;
+    if (ctx.now() >= block.until) {
+      this.blocks.delete(limiter);
+      return;
+    }
+    ctx.stats.count('requests_held_back');
+    throw new RateLimitError(blockedText(block, ctx.now()), block.until);
+  }
+
+  /** A successful answer that used the last request: the next one would be refused, so do not send it. */
+  private noteExhausted(limiter: string, limit: RateLimitHeaders, settings: ApiSettings): void {
+    if (limit.remaining === 0 && limit.reset !== undefined) {
+      this.blocks.set(limiter, { until: limit.reset * 1000, kind: 'reset', reason: exhaustedText(limit, settings) });
+    }
+  }
+}
+
+export interface RateLimitHeaders {
+  limit?: number;
+  remaining?: number;
+  /** Epoch seconds at which the window resets. */
+  reset?: number;
+  resource?: string;
+}
+
+/** `x-ratelimit-*` headers; GitHub Enterprise with rate limits off sends none. */
+export function readRateLimit(headers: Headers): RateLimitHeaders {
+  const number = (name: string) => {
+    const raw = headers.get(name);
+    const value = raw === null || raw.trim() === '' ? NaN : Number(raw);
+    return Number.isFinite(value) ? value : undefined;
+  };
+  const out: RateLimitHeaders = {};
+  const limit = number('x-ratelimit-limit');
+  const remaining = number('x-ratelimit-remaining');
+  const reset = number('x-ratelimit-reset');
+  const resource = headers.get('x-ratelimit-resource');
+  if (limit !== undefined) out.limit = limit;
+  if (remaining !== undefined) out.remaining = remaining;
+  if (reset !== undefined) out.reset = reset;
+  if (resource) out.resource = resource;
+  return out;
+}
+
+/** `retry-after` in seconds: GitHub sends a number; an HTTP date is accepted too. */
+function retryAfter(headers: Headers, nowMs: number): number | undefined {
+  const raw = headers.get('retry-after');
+  if (raw === null) return undefined;
+  const seconds = Number(raw);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds;
+  const date = Date.parse(raw);
+  return Number.isFinite(date) ? Math.max(0, Math.ceil((date - nowMs) / 1000)) : undefined;
+}
+
+/**
+ * GitHub's documented rules for a 403/429: with `retry-after`, wait that long; with `x-ratelimit-remaining: 0`,
+ * wait for `x-ratelimit-reset`; a "secondary rate limit" message without either, wait a minute. Any other
+ * 403 (no push access, blocked repository) is an ordinary error: undefined.
+ */
+export function rateLimitBlock(
+  status: number,
+  limit: RateLimitHeaders,
+  retryAfterSeconds: number | undefined,
+  answer: string,
+  nowMs: number,
+  settings: ApiSettings,
+): Block | undefined {
+  const message = answer.replace(/\.$/, '');
+  if (retryAfterSeconds !== undefined) {
+    const until = nowMs + retryAfterSeconds * 1000;
+    return { until, kind: 'wait', reason: `GitHub answered ${status} with retry-after ${retryAfterSeconds}s: ${message || 'secondary rate limit'}` };
+  }
+  if (limit.remaining === 0 && limit.reset !== undefined) {
+    return { until: limit.reset * 1000, kind: 'reset', reason: exhaustedText(limit, settings) };
+  }
+  if (/secondary rate limit/i.test(message)) {
+    const until = nowMs + SECONDARY_WAIT_SECONDS * 1000;
+    return { until, kind: 'wait', reason: `GitHub answered ${status}: ${message}` };
+  }
+  return undefined;
+}
+
+function exhaustedText(limit: RateLimitHeaders, settings: ApiSettings): string {
+  const of = limit.limit !== undefined ? ` of ${limit.limit}` : '';
+  const hint = settings.token ? '' : ' (unauthenticated: a token gets 5000 an hour)';
+  return `GitHub's rate limit is used up: 0${of} ${limit.resource ?? 'core'} requests left${hint}`;
+}
+
+/** `<reason>; it resets at 2026-05-01T12:00:00Z (in 37 min), no requests until then`: the line the runner logs. */
+function blockedText(block: Block, nowMs: number): string {
+  const when = `${iso(block.until)} (in ${waitText(block.until - nowMs)})`;
+  return block.kind === 'reset' ? `${block.reason}; it resets at ${when}, no requests until then` : `${block.reason}; no requests until ${when}`;
+}
+
+/** GitHub's error bodies are `{"message": "...", "documentation_url": "..."}`; anything else is shown cut short. */
+function messageOf(text: string): string {
+  try {
+    const body = JSON.parse(text) as { message?: unknown };
+    if (typeof body?.message === 'string') return body.message;
+  } catch {
+    // not JSON: a proxy's HTML page, for instance
+  }
+  return text.trim().slice(0, 200);
+}
+
+/** Rate limits count per token (or per IP address without one): the key never holds the token itself. */
+function limiterKey(settings: ApiSettings): string {
+  const who = settings.token ? createHash('sha256').update(settings.token).digest('hex').slice(0, 16) : 'anonymous';
+  return `${settings.apiRoot} ${who}`;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function waitText(ms: number): string {
+  const seconds = Math.max(0, Math.ceil(ms / 1000));
+  return seconds >= 120 ? `${Math.ceil(seconds / 60)} min` : `${seconds} s`;
+}
