@@ -4,7 +4,7 @@ import { isConfigError } from '../lib/config-error.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { definePoller, type JobSchedule, type PollStats } from '../lib/poller.ts';
 import { CloudWatchCalls } from './cloudwatch/api-calls.ts';
-import { CALL_LIMITS, lcm, planCalls } from './cloudwatch/batching.ts';
+import { CALL_LIMITS, gcd, planCalls } from './cloudwatch/batching.ts';
 import { cloudWatchTarget, type CloudWatchTarget } from './cloudwatch/client.ts';
 import { discoverDimensionSets } from './cloudwatch/discovery.ts';
 import { runCall } from './cloudwatch/get-metric-data.ts';
@@ -25,7 +25,8 @@ export default definePoller({
 
   history: {
     retention: () => RETENTION_SECONDS,
-    step: (options) => periodsOf(options).reduce(lcm),
+    // Windows on the finest period's grid: coarser periods are fetched by every window they overlap.
+    step: (options) => periodsOf(options).reduce(gcd),
     maxWindow: (options) => maxWindow(options),
   },
 
@@ -106,23 +107,27 @@ function seriesOf(
   return expandSeries(options, target.region, discover, recentlyActive);
 }
 
+const HOUR = 3600;
+
 function periodsOf(options: CloudWatchOptions): number[] {
   return [options.period, ...options.metrics.map((m) => m.period ?? options.period)];
 }
 
 /**
  * The longest window a backfill asks for: as many periods as let one full call (500 queries, or fewer when
- * the config has fewer series) stay within 100,800 datapoints, at the finest configured period. Entries with
- * '*' dimensions count as a full call, since their number is known only after discovery. Larger windows
- * would not save calls (the poller would split them anyway), smaller ones would waste them.
+ * the config has fewer series) stay within 100,800 datapoints, at the finest configured period, in whole
+ * hours when that is at least an hour (hourly data older than 63 days then never straddles two windows).
+ * Entries with '*' dimensions count as a full call, since their number is known only after discovery.
+ * Larger windows would not save calls (the poller would split them anyway), smaller ones would waste them.
  */
 function maxWindow(options: CloudWatchOptions): number {
   const { count, discovered } = staticSeriesCount(options);
   const perCall = discovered > 0 ? CALL_LIMITS.queries : Math.max(1, Math.min(CALL_LIMITS.queries, count));
   const periods = periodsOf(options);
-  const step = periods.reduce(lcm);
-  const seconds = Math.floor(CALL_LIMITS.datapoints / perCall) * Math.min(...periods);
-  return Math.min(RETENTION_SECONDS, Math.max(step, Math.floor(seconds / step) * step));
+  const step = periods.reduce(gcd);
+  const seconds = Math.min(RETENTION_SECONDS, Math.floor(CALL_LIMITS.datapoints / perCall) * Math.min(...periods));
+  const unit = seconds >= HOUR && HOUR % step === 0 ? HOUR : step;
+  return Math.max(step, Math.floor(seconds / unit) * unit);
 }
 
 function countingStats(): PollStats & { counters: Record<string, number> } {

@@ -34,7 +34,6 @@ export function planCalls(series: readonly Series[], window: TimeWindow, nowSeco
     for (const s of series) {
       const period = periodFor(s.period, segment.unit);
       const range = alignedRange(segment.start, segment.end, period);
-      if (!range) continue;
       const key = `${range.startTime}-${range.endTime}`;
       let group = groups.get(key);
       if (!group) groups.set(key, (group = { ...range, queries: [] }));
@@ -101,7 +100,10 @@ function splitInTime(group: PlannedCall, maxDatapoints: number): PlannedCall[] {
   return parts;
 }
 
+export function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
 export function lcm(a: number, b: number): number {
-  const gcd = (x: number, y: number): number => (y === 0 ? x : gcd(y, x % y));
   return (a / gcd(a, b)) * b;
 }

@@ -62,7 +62,7 @@ export async function runCall(call: PlannedCall, run: CallRun): Promise<number> 
       const values = result.Values ?? [];
       for (let i = 0; i < timestamps.length && i < values.length; i++) {
         const timestamp = Math.floor(timestamps[i]!.getTime() / 1000);
-        // Only periods that start in this call's range: a neighbouring window owns the others.
+        // Nothing outside the range asked for (a server rounding differently must not shift points).
         if (timestamp < call.startTime || timestamp >= call.endTime) continue;
         for (const path of planned.series.paths) run.sink.emit(path, values[i]!, timestamp);
         emitted += planned.series.paths.length;

@@ -64,13 +64,12 @@ export function tierSegments(window: TimeWindow, now: number): TierSegment[] {
 }
 
 /**
- * StartTime and EndTime of a request for the periods that begin inside `[start, end)`: both rounded up to
- * the period. Each period thus belongs to exactly one window (the one holding its start), consecutive
- * windows never fetch a period twice nor skip one, and CloudWatch's own rounding of StartTime changes nothing.
- * Undefined when no period begins inside the range.
+ * StartTime and EndTime of a request for every period that overlaps `[start, end)`: StartTime rounded down
+ * and EndTime rounded up to the period. CloudWatch's own rounding of StartTime (by its age) then changes
+ * nothing, and its buckets, which start at StartTime, fall on the period grid, so a value's timestamp is its
+ * period's start. A period longer than the window, or straddling two windows, is fetched by each window it
+ * overlaps (whisper keeps the last write, so the later, more complete value wins) and never skipped.
  */
-export function alignedRange(start: number, end: number, period: number): { startTime: number; endTime: number } | undefined {
-  const startTime = Math.ceil(start / period) * period;
-  const endTime = Math.ceil(end / period) * period;
-  return startTime < endTime ? { startTime, endTime } : undefined;
+export function alignedRange(start: number, end: number, period: number): { startTime: number; endTime: number } {
+  return { startTime: Math.floor(start / period) * period, endTime: Math.ceil(end / period) * period };
 }

@@ -55,16 +55,15 @@ describe('retention tiers', () => {
     expect(tierSegments({ start: NOW - 2 * HOUR, end: NOW }, NOW)).toEqual([{ start: NOW - 2 * HOUR, end: NOW, unit: 1 }]);
   });
 
-  it('aligns StartTime and EndTime up to the period: each period is fetched by the window holding its start', () => {
-    expect(alignedRange(NOW + 420, NOW + 420 + HOUR, 300)).toEqual({ startTime: NOW + 600, endTime: NOW + 4200 });
-    expect(alignedRange(NOW + 420, NOW + 420 + HOUR, 3600)).toEqual({ startTime: NOW + 3600, endTime: NOW + 7200 });
-    expect(alignedRange(NOW + 60, NOW + 120, 300)).toBeUndefined();
-    // Consecutive windows tile the periods exactly.
-    const a = alignedRange(NOW, NOW + 420, 300)!;
-    const b = alignedRange(NOW + 420, NOW + 900, 300)!;
-    expect([a, b]).toEqual([
+  it('rounds StartTime down and EndTime up to the period: every period a window overlaps, none skipped', () => {
+    expect(alignedRange(NOW + 420, NOW + 420 + HOUR, 300)).toEqual({ startTime: NOW + 300, endTime: NOW + 4200 });
+    expect(alignedRange(NOW + 420, NOW + 420 + HOUR, 3600)).toEqual({ startTime: NOW, endTime: NOW + 7200 });
+    expect(alignedRange(NOW + 60, NOW + 120, 300)).toEqual({ startTime: NOW, endTime: NOW + 300 });
+    expect(alignedRange(NOW, NOW + 600, 60)).toEqual({ startTime: NOW, endTime: NOW + 600 });
+    // Consecutive windows: the straddling period [300, 600) is in both, nothing falls between.
+    expect([alignedRange(NOW, NOW + 420, 300), alignedRange(NOW + 420, NOW + 900, 300)]).toEqual([
       { startTime: NOW, endTime: NOW + 600 },
-      { startTime: NOW + 600, endTime: NOW + 900 },
+      { startTime: NOW + 300, endTime: NOW + 900 },
     ]);
   });
 });

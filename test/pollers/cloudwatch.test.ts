@@ -138,16 +138,24 @@ describe('windows, periods and timestamps', () => {
     ]);
   });
 
-  it('fetches each period in the one window holding its start: consecutive windows neither skip nor repeat', async () => {
+  it('fetches every period a window overlaps: consecutive windows never skip one, a straddling one is fetched by both', async () => {
     const opts = options({ metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: 'i-0001' }, period: 300 }] });
     // Windows on a 60 s step that do not fall on the 5-minute grid.
     const a = await poll(opts, { start: NOW - 1200 + 120, end: NOW - 480 });
     const b = await poll(opts, { start: NOW - 480, end: NOW });
-    const stamps = [...a.sink.points, ...b.sink.points].map((p) => p.timestamp - NOW);
-    expect(stamps).toEqual([-900, -600, -300]);
     expect(fake.calls('GetMetricData').map((c) => [c.startTime! - NOW, c.endTime! - NOW])).toEqual([
-      [-900, -300],
-      [-300, 0],
+      [-1200, -300],
+      [-600, 0],
+    ]);
+    // Average of the minute indexes 0-4, 5-9, 10-14, 15-19.
+    expect(a.sink.points.map((p) => [p.timestamp - NOW, p.value])).toEqual([
+      [-1200, 2],
+      [-900, 7],
+      [-600, 12],
+    ]);
+    expect(b.sink.points.map((p) => [p.timestamp - NOW, p.value])).toEqual([
+      [-600, 12],
+      [-300, 17],
     ]);
   });
 
@@ -162,17 +170,18 @@ describe('windows, periods and timestamps', () => {
 
     it.each([
       [10 * DAY, 60, 60, 1],
-      [20 * DAY, 300, 12, 5],
-      [100 * DAY, 3600, 1, 60],
+      [20 * DAY, 300, 13, 5],
+      [100 * DAY, 3600, 2, 60],
     ])('%i s old: period %i', async (age, period, count, value) => {
-      // A window of one hour starting 7 minutes past: StartTime is rounded up to the period.
+      // A window of one hour starting 7 minutes past: StartTime is rounded down to the period.
       const window = { start: at(age) + 420, end: at(age) + 420 + HOUR };
       const ctx = await poll(aged(), window, { mode: 'backfill' });
       const [call] = fake.calls('GetMetricData');
       const query = (call!.body.MetricDataQueries as Array<{ MetricStat: { Period: number } }>)[0]!;
       expect(query.MetricStat.Period).toBe(period);
       expect(call!.startTime! % period).toBe(0);
-      expect(call!.startTime).toBe(Math.ceil(window.start / period) * period);
+      expect(call!.startTime).toBe(Math.floor(window.start / period) * period);
+      expect(call!.endTime).toBe(Math.ceil(window.end / period) * period);
       const points = ctx.sink.points;
       expect(points.every((p) => p.timestamp % period === 0 && p.timestamp >= window.start - period && p.timestamp < window.end)).toBe(true);
       expect(points.length).toBe(count);
@@ -478,16 +487,18 @@ describe('history and plan', () => {
   const withSeries = (n: number, extra: Record<string, unknown> = {}) =>
     cloudwatch.options.parse({ region: 'eu-west-1', metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(n) } }], ...extra });
 
-  it('declares 455 days of retention, a step of the period, windows sized to the datapoint limit', () => {
+  it('declares 455 days of retention, a step of the finest period, windows sized to the datapoint limit', () => {
     const history = cloudwatch.history!;
     expect(history.retention(withSeries(1))).toBe(455 * DAY);
     expect(history.step!(withSeries(1))).toBe(60);
-    expect(history.step!(cloudwatch.options.parse({ metrics: [{ namespace: 'A', name: 'B', period: 300 }] }))).toBe(300);
-    // One series: 100,800 periods of 60 s fit one call (70 days); 500 series: 201 periods each.
+    expect(history.step!(cloudwatch.options.parse({ metrics: [{ namespace: 'A', name: 'B', period: '6h' }] }))).toBe(60);
+    expect(history.step!(cloudwatch.options.parse({ period: 300, metrics: [{ namespace: 'A', name: 'B', period: 900 }] }))).toBe(300);
+    expect(history.step!(cloudwatch.options.parse({ metrics: [{ namespace: 'A', name: 'B', period: 10 }] }))).toBe(10);
+    // One series: 100,800 periods of 60 s fit one call (70 days); 500 series: 201 periods each, so 3 whole hours.
     expect(history.maxWindow(withSeries(1))).toBe(100_800 * 60);
-    expect(history.maxWindow(withSeries(500))).toBe(201 * 60);
-    expect(history.maxWindow(withSeries(2000))).toBe(201 * 60);
-    expect(history.maxWindow(cloudwatch.options.parse({ metrics: [{ namespace: 'A', name: 'B', dimensions: { X: '*' } }] }))).toBe(201 * 60);
+    expect(history.maxWindow(withSeries(500))).toBe(3 * HOUR);
+    expect(history.maxWindow(withSeries(2000))).toBe(3 * HOUR);
+    expect(history.maxWindow(cloudwatch.options.parse({ metrics: [{ namespace: 'A', name: 'B', dimensions: { X: '*' } }] }))).toBe(3 * HOUR);
   });
 
   it('plans calls, metrics requested and the estimated monthly cost without fetching datapoints', async () => {
