@@ -61,6 +61,7 @@ export abstract class QueuedWriter implements GraphiteWriter {
       const timer = setTimeout(() => done(this.isFlushed()), Math.max(0, timeoutMs));
       this.flushWaiters.push(done);
       this.onWait();
+      this.hurry();
     });
   }
 
@@ -74,6 +75,14 @@ export abstract class QueuedWriter implements GraphiteWriter {
 
   /** Someone now awaits delivery (ready, whenHandedOff, flush): a transport may keep the process alive for it. */
   protected onWait(): void {}
+
+  /** A flush has begun (usually at shutdown, with a short timeout): a transport should not sit out a long backoff. */
+  protected hurry(): void {}
+
+  /** True while a flush is pending. */
+  protected get flushing(): boolean {
+    return this.flushWaiters.length > 0;
+  }
 
   /** True while a ready, whenHandedOff or flush promise is pending. */
   protected get awaited(): boolean {

@@ -114,6 +114,13 @@ export class TcpGraphiteWriter extends QueuedWriter {
     this.reconnectTimer?.ref();
   }
 
+  // A shutdown flush has seconds at most: try now rather than at the end of a backoff of up to 30 s.
+  protected override hurry(): void {
+    if (this.reconnectTimer === undefined || this.closed) return;
+    clearTimeout(this.reconnectTimer);
+    this.open();
+  }
+
   private open = (): void => {
     this.reconnectTimer = undefined;
     if (this.closed) return;
@@ -200,7 +207,9 @@ export class TcpGraphiteWriter extends QueuedWriter {
     } else {
       this.failures++;
     }
-    const delay = backoffDelay(this.attempt++, this.options.backoffMinMs, this.options.backoffMaxMs, this.options.random);
+    let delay = backoffDelay(this.attempt++, this.options.backoffMinMs, this.options.backoffMaxMs, this.options.random);
+    // While a flush waits, keep retrying at a short interval.
+    if (this.flushing) delay = Math.min(delay, FLUSH_RETRY_MS);
     const fields = { target: this.target, error: reason, retry_in_ms: delay, queued: this.queue.length, replay_lines: this.replay.lines };
     // One warning per outage; the attempts that follow are debug lines.
     if (wasConnected) this.options.log.warn('graphite connection lost', fields);
@@ -266,5 +275,7 @@ export class TcpGraphiteWriter extends QueuedWriter {
     socket.destroy();
   };
 }
+
+const FLUSH_RETRY_MS = 250;
 
 function ignore(): void {}

@@ -223,6 +223,17 @@ describe('graphite writer over TCP', () => {
     expect(logs.filter((entry) => entry.msg === 'connected to graphite')).toHaveLength(1);
   });
 
+  it('flush() does not sit out a long backoff: it retries at once', async () => {
+    const port = await freePort();
+    const { writer, logs } = writerFor(port, { backoffMinMs: 600_000, backoffMaxMs: 600_000 });
+    for (const text of lines(1, 100)) writer.write(text);
+    await until(() => logs.some((entry) => entry.msg.startsWith('cannot connect'))); // next attempt in 10 minutes
+    const sink = await server(port);
+    expect(await writer.flush(20_000)).toBe(true);
+    await closeAndWait(writer, sink);
+    expect(sink.lines()).toEqual(lines(1, 100));
+  });
+
   it('(3) re-sends the recent tail after the connection drops mid-stream: every line arrives', async () => {
     // The first connection is cut after 100 KB, throwing away whatever the kernel still held for it.
     const sink = await server(0, (connection, index) => {
