@@ -29,6 +29,7 @@ describe('CloudWatch fake', () => {
     for (const put of puts) {
       expect(put.headers['content-type']).toBe('application/x-amz-json-1.0');
       expect(put.headers['x-amz-target']).toBe('GraniteServiceVersion20100801.PutMetricData');
+      expect(put.headers['x-amzn-query-mode']).toBe('true');
       expect(put.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIAFAKEFAKEFAKE0000\/\d{8}\/us-east-1\/monitoring\/aws4_request, /);
       expect(put.region).toBe('us-east-1');
       expect(put.gzip).toBe(true);
@@ -91,7 +92,11 @@ describe('CloudWatch fake', () => {
     expect((error as unknown as { Code: string }).Code).toBe('ValidationError');
     expect(error!.message).toBe('The collection MetricDataQueries must not have a size greater than 500.');
     expect(error!.$metadata.httpStatusCode).toBe(400);
-    expect(fake.calls('GetMetricData').at(-1)!.queries).toBe(501);
+    const last = fake.calls('GetMetricData').at(-1)!;
+    expect(last.queries).toBe(501);
+    // Only PutMetricData has the SDK's request compression: this 50 KB GetMetricData body goes plain.
+    expect(last.bytes).toBeGreaterThan(10_240);
+    expect(last.gzip).toBe(false);
   });
 
   it('paginates GetMetricData with NextToken after MaxDatapoints values (100,800 at most)', async () => {
