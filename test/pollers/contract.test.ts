@@ -1,0 +1,342 @@
+// The poller contract, checked for every file in pollers/: a new poller is tested here without being listed anywhere.
+import dgram from 'node:dgram';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { interpolateEnvironment, loadJobConfig, type JobConfig } from '../../lib/config.ts';
+import { COMMON_KEYS, documentOptions, jobSchema } from '../../lib/job-options.ts';
+import type { Poller } from '../../lib/poller.ts';
+import { pollerHelp } from '../../lib/poller-help.ts';
+import { isPoller, pollerNames } from '../../lib/poller-registry.ts';
+import { testContext } from '../helpers/capture-sink.ts';
+
+// Paths from this file, not from lib/: the scaffold's test runs a copy of this file in a temporary checkout.
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const POLLERS = join(ROOT, 'pollers');
+const CONFIG = join(ROOT, 'config');
+const LIB = resolve(ROOT, 'lib');
+
+/** A poller's name is its file name and a Graphite path node: lowercase letters, digits, "-" and "_". */
+const NAME = /^[a-z][a-z0-9_-]*$/;
+
+/**
+ * Packages that carry their own HTTP client. A poller built on one legitimately opens sockets through it
+ * (CloudWatch through the AWS SDK, GA4 through googleapis), so the runtime socket check below cannot apply;
+ * such pollers get the static checks only. Everything else must do its HTTP through `ctx.fetch`.
+ */
+const SDK_PACKAGE = /^(@aws-sdk\/|@smithy\/|@googleapis\/|googleapis$|google-auth-library$|gaxios$|@google-cloud\/|@azure\/)/;
+
+/** Modules a poller never imports: sockets (its HTTP goes through ctx.fetch or its SDK). */
+const FORBIDDEN_MODULES = /^(node:)?(net|dgram|tls|http|https|http2|cluster|child_process|worker_threads)$|^(undici|ws)$/;
+
+/** lib/ modules that are the runner's business: Graphite's wire format, the writer, the schedule, state. */
+const FORBIDDEN_LIB = new Set([
+  'graphite-sink', 'graphite-writer', 'graphite-url', 'tcp-writer', 'udp-writer', 'stream-writer', 'queued-writer',
+  'line-queue', 'replay-buffer', 'schedule', 'run-poller', 'poll-window', 'poll-command', 'backfill', 'backfill-command',
+  'catch-up', 'watermark', 'state-file', 'delivery-tracker', 'stop-signals',
+]);
+
+/** What a fetch stub answers every request with: a generic JSON document with numbers at a few depths. */
+const GENERIC_JSON = { value: 1, count: 2, total: 3, items: [{ name: 'a', value: 4 }], data: { value: 5 } };
+
+const names = pollerNames([POLLERS]);
+
+describe('the poller contract', () => {
+  it('finds the pollers in pollers/ (nothing else registers them)', () => {
+    expect(names.length).toBeGreaterThan(0);
+    for (const file of readdirSync(POLLERS)) {
+      const full = join(POLLERS, file);
+      if (statSync(full).isDirectory()) {
+        // A helper directory belongs to the poller of the same name.
+        expect(names, `pollers/${file}/ has no pollers/${file}.ts`).toContain(file);
+      } else {
+        expect(file, `pollers/${file} is not a valid poller file name`).toMatch(/^[a-z][a-z0-9_-]*\.ts$/);
+      }
+    }
+  });
+});
+
+for (const name of names) {
+  describe(`pollers/${name}.ts`, () => {
+    const file = join(POLLERS, `${name}.ts`);
+    const example = join(CONFIG, `${name}.example.yaml`);
+    let poller: Poller;
+    let exampleText: string;
+    let config: JobConfig;
+    let loadError: unknown;
+
+    beforeAll(async () => {
+      const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
+      if (!isPoller(module.default)) throw new Error(`${relative(ROOT, file)} does not export default definePoller({...})`);
+      poller = module.default;
+      exampleText = existsSync(example) ? readFileSync(example, 'utf8') : '';
+      try {
+        config = loadJobConfig(poller, { configFile: example, env: { ...process.env, ...dummyEnvironment(exampleText) } });
+      } catch (error) {
+        loadError = error;
+      }
+    });
+
+    it('exports a poller whose name is the file name', () => {
+      expect(isPoller(poller)).toBe(true);
+      expect(poller.name).toBe(name);
+      expect(name).toMatch(NAME);
+      expect(poller.summary.trim(), 'summary: one line for --list').not.toBe('');
+      expect(poller.summary).not.toMatch(/\n/);
+      expect(poller.schedule.interval).toBeGreaterThanOrEqual(1);
+      expect(poller.schedule.delay ?? 0).toBeGreaterThanOrEqual(0);
+      expect(poller.schedule.lookback ?? 0).toBeGreaterThanOrEqual(0);
+    });
+
+    it('leaves the keys of every job to lib/ and rejects unknown options', () => {
+      const own = Object.keys(poller.options.shape);
+      expect(own.filter((key) => (COMMON_KEYS as readonly string[]).includes(key)), 'options that lib/job-options.ts adds to every job').toEqual([]);
+      // A misspelt option must be an error (exit 78), not silently ignored: the schema is strict.
+      const raw = readExample(exampleText);
+      const parsed = jobSchema(poller).safeParse({ ...raw, contractTestUnknownOption: 1 });
+      expect(parsed.success, 'an unknown key must not validate (use z.strictObject)').toBe(false);
+    });
+
+    it(`has config/${name}.example.yaml, which validates against its schema`, () => {
+      expect(existsSync(example), `config/${name}.example.yaml is missing`).toBe(true);
+      expect(loadError === undefined ? undefined : String((loadError as Error).message ?? loadError), 'loading the example').toBeUndefined();
+      expect(config.job).toBe(`${name}.example`);
+    });
+
+    it('documents every option: a description, a key in the example, a line in --help', () => {
+      const help = pollerHelp(poller);
+      for (const option of documentOptions(poller)) {
+        expect(option.description.trim(), `option ${option.key} has no .describe()`).not.toBe('');
+        // Set or shown commented out (`# key: default`), at the top level of the example.
+        expect(exampleText, `config/${name}.example.yaml does not show ${option.key}`).toMatch(new RegExp(`^(#\\s?)?${option.key}\\s*:`, 'm'));
+        expect(help, `--help does not show ${option.key}`).toContain(`\n  ${option.key}`);
+        expect(help).toContain(option.description);
+      }
+    });
+
+    it('declares its maximum window and retention if it has history', () => {
+      if (!poller.history) {
+        expect(pollerHelp(poller)).toContain('no history');
+        return;
+      }
+      if (!config) throw new Error(`needs a valid config/${name}.example.yaml (see the test above)`);
+      const { maxWindow, retention, step } = poller.history;
+      expect(typeof maxWindow, 'history.maxWindow(options)').toBe('function');
+      expect(typeof retention, 'history.retention(options)').toBe('function');
+      const window = maxWindow(config.options);
+      const kept = retention(config.options);
+      const every = step?.(config.options) ?? config.schedule.interval;
+      for (const [what, value] of [['maxWindow', window], ['retention', kept], ['step', every]] as const) {
+        expect(Number.isFinite(value) && value > 0, `history.${what} must be a positive number of seconds, got ${value}`).toBe(true);
+      }
+      expect(window, 'maxWindow holds at least one step').toBeGreaterThanOrEqual(every);
+    });
+
+    it('never touches sockets, timers or Graphite in its source', () => {
+      for (const source of sourceFiles(name)) {
+        const shown = relative(ROOT, source);
+        const code = stripComments(readFileSync(source, 'utf8'));
+        for (const specifier of importsOf(code)) {
+          expect(specifier, `${shown} imports ${specifier}: use ctx.fetch (or the source's SDK)`).not.toMatch(FORBIDDEN_MODULES);
+          if (specifier.startsWith('.')) {
+            const target = resolve(dirname(source), specifier);
+            const module = basename(target).replace(/\.ts$/, '');
+            if (dirname(target) === LIB) expect(FORBIDDEN_LIB.has(module), `${shown} imports lib/${module}.ts, which is the runner's business`).toBe(false);
+          }
+        }
+        expect(code, `${shown} calls setInterval: the runner owns the schedule`).not.toMatch(/\bsetInterval\s*\(/);
+        expect(code, `${shown} writes to stdout: datapoints go through the sink, logs through ctx.log`).not.toMatch(/process\.stdout|console\.(log|info|warn|error|debug)\s*\(/);
+      }
+    });
+
+    const sdk = sdkImports(name);
+    it.skipIf(sdk.length > 0)(
+      `poll emits only through the sink: no socket, no global fetch, no timer left behind${sdk.length ? ` [skipped: HTTP through its SDK (${sdk.join(', ')}); static checks only]` : ''}`,
+      async () => {
+        if (!config) throw new Error(`needs a valid config/${name}.example.yaml (see the test above)`);
+        const watch = watchSideEffects();
+        const stub: typeof globalThis.fetch = async () => {
+          return new Response(JSON.stringify(GENERIC_JSON), { status: 200, headers: { 'content-type': 'application/json' } });
+        };
+        const end = Math.floor(Date.now() / 1000 / config.schedule.interval) * config.schedule.interval;
+        const ctx = testContext({
+          options: config.options,
+          window: { start: end - config.schedule.interval, end },
+          fetch: stub,
+          now: end * 1000,
+          schedule: config.schedule,
+          signal: AbortSignal.timeout(10_000),
+          job: name,
+        });
+        let outcome: unknown;
+        try {
+          await poller.poll(ctx);
+        } catch (error) {
+          outcome = error; // a generic document may not be what the poller expects: failing is allowed, side effects are not
+        } finally {
+          watch.restore();
+        }
+        expect(watch.sockets, 'sockets opened by poll itself (use ctx.fetch)').toEqual([]);
+        expect(watch.globalFetches, 'globalThis.fetch called (use ctx.fetch, which tests replace)').toEqual([]);
+        expect(watch.intervals, 'setInterval called').toEqual([]);
+        expect(watch.pendingTimers(), 'timers still pending after poll returned').toEqual([]);
+        expect(watch.stdout, 'written to stdout').toEqual([]);
+        // Whatever it emitted went to the sink, with finite timestamps.
+        for (const point of ctx.sink.points) expect(Number.isFinite(point.timestamp)).toBe(true);
+        if (outcome !== undefined) expect(outcome, 'poll rejects with an Error').toBeInstanceOf(Error);
+      },
+    );
+  });
+}
+
+afterEach(() => {
+  // A failed assertion inside the runtime check must not leave the spies in place for the next poller.
+  restoreSpies?.();
+});
+
+/**
+ * Values for the `${VAR}` references of an example that have no default, so the example validates without
+ * the real secrets: a URL for *_URL/*_ROOT, digits for *_ID/*_PORT, a word otherwise.
+ */
+function dummyEnvironment(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [, name, fallback] of text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}/g)) {
+    if (fallback !== undefined || process.env[name!]) continue;
+    env[name!] = /(URL|ROOT|ENDPOINT)$/.test(name!) ? 'http://contract-test.invalid/' : /(_ID|PORT|NUMBER)$/.test(name!) ? '123456789' : 'contract-test-value';
+  }
+  return env;
+}
+
+/** The example's top-level mapping with `${VAR}` filled in, or {} when it does not parse (the loading test says why). */
+function readExample(text: string): Record<string, unknown> {
+  try {
+    const raw = (parseYaml(text) ?? {}) as Record<string, unknown>;
+    return interpolateEnvironment(raw, { ...process.env, ...dummyEnvironment(text) }, 'example') as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+/** `pollers/<name>.ts` and every .ts file under `pollers/<name>/` (its helper modules). */
+function sourceFiles(name: string): string[] {
+  const files = [join(POLLERS, `${name}.ts`)];
+  const walk = (dir: string) => {
+    if (!existsSync(dir)) return;
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const full = join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.name.endsWith('.ts')) files.push(full);
+    }
+  };
+  walk(join(POLLERS, name));
+  return files;
+}
+
+/** Source without comments (a comment may well mention setInterval); `//` inside URLs is kept. */
+function stripComments(code: string): string {
+  return code.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`\\])\/\/.*$/gm, '$1');
+}
+
+function importsOf(code: string): string[] {
+  const found: string[] = [];
+  const pattern = /\bfrom\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)|\brequire\s*\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
+  for (const match of code.matchAll(pattern)) found.push((match[1] ?? match[2] ?? match[3] ?? match[4])!);
+  return found;
+}
+
+/** The SDK packages a poller's files import (type-only imports do not count: they open nothing). */
+function sdkImports(name: string): string[] {
+  const packages = new Set<string>();
+  for (const source of sourceFiles(name)) {
+    const code = stripComments(readFileSync(source, 'utf8')).replace(/^\s*import\s+type\s[^;]*;/gm, '');
+    for (const specifier of importsOf(code)) if (SDK_PACKAGE.test(specifier)) packages.add(specifier);
+  }
+  return [...packages].sort();
+}
+
+let restoreSpies: (() => void) | undefined;
+
+/**
+ * Records, while a poll runs: socket connections (TCP, TLS and whatever rides on them, undici included),
+ * UDP sockets, http(s).request, globalThis.fetch, setInterval, setTimeout timers and stdout writes. Sockets
+ * and requests fail at once (nothing leaves the machine); timers still run, but those neither fired nor
+ * cleared when poll returns are reported.
+ */
+function watchSideEffects() {
+  const sockets: string[] = [];
+  const globalFetches: string[] = [];
+  const intervals: string[] = [];
+  const stdout: string[] = [];
+  const timers = new Map<number, string>();
+  const saved: Array<() => void> = [];
+  const replace = <T extends object, K extends keyof T>(target: T, key: K, value: T[K]) => {
+    const original = target[key];
+    target[key] = value;
+    saved.push(() => {
+      target[key] = original;
+    });
+  };
+  const where = () => (new Error().stack ?? '').split('\n').slice(3, 6).map((l) => l.trim()).join(' < ');
+
+  replace(net.Socket.prototype, 'connect', function (this: net.Socket, ...args: unknown[]) {
+    sockets.push(`net.Socket.connect(${JSON.stringify(args[0])}) at ${where()}`);
+    process.nextTick(() => this.destroy(new Error('the contract test allows no sockets in poll')));
+    return this;
+  } as net.Socket['connect']);
+  replace(dgram, 'createSocket', ((...args: unknown[]) => {
+    sockets.push(`dgram.createSocket(${JSON.stringify(args[0])}) at ${where()}`);
+    throw new Error('the contract test allows no sockets in poll');
+  }) as typeof dgram.createSocket);
+  for (const module of [http, https]) {
+    for (const method of ['request', 'get'] as const) {
+      replace(module, method, ((...args: unknown[]) => {
+        sockets.push(`${module === http ? 'http' : 'https'}.${method}(${String(args[0])}) at ${where()}`);
+        throw new Error('the contract test allows no HTTP outside ctx.fetch');
+      }) as typeof http.request);
+    }
+  }
+  replace(globalThis, 'fetch', (async (input: string | URL | Request) => {
+    globalFetches.push(`${String(input instanceof Request ? input.url : input)} at ${where()}`);
+    throw new Error('the contract test allows no global fetch in poll: use ctx.fetch');
+  }) as typeof globalThis.fetch);
+
+  const realSetTimeout = globalThis.setTimeout;
+  const realClearTimeout = globalThis.clearTimeout;
+  const realSetInterval = globalThis.setInterval;
+  replace(globalThis, 'setTimeout', ((callback: (...a: unknown[]) => void, ms?: number, ...rest: unknown[]) => {
+    const handle = realSetTimeout(
+      (...a: unknown[]) => {
+        timers.delete(Number(handle));
+        callback(...a);
+      },
+      ms,
+      ...rest,
+    );
+    timers.set(Number(handle), `setTimeout(${ms ?? 0} ms) at ${where()}`);
+    return handle;
+  }) as typeof setTimeout);
+  replace(globalThis, 'clearTimeout', ((handle?: Parameters<typeof clearTimeout>[0]) => {
+    if (handle !== undefined && handle !== null) timers.delete(Number(handle));
+    realClearTimeout(handle);
+  }) as typeof clearTimeout);
+  replace(globalThis, 'setInterval', ((...args: Parameters<typeof setInterval>) => {
+    intervals.push(`setInterval at ${where()}`);
+    return realSetInterval(...args);
+  }) as typeof setInterval);
+  replace(process.stdout, 'write', ((chunk: unknown) => {
+    stdout.push(String(chunk));
+    return true;
+  }) as typeof process.stdout.write);
+
+  const restore = () => {
+    for (const undo of saved.splice(0).reverse()) undo();
+    restoreSpies = undefined;
+  };
+  restoreSpies = restore;
+  return { sockets, globalFetches, intervals, stdout, pendingTimers: () => [...timers.values()], restore };
+}
