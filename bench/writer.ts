@@ -1,6 +1,6 @@
 // Throughput of the Graphite writer into a loopback TCP sink, beside a raw socket and a naive per-line writer.
 import { once } from 'node:events';
-import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, connect, type AddressInfo, type Server, type Socket, type TcpSocketConnectOpts } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { createGraphiteWriter } from '../lib/graphite-writer.ts';
@@ -61,7 +61,9 @@ function makeLines(count: number): { lines: string[]; bytes: number } {
 }
 
 async function connectTo(port: number): Promise<Socket> {
-  const socket = connect({ port, host: '127.0.0.1' });
+  // The same socket buffer as the writer's (4 chunks), so the baseline is not slowed by extra drain waits.
+  const options: TcpSocketConnectOpts & { writableHighWaterMark: number } = { port, host: '127.0.0.1', writableHighWaterMark: 4 * CHUNK };
+  const socket = connect(options);
   socket.setNoDelay(true);
   await once(socket, 'connect');
   return socket;
@@ -115,6 +117,21 @@ async function graphiteWriter(port: number, lines: string[]): Promise<() => Prom
   };
 }
 
+/** write() alone, the cost a poller pays per point: a queue that holds everything, nobody listening. */
+async function enqueueOnly(lines: string[]): Promise<number> {
+  const idle = createServer();
+  idle.listen(0, '127.0.0.1');
+  await once(idle, 'listening');
+  const { port } = idle.address() as AddressInfo;
+  idle.close();
+  const writer = createGraphiteWriter({ url: `tcp://127.0.0.1:${port}`, queueLimit: lines.length });
+  const start = performance.now();
+  for (let i = 0; i < lines.length; i++) writer.write(lines[i]!);
+  const seconds = (performance.now() - start) / 1000;
+  await writer.close();
+  return seconds;
+}
+
 function rate(lines: number, seconds: number): string {
   return `${(lines / seconds / 1e6).toFixed(2)} M lines/s`;
 }
@@ -138,9 +155,12 @@ export default async function benchWriter(): Promise<void> {
     const raw = await best(() => rawChunks(sink.port, lines), 3);
     const writer = await best(() => graphiteWriter(sink.port, lines), 3);
     const naive = await best(() => naivePerLine(sink.port, lines), 1);
+    let enqueue = Infinity;
+    for (let r = 0; r < 3; r++) enqueue = Math.min(enqueue, await enqueueOnly(lines));
     console.log(`  raw socket, 64 KB chunks   ${rate(LINES, raw)}  (${(bytes / raw / 1e6).toFixed(0)} MB/s)`);
     console.log(`  graphite writer            ${rate(LINES, writer)}  (${(bytes / writer / 1e6).toFixed(0)} MB/s)`);
     console.log(`  naive write per line       ${rate(LINES, naive)}`);
+    console.log(`  write() alone (enqueue)    ${rate(LINES, enqueue)}`);
     console.log(`  writer / raw               ${(raw / writer).toFixed(2)}x  (target >= 0.70x and >= 1 M lines/s)`);
   } finally {
     await sink.close();

@@ -1,6 +1,7 @@
 // Graphite over UDP: whole lines packed into datagrams of about 1400 bytes; no acknowledgement, no replay.
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { backoffDelay } from './backoff.ts';
 import type { Logger } from './log.ts';
 import { QueuedWriter } from './queued-writer.ts';
@@ -19,10 +20,11 @@ export interface UdpWriterOptions {
 // Datagrams handed to the kernel but not yet confirmed by their send callback; more would only be dropped
 // by a full socket buffer.
 const MAX_IN_FLIGHT = 64;
+const SEND_ERROR_LOG_MS = 60_000;
 
 /**
  * The socket is `connect`ed once (a single DNS lookup; ICMP errors reach us); a failed lookup is retried
- * with backoff. Send errors are logged once per episode: UDP loses datagrams silently anyway.
+ * with backoff. Send errors are logged at most once a minute: UDP loses datagrams silently anyway.
  */
 export class UdpGraphiteWriter extends QueuedWriter {
   private readonly target: string;
@@ -31,7 +33,8 @@ export class UdpGraphiteWriter extends QueuedWriter {
   private inFlight = 0;
   private pumpScheduled = false;
   private attempt = 0;
-  private failing = false;
+  private sendErrors = 0;
+  private lastErrorLog = -Infinity;
   private retryTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
@@ -79,7 +82,9 @@ export class UdpGraphiteWriter extends QueuedWriter {
     const socket = createSocket(isIP(this.options.host) === 6 ? 'udp6' : 'udp4');
     this.socket = socket;
     socket.on('error', (error) => this.onFailure(socket, error));
-    socket.connect(this.options.port, this.options.host, () => {
+    // A failed lookup comes to this callback, not to 'error'.
+    socket.connect(this.options.port, this.options.host, (error?: Error) => {
+      if (error) return this.onFailure(socket, error);
       if (socket !== this.socket) return;
       this.connected = true;
       this.attempt = 0;
@@ -94,15 +99,21 @@ export class UdpGraphiteWriter extends QueuedWriter {
     this.socket = undefined;
     socket.close();
     const delay = backoffDelay(this.attempt++, this.options.backoffMinMs, this.options.backoffMaxMs, this.options.random);
-    this.options.log.warn('cannot set up graphite udp socket, retrying', { target: this.target, error, retry_in_ms: delay });
+    const fields = { target: this.target, error, retry_in_ms: delay };
+    if (this.attempt === 1) this.options.log.warn('cannot set up graphite udp socket, retrying with backoff', fields);
+    else this.options.log.debug('graphite udp socket set-up failed again', fields);
     this.retryTimer = setTimeout(this.open, delay);
     if (!this.awaited) this.retryTimer.unref();
   }
 
+  // Without a listener, every datagram may come back as ECONNREFUSED: one warning a minute, with a count.
   private reportSendError(error: Error): void {
-    if (this.failing) return;
-    this.failing = true;
-    this.options.log.warn('graphite udp send failing', { target: this.target, error });
+    this.sendErrors++;
+    const now = performance.now();
+    if (now - this.lastErrorLog < SEND_ERROR_LOG_MS) return;
+    this.options.log.warn('graphite udp sends failing', { target: this.target, error, failed_sends: this.sendErrors });
+    this.lastErrorLog = now;
+    this.sendErrors = 0;
   }
 
   private pump = (): void => {
@@ -123,10 +134,6 @@ export class UdpGraphiteWriter extends QueuedWriter {
   private afterSend = (error: Error | null): void => {
     this.inFlight--;
     if (error) this.reportSendError(error);
-    else if (this.failing) {
-      this.failing = false;
-      this.options.log.info('graphite udp sends succeed again', { target: this.target });
-    }
     if (this.inFlight < MAX_IN_FLIGHT / 2) this.pump();
     else this.settleFlushes();
   };
