@@ -10,7 +10,7 @@ import { discoverDimensionSets } from './cloudwatch/discovery.ts';
 import { runCall } from './cloudwatch/get-metric-data.ts';
 import { cloudWatchOptions, type CloudWatchOptions } from './cloudwatch/options.ts';
 import { RETENTION_SECONDS } from './cloudwatch/periods.ts';
-import { planLines } from './cloudwatch/plan.ts';
+import { planLines, type DiscoveryNote } from './cloudwatch/plan.ts';
 import { expandSeries, needsDiscovery, staticSeriesCount, type Series } from './cloudwatch/series.ts';
 
 export default definePoller({
@@ -62,7 +62,7 @@ export default definePoller({
 
   async plan(options, schedule: JobSchedule) {
     const { discovered } = staticSeriesCount(options);
-    const note = { entries: discovered, listMetricsPerRefresh: 0, failed: undefined as string | undefined };
+    const note: DiscoveryNote = { entries: discovered, listMetricsPerRefresh: 0 };
     let region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? '<region>';
     let series: Series[];
     if (discovered === 0) {
@@ -74,6 +74,7 @@ export default definePoller({
         const target = await cloudWatchTarget(options);
         region = target.region;
         const calls = new CloudWatchCalls(target, options, { signal: AbortSignal.timeout(30_000), stats });
+        // --plan runs outside any job, so there is no run clock to use: the wall clock dates the cache.
         series = await seriesOf(options, target, calls, { log: silentLogger, stats, now: () => Date.now() }, options.recentlyActiveOnly);
       } catch (error) {
         if (isConfigError(error)) throw error;
