@@ -41,6 +41,7 @@ interface ErrorLike {
   status?: number;
   message?: string;
   response?: { status?: number; data?: unknown };
+  config?: unknown;
   cause?: unknown;
 }
 
@@ -58,7 +59,12 @@ export function classifyError(error: unknown, what: string): Ga4ApiError {
   if (e.name === 'AbortError' || e.code === 'AbortError' || (e.cause as ErrorLike | undefined)?.name === 'AbortError') {
     return new Ga4ApiError(`${what}: aborted (the run's deadline passed or the process is stopping)`, 'aborted');
   }
-  if (status === undefined) return new Ga4ApiError(`${what}: no answer from GA: ${oneLine(apiMessage)}`, 'network');
+  if (status === undefined) {
+    // The client's own errors carry the request (`config`): without an answer, the connection failed. Anything
+    // else (an answer of the wrong shape) would fail the same way again.
+    if (e.config !== undefined) return new Ga4ApiError(`${what}: no answer from GA: ${oneLine(apiMessage)}${rootCause(e)}`, 'network');
+    return new Ga4ApiError(`${what}: ${oneLine(apiMessage)}`, 'other');
+  }
   if (status === 429 || apiStatus === 'RESOURCE_EXHAUSTED') return new Ga4ApiError(text, 'quota', status, apiStatus, quotaBucketOf(apiMessage));
   if (status >= 500) return new Ga4ApiError(text, 'server', status, apiStatus);
   if (status === 401) return new Ga4ApiError(`${text} (an access token from gcloud expires after an hour)`, 'unauthenticated', status, apiStatus);
@@ -81,6 +87,15 @@ export function quotaBucketOf(message: string): QuotaBucket {
   if (m.includes('per day') || m.includes('24 hours')) return 'day';
   if (m.includes('project')) return 'projectHour';
   return 'hour';
+}
+
+/** Native fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND…) sits in its cause chain. */
+function rootCause(error: ErrorLike): string {
+  let cause = error.cause as ErrorLike | undefined;
+  for (let depth = 0; cause && depth < 5; depth++, cause = cause.cause as ErrorLike | undefined) {
+    if (typeof cause.code === 'string' && !(error.message ?? '').includes(cause.code)) return ` (${cause.code}${cause.message ? `: ${oneLine(cause.message)}` : ''})`;
+  }
+  return '';
 }
 
 function oneLine(text: string): string {

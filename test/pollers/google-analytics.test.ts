@@ -403,6 +403,18 @@ describe('server errors', () => {
     expect(h.fake.calls()).toHaveLength(2);
   });
 
+  it('retries a refused connection like a server error, without spending the server-error budget', async () => {
+    const h = await harness([property()]);
+    const url = h.fake.url;
+    await h.fake.close();
+    fakes.splice(fakes.indexOf(h.fake), 1);
+    const poller = createGoogleAnalyticsPoller({ env: { GOOGLE_OAUTH_ACCESS_TOKEN: TOKEN, GA4_API_ROOT_URL: url }, sleep: async (ms) => void h.sleeps.push(ms) });
+    const options = poller.options.parse({ propertyId: 1, reports: [report('r')] });
+    const ctx = testContext({ options, mode: 'backfill', window: backfill.window });
+    await expect(poller.poll(ctx)).rejects.toThrow(/no answer from GA: .*ECONNREFUSED.*\(after 2 retries\)/);
+    expect(h.sleeps).toEqual([2000, 4000]);
+  });
+
   it('stops retrying once the hourly server-error budget is spent', async () => {
     const h = await harness([property()]);
     h.fake.fail({ status: 500, times: 100 });
