@@ -89,13 +89,12 @@ export function quotaBucketOf(message: string): QuotaBucket {
   return 'hour';
 }
 
-/** Native fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND…) sits in its cause chain. */
+/** Native fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND…) is at the end of its cause chain. */
 function rootCause(error: ErrorLike): string {
-  let cause = error.cause as ErrorLike | undefined;
-  for (let depth = 0; cause && depth < 5; depth++, cause = cause.cause as ErrorLike | undefined) {
-    if (typeof cause.code === 'string' && !(error.message ?? '').includes(cause.code)) return ` (${cause.code}${cause.message ? `: ${oneLine(cause.message)}` : ''})`;
-  }
-  return '';
+  let deepest: ErrorLike | undefined;
+  for (let cause = error.cause as ErrorLike | undefined, depth = 0; cause && typeof cause === 'object' && depth < 5; cause = cause.cause as ErrorLike | undefined, depth++) deepest = cause;
+  if (!deepest?.message || (error.message ?? '').includes(deepest.message)) return '';
+  return ` (${typeof deepest.code === 'string' ? `${deepest.code}: ` : ''}${oneLine(deepest.message)})`;
 }
 
 function oneLine(text: string): string {
