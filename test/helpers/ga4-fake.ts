@@ -1,5 +1,4 @@
-// An honest GA4 Data API (v1beta) on a local port: runReport, batchRunReports, runRealtimeReport over seeded rows,
-// with GA's request checks, pagination, quotas, bearer auth and error bodies, and a log of every request.
+// An honest GA4 Data API (v1beta) on port 0: the three report methods over seeded rows, with GA's checks, paging, quota, auth and errors.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -207,7 +206,7 @@ export class Ga4Fake {
   /** Uses up a property's hourly or daily tokens, so the next request gets 429 RESOURCE_EXHAUSTED. */
   exhaust(propertyId: string, which: 'hour' | 'day', pool: 'core' | 'realtime' = 'core'): this {
     const property = this.#property(propertyId);
-    const use = this.#use(propertyId, pool, property);
+    const use = this.#use(propertyId, pool);
     const limits = this.#limits(property);
     if (which === 'hour') use.hour = limits.tokensPerHour;
     else use.day = limits.tokensPerDay;
@@ -272,7 +271,7 @@ export class Ga4Fake {
 
       let answer: unknown;
       if (entry.method === 'runReport') {
-        answer = { ...this.#runReport(property, body, entry.method, 'request'), kind: 'analyticsData#runReport' };
+        answer = { ...this.#runReport(property, body, 'request'), kind: 'analyticsData#runReport' };
       } else if (entry.method === 'batchRunReports') {
         answer = this.#batch(property, body);
       } else {
@@ -307,7 +306,7 @@ export class Ga4Fake {
     return { ...base, ...property.limits };
   }
 
-  #use(propertyId: string, pool: 'core' | 'realtime', property: FakeProperty): QuotaUse {
+  #use(propertyId: string, pool: 'core' | 'realtime'): QuotaUse {
     const key = `${propertyId}/${pool}`;
     const now = this.#now();
     const hourKey = Math.floor(now / 3_600_000);
@@ -320,13 +319,12 @@ export class Ga4Fake {
     }
     if (use.hourKey !== hourKey) Object.assign(use, { hourKey, hour: 0 });
     if (use.dayKey !== dayKey) Object.assign(use, { dayKey, day: 0 });
-    void property;
     return use;
   }
 
   /** Charges one request's tokens, or throws 429 when a quota is used up; returns the PropertyQuota after it. */
   #charge(property: FakeProperty, pool: 'core' | 'realtime'): Record<string, { consumed: number; remaining: number }> {
-    const use = this.#use(property.id, pool, property);
+    const use = this.#use(property.id, pool);
     const limits = this.#limits(property);
     if (use.day >= limits.tokensPerDay) throw new ApiError(429, MESSAGES.tokensPerDay);
     if (use.hour >= limits.tokensPerHour) throw new ApiError(429, MESSAGES.tokensPerHour);
@@ -351,7 +349,7 @@ export class Ga4Fake {
     if (requests.length > 5) throw new ApiError(400, `Batch request contains ${requests.length} requests; the maximum is 5.`);
     // Every request is checked before any is answered: one bad request fails the batch.
     requests.forEach((request, i) => this.#validateReport(property, request as Record<string, unknown>, `requests[${i}]`));
-    const reports = requests.map((request, i) => ({ ...this.#runReport(property, request as Record<string, unknown>, 'batchRunReports', `requests[${i}]`), kind: 'analyticsData#runReport' }));
+    const reports = requests.map((request, i) => ({ ...this.#runReport(property, request as Record<string, unknown>, `requests[${i}]`), kind: 'analyticsData#runReport' }));
     return { reports, kind: 'analyticsData#batchRunReports' };
   }
 
@@ -378,7 +376,7 @@ export class Ga4Fake {
     integer(body.offset, 'offset', 0);
   }
 
-  #runReport(property: FakeProperty, body: Record<string, unknown>, method: Ga4Method, where: string) {
+  #runReport(property: FakeProperty, body: Record<string, unknown>, where: string) {
     this.#validateReport(property, body, where);
     const quota = this.#charge(property, 'core');
     const dimensions = names(body.dimensions, 'dimensions', where);
@@ -399,7 +397,6 @@ export class Ga4Fake {
     }
     let rows = [...groups.values()].filter((g) => body.keepEmptyRows === true || g.sums.some((s) => s !== 0));
     rows = sortRows(rows, dimensions, body.orderBys);
-    void method;
     return this.#answer(property, dimensions, metrics, rows, body, quota, true);
   }
 
@@ -440,9 +437,8 @@ export class Ga4Fake {
       dimensions,
       body.orderBys,
     );
-    const { metadata: _unused, ...answer } = this.#answer(property, dimensions, metrics, rows, { ...body, offset: undefined }, quota, false);
-    void _unused;
-    return { ...answer, kind: 'analyticsData#runRealtimeReport' };
+    // Realtime answers have no metadata (RunRealtimeReportResponse).
+    return { ...this.#answer(property, dimensions, metrics, rows, { ...body, offset: undefined }, quota, false), kind: 'analyticsData#runRealtimeReport' };
   }
 
   #answer(
