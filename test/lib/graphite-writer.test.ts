@@ -301,7 +301,7 @@ describe('graphite writer over TCP', () => {
     expect(sink.connections[0]!.text).toBe(sent.join(''));
     // Never written to while the socket needed a drain; its own buffer never held more than a few chunks.
     expect(writes.filter((w) => w.neededDrain)).toEqual([]);
-    expect(Math.max(...writes.map((w) => w.bufferedAfter))).toBeLessThanOrEqual(5 * 65_536);
+    expect(Math.max(...writes.map((w) => w.bufferedAfter))).toBeLessThanOrEqual(6 * 65_536);
     expect(writer.stats()).toEqual({ sent: 400_000, dropped: 0, queued: 0, reconnects: 0 });
   });
 
@@ -412,6 +412,68 @@ describe('graphite writer over TCP', () => {
     expect(sink.connections).toHaveLength(0);
     expect(logs.length).toBe(attempts); // no attempt after close
     expect(logs.at(-1)?.msg).toMatch(/closed with lines still queued/);
+  });
+});
+
+describe('graphite writer and the process lifetime', () => {
+  /** Runs a script in a child process (does the writer alone keep Node running?), calling `onLine` per stdout line. */
+  async function runScript(body: string, onLine: (line: string) => void = () => {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const { spawn } = await import('node:child_process');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { fileURLToPath } = await import('node:url');
+    const dir = mkdtempSync(join(tmpdir(), 'graphite-writer-'));
+    const script = join(dir, 'script.mts');
+    const writerModule = fileURLToPath(new URL('../../lib/graphite-writer.ts', import.meta.url));
+    writeFileSync(script, `import { createGraphiteWriter } from ${JSON.stringify(writerModule)};\n${body}\n`);
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (data: string) => {
+      stdout += data;
+      for (const text of data.split('\n').filter(Boolean)) onLine(text);
+    });
+    child.stderr.setEncoding('utf8').on('data', (data: string) => (stderr += data));
+    const killer = setTimeout(() => child.kill(), 20_000);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    clearTimeout(killer);
+    return { code, stdout, stderr };
+  }
+
+  it("lets the process exit while graphite is down and nobody awaits delivery (backoff timers are unref'd)", async () => {
+    const port = await freePort();
+    const result = await runScript(`
+      const writer = createGraphiteWriter({ url: 'tcp://127.0.0.1:${port}', backoffMinMs: 50, backoffMaxMs: 100 });
+      writer.write('a.b 1 1700000000\\n');
+      process.on('exit', () => console.log('exited', writer.stats().queued));
+    `);
+    expect(result).toMatchObject({ code: 0, stdout: 'exited 1\n' });
+  });
+
+  it('keeps the process alive while a producer awaits ready(), until graphite is back', async () => {
+    const port = await freePort();
+    let started: Promise<LineServer> | undefined;
+    const result = await runScript(
+      `
+      const writer = createGraphiteWriter({ url: 'tcp://127.0.0.1:${port}', queueLimit: 10, backoffMinMs: 20, backoffMaxMs: 50 });
+      for (let i = 0; i < 10; i++) writer.write('a.b ' + i + ' 1700000000\\n');
+      const ready = writer.ready();
+      console.log('waiting');
+      await ready;
+      console.log('ready', await writer.flush(10_000));
+      await writer.close();
+    `,
+      // Graphite comes back only once the child is waiting, after some refused attempts.
+      (text) => {
+        if (text === 'waiting') started = sleep(300).then(() => server(port));
+      },
+    );
+    expect(result).toMatchObject({ code: 0, stdout: 'waiting\nready true\n' });
+    const sink = await started!;
+    await sink.waitFor(() => sink.connections.length > 0 && sink.connections.every((c) => c.closed));
+    expect(sink.lines()).toHaveLength(10);
   });
 });
 
