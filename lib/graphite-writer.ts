@@ -7,6 +7,16 @@ import { StreamGraphiteWriter } from './stream-writer.ts';
 import { TcpGraphiteWriter } from './tcp-writer.ts';
 import { UdpGraphiteWriter } from './udp-writer.ts';
 
+/*
+ * What the writer can lose, plainly (carbon's plaintext protocol has no acknowledgement):
+ * - lines dropped, oldest first, from a full queue: counted in stats().dropped and by whenHandedOff;
+ * - lines still queued at close(): counted the same way (flush first);
+ * - over TCP, lines carbon had not read when a connection died and that are older than the replay tail
+ *   (the last `replaySeconds` of traffic before the loss, at most `replayLines` lines);
+ * - over UDP, any datagram.
+ * A replay re-sends lines carbon may already have: harmless, a whisper point is overwritten, and in order.
+ */
+
 export { parseGraphiteUrl, type GraphiteTarget } from './graphite-url.ts';
 export type { HandOff } from './line-queue.ts';
 
@@ -30,7 +40,7 @@ export interface GraphiteWriterOptions {
   log?: Logger;
   /** The stream for the stdout writer (default process.stdout). */
   stdout?: NodeJS.WritableStream;
-  /** TCP: lines handed to a socket within this many seconds before it was lost are re-sent after a reconnect. Default 10. */
+  /** TCP: the lines handed to a socket in its last this-many seconds of traffic are re-sent after a reconnect. Default 10. */
   replaySeconds?: number;
   /** TCP: at most this many lines are kept for that replay (plus one chunk). Default queueLimit / 10. */
   replayLines?: number;
@@ -76,7 +86,7 @@ export const DEFAULT_QUEUE_LIMIT = 500_000;
 
 export function createGraphiteWriter(options: GraphiteWriterOptions = {}): GraphiteWriter {
   const target = parseGraphiteUrl(options.url);
-  const queueLimit = positive('queueLimit', options.queueLimit ?? DEFAULT_QUEUE_LIMIT);
+  const queueLimit = Math.floor(positive('queueLimit', options.queueLimit ?? DEFAULT_QUEUE_LIMIT)) || 1;
   const log = options.log ?? silentLogger;
   const chunkChars = positive('chunkBytes', options.chunkBytes ?? 65_536);
   const backoffMinMs = positive('backoffMinMs', options.backoffMinMs ?? 100);
