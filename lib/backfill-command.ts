@@ -10,6 +10,7 @@ import { readEnvironment } from './environment.ts';
 import { GraphiteSink } from './graphite-sink.ts';
 import { createGraphiteWriter } from './graphite-writer.ts';
 import { createLogger, type Logger } from './log.ts';
+import { logProcessWarnings } from './process-warnings.ts';
 import type { JobContext } from './poll-window.ts';
 import { loadPoller } from './poller-registry.ts';
 import { createProgressDisplay } from './progress-display.ts';
@@ -41,6 +42,7 @@ const FINAL_FLUSH_MS = 120_000;
 export async function backfillCommand(argv: string[], log: Logger = createLogger()): Promise<number> {
   try {
     loadEnvironmentFile();
+    logProcessWarnings(log);
     const { values, positionals } = parseArguments(argv);
     if (values.help || positionals.length === 0) {
       if (!values.help) throw new ConfigError('no poller named (see --help)', { file: 'command line' });

@@ -2,6 +2,7 @@
 // each window recorded once its points reached Graphite's socket, so an interrupted run resumes.
 import pLimit from 'p-limit';
 import type { Clock } from './clock.ts';
+import { ConfigError } from './config-error.ts';
 import { describeError, pollWindow, type JobContext } from './poll-window.ts';
 import type { TimeWindow } from './poller.ts';
 import { formatWindow, splitRange } from './time-window.ts';
@@ -55,7 +56,11 @@ export interface BackfillSummary {
 }
 
 export async function runBackfill(options: BackfillOptions): Promise<BackfillSummary> {
-  const { job, writer, clock, stop } = options;
+  const { job, writer, clock } = options;
+  // A configuration mistake (missing credentials…) fails every window alike: stop at the first one.
+  const fatal = new AbortController();
+  let configError: ConfigError | undefined;
+  const stop = AbortSignal.any([options.stop, fatal.signal]);
   const started = clock.now();
   const windows = splitRange(options.range.start, options.range.end, options.maxWindow, options.step);
   const pending = windows.filter((w) => !options.isDone?.(w));
@@ -104,6 +109,10 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillSum
         report();
         return;
       }
+      if (result.error instanceof ConfigError) {
+        configError ??= result.error;
+        fatal.abort();
+      }
       if (stop.aborted) {
         summary.notStarted++;
         return;
@@ -119,6 +128,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillSum
   await Promise.all(pending.map((window) => limit(() => runOne(window))));
   // Wait for the socket to take what was fetched; a stop cuts this short (unrecorded windows run next time).
   if (options.awaitDelivery !== false) await Promise.race([handOffs, new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), { once: true })))]);
+  if (configError) throw configError;
   summary.interrupted = stop.aborted;
   summary.apiCalls = job.stats.take().counters.get('api_calls') ?? 0;
   summary.durationMs = clock.now() - started;

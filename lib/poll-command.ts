@@ -5,6 +5,7 @@ import { ConfigError, EXIT_CONFIG } from './config-error.ts';
 import { readEnvironment } from './environment.ts';
 import { createGraphiteWriter } from './graphite-writer.ts';
 import { createLogger, type Logger } from './log.ts';
+import { logProcessWarnings } from './process-warnings.ts';
 import { pollerHelp, pollerList } from './poller-help.ts';
 import { loadPoller, pollerNames } from './poller-registry.ts';
 import { runPoller } from './run-poller.ts';
@@ -30,6 +31,7 @@ const FLUSH_MS = 1800;
 export async function pollCommand(argv: string[], log: Logger = createLogger()): Promise<number> {
   try {
     loadEnvironmentFile();
+    logProcessWarnings(log);
     const { values, positionals } = parseArguments(argv);
     if (values.list) {
       const pollers = await Promise.all(pollerNames().map((name) => loadPoller(name)));
@@ -98,6 +100,7 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
         });
       }
       log.info(`${poller.name} stopped`, { runs: result.runs, errors: result.errors, sent: stats.sent, dropped: stats.dropped });
+      if (result.configError) throw result.configError;
       // --once is for cron: a failed run must show in cron's mail and exit status.
       return values.once && result.errors > 0 ? 1 : 0;
     } finally {

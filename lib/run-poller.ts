@@ -2,6 +2,7 @@
 import { catchUpLimits, catchUpWindows } from './catch-up.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { JobConfig } from './config.ts';
+import { ConfigError } from './config-error.ts';
 import { DeliveryTracker, type HandOff } from './delivery-tracker.ts';
 import { GraphiteSink, type LineWriter } from './graphite-sink.ts';
 import type { Logger } from './log.ts';
@@ -40,10 +41,22 @@ export interface RunPollerResult {
   runs: number;
   errors: number;
   skipped: number;
+  /** A configuration mistake found while running (missing credentials, a bad template): the job stopped. */
+  configError?: ConfigError;
 }
 
 export async function runPoller(options: RunPollerOptions): Promise<RunPollerResult> {
-  const { poller, config, writer, stop } = options;
+  const { poller, config, writer } = options;
+  // A configuration mistake found by a run cannot heal by retrying: it stops the job (exit 78).
+  const fatal = new AbortController();
+  let configError: ConfigError | undefined;
+  const stop = AbortSignal.any([options.stop, fatal.signal]);
+  const stopOnConfigError = (error: unknown): boolean => {
+    if (!(error instanceof ConfigError)) return false;
+    configError ??= error;
+    fatal.abort();
+    return true;
+  };
   const clock = options.clock ?? systemClock;
   const log = options.log.child({ job: config.job });
   const sink = new GraphiteSink(writer, { prefix: options.prefix, tags: options.tags });
@@ -71,23 +84,27 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
     const gap = catchUpWindows(watermark.value, liveWindow(nowSeconds, config.schedule, step).start, nowSeconds, limits);
     if (gap.length > 0) {
       log.info('catching up since the last delivered window', { from: formatWindow(gap[0]!), windows: gap.length });
-      const summary = await runBackfill({
-        job,
-        writer,
-        range: { start: gap[0]!.start, end: gap.at(-1)!.end },
-        maxWindow: limits.maxWindow,
-        step: limits.step,
-        // One at a time, oldest first: the watermark only moves over a contiguous delivered prefix.
-        concurrency: 1,
-        attempts: 1,
-        windowTimeoutMs: Math.max(config.runTimeout * 1000, 60_000),
-        stop,
-        clock,
-        onDelivered: (window) => tracker.advance(window),
-        // Live ticks must not wait for a Graphite that is down: the watermark moves when it takes the points.
-        awaitDelivery: false,
-      });
-      log.info('catch-up done', { windows: summary.fetched, of: summary.windows, failed: summary.failed.length, datapoints: summary.datapoints });
+      try {
+        const summary = await runBackfill({
+          job,
+          writer,
+          range: { start: gap[0]!.start, end: gap.at(-1)!.end },
+          maxWindow: limits.maxWindow,
+          step: limits.step,
+          // One at a time, oldest first: the watermark only moves over a contiguous delivered prefix.
+          concurrency: 1,
+          attempts: 1,
+          windowTimeoutMs: Math.max(config.runTimeout * 1000, 60_000),
+          stop,
+          clock,
+          onDelivered: (window) => tracker.advance(window),
+          // Live ticks must not wait for a Graphite that is down: the watermark moves when it takes the points.
+          awaitDelivery: false,
+        });
+        log.info('catch-up done', { windows: summary.fetched, of: summary.windows, failed: summary.failed.length, datapoints: summary.datapoints });
+      } catch (error) {
+        if (!stopOnConfigError(error)) throw error;
+      }
     }
   }
 
@@ -118,7 +135,7 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
     if (result.ok) {
       tracker.delivered(window, mark);
       log.debug('run done', { window: formatWindow(window), datapoints: result.datapoints, ms: result.durationMs });
-    } else {
+    } else if (!stopOnConfigError(result.error)) {
       errors++;
       log.error(`run failed: ${describeError(result.error)}`, { window: formatWindow(window) });
     }
@@ -158,7 +175,7 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
     },
     onSkipped: (count) => log.warn('ticks skipped (the previous run overran, or the clock jumped forward)', { skipped: count }),
   });
-  return { runs: outcome.runs, errors, skipped: outcome.skipped };
+  return { runs: outcome.runs, errors, skipped: outcome.skipped, configError };
 }
 
 function openWatermark(directory: string, job: string, poller: string, log: Logger): Watermark | undefined {

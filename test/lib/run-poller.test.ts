@@ -143,3 +143,21 @@ describe('runPoller', () => {
     expect(errors).toEqual(['cannot read the watermark; starting without catch-up', 'cannot write the watermark; polling goes on without it']);
   });
 });
+
+describe('runPoller and configuration mistakes found while running', () => {
+  it('stops the job at the first ConfigError instead of retrying it every tick', async () => {
+    const { ConfigError } = await import('../../lib/config-error.ts');
+    const clock = new FakeClock({ start: START });
+    const poller = createHistoryPoller();
+    poller.poll = async () => {
+      throw new ConfigError('no credentials found', { field: 'keyFile' });
+    };
+    const stop = new AbortController();
+    const done = runPoller({ poller, config: config(), writer: new MemoryWriter(), log: silentLogger, stop: stop.signal, clock });
+    await clock.advance(5 * 60_000);
+    const result = await clock.runUntilSettled(done);
+    expect(result.runs).toBe(1);
+    expect(result.configError?.describe()).toBe('keyFile: no credentials found');
+    expect(stop.signal.aborted).toBe(false);
+  });
+});
