@@ -4,7 +4,7 @@ import type { PollContext } from '../../lib/poller.ts';
 
 /** The API version this poller was written against (GitHub keeps old versions for at least 24 months). */
 export const API_VERSION = '2022-11-28';
-const USER_AGENT = 'graphite-pollers (+https://github.com/graphite-pollers)';
+const USER_AGENT = 'graphite-pollers';
 /** GitHub's advice when a secondary limit answers without retry-after: wait at least a minute. */
 const SECONDARY_WAIT_SECONDS = 60;
 
