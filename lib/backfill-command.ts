@@ -1,10 +1,10 @@
 // `bin/backfill.ts`: a poller's history over a range, resumable, with progress and a summary.
-import { parseArgs } from 'node:util';
 import { runBackfill } from './backfill.ts';
 import { BackfillProgress } from './backfill-progress.ts';
 import { systemClock } from './clock.ts';
 import { loadEnvironmentFile, loadJobConfig } from './config.ts';
-import { ConfigError, EXIT_CONFIG } from './config-error.ts';
+import { parseCommandLine, reportFatal } from './command-line.ts';
+import { ConfigError } from './config-error.ts';
 import { formatDuration } from './duration.ts';
 import { readEnvironment } from './environment.ts';
 import { GraphiteSink } from './graphite-sink.ts';
@@ -165,14 +165,7 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
       await writer.close();
     }
   } catch (error) {
-    if (error instanceof ConfigError) {
-      log.error(error.describe());
-      return EXIT_CONFIG;
-    }
-    // One line for what went wrong; the stack only when asked for (LOG_LEVEL=debug), for bug reports.
-    log.error(`fatal: ${error instanceof Error ? error.message : String(error)}`);
-    if (error instanceof Error) log.debug(error.stack ?? '');
-    return 1;
+    return reportFatal(error, log);
   }
 }
 
@@ -191,21 +184,13 @@ function bindNegativeValues(argv: string[]): string[] {
 }
 
 function parseArguments(argv: string[]) {
-  try {
-    return parseArgs({
-      args: bindNegativeValues(argv),
-      allowPositionals: true,
-      options: {
-        from: { type: 'string' },
-        to: { type: 'string' },
-        config: { type: 'string', short: 'c' },
-        concurrency: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        restart: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new ConfigError(`${(error as Error).message.split('\n')[0]} (see --help)`, { file: 'command line' });
-  }
+  return parseCommandLine(bindNegativeValues(argv), {
+    from: { type: 'string' },
+    to: { type: 'string' },
+    config: { type: 'string', short: 'c' },
+    concurrency: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    restart: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
 }

@@ -1,7 +1,7 @@
 // `bin/poll.ts`: parse argv, load the poller and its job, run it live until SIGTERM (or once), flush, exit.
-import { parseArgs } from 'node:util';
 import { loadEnvironmentFile, loadJobConfig } from './config.ts';
-import { ConfigError, EXIT_CONFIG } from './config-error.ts';
+import { parseCommandLine, reportFatal } from './command-line.ts';
+import { ConfigError } from './config-error.ts';
 import { readEnvironment } from './environment.ts';
 import { createGraphiteWriter } from './graphite-writer.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -108,32 +108,17 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
       await writer.close();
     }
   } catch (error) {
-    if (error instanceof ConfigError) {
-      log.error(error.describe());
-      return EXIT_CONFIG;
-    }
-    // One line for what went wrong; the stack only when asked for (LOG_LEVEL=debug), for bug reports.
-    log.error(`fatal: ${error instanceof Error ? error.message : String(error)}`);
-    if (error instanceof Error) log.debug(error.stack ?? '');
-    return 1;
+    return reportFatal(error, log);
   }
 }
 
 function parseArguments(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        once: { type: 'boolean' },
-        'dry-run': { type: 'boolean' },
-        plan: { type: 'boolean' },
-        list: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new ConfigError(`${(error as Error).message.split('\n')[0]} (see --help)`, { file: 'command line' });
-  }
+  return parseCommandLine(argv, {
+    config: { type: 'string', short: 'c' },
+    once: { type: 'boolean' },
+    'dry-run': { type: 'boolean' },
+    plan: { type: 'boolean' },
+    list: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
 }

@@ -12,7 +12,7 @@ import { QuotaGauges } from './google-analytics/quota.ts';
 import { mapRealtimeRows, mapReportRows, type RowNotes } from './google-analytics/report-mapping.ts';
 import { containsPeriodStart, dateRangeFor, pointRange, reportRequest, type DateRange } from './google-analytics/report-request.ts';
 import { RequestPolicy, type RunContext, type Sleep } from './google-analytics/request-policy.ts';
-import { isValidTimeZone } from './google-analytics/time-zone.ts';
+import { isValidTimeZone } from '../lib/time-zone.ts';
 
 /** GA keeps aggregated report data for years (the retention setting limits explorations, not reports). */
 const RETENTION_SECONDS = 10 * 365 * 86_400;

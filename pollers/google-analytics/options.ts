@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { duration } from '../../lib/duration.ts';
 import { templatePlaceholders } from '../../lib/metric-path.ts';
-import { isValidTimeZone } from './time-zone.ts';
+import { isValidTimeZone } from '../../lib/time-zone.ts';
 
 /** GA's Data API limits per request (https://developers.google.com/analytics/devguides/reporting/data/v1/basics). */
 export const MAX_METRICS = 10;

@@ -2,7 +2,7 @@
 import type { PollStats } from '../../lib/poller.ts';
 import type { QuotaBucket } from './api-error.ts';
 import type { PropertyQuota } from './client.ts';
-import { nextLocalMidnight } from './time-zone.ts';
+import { nextLocalMidnight } from '../../lib/time-zone.ts';
 
 /** Core reports (runReport, batchRunReports) and realtime reports draw on separate quotas. */
 export type QuotaPool = 'core' | 'realtime';

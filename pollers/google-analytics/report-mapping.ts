@@ -3,7 +3,7 @@ import { renderPathTemplate } from '../../lib/metric-path.ts';
 import { ConfigError } from '../../lib/config-error.ts';
 import type { Row, RunRealtimeReportResponse, RunReportResponse } from './client.ts';
 import { dimensionPlaceholder, type RealtimeEntry, type ReportEntry } from './options.ts';
-import { dateHourToEpoch, dateToEpoch } from './time-zone.ts';
+import { dateHourToEpoch, dateToEpoch } from '../../lib/time-zone.ts';
 
 export type Emit = (path: readonly string[], value: number, timestamp: number) => void;
 

@@ -3,7 +3,7 @@ import type { TimeWindow } from '../../lib/poller.ts';
 import type { RunReportRequest } from './client.ts';
 import type { ReportEntry } from './options.ts';
 import { axisOf } from './report-mapping.ts';
-import { addDays, isoDateAt, startOfLocalDay, startOfLocalHour } from './time-zone.ts';
+import { addDays, isoDateAt, startOfLocalDay, startOfLocalHour } from '../../lib/time-zone.ts';
 
 /** GA4's Data API has no data before this date and rejects earlier start dates. */
 export const EARLIEST_DATE = '2015-08-14';

@@ -7,7 +7,7 @@ import {
   nextLocalMidnight,
   startOfLocalDay,
   startOfLocalHour,
-} from '../../pollers/google-analytics/time-zone.ts';
+} from '../../lib/time-zone.ts';
 import { quotaReturnsAt } from '../../pollers/google-analytics/quota.ts';
 
 const utc = (iso: string) => Date.parse(iso) / 1000;

@@ -1,4 +1,4 @@
-// Wall-clock times of an IANA time zone ↔ epoch seconds, with Intl only: GA's `date`/`dateHour` are local to the property.
+// Wall-clock times of an IANA time zone ↔ epoch seconds, with Intl only (GA's dates, backfill's date bounds).
 
 /** A local calendar time in some zone: month 1–12, hour 0–23. */
 export interface LocalTime {

@@ -1,0 +1,30 @@
+// What the bin/ commands share: argv parsing whose mistakes are configuration errors, and exit codes for errors.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError, EXIT_CONFIG } from './config-error.ts';
+import type { Logger } from './log.ts';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** parseArgs with positionals allowed; an unknown or malformed flag becomes a ConfigError (exit 78). */
+export function parseCommandLine<O extends Options>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, options, strict: true });
+  } catch (error) {
+    // Node's message goes on about positionals after '--'; the first sentence is what the user needs.
+    throw new ConfigError(`${(error as Error).message.split(/\.\s|\n/)[0]} (see --help)`, { file: 'command line' });
+  }
+}
+
+/**
+ * The one line a command prints for an error that ended it, and its exit code: 78 for the user's
+ * configuration mistakes, 1 for anything else (the stack only at LOG_LEVEL=debug, for bug reports).
+ */
+export function reportFatal(error: unknown, log: Logger): number {
+  if (error instanceof ConfigError) {
+    log.error(error.describe());
+    return EXIT_CONFIG;
+  }
+  log.error(`fatal: ${error instanceof Error ? error.message : String(error)}`);
+  if (error instanceof Error) log.debug(error.stack ?? '');
+  return 1;
+}
