@@ -1,13 +1,13 @@
 // bin/backfill.ts into a real carbon-cache: a range reads back complete from whisper, and a backfill killed
 // with SIGKILL halfway finishes on the second run, which fetches only the windows the first had not recorded.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Carbon, describeCarbon } from '../helpers/carbon.ts';
 import { historyValue } from '../helpers/history-poller.ts';
 import { ROOT, runCommand } from '../helpers/run-command.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const DAY = 86400;
 
@@ -24,7 +24,7 @@ describeCarbon('bin/backfill.ts into a real carbon-cache', () => {
   beforeAll(async () => {
     // One 60 s archive for 30 days: the whole range is readable at full resolution.
     carbon = await Carbon.start({ retentions: '60s:30d' });
-    work = mkdtempSync(join(tmpdir(), 'gp-backfill-'));
+    work = tempDir('backfill');
   });
   afterAll(async () => {
     await carbon?.destroy();

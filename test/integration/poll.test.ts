@@ -1,13 +1,14 @@
 // bin/poll.ts end to end into a real carbon-cache: host --once lands in whisper; an http-json job at 1 s
 // keeps every second's datapoint while carbon is stopped for several seconds and restarted.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Carbon, describeCarbon } from '../helpers/carbon.ts';
 import { TestHttpServer } from '../helpers/http-server.ts';
 import { runCommand, ROOT } from '../helpers/run-command.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -16,7 +17,7 @@ describeCarbon('bin/poll.ts into a real carbon-cache', () => {
   let work: string;
   beforeAll(async () => {
     carbon = await Carbon.start();
-    work = mkdtempSync(join(tmpdir(), 'gp-poll-'));
+    work = tempDir('poll');
   });
   afterAll(async () => {
     await carbon?.destroy();

@@ -1,6 +1,4 @@
 // The backfill runner apart from any real source: exact windows, concurrency bound, resume, failures.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runBackfill, type BackfillOptions } from '../../lib/backfill.ts';
@@ -13,6 +11,7 @@ import { StatsCollector } from '../../lib/self-metrics.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { createHistoryPoller, historyValue, type HistoryPollerOptions } from '../helpers/history-poller.ts';
 import { MemoryWriter } from '../helpers/memory-writer.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const DAY = Date.UTC(2026, 0, 10) / 1000;
 
@@ -91,7 +90,7 @@ describe('runBackfill', () => {
   });
 
   it('resumes after a crash: no recorded window fetched twice, none missed', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gp-backfill-'));
+    const dir = tempDir('backfill');
     const range = { start: DAY, end: DAY + 86400 };
     const first = setup();
     const progress1 = BackfillProgress.forJob(dir, 'hist', Date.now);
@@ -139,7 +138,7 @@ describe('runBackfill', () => {
   });
 
   it('--restart and another command start over', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gp-backfill-'));
+    const dir = tempDir('backfill');
     const range = { start: DAY, end: DAY + 3600 };
     const progress = BackfillProgress.forJob(dir, 'hist', Date.now);
     progress.begin('cmd', range, false);

@@ -1,6 +1,5 @@
 // Job configuration: YAML, ${VAR} references, the common keys, and one clear line per mistake.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -8,6 +7,7 @@ import { loadJobConfig } from '../../lib/config.ts';
 import { ConfigError } from '../../lib/config-error.ts';
 import { duration, parseDuration } from '../../lib/duration.ts';
 import { definePoller, type Poller } from '../../lib/poller.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const poller = definePoller({
   name: 'sample',
@@ -22,7 +22,7 @@ const poller = definePoller({
   async poll() {},
 }) as unknown as Poller;
 
-const dir = mkdtempSync(join(tmpdir(), 'gp-config-'));
+const dir = tempDir('config');
 function file(name: string, text: string): string {
   const path = join(dir, name);
   writeFileSync(path, text);

@@ -1,6 +1,5 @@
 // The live runner on a fake clock: windows per tick, self-metrics, errors, watermark and catch-up.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { JobConfig } from '../../lib/config.ts';
@@ -10,6 +9,7 @@ import { Watermark } from '../../lib/watermark.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { createHistoryPoller, historyValue } from '../helpers/history-poller.ts';
 import { MemoryWriter } from '../helpers/memory-writer.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 const START = Date.UTC(2026, 0, 1, 12, 0, 30); // 30 s past a minute boundary
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0) / 1000;
@@ -66,7 +66,7 @@ describe('runPoller', () => {
     const clock = new FakeClock({ start: START });
     const poller = createHistoryPoller({ failing: (w, attempt) => w.start === T0 && attempt === 1 });
     const writer = new MemoryWriter();
-    const stateDir = mkdtempSync(join(tmpdir(), 'gp-run-'));
+    const stateDir = tempDir('run');
     const result = await runFor(3 * 60_000, { poller, clock, writer, stateDir });
     expect(result.errors).toBe(1);
     expect(poller.calls.map((c) => [c.start - T0, c.mode])).toEqual([
@@ -83,7 +83,7 @@ describe('runPoller', () => {
   it('the watermark stays before a window whose points the full queue dropped', async () => {
     const clock = new FakeClock({ start: START });
     const writer = new MemoryWriter();
-    const stateDir = mkdtempSync(join(tmpdir(), 'gp-run-'));
+    const stateDir = tempDir('run');
     const stop = new AbortController();
     const done = runPoller({ poller: createHistoryPoller(), config: config(), writer, log: silentLogger, stop: stop.signal, clock, stateDir, selfMetrics: false });
     await clock.advance(1000);
@@ -97,7 +97,7 @@ describe('runPoller', () => {
 
   it('after downtime, catches up from the watermark before ticking live', async () => {
     const clock = new FakeClock({ start: START });
-    const stateDir = mkdtempSync(join(tmpdir(), 'gp-run-'));
+    const stateDir = tempDir('run');
     new Watermark(stateDir, 'hist', 'history').advance(T0 - 3600); // down for an hour
     const poller = createHistoryPoller({ maxWindow: 600 });
     const writer = new MemoryWriter();
@@ -118,7 +118,7 @@ describe('runPoller', () => {
 
   it('catch-up never reaches further back than catchUp', async () => {
     const clock = new FakeClock({ start: START });
-    const stateDir = mkdtempSync(join(tmpdir(), 'gp-run-'));
+    const stateDir = tempDir('run');
     new Watermark(stateDir, 'hist', 'history').advance(T0 - 10 * 86400);
     const poller = createHistoryPoller({ maxWindow: 3600 });
     await runFor(1000, { poller, clock, writer: new MemoryWriter(), stateDir, job: config({ catchUp: 7200 }) });
@@ -128,7 +128,7 @@ describe('runPoller', () => {
 
   it('an unwritable state directory is logged and polling goes on', async () => {
     const clock = new FakeClock({ start: START });
-    const file = join(mkdtempSync(join(tmpdir(), 'gp-run-')), 'not-a-dir');
+    const file = join(tempDir('run'), 'not-a-dir');
     writeFileSync(file, 'x');
     const errors: string[] = [];
     const log = { ...silentLogger, child: () => log, error: (m: string) => errors.push(m) };
