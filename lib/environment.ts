@@ -24,12 +24,17 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): RuntimeEn
   if (!Number.isInteger(queueLimit) || queueLimit < 1) {
     throw new ConfigError('expected a positive whole number of datapoints', { file: 'environment', field: 'GRAPHITE_QUEUE_LIMIT' });
   }
+  // A typo (GRAPHITE_TAGS=ture) must not quietly write the untagged series instead.
+  const tagsText = env.GRAPHITE_TAGS?.trim() ?? '';
+  if (tagsText !== '' && !/^(0|1|true|false|yes|no|on|off)$/i.test(tagsText)) {
+    throw new ConfigError('expected 1 (tagged series) or 0', { file: 'environment', field: 'GRAPHITE_TAGS' });
+  }
   const prefix = env.GRAPHITE_PREFIX?.trim().replace(/^\.+|\.+$/g, '') || undefined;
   return {
     graphiteUrl: url && url !== '-' ? url : undefined,
     prefix,
     queueLimit,
-    tags: isOn(env.GRAPHITE_TAGS),
+    tags: isOn(tagsText),
     stateDir: stateDir(env),
     selfMetrics: env.SELF_METRICS === undefined ? true : isOn(env.SELF_METRICS),
   };

@@ -43,14 +43,23 @@ export function formatPath(path: MetricPath, prefix?: string): string {
 }
 
 /**
- * Graphite 1.1 tags: `name;tag=value`. Tag names keep `\p{L}\p{N}_-.:`; tag values may hold anything but
- * `;`, `~` at the start, whitespace and control characters (replaced by `_`); empty values become `_`.
+ * Graphite 1.1 tags: `name;tag=value`, by carbon's rules (carbon/util.py TaggedSeries): a tag name must not
+ * be empty nor hold `;!^=`; a value must not be empty, hold `;` or start with `~`. Names here keep only
+ * `\p{L}\p{N}_-.:`; values lose whitespace and control characters (they would split the line), `;` and a
+ * leading `~` (each run becomes `_`); an empty value becomes `_`. A tag called `name` becomes `_name`:
+ * carbon keeps the metric's name under that tag and would drop ours. Two keys that sanitize alike keep
+ * the first (in key order). Tags come in key order, so one series always has one line name (carbon
+ * sorts them again when it stores; carbon-c-relay hashes the name as sent).
  */
 export function formatTags(tags: MetricTags | undefined): string {
   if (!tags) return '';
+  const names = new Set<string>();
   let out = '';
   for (const key of Object.keys(tags).sort()) {
-    const name = key.replace(/[^\p{L}\p{N}_.:-]+/gu, '_') || '_';
+    let name = key.replace(/[^\p{L}\p{N}_.:-]+/gu, '_') || '_';
+    if (name === 'name') name = '_name';
+    if (names.has(name)) continue;
+    names.add(name);
     let value = String(tags[key]).replace(/[;\s\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+/gu, '_');
     if (value.startsWith('~')) value = '_' + value.slice(1);
     if (value === '') value = '_';

@@ -1,6 +1,9 @@
 // A real, isolated carbon-cache for integration tests, through ../shared/tools/graphite-test-server.sh.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -107,6 +110,32 @@ export class Carbon {
     });
   }
 
+  /** Non-null points of a tagged series (`name;k=v…`), read from the hashed file carbon keeps it in. */
+  async fetchTagged(series: string, from?: number, until?: number): Promise<Point[]> {
+    return this.fetch(taggedWhisperName(series), from, until);
+  }
+
+  /**
+   * Every whisper file's non-null points in [from, until] in one read (metric name → points; tagged series
+   * under their `_tagged.…` file name), without the flush sentinel.
+   */
+  async dump(from: number, until: number): Promise<Map<string, Point[]>> {
+    const { stdout } = await run('/usr/bin/python3', ['-c', DUMP_WHISPER, join(this.dir, 'storage', 'whisper'), String(from), String(until)], {
+      env: this.env,
+      maxBuffer: 256 * 1024 * 1024,
+    });
+    return new Map(Object.entries(JSON.parse(stdout) as Record<string, Point[]>));
+  }
+
+  /** carbon-cache's own log (console.log): where it reports lines it could not parse. */
+  log(): string {
+    try {
+      return readFileSync(join(this.dir, 'log', 'console.log'), 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
   /** Stops carbon; `flush: false` loses carbon's own unwritten cache, like a crash would. */
   async stop(options: { flush?: boolean } = {}): Promise<void> {
     await this.script(['stop', this.dir], { GTS_STOP_FLUSH: options.flush === false ? '0' : '1' });
@@ -119,6 +148,113 @@ export class Carbon {
 
   async destroy(): Promise<void> {
     await this.stop({ flush: false }).catch(() => {});
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+const DUMP_WHISPER = `
+import json, os, sys, time, whisper
+root, frm, until = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+out = {}
+for d, _, files in os.walk(root):
+    for f in files:
+        if not f.endswith('.wsp'):
+            continue
+        name = os.path.relpath(os.path.join(d, f[:-4]), root).replace(os.sep, '.')
+        if name.startswith('_gts_flush.'):
+            continue
+        (start, end, step), values = whisper.fetch(os.path.join(d, f), frm, until, now=int(time.time()))
+        out[name] = [[start + i * step, v] for i, v in enumerate(values) if v is not None]
+json.dump(out, sys.stdout)
+`;
+
+/**
+ * The name carbon stores a tagged series under, as its TaggedSeries.parse(…).path: the tags sorted, a `name`
+ * tag replaced by the metric name, a later duplicate tag winning (carbon/util.py).
+ */
+export function normalizeTaggedSeries(series: string): string {
+  const [metric, ...segments] = series.split(';');
+  const tags = new Map<string, string>();
+  for (const segment of segments) {
+    const at = segment.indexOf('=');
+    tags.set(segment.slice(0, at), segment.slice(at + 1));
+  }
+  tags.delete('name');
+  // Python sorts strings by code point, as UTF-8 bytes compare.
+  const sorted = [...tags].map(([k, v]) => `;${k}=${v}`).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  return metric + sorted.join('');
+}
+
+/**
+ * Carbon (TAG_HASH_FILENAMES, its default) keeps a tagged series in `_tagged/<3 hex>/<3 hex>/<sha256>.wsp`, the
+ * sha256 of its normalized name: returned in the dotted form `fetch` and `list` use.
+ */
+export function taggedWhisperName(series: string): string {
+  const hash = createHash('sha256').update(normalizeTaggedSeries(series), 'utf8').digest('hex');
+  return `_tagged.${hash.slice(0, 3)}.${hash.slice(3, 6)}.${hash}`;
+}
+
+/** A port free for both TCP and UDP on 127.0.0.1 right now (carbon-c-relay listens on both). */
+async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolvePort, reject) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolvePort(port));
+      });
+      server.on('error', reject);
+    });
+    const udpFree = await new Promise<boolean>((resolveUdp) => {
+      const socket = createSocket('udp4');
+      socket.once('error', () => resolveUdp(false));
+      socket.bind(port, '127.0.0.1', () => socket.close(() => resolveUdp(true)));
+    });
+    if (udpFree) return port;
+  }
+}
+
+/** carbon-c-relay with consistent hashing (carbon_ch) in front of carbon-caches, through the test server script. */
+export class Relay {
+  private constructor(
+    readonly dir: string,
+    readonly port: number,
+  ) {}
+
+  static async start(caches: readonly Carbon[]): Promise<Relay> {
+    const dir = mkdtempSync(join(tmpdir(), 'gp-relay-'));
+    let lastError: unknown;
+    // The port is free when chosen; another process may take it before the relay binds it: choose again.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const port = await freePort();
+      try {
+        await run(TEST_SERVER, ['relay-start', dir, String(port), ...caches.map((c) => c.dir)]);
+        return new Relay(dir, port);
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    throw lastError;
+  }
+
+  get url(): string {
+    return `tcp://127.0.0.1:${this.port}`;
+  }
+
+  /** The relay's log: in submission mode (-s) it reports queue pressure and drops there. */
+  log(): string {
+    try {
+      return readFileSync(join(this.dir, 'log', 'carbon-c-relay.log'), 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  async stop(): Promise<void> {
+    await run(TEST_SERVER, ['relay-stop', this.dir]);
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop().catch(() => {});
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
