@@ -1,5 +1,6 @@
 // The environment contract: GRAPHITE_URL, GRAPHITE_PREFIX, GRAPHITE_QUEUE_LIMIT, GRAPHITE_TAGS, STATE_DIR, LOG_*.
 import { ConfigError } from './config-error.ts';
+import { parseGraphiteUrl } from './graphite-url.ts';
 import { stateDir } from './state-file.ts';
 
 export interface RuntimeEnvironment {
@@ -16,8 +17,10 @@ export const DEFAULT_QUEUE_LIMIT = 500_000;
 
 export function readEnvironment(env: NodeJS.ProcessEnv = process.env): RuntimeEnvironment {
   const url = env.GRAPHITE_URL?.trim();
-  if (url && url !== '-' && !/^(tcp|udp):\/\/[^\s/:]+:\d{1,5}\/?$/.test(url)) {
-    throw new ConfigError('expected tcp://host:port, udp://host:port, or - for stdout', { file: 'environment', field: 'GRAPHITE_URL' });
+  try {
+    parseGraphiteUrl(url);
+  } catch (error) {
+    throw new ConfigError((error as Error).message, { file: 'environment', field: 'GRAPHITE_URL' });
   }
   const limitText = env.GRAPHITE_QUEUE_LIMIT?.trim();
   const queueLimit = limitText ? Number(limitText) : DEFAULT_QUEUE_LIMIT;
