@@ -1,6 +1,7 @@
 // The poller contract: a poller is a pure async function of (options, time window) that emits into a sink.
 import { z } from 'zod';
 import type { Logger } from './log.ts';
+import type { Shard } from './shard.ts';
 
 /** A half-open time range `[start, end)` in epoch seconds, aligned to the poller's step. */
 export interface TimeWindow {
@@ -53,6 +54,12 @@ export interface PollContext<O> {
   readonly schedule: JobSchedule;
   /** The current time in epoch milliseconds, from the runner's clock (fake in tests). */
   now(): number;
+  /**
+   * This process's share of a job split across processes (`--shard i/n`, or SHARD=i/n); undefined when the
+   * job is not split. Only given to pollers that declare `sharding: true`; they poll the work items for which
+   * `inShard(key, shard)` (lib/shard.ts) holds, keyed by what each item is.
+   */
+  readonly shard?: Shard | undefined;
 }
 
 /** A job's resolved timing in seconds: the poller's defaults overridden by the job's config. */
@@ -92,6 +99,11 @@ export interface PollPlan {
   lines: string[];
 }
 
+/** What `plan` is told besides the options: the shard asked for with `--plan --shard i/n`, to show each shard's share. */
+export interface PlanContext {
+  shard?: Shard | undefined;
+}
+
 export interface PollerDefinition<S extends z.ZodObject = z.ZodObject> {
   /** The poller's name: its file name in `pollers/` without `.ts`, and a valid Graphite node. */
   name: string;
@@ -103,7 +115,9 @@ export interface PollerDefinition<S extends z.ZodObject = z.ZodObject> {
   /** Present when the source has history: enables backfill and catch-up. */
   history?: HistorySupport<z.output<S>>;
   poll(context: PollContext<z.output<S>>): Promise<void>;
-  plan?(options: z.output<S>, schedule: JobSchedule): PollPlan | Promise<PollPlan>;
+  plan?(options: z.output<S>, schedule: JobSchedule, context?: PlanContext): PollPlan | Promise<PollPlan>;
+  /** True when `poll` honours `context.shard`: only such pollers accept `--shard` (others would poll everything twice). */
+  sharding?: boolean;
 }
 
 export type Poller = PollerDefinition<z.ZodObject>;

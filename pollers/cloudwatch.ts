@@ -1,27 +1,34 @@
-// AWS CloudWatch metrics through GetMetricData: every datapoint, late data corrected, in the fewest calls the API allows.
+// AWS CloudWatch metrics through GetMetricData: every datapoint, late data corrected, in the fewest calls the API allows,
+// over any number of regions and accounts in one job, resources found by tag, and the work splittable across hosts.
 import pLimit from 'p-limit';
 import { isConfigError } from '../lib/config-error.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
-import { definePoller, type JobSchedule, type PollStats } from '../lib/poller.ts';
+import { definePoller, type JobSchedule, type PollStats, type Sink, type TimeWindow } from '../lib/poller.ts';
+import { templatePlaceholders } from '../lib/metric-path.ts';
+import { inShard, shardOf, type Shard } from '../lib/shard.ts';
 import { CloudWatchCalls } from './cloudwatch/api-calls.ts';
 import { CALL_LIMITS, gcd, planCalls } from './cloudwatch/batching.ts';
-import { cloudWatchTarget, type CloudWatchTarget } from './cloudwatch/client.ts';
+import { cloudWatchTarget, type CloudWatchTarget, type TargetSpec } from './cloudwatch/client.ts';
 import { discoverDimensionSets } from './cloudwatch/discovery.ts';
 import { runCall } from './cloudwatch/get-metric-data.ts';
 import { cloudWatchOptions, type CloudWatchOptions } from './cloudwatch/options.ts';
 import { RETENTION_SECONDS } from './cloudwatch/periods.ts';
-import { planLines, type DiscoveryNote } from './cloudwatch/plan.ts';
+import { planLines, shardShares, type DiscoveryNote, type PlannedTarget } from './cloudwatch/plan.ts';
+import { accountOfRoleArn } from './cloudwatch/resource-types.ts';
 import { expandSeries, needsDiscovery, staticSeriesCount, type Series } from './cloudwatch/series.ts';
+import { discoverTaggedResources } from './cloudwatch/tag-discovery.ts';
+import { jobTargets, type JobTargets } from './cloudwatch/targets.ts';
 
 export default definePoller({
   name: 'cloudwatch',
-  summary: 'AWS CloudWatch metrics (ELB/ALB, RDS, SQS, Lambda, billing, custom) through GetMetricData',
+  summary: 'AWS CloudWatch metrics (ELB/ALB, RDS, SQS, Lambda, billing, custom) through GetMetricData, over regions and accounts',
   options: cloudWatchOptions,
   // CloudWatch publishes most AWS metrics within one to three minutes and may still revise the last few
   // minutes after that: the window ends 2 minutes back and reaches 10 minutes back, so every period is
   // read twice or more and corrected in Graphite. A 5-minute interval keeps 1-minute resolution (the period)
   // for a fifth of the cost of polling every minute, as GetMetricData bills per metric requested.
   schedule: { interval: 300, delay: 120, lookback: 600 },
+  sharding: true,
 
   history: {
     retention: () => RETENTION_SECONDS,
@@ -30,83 +37,180 @@ export default definePoller({
     maxWindow: (options) => maxWindow(options),
   },
 
-  async poll({ options, window, sink, signal, log, stats, mode, now }) {
-    const target = await cloudWatchTarget(options);
-    const calls = new CloudWatchCalls(target, options, { signal, stats });
-    const series = await seriesOf(options, target, calls, { log, stats, now }, mode === 'live' && options.recentlyActiveOnly);
-    stats.gauge('series', series.length);
-
-    const planned = planCalls(series, window, Math.floor(now() / 1000));
-    if (planned.length === 0) {
-      log.debug('nothing to fetch in this window', { series: series.length, window: `${window.start}-${window.end}` });
-      return;
-    }
-    // On abort, calls still queued are rejected at once (the SDK aborts those in flight).
-    const limit = pLimit({ concurrency: options.concurrency, rejectOnClear: true });
+  async poll({ options, window, sink, signal, log, stats, mode, now, shard }) {
+    const job = await jobTargets(options);
+    const run: TargetRun = { options, job, window, sink, signal, log, stats, now, shard, recentlyActive: mode === 'live' && options.recentlyActiveOnly };
+    // Region and account pairs side by side, each with its own clients, rate limits and calls; on abort, the
+    // pairs still queued are rejected at once.
+    const limit = pLimit({ concurrency: options.targetConcurrency, rejectOnClear: true });
     const clear = () => limit.clearQueue();
     signal.addEventListener('abort', clear, { once: true });
-    const outcomes = await Promise.allSettled(
-      planned.map((call) => limit(() => runCall(call, { getMetricData: (input) => calls.getMetricData(input), sink, stats, log }))),
-    );
+    const outcomes = await Promise.allSettled(job.specs.map((spec) => limit(() => pollTarget(spec, run))));
     signal.removeEventListener('abort', clear);
+    stats.gauge('series', outcomes.reduce((n, o) => n + (o.status === 'fulfilled' ? o.value : 0), 0));
 
-    // One failed call does not cost the others their datapoints; the run still fails, so the runner logs
-    // and counts it (and a backfill retries the window).
-    const failures = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason as unknown);
-    if (failures.length > 0) {
-      const first = failures[0];
-      if (isConfigError(first) || signal.aborted) throw first;
-      throw new Error(`${failures.length} of ${planned.length} GetMetricData calls failed: ${(first as Error)?.message ?? String(first)}`, { cause: first });
-    }
+    const failures = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [{ spec: job.specs[i]!, error: o.reason as unknown }] : []));
+    if (failures.length === 0) return;
+    const configError = failures.find((f) => isConfigError(f.error));
+    if (configError) throw configError.error;
+    if (signal.aborted || job.specs.length === 1) throw failures[0]!.error;
+    // One pair failing (a role that cannot be assumed, a region not enabled) does not cost the others their
+    // datapoints: they have all delivered by now. Each failure gets its line and its count; the run then
+    // fails once, so the runner logs and counts it (and catch-up or a backfill fetches the window again).
+    for (const { spec, error } of failures) log.warn(`${labelOf(spec)} failed; the other regions and accounts delivered`, { error: (error as Error)?.message ?? String(error) });
+    stats.count('target_errors', failures.length);
+    const first = failures[0]!;
+    throw new Error(
+      `${failures.length} of ${job.specs.length} region and account pairs failed (${failures.map((f) => labelOf(f.spec)).join('; ')}): ${(first.error as Error)?.message ?? String(first.error)}`,
+      { cause: first.error },
+    );
   },
 
-  async plan(options, schedule: JobSchedule) {
-    const { discovered } = staticSeriesCount(options);
-    const note: DiscoveryNote = { entries: discovered, listMetricsPerRefresh: 0 };
-    let region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? '<region>';
-    let series: Series[];
-    if (discovered === 0) {
-      series = await expandSeries(options, region, async () => [], false);
+  async plan(options, schedule: JobSchedule, context) {
+    const { discovered, tagged } = staticSeriesCount(options);
+    const note: DiscoveryNote = { entries: discovered, tagged, listMetricsPerRefresh: 0, getResourcesPerRefresh: 0 };
+    const targets: PlannedTarget[] = [];
+    if (discovered === 0 && tagged === 0) {
+      // Everything is named in the config: no API call at all, not even for the region.
+      for (const spec of await planSpecs(options)) {
+        const account = spec.role ? accountOfRoleArn(spec.role.roleArn) : '<account>';
+        const series = await expandSeries(options, { region: spec.region, account, accountInDefaultPath: options.roles !== undefined, discover: none, discoverTagged: none, recentlyActive: false });
+        targets.push({ label: labelOf(spec), region: spec.region, series });
+      }
     } else {
-      // Discovery is the only way to know how many series '*' stands for: ListMetrics, no datapoints.
+      // Discovery is the only way to know how many series '*' and tags stand for: ListMetrics and GetResources, no datapoints.
       const stats = countingStats();
-      try {
-        const target = await cloudWatchTarget(options);
-        region = target.region;
-        const calls = new CloudWatchCalls(target, options, { signal: AbortSignal.timeout(30_000), stats });
-        // --plan runs outside any job, so there is no run clock to use: the wall clock dates the cache.
-        series = await seriesOf(options, target, calls, { log: silentLogger, stats, now: () => Date.now() }, options.recentlyActiveOnly);
-      } catch (error) {
-        if (isConfigError(error)) throw error;
-        note.failed = (error as Error).message;
-        const known = { ...options, metrics: options.metrics.filter((entry) => !needsDiscovery(entry)) };
-        series = known.metrics.length > 0 ? await expandSeries(known, region, async () => [], false) : [];
+      const job = await jobTargets(options);
+      const signal = AbortSignal.timeout(60_000);
+      for (const spec of job.specs) {
+        const target = cloudWatchTarget(spec, job.settings);
+        let series: Series[];
+        try {
+          const calls = new CloudWatchCalls(target, options, { signal, stats });
+          // --plan runs outside any job, so there is no run clock to use: the wall clock dates the cache.
+          const account = spec.role ? accountOfRoleArn(spec.role.roleArn) : '<account>';
+          series = await seriesOf(options, target, calls, { log: silentLogger, stats, now: () => Date.now() }, options.recentlyActiveOnly, { account, accountInDefaultPath: job.multiAccount });
+        } catch (error) {
+          if (isConfigError(error)) throw error;
+          note.failed ??= job.specs.length === 1 ? (error as Error).message : `${labelOf(spec)}: ${(error as Error).message}`;
+          const known = { ...options, metrics: options.metrics.filter((entry) => !needsDiscovery(entry) && entry.tags === undefined) };
+          series = known.metrics.length > 0 ? await expandSeries(known, { region: spec.region, account: '<account>', accountInDefaultPath: job.multiAccount, discover: none, discoverTagged: none, recentlyActive: false }) : [];
+        }
+        targets.push({ label: labelOf(spec), region: spec.region, series });
       }
       note.listMetricsPerRefresh = stats.counters.list_metrics_calls ?? 0;
+      note.getResourcesPerRefresh = stats.counters.get_resources_calls ?? 0;
     }
-    return { lines: planLines(series, options, schedule, region, note) };
+    const shard = context?.shard;
+    const shards =
+      shard && shard.count > 1
+        ? { current: shard.index, shares: shardShares(targets, options, schedule, shard.count, (target, s) => shardOf(queryKey(target.label, s), shard.count)) }
+        : undefined;
+    return { lines: planLines(targets, options, schedule, { discovery: note, ...(shards ? { shards } : {}) }) };
   },
 });
 
-/** The series of this run: configured ones, and '*' dimensions resolved through the discovery cache. */
+interface TargetRun {
+  options: CloudWatchOptions;
+  job: JobTargets;
+  window: TimeWindow;
+  sink: Sink;
+  signal: AbortSignal;
+  log: Logger;
+  stats: PollStats;
+  now: () => number;
+  shard: Shard | undefined;
+  recentlyActive: boolean;
+}
+
+/**
+ * One region read with one identity: its series (configured, discovered, found by tag), this shard's share
+ * of them, packed into ceil(queries / 500) GetMetricData calls. Returns the number of series it fetched.
+ */
+async function pollTarget(spec: TargetSpec, run: TargetRun): Promise<number> {
+  const { options, window, sink, signal, log, stats } = run;
+  const target = cloudWatchTarget(spec, run.job.settings);
+  const calls = new CloudWatchCalls(target, options, { signal, stats });
+  const account = needsAccount(options, run.job) ? await target.account(signal) : undefined;
+  const all = await seriesOf(options, target, calls, { log, stats, now: run.now }, run.recentlyActive, { account, accountInDefaultPath: run.job.multiAccount });
+  const label = labelOf(spec);
+  const series = run.shard ? all.filter((s) => inShard(queryKey(label, s), run.shard)) : all;
+
+  const planned = planCalls(series, window, Math.floor(run.now() / 1000));
+  if (planned.length === 0) {
+    log.debug('nothing to fetch in this window', { target: label, series: series.length, window: `${window.start}-${window.end}` });
+    return series.length;
+  }
+  // On abort, calls still queued are rejected at once (the SDK aborts those in flight).
+  const limit = pLimit({ concurrency: options.concurrency, rejectOnClear: true });
+  const clear = () => limit.clearQueue();
+  signal.addEventListener('abort', clear, { once: true });
+  const outcomes = await Promise.allSettled(
+    planned.map((call) => limit(() => runCall(call, { getMetricData: (input) => calls.getMetricData(input), sink, stats, log }))),
+  );
+  signal.removeEventListener('abort', clear);
+
+  // One failed call does not cost the others their datapoints; the run still fails, so the runner logs
+  // and counts it (and a backfill retries the window).
+  const failures = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason as unknown);
+  if (failures.length > 0) {
+    const first = failures[0];
+    if (isConfigError(first) || signal.aborted) throw first;
+    throw new Error(`${failures.length} of ${planned.length} GetMetricData calls failed: ${(first as Error)?.message ?? String(first)}`, { cause: first });
+  }
+  return series.length;
+}
+
+/** The series of one region and account: configured ones, '*' dimensions through ListMetrics and tags through GetResources, both cached. */
 function seriesOf(
   options: CloudWatchOptions,
   target: CloudWatchTarget,
   calls: CloudWatchCalls,
   run: { log: Logger; stats: PollStats; now: () => number },
   recentlyActive: boolean,
+  paths: { account: string | undefined; accountInDefaultPath: boolean },
 ): Promise<Series[]> {
-  const discover = (request: Parameters<typeof discoverDimensionSets>[0]) =>
-    discoverDimensionSets(request, {
-      scope: target.cacheKey,
-      ttlSeconds: options.discoveryTtl,
-      now: run.now,
-      listMetrics: (input) => calls.listMetrics(input),
-      log: run.log,
-      stats: run.stats,
-    });
-  return expandSeries(options, target.region, discover, recentlyActive);
+  const cache = { scope: target.cacheKey, ttlSeconds: options.discoveryTtl, now: run.now, log: run.log, stats: run.stats };
+  return expandSeries(options, {
+    region: target.region,
+    ...paths,
+    recentlyActive,
+    discover: (request) => discoverDimensionSets(request, { ...cache, listMetrics: (input) => calls.listMetrics(input) }),
+    discoverTagged: (request) => discoverTaggedResources(request, { ...cache, getResources: (input) => calls.getResources(input) }),
+  });
 }
+
+/**
+ * What a query is, for sharding: the region and identity read, and the metric, dimensions, statistic and
+ * period asked. The same on every host that runs the same config (no account lookup, no position in a list),
+ * so `--shard 1/n` … `n/n` split the queries with none left out and none fetched twice.
+ */
+function queryKey(label: string, series: Series): string {
+  const dimensions = [...series.dimensions].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return JSON.stringify([label, series.namespace, series.metric, dimensions, series.stat, series.period]);
+}
+
+function labelOf(spec: TargetSpec): string {
+  return spec.role ? `${spec.region} as ${spec.role.roleArn}` : `${spec.region} (default credentials)`;
+}
+
+/** Whether paths need the account id: jobs with `roles` name it in the default path; any template may use {account}. */
+function needsAccount(options: CloudWatchOptions, job: JobTargets): boolean {
+  return job.multiAccount || options.metrics.some((entry) => entry.path !== undefined && templatePlaceholders(entry.path).includes('account'));
+}
+
+/** The pairs a plan shows without asking AWS anything: a missing region is shown as <region>. */
+async function planSpecs(options: CloudWatchOptions): Promise<TargetSpec[]> {
+  try {
+    return (await jobTargets(options)).specs;
+  } catch (error) {
+    if (!isConfigError(error) || (error as { where?: { field?: string } }).where?.field !== 'region') throw error;
+    const roles = options.roles?.map((r) => (r === 'default' ? undefined : r)) ?? [options.roleArn !== undefined ? { roleArn: options.roleArn } : undefined];
+    return roles.map((role) => ({ region: '<region>', role }));
+  }
+}
+
+const none = async (): Promise<never[]> => [];
 
 const HOUR = 3600;
 
@@ -118,12 +222,12 @@ function periodsOf(options: CloudWatchOptions): number[] {
  * The longest window a backfill asks for: as many periods as let one full call (500 queries, or fewer when
  * the config has fewer series) stay within 100,800 datapoints, at the finest configured period, in whole
  * hours when that is at least an hour (hourly data older than 63 days then never straddles two windows).
- * Entries with '*' dimensions count as a full call, since their number is known only after discovery.
+ * Entries with '*' dimensions or tags count as a full call, since their number is known only after discovery.
  * Larger windows would not save calls (the poller would split them anyway), smaller ones would waste them.
  */
 function maxWindow(options: CloudWatchOptions): number {
-  const { count, discovered } = staticSeriesCount(options);
-  const perCall = discovered > 0 ? CALL_LIMITS.queries : Math.max(1, Math.min(CALL_LIMITS.queries, count));
+  const { count, discovered, tagged } = staticSeriesCount(options);
+  const perCall = discovered + tagged > 0 ? CALL_LIMITS.queries : Math.max(1, Math.min(CALL_LIMITS.queries, count));
   const periods = periodsOf(options);
   const step = periods.reduce(gcd);
   const seconds = Math.min(RETENTION_SECONDS, Math.floor(CALL_LIMITS.datapoints / perCall) * Math.min(...periods));

@@ -1,4 +1,4 @@
-// GetMetricData and ListMetrics through the SDK: process-wide rate limits, the run's abort signal, and every attempt counted.
+// GetMetricData, ListMetrics and the Tagging API's GetResources through the SDK: process-wide rate limits, the run's abort signal, and every attempt counted.
 import {
   GetMetricDataCommand,
   ListMetricsCommand,
@@ -7,6 +7,7 @@ import {
   type ListMetricsCommandInput,
   type Metric,
 } from '@aws-sdk/client-cloudwatch';
+import { GetResourcesCommand, type ResourceTagMapping } from '@aws-sdk/client-resource-groups-tagging-api';
 import type { PollStats } from '../../lib/poller.ts';
 import { sharedRateLimiter, type RateLimiter } from '../../lib/rate-limiter.ts';
 import type { CloudWatchTarget } from './client.ts';
@@ -14,7 +15,11 @@ import type { CloudWatchTarget } from './client.ts';
 export interface CallSettings {
   getMetricDataRate: number;
   listMetricsRate: number;
+  getResourcesRate: number;
 }
+
+/** GetResources' largest page: fewest calls. */
+const RESOURCES_PER_PAGE = 100;
 
 // Error names the SDK gives throttling answers (CloudWatch's JSON protocol answers `Throttling` in the
 // x-amzn-query-error header and `ThrottlingException` in the body's __type).
@@ -37,6 +42,7 @@ export class CloudWatchCalls {
   readonly #stats: PollStats;
   readonly #getMetricDataLimiter: RateLimiter;
   readonly #listMetricsLimiter: RateLimiter;
+  readonly #getResourcesLimiter: RateLimiter;
 
   constructor(target: CloudWatchTarget, settings: CallSettings, run: { signal: AbortSignal; stats: PollStats }) {
     this.#target = target;
@@ -44,6 +50,7 @@ export class CloudWatchCalls {
     this.#stats = run.stats;
     this.#getMetricDataLimiter = sharedRateLimiter(`cloudwatch.GetMetricData.${target.quotaKey}`, { ratePerSecond: settings.getMetricDataRate });
     this.#listMetricsLimiter = sharedRateLimiter(`cloudwatch.ListMetrics.${target.quotaKey}`, { ratePerSecond: settings.listMetricsRate });
+    this.#getResourcesLimiter = sharedRateLimiter(`tagging.GetResources.${target.quotaKey}`, { ratePerSecond: settings.getResourcesRate });
   }
 
   async getMetricData(input: GetMetricDataCommandInput): Promise<GetMetricDataCommandOutput> {
@@ -68,15 +75,31 @@ export class CloudWatchCalls {
     return metrics;
   }
 
+  /** Every resource GetResources returns for `input` (Tagging API), following PaginationToken page by page. */
+  async getResources(input: { ResourceTypeFilters: string[]; TagFilters: Array<{ Key: string; Values?: string[] }> }): Promise<ResourceTagMapping[]> {
+    const mappings: ResourceTagMapping[] = [];
+    let token: string | undefined;
+    do {
+      await this.#throttle(this.#getResourcesLimiter);
+      this.#stats.count('get_resources_calls');
+      const command = new GetResourcesCommand({ ...input, ResourcesPerPage: RESOURCES_PER_PAGE, ...(token ? { PaginationToken: token } : {}) });
+      const page = await this.#target.tagging().send(this.#counted(command), { abortSignal: this.#signal });
+      mappings.push(...(page.ResourceTagMappingList ?? []));
+      // The last page answers an empty PaginationToken.
+      token = page.PaginationToken || undefined;
+    } while (token);
+    return mappings;
+  }
+
   async #throttle(limiter: RateLimiter): Promise<void> {
     const waited = await limiter.take(this.#signal);
     if (waited > 0) this.#stats.count('rate_limit_wait_ms', waited);
   }
 
-  #counted<C extends GetMetricDataCommand | ListMetricsCommand>(command: C): C {
+  #counted<C extends GetMetricDataCommand | ListMetricsCommand | GetResourcesCommand>(command: C): C {
     const stats = this.#stats;
-    // Both commands share the SDK's middleware stack type apart from their input and output shapes.
-    const stack = command.middlewareStack as GetMetricDataCommand['middlewareStack'];
+    // The commands share the SDK's middleware stack type apart from their input and output shapes.
+    const stack = command.middlewareStack as unknown as GetMetricDataCommand['middlewareStack'];
     stack.add(
       (next) => async (args) => {
         stats.count('api_calls');

@@ -3,6 +3,7 @@ import type { GetMetricDataCommandInput, GetMetricDataCommandOutput, MetricDataQ
 import type { Logger } from '../../lib/log.ts';
 import type { PollStats, Sink } from '../../lib/poller.ts';
 import type { PlannedCall } from './batching.ts';
+import type { Series } from './series.ts';
 
 export interface CallRun {
   getMetricData: (input: GetMetricDataCommandInput) => Promise<GetMetricDataCommandOutput>;
@@ -64,7 +65,7 @@ export async function runCall(call: PlannedCall, run: CallRun): Promise<number> 
         const timestamp = Math.floor(timestamps[i]!.getTime() / 1000);
         // Nothing outside the range asked for (a server rounding differently must not shift points).
         if (timestamp < call.startTime || timestamp >= call.endTime) continue;
-        for (const path of planned.series.paths) run.sink.emit(path, values[i]!, timestamp);
+        emitAll(run.sink, planned.series, values[i]!, timestamp);
         emitted += planned.series.paths.length;
         seen[index]?.add(timestamp);
       }
@@ -81,9 +82,15 @@ export async function runCall(call: PlannedCall, run: CallRun): Promise<number> 
     if (!got) return;
     for (let t = call.startTime; t < call.endTime; t += planned.period) {
       if (got.has(t)) continue;
-      for (const path of planned.series.paths) run.sink.emit(path, 0, t);
+      emitAll(run.sink, planned.series, 0, t);
       emitted += planned.series.paths.length;
     }
   });
   return emitted;
+}
+
+/** One value to every path of the series, each with its Graphite tags (if it has any). */
+function emitAll(sink: Sink, series: Series, value: number, timestamp: number): void {
+  const { paths, pathTags } = series;
+  for (let p = 0; p < paths.length; p++) sink.emit(paths[p]!, value, timestamp, pathTags?.[p]);
 }

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { duration } from '../../lib/duration.ts';
 import { templatePlaceholders } from '../../lib/metric-path.ts';
+import { RESOURCE_KINDS, resourceKind, TAGGABLE_NAMESPACES } from './resource-types.ts';
 
 /** CloudWatch accepts periods of 1, 5, 10, 20 and 30 s (high resolution) or any multiple of 60 s. */
 export function isValidPeriod(seconds: number): boolean {
@@ -17,8 +18,17 @@ const period = () =>
  */
 const STAT = /^(SampleCount|Average|Sum|Minimum|Maximum|IQM|(p|tm|wm|tc|ts)\d{1,2}(\.\d{1,10})?|p100|(TM|WM|TC|TS|PR)\([^()\s]*\))$/;
 
-/** The placeholders a metric's path template may use, besides `{dim.NAME}` for its configured dimensions. */
-export const PATH_PLACEHOLDERS = ['region', 'namespace', 'metric', 'stat', 'dimensions'] as const;
+/** The placeholders a metric's path template may use, besides `{dim.NAME}` for its dimensions and `{tag.NAME}` for its tags. */
+export const PATH_PLACEHOLDERS = ['region', 'account', 'namespace', 'metric', 'stat', 'dimensions'] as const;
+
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/;
+const region = () => z.string().regex(REGION, 'expected an AWS region such as eu-west-1');
+const roleArn = () => z.string().regex(ROLE_ARN, 'expected an IAM role ARN such as arn:aws:iam::123456789012:role/graphite-reader');
+const externalId = () => z.string().min(2).max(1224);
+
+/** A tag selector's value: one value, any of a list, or '*' for any value (the key must be there). */
+const tagValues = z.union([z.string().max(256), z.array(z.string().max(256)).min(1).max(20)]);
 
 const dimensionValues = z.union([
   z.string().min(1).max(1024),
@@ -58,32 +68,75 @@ const metricEntry = z
       .optional()
       .describe(
         'A path template replacing the default cloudwatch.{region}.{namespace}.{dimensions}.{metric}.{stat}; placeholders are ' +
-          '{region}, {namespace} (with "/" as "_"), {metric}, {stat}, {dimensions} (one node per dimension value) and {dim.NAME}.',
+          '{region}, {account}, {namespace} (with "/" as "_"), {metric}, {stat}, {dimensions} (one node per dimension value), {dim.NAME} and, with tags, {tag.KEY}.',
       ),
     fill: z
       .literal(0)
       .optional()
       .describe('Set to 0 to send 0 for every period CloudWatch has no datapoint for (sparse counters such as HTTPCode_ELB_5XX); by default a missing period sends nothing.'),
+    tags: z
+      .record(z.string().min(1).max(128), tagValues)
+      .optional()
+      .describe(
+        'Select the resources by their AWS tags instead of naming them, through the Resource Groups Tagging API: a map from tag key to a value, ' +
+          'a list of values (any of them), or "*" (any value, the key must be there); every key must match. The resource\'s dimension ' +
+          '(InstanceId, LoadBalancer, QueueName …) comes from its ARN; {tag.KEY} puts a tag\'s value in the path.',
+      ),
+    resourceType: z
+      .string()
+      .optional()
+      .describe('With tags, for namespaces measuring several kinds of resource: which one (rds:cluster rather than rds:db, the default).'),
   })
   .superRefine((metric, ctx) => {
     if ((metric.name === undefined) === (metric.names === undefined)) {
       ctx.addIssue({ code: 'custom', message: 'expected exactly one of name or names', path: ['name'] });
     }
-    const dimensionNames = metric.dimensions === '*' ? undefined : Object.keys(metric.dimensions);
-    if (dimensionNames && dimensionNames.length > 30) {
+    const configured = metric.dimensions === '*' ? undefined : Object.keys(metric.dimensions);
+    if (configured && configured.length > 30) {
       ctx.addIssue({ code: 'custom', message: 'expected at most 30 dimensions (the CloudWatch limit)', path: ['dimensions'] });
+    }
+    // With tags, the resource's own dimension comes from its ARN, besides the configured ones.
+    let dimensionNames = configured;
+    const tagKeys = metric.tags ? Object.keys(metric.tags) : [];
+    if (metric.tags !== undefined) {
+      const kind = resourceKind(metric.namespace, metric.resourceType);
+      if (!RESOURCE_KINDS[metric.namespace]) {
+        ctx.addIssue({ code: 'custom', message: `tags select resources of ${TAGGABLE_NAMESPACES.join(', ')}; not of ${metric.namespace}`, path: ['tags'] });
+      } else if (!kind) {
+        const types = RESOURCE_KINDS[metric.namespace]!.map((k) => k.type).join(', ');
+        ctx.addIssue({ code: 'custom', message: `expected a resource type of ${metric.namespace}: ${types}`, path: ['resourceType'] });
+      }
+      if (tagKeys.length === 0 || tagKeys.length > 50) {
+        ctx.addIssue({ code: 'custom', message: 'expected 1 to 50 tag keys (the Tagging API\'s limit)', path: ['tags'] });
+      }
+      if (metric.dimensions === '*' || Object.values(metric.dimensions).some((value) => value === '*')) {
+        ctx.addIssue({ code: 'custom', message: 'with tags, dimensions may only add fixed values (no "*"): the resources come from their tags', path: ['dimensions'] });
+      } else if (kind) {
+        if (configured!.includes(kind.dimension)) {
+          ctx.addIssue({ code: 'custom', message: `${kind.dimension} comes from the tagged resources' ARNs; leave it out of dimensions`, path: ['dimensions'] });
+        }
+        dimensionNames = [kind.dimension, ...configured!];
+      }
+    } else if (metric.resourceType !== undefined) {
+      ctx.addIssue({ code: 'custom', message: 'resourceType only applies with tags', path: ['resourceType'] });
     }
     if (metric.path !== undefined) {
       for (const placeholder of templatePlaceholders(metric.path)) {
         const dimension = placeholder.startsWith('dim.') ? placeholder.slice(4) : undefined;
-        const known = dimension === undefined ? (PATH_PLACEHOLDERS as readonly string[]).includes(placeholder) : dimensionNames?.includes(dimension);
+        const tag = placeholder.startsWith('tag.') ? placeholder.slice(4) : undefined;
+        const known =
+          dimension !== undefined ? dimensionNames?.includes(dimension) : tag !== undefined ? tagKeys.includes(tag) : (PATH_PLACEHOLDERS as readonly string[]).includes(placeholder);
         if (!known) {
           const hint =
-            dimension === undefined
-              ? `known placeholders: ${PATH_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}, {dim.NAME}`
-              : dimensionNames
+            dimension !== undefined
+              ? dimensionNames
                 ? `this metric's dimensions are ${dimensionNames.join(', ') || 'none'}`
-                : 'with dimensions "*" the dimension names are not known in advance: use {dimensions}';
+                : 'with dimensions "*" the dimension names are not known in advance: use {dimensions}'
+              : tag !== undefined
+                ? tagKeys.length > 0
+                  ? `this metric selects by the tags ${tagKeys.join(', ')}`
+                  : '{tag.NAME} needs tags: { NAME: ... } on the metric'
+                : `known placeholders: ${PATH_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}, {dim.NAME}, {tag.NAME}`;
           ctx.addIssue({ code: 'custom', message: `unknown placeholder {${placeholder}} (${hint})`, path: ['path'] });
         }
       }
@@ -91,17 +144,26 @@ const metricEntry = z
   });
 
 export const cloudWatchOptions = z.strictObject({
-  region: z
-    .string()
-    .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'expected an AWS region such as eu-west-1')
+  region: region()
     .optional()
     .describe('The AWS region to read, for example eu-west-1. Defaults to AWS_REGION, AWS_DEFAULT_REGION or the profile\'s region.'),
-  roleArn: z
-    .string()
-    .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/, 'expected an IAM role ARN such as arn:aws:iam::123456789012:role/graphite-reader')
+  roleArn: roleArn()
     .optional()
     .describe('An IAM role to assume (through STS) with the default credentials, for reading another account. Optional.'),
-  externalId: z.string().min(2).max(1224).optional().describe('The external ID the role\'s trust policy requires, if any. Only with roleArn.'),
+  externalId: externalId().optional().describe('The external ID the role\'s trust policy requires, if any. Only with roleArn.'),
+  regions: z
+    .array(region())
+    .min(1)
+    .optional()
+    .describe('Several regions read by this one job, instead of region: every region is read with every role (or the default credentials). {region} tells them apart in paths.'),
+  roles: z
+    .array(z.union([z.literal('default'), z.strictObject({ roleArn: roleArn(), externalId: externalId().optional() })]))
+    .min(1)
+    .optional()
+    .describe(
+      'Several accounts read by this one job, instead of roleArn: a list of { roleArn, externalId } to assume through STS, and "default" for the credentials ' +
+        'of the process itself. Each is read in every region. The default path then starts cloudwatch.{account}.{region}.',
+    ),
   roleSessionName: z
     .string()
     .regex(/^[\w+=,.@-]{2,64}$/, 'expected 2 to 64 letters, digits or +=,.@_-')
@@ -114,15 +176,22 @@ export const cloudWatchOptions = z.strictObject({
   period: period()
     .default(60)
     .describe('The period of every datapoint in seconds, unless a metric sets its own. Older data comes at coarser periods: 300 s past 15 days, 3600 s past 63 days.'),
-  metrics: z.array(metricEntry).min(1).describe('The metrics to fetch: a list of { namespace, name or names, dimensions, stats, period, path, fill }.'),
+  metrics: z.array(metricEntry).min(1).describe('The metrics to fetch: a list of { namespace, name or names, dimensions, tags, resourceType, stats, period, path, fill }.'),
   discoveryTtl: duration()
     .default(900)
-    .describe('How long the series found by ListMetrics for "*" dimensions are reused before ListMetrics is asked again.'),
+    .describe('How long the series found by ListMetrics for "*" dimensions, and the resources found by their tags, are reused before they are asked for again.'),
   recentlyActiveOnly: z
     .boolean()
     .default(true)
     .describe('On live ticks, discover only series with data in the last 3 hours (ListMetrics RecentlyActive), so idle resources cost nothing. Backfills always list every series.'),
-  concurrency: z.number().int().min(1).max(50).default(4).describe('GetMetricData calls of one window in flight at once.'),
+  concurrency: z.number().int().min(1).max(50).default(4).describe('GetMetricData calls of one window in flight at once, per region and account.'),
+  targetConcurrency: z
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(8)
+    .describe('Region and account pairs (regions × roles) read at once; each has its own clients, rate limits and calls.'),
   getMetricDataRate: z
     .number()
     .positive()
@@ -133,6 +202,11 @@ export const cloudWatchOptions = z.strictObject({
     .positive()
     .default(10)
     .describe('ListMetrics calls per second, at most, for all jobs of this process reading the same region and account (AWS allows 25).'),
+  getResourcesRate: z
+    .number()
+    .positive()
+    .default(5)
+    .describe('Tagging API GetResources calls per second, at most, for all jobs of this process reading the same region and account (for metrics with tags).'),
   maxAttempts: z
     .number()
     .int()
@@ -144,3 +218,4 @@ export const cloudWatchOptions = z.strictObject({
 
 export type CloudWatchOptions = z.output<typeof cloudWatchOptions>;
 export type MetricEntry = CloudWatchOptions['metrics'][number];
+export type RoleEntry = NonNullable<CloudWatchOptions['roles']>[number];

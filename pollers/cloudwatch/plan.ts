@@ -55,22 +55,83 @@ export function planFigures(series: readonly Series[], options: CloudWatchOption
 }
 
 export interface DiscoveryNote {
-  /** ListMetrics requests one refresh of every discovered entry takes. */
+  /** ListMetrics requests one refresh of every discovered entry takes (all region and account pairs). */
   listMetricsPerRefresh: number;
+  /** GetResources requests one refresh of every entry with tags takes. */
+  getResourcesPerRefresh: number;
   /** Why discovery failed, if it did: those series are then left out of the figures. */
   failed?: string;
-  /** Entries with '*' dimensions. */
+  /** Metric names with '*' dimensions. */
   entries: number;
+  /** Metric names selected by tags. */
+  tagged: number;
 }
 
-export function planLines(series: readonly Series[], options: CloudWatchOptions, schedule: JobSchedule, region: string, discovery: DiscoveryNote): string[] {
-  const f = planFigures(series, options, schedule);
+/** One region and account pair of the plan, with its series (all shards'). */
+export interface PlannedTarget {
+  label: string;
+  region: string;
+  series: readonly Series[];
+}
+
+/** Per-pair figures added up: calls never mix pairs, so the job's calls are the sum of each pair's. */
+export function jobFigures(targets: readonly PlannedTarget[], options: CloudWatchOptions, schedule: JobSchedule): PlanFigures {
+  const each = targets.map((t) => planFigures(t.series, options, schedule));
+  const sum = (pick: (f: PlanFigures) => number) => each.reduce((n, f) => n + pick(f), 0);
+  return {
+    queriesPerTick: sum((f) => f.queriesPerTick),
+    callsPerTick: sum((f) => f.callsPerTick),
+    datapointsPerTick: sum((f) => f.datapointsPerTick),
+    ticksPerMonth: SECONDS_PER_MONTH / schedule.interval,
+    metricsRequestedPerMonth: sum((f) => f.metricsRequestedPerMonth),
+    usdPerMonth: sum((f) => f.usdPerMonth),
+    usdPerMonthAtPeriodInterval: sum((f) => f.usdPerMonthAtPeriodInterval),
+  };
+}
+
+export interface ShardShare {
+  /** 0-based. */
+  index: number;
+  queriesPerTick: number;
+  callsPerTick: number;
+}
+
+/** Queries and calls per tick of each of `count` shards, when `inShard(series)` says which series a shard polls. */
+export function shardShares(targets: readonly PlannedTarget[], options: CloudWatchOptions, schedule: JobSchedule, count: number, shardOfSeries: (target: PlannedTarget, series: Series) => number): ShardShare[] {
+  const shares: ShardShare[] = Array.from({ length: count }, (_, index) => ({ index, queriesPerTick: 0, callsPerTick: 0 }));
+  for (const target of targets) {
+    const split: Series[][] = Array.from({ length: count }, () => []);
+    for (const s of target.series) split[shardOfSeries(target, s)]!.push(s);
+    split.forEach((series, index) => {
+      if (series.length === 0) return;
+      const f = planFigures(series, options, schedule);
+      shares[index]!.queriesPerTick += f.queriesPerTick;
+      shares[index]!.callsPerTick += f.callsPerTick;
+    });
+  }
+  return shares;
+}
+
+export interface PlanExtras {
+  discovery: DiscoveryNote;
+  /** Each shard's share, when the plan was asked for one shard (`--plan --shard i/n`), and which one. */
+  shards?: { shares: ShardShare[]; current: number };
+}
+
+export function planLines(targets: readonly PlannedTarget[], options: CloudWatchOptions, schedule: JobSchedule, extras: PlanExtras): string[] {
+  const f = jobFigures(targets, options, schedule);
   const n = (x: number) => Math.round(x).toLocaleString('en-US');
   const usd = (x: number) => `USD ${x < 1000 ? x.toFixed(2) : n(x)}`;
+  const timing = `interval ${formatDuration(schedule.interval)}, delay ${formatDuration(schedule.delay)}, lookback ${formatDuration(schedule.lookback)}, period ${formatDuration(options.period)}`;
+  const regions = [...new Set(targets.map((t) => t.region))];
+  const where =
+    targets.length === 1
+      ? `region ${regions[0]}`
+      : `regions ${regions.join(', ')} × ${n(targets.length / regions.length)} identit${targets.length / regions.length === 1 ? 'y' : 'ies'}: ${n(targets.length)} region and account pairs`;
   const lines = [
-    `region ${region}; interval ${formatDuration(schedule.interval)}, delay ${formatDuration(schedule.delay)}, lookback ${formatDuration(schedule.lookback)}, period ${formatDuration(options.period)}`,
+    `${where}; ${timing}`,
     `queries per tick: ${n(f.queriesPerTick)} (one per series and statistic)`,
-    `GetMetricData calls per tick: ${n(f.callsPerTick)} (at most 500 queries and 100,800 datapoints per call)`,
+    `GetMetricData calls per tick: ${n(f.callsPerTick)} (at most 500 queries and 100,800 datapoints per call${targets.length > 1 ? ', per region and account' : ''})`,
     `datapoints per tick: ${n(f.datapointsPerTick)}`,
     `ticks per month: ${n(f.ticksPerMonth)} (730 hours / ${formatDuration(schedule.interval)})`,
     `metrics requested per month: ${n(f.metricsRequestedPerMonth)}`,
@@ -79,15 +140,37 @@ export function planLines(series: readonly Series[], options: CloudWatchOptions,
   if (schedule.interval !== Math.min(options.period, ...options.metrics.map((m) => m.period ?? options.period))) {
     lines.push(`  the same series fetched every period instead would cost ${usd(f.usdPerMonthAtPeriodInterval)} per month: the interval sets the cost, the period the resolution`);
   }
-  if (discovery.entries > 0) {
-    const every = Math.max(options.discoveryTtl, schedule.interval);
-    if (discovery.failed) {
-      lines.push(`discovery: ${discovery.entries} metric name(s) with "*" dimensions could not be listed (${discovery.failed}): the figures above leave their series out`);
-    } else {
+  if (targets.length > 1) {
+    for (const target of targets) {
+      const t = planFigures(target.series, options, schedule);
+      lines.push(`  ${target.label}: ${n(t.queriesPerTick)} queries, ${n(t.callsPerTick)} GetMetricData calls per tick`);
+    }
+  }
+  const { discovery } = extras;
+  const every = Math.max(options.discoveryTtl, schedule.interval);
+  if (discovery.failed) {
+    const what = discovery.tagged === 0 ? '"*" dimensions' : discovery.entries === 0 ? 'tags' : '"*" dimensions or tags';
+    lines.push(`discovery: ${discovery.entries + discovery.tagged} metric name(s) with ${what} could not be listed (${discovery.failed}): the figures above leave their series out`);
+  } else {
+    const perMonth = (requests: number) => n((requests * SECONDS_PER_MONTH) / every);
+    if (discovery.entries > 0) {
       lines.push(
         `discovery: ${discovery.entries} metric name(s) with "*" dimensions, ${n(discovery.listMetricsPerRefresh)} ListMetrics request(s) per refresh every ${formatDuration(every)}: ` +
-          `about ${n((discovery.listMetricsPerRefresh * SECONDS_PER_MONTH) / every)} per month (USD ${USD_PER_1000_API_REQUESTS} per 1,000 beyond the free tier's 1,000,000 API requests)`,
+          `about ${perMonth(discovery.listMetricsPerRefresh)} per month (USD ${USD_PER_1000_API_REQUESTS} per 1,000 beyond the free tier's 1,000,000 API requests)`,
       );
+    }
+    if (discovery.tagged > 0) {
+      lines.push(
+        `discovery by tags: ${discovery.tagged} metric name(s), ${n(discovery.getResourcesPerRefresh)} GetResources request(s) per refresh every ${formatDuration(every)}: ` +
+          `about ${perMonth(discovery.getResourcesPerRefresh)} per month (the Tagging API is free)`,
+      );
+    }
+  }
+  if (extras.shards) {
+    const { shares, current } = extras.shards;
+    lines.push(`shards: ${shares.length}; the figures above are the whole job's, each shard polls its share (every shard still discovers everything):`);
+    for (const share of shares) {
+      lines.push(`  shard ${share.index + 1}/${shares.length}: ${n(share.queriesPerTick)} queries, ${n(share.callsPerTick)} GetMetricData calls per tick${share.index === current ? '  <- this one' : ''}`);
     }
   }
   return lines;

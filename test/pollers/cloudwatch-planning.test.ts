@@ -181,7 +181,10 @@ describe('config/cloudwatch.example.yaml', () => {
       checked.push(key!);
     }
     expect(checked.sort()).toEqual(
-      ['catchUp', 'concurrency', 'delay', 'discoveryTtl', 'getMetricDataRate', 'interval', 'listMetricsRate', 'lookback', 'maxAttempts', 'period', 'recentlyActiveOnly', 'roleSessionName'].sort(),
+      [
+        'catchUp', 'concurrency', 'delay', 'discoveryTtl', 'getMetricDataRate', 'getResourcesRate', 'interval', 'listMetricsRate', 'lookback', 'maxAttempts',
+        'period', 'recentlyActiveOnly', 'roleSessionName', 'targetConcurrency',
+      ].sort(),
     );
   });
 });

@@ -1,0 +1,130 @@
+// Discovery of resources by their tags (Resource Groups Tagging API GetResources), cached for a TTL per process.
+import type { Logger } from '../../lib/log.ts';
+import type { PollStats } from '../../lib/poller.ts';
+import { dimensionOf, type ResourceKind } from './resource-types.ts';
+
+/** A metric entry's `tags`: key → one value, any of several, or '*' for any value (the key must be there). */
+export type TagSelector = Readonly<Record<string, string | readonly string[]>>;
+
+/** GetResources' TagFilter. */
+export interface TagFilter {
+  Key: string;
+  Values?: string[];
+}
+
+/** What GetResources returns per resource. */
+export interface ResourceTagMapping {
+  ResourceARN?: string | undefined;
+  Tags?: Array<{ Key?: string | undefined; Value?: string | undefined }> | undefined;
+}
+
+export interface TaggedResource {
+  arn: string;
+  /** The resource's CloudWatch dimension, from its ARN. */
+  dimension: readonly [name: string, value: string];
+  /** Every tag of the resource. */
+  tags: Readonly<Record<string, string>>;
+}
+
+/**
+ * The selector as GetResources' TagFilters, in key order (a stable cache key): a key with '*' (alone or in
+ * its list) matches any value and is sent without Values; otherwise its values are sent, any of which matches.
+ * The API ANDs the filters and ORs each filter's values.
+ */
+export function tagFilters(selector: TagSelector): TagFilter[] {
+  return Object.keys(selector)
+    .sort()
+    .map((key) => {
+      const raw = selector[key]!;
+      const values = typeof raw === 'string' ? [raw] : [...raw];
+      return values.includes('*') ? { Key: key } : { Key: key, Values: [...new Set(values)] };
+    });
+}
+
+/** Whether a resource with `tags` is selected: every key of the selector present, with one of its values unless '*'. */
+export function matchesTags(tags: Readonly<Record<string, string>>, selector: TagSelector): boolean {
+  return tagFilters(selector).every((filter) => Object.hasOwn(tags, filter.Key) && (filter.Values === undefined || filter.Values.includes(tags[filter.Key]!)));
+}
+
+export interface TagDiscoveryRequest {
+  kind: ResourceKind;
+  selector: TagSelector;
+}
+
+export interface TagDiscoveryRun {
+  /** Cache scope: the client (endpoint, region, account) the answer came from. */
+  scope: string;
+  ttlSeconds: number;
+  /** The run's clock, epoch milliseconds. */
+  now: () => number;
+  /** Every page of GetResources for these filters. */
+  getResources: (input: { ResourceTypeFilters: string[]; TagFilters: TagFilter[] }) => Promise<ResourceTagMapping[]>;
+  log: Logger;
+  stats: PollStats;
+}
+
+interface Entry {
+  fetchedAt: number;
+  mappings: ResourceTagMapping[];
+}
+
+const cache = new Map<string, Entry>();
+const inFlight = new Map<string, Promise<ResourceTagMapping[]>>();
+
+/**
+ * The resources of `request.kind` whose tags match `request.selector`, each with its dimension and tags, in
+ * dimension-value order. One GetResources walk (every page) per scope, resource type and selector serves
+ * every entry asking the same (ALB and NLB entries share the load balancers' walk); answers younger than
+ * the TTL come from the cache; when GetResources fails and an older answer is at hand, that one is used
+ * (the failure logged and counted). ARNs of other kinds (a classic load balancer under AWS/ApplicationELB)
+ * are left out, as are resources whose tags do not match (checked again here, as the answer is cached).
+ */
+export async function discoverTaggedResources(request: TagDiscoveryRequest, run: TagDiscoveryRun): Promise<TaggedResource[]> {
+  const filters = tagFilters(request.selector);
+  const key = JSON.stringify([run.scope, request.kind.type, filters]);
+  const mappings = await cachedWalk(key, { ResourceTypeFilters: [request.kind.type], TagFilters: filters }, run);
+  const byValue = new Map<string, TaggedResource>();
+  for (const mapping of mappings) {
+    const arn = mapping.ResourceARN ?? '';
+    const dimension = dimensionOf(request.kind, arn);
+    if (!dimension) continue;
+    const tags: Record<string, string> = {};
+    for (const tag of mapping.Tags ?? []) if (tag.Key !== undefined) tags[tag.Key] = tag.Value ?? '';
+    if (!matchesTags(tags, request.selector)) continue;
+    byValue.set(dimension[1], { arn, dimension, tags });
+  }
+  return [...byValue.values()].sort((a, b) => (a.dimension[1] < b.dimension[1] ? -1 : a.dimension[1] > b.dimension[1] ? 1 : 0));
+}
+
+async function cachedWalk(key: string, input: { ResourceTypeFilters: string[]; TagFilters: TagFilter[] }, run: TagDiscoveryRun): Promise<ResourceTagMapping[]> {
+  const cached = cache.get(key);
+  if (cached && run.now() - cached.fetchedAt < run.ttlSeconds * 1000) {
+    run.stats.count('tag_discovery_cache_hits');
+    return cached.mappings;
+  }
+  const pending = inFlight.get(key);
+  if (pending) return pending;
+  const walk = (async () => {
+    try {
+      const mappings = await run.getResources(input);
+      cache.set(key, { fetchedAt: run.now(), mappings });
+      run.stats.count('tag_discovery_refreshes');
+      return mappings;
+    } catch (error) {
+      if (!cached) throw error;
+      run.stats.count('tag_discovery_errors');
+      run.log.warn('GetResources failed; using the resources found earlier', { resourceType: input.ResourceTypeFilters[0], error });
+      return cached.mappings;
+    } finally {
+      inFlight.delete(key);
+    }
+  })();
+  inFlight.set(key, walk);
+  return walk;
+}
+
+/** Forgets every resource found (tests). */
+export function clearTagDiscoveryCache(): void {
+  cache.clear();
+  inFlight.clear();
+}
