@@ -12,19 +12,42 @@
 // "message": "…"}`, and the header `x-amzn-query-error: <Query code>;<Sender|Receiver>`, from which the SDK
 // takes the error's name (throttling therefore surfaces as `Throttling`, which its retry strategy treats as a
 // throttle, as it does `ThrottlingException`).
-import { randomUUID, createHash } from 'node:crypto';
+//
+// The same port also answers STS (AssumeRole, GetCallerIdentity: aws-sts-fake.ts) and the Resource Groups
+// Tagging API (GetResources: aws-tagging-fake.ts), told apart by the service in the SigV4 credential scope,
+// so one AWS_ENDPOINT_URL serves all three as it would LocalStack. Data is kept per account and region: the
+// region is the credential scope's, the account that of the access key (a key of the account, or an
+// assumed-role session the fake issued). Data seeded with seed() without a scope is seen from every account
+// and region.
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { CloudWatchClient, PutMetricDataCommand, type MetricDatum } from '@aws-sdk/client-cloudwatch';
+import { AwsError, credentialScope, invalidToken, sendJson, sendXml, type FakeService } from './aws-protocol-fake.ts';
+import { StsFake, stsErrorXml, type FakeIdentity } from './aws-sts-fake.ts';
+import { TaggingFake } from './aws-tagging-fake.ts';
 
+/** The account of FAKE_CREDENTIALS. */
+export const FAKE_ACCOUNT = '111111111111';
 export const FAKE_CREDENTIALS = { accessKeyId: 'AKIAFAKEFAKEFAKE0000', secretAccessKey: 'fake-secret-key-for-tests-only' };
+/** The key seed() uses without a scope: what it stores is seen from every account and region. */
+const UNSCOPED_CREDENTIALS = { accessKeyId: 'AKIAFAKEANYSCOPE0000', secretAccessKey: 'fake-secret-key-for-tests-only' };
+
+/** Where data lives: one account in one region. */
+export interface FakeScope {
+  region: string;
+  /** Default: FAKE_ACCOUNT. */
+  account?: string;
+}
 
 const LIMITS = { queriesPerCall: 500, datapointsPerCall: 100_800, listMetricsPage: 500, putMetricData: 1000 } as const;
 const HOUR = 3600;
 const DAY = 86400;
 
 export interface FakeRequest {
+  /** The signing name of the credential scope: monitoring (CloudWatch), tagging, sts. */
+  service?: FakeService;
   operation: string;
   status: number;
   /** The error code answered (`Throttling`, `ValidationError` …), when not 200. */
@@ -36,6 +59,9 @@ export interface FakeRequest {
   nextToken?: boolean;
   /** The region of the SigV4 credential scope. */
   region?: string;
+  /** The account of the access key that signed (undefined for the seeding key and refused keys). */
+  account?: string;
+  accessKeyId?: string;
   gzip: boolean;
   bytes: number;
   headers: IncomingHttpHeaders;
@@ -73,15 +99,10 @@ interface Fault {
   message: string;
 }
 
-class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly queryCode: string,
-    readonly type: string,
-    message: string,
-    readonly fault: 'Sender' | 'Receiver' = status >= 500 ? 'Receiver' : 'Sender',
-  ) {
-    super(message);
+/** A CloudWatch error: its Query code (x-amzn-query-error), its JSON shape id (__type), the status. */
+class ApiError extends AwsError {
+  constructor(status: number, queryCode: string, type: string, message: string, fault?: 'Sender' | 'Receiver') {
+    super(status, queryCode, message, { jsonType: type, ...(fault ? { fault } : {}) });
   }
 }
 
@@ -98,7 +119,14 @@ export class CloudWatchFake {
   datapointsPerPage: number | undefined;
   /** Milliseconds to wait before answering each request (slow-API and deadline tests). */
   responseDelayMs = 0;
-  readonly #series = new Map<string, StoredSeries>();
+  /** The STS of the fake: identities, roles, sessions. */
+  readonly sts = new StsFake();
+  /** The Tagging API of the fake: tagged resources per account and region. */
+  readonly tagging = new TaggingFake();
+  /** `account/region` → series; '' holds what the seeding key stored, seen from everywhere. */
+  readonly #stores = new Map<string, Map<string, StoredSeries>>();
+  readonly #denied = new Set<string>();
+  readonly #accountKeys = new Map<string, { accessKeyId: string; secretAccessKey: string }>();
   readonly #faults: Fault[] = [];
   readonly #server: Server;
   readonly #clients: CloudWatchClient[] = [];
@@ -106,6 +134,8 @@ export class CloudWatchFake {
   private constructor(server: Server, options: CloudWatchFakeOptions) {
     this.#server = server;
     this.now = options.now ?? Date.now;
+    this.sts.addKey(FAKE_CREDENTIALS.accessKeyId, FAKE_CREDENTIALS.secretAccessKey, FAKE_ACCOUNT);
+    this.sts.addKey(UNSCOPED_CREDENTIALS.accessKeyId, UNSCOPED_CREDENTIALS.secretAccessKey, FAKE_ACCOUNT, { unscoped: true });
   }
 
   static async start(options: CloudWatchFakeOptions = {}): Promise<CloudWatchFake> {
@@ -160,24 +190,50 @@ export class CloudWatchFake {
     });
   }
 
-  /** A real SDK client aimed at the fake, with fake credentials (for seeding, and for tests of the fake itself). */
-  client(region = 'us-east-1'): CloudWatchClient {
-    const client = new CloudWatchClient({ region, endpoint: this.url, credentials: FAKE_CREDENTIALS, maxAttempts: 1 });
+  /** A real SDK client aimed at the fake (for seeding, and for tests of the fake itself): FAKE_CREDENTIALS unless others are given. */
+  client(region = 'us-east-1', credentials: { accessKeyId: string; secretAccessKey: string } = FAKE_CREDENTIALS): CloudWatchClient {
+    const client = new CloudWatchClient({ region, endpoint: this.url, credentials, maxAttempts: 1 });
     this.#clients.push(client);
     return client;
   }
 
-  /** Seeds through PutMetricData with the real SDK, 1,000 datums per call (the API's limit). */
-  async seed(namespace: string, data: MetricDatum[]): Promise<void> {
-    const client = this.client();
+  /** A long-term access key of `account` (registered on first use): what a test signs with to act as that account. */
+  credentialsFor(account: string): { accessKeyId: string; secretAccessKey: string } {
+    if (account === FAKE_ACCOUNT) return FAKE_CREDENTIALS;
+    let credentials = this.#accountKeys.get(account);
+    if (!credentials) {
+      credentials = { accessKeyId: `AKIA${account}FAKE`, secretAccessKey: 'fake-secret-key-for-tests-only' };
+      this.sts.addKey(credentials.accessKeyId, credentials.secretAccessKey, account);
+      this.#accountKeys.set(account, credentials);
+    }
+    return credentials;
+  }
+
+  /**
+   * Seeds through PutMetricData with the real SDK, 1,000 datums per call (the API's limit): into one account
+   * and region when `scope` is given, else where every account and region sees it.
+   */
+  async seed(namespace: string, data: MetricDatum[], scope?: FakeScope): Promise<void> {
+    const client = scope ? this.client(scope.region, this.credentialsFor(scope.account ?? FAKE_ACCOUNT)) : this.client('us-east-1', UNSCOPED_CREDENTIALS);
     for (let i = 0; i < data.length; i += LIMITS.putMetricData) {
       await client.send(new PutMetricDataCommand({ Namespace: namespace, MetricData: data.slice(i, i + LIMITS.putMetricData) }));
     }
   }
 
+  /** Requests of `account` (or any) to `region` answer what AWS answers for a region not enabled: InvalidClientTokenId. */
+  denyRegion(region: string, account?: string): void {
+    this.#denied.add(`${account ?? '*'}/${region}`);
+  }
+
+  allowRegion(region: string, account?: string): void {
+    this.#denied.delete(`${account ?? '*'}/${region}`);
+  }
+
   /** Every series stored, for assertions. */
-  listSeries(): Array<{ namespace: string; metricName: string; dimensions: Array<{ Name: string; Value: string }>; samples: number }> {
-    return [...this.#series.values()].map((s) => ({ namespace: s.namespace, metricName: s.metricName, dimensions: s.dimensions, samples: s.samples.length }));
+  listSeries(): Array<{ scope: string; namespace: string; metricName: string; dimensions: Array<{ Name: string; Value: string }>; samples: number }> {
+    return [...this.#stores.entries()].flatMap(([scope, store]) =>
+      [...store.values()].map((s) => ({ scope, namespace: s.namespace, metricName: s.metricName, dimensions: s.dimensions, samples: s.samples.length })),
+    );
   }
 
   async close(): Promise<void> {
@@ -194,53 +250,100 @@ export class CloudWatchFake {
     const raw = Buffer.concat(chunks);
     const gzip = request.headers['content-encoding'] === 'gzip';
     const target = String(request.headers['x-amz-target'] ?? '');
-    const operation = target.startsWith('GraniteServiceVersion20100801.') ? target.slice('GraniteServiceVersion20100801.'.length) : target || '(none)';
+    const operation = target.includes('.') ? target.slice(target.indexOf('.') + 1) : target || '(none)';
     const entry: FakeRequest = { operation, status: 200, gzip, bytes: raw.length, headers: request.headers, body: {} };
     this.requests.push(entry);
     if (this.responseDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.responseDelayMs));
     if (response.destroyed) return;
+    let service: FakeService = 'monitoring';
     try {
       if (request.method !== 'POST' || request.url !== '/') throw new ApiError(404, 'UnknownOperation', 'com.amazon.coral.service#UnknownOperationException', `${request.method} ${request.url}`);
-      entry.region = checkSignature(request.headers);
-      if (request.headers['content-type'] !== 'application/x-amz-json-1.0') {
-        throw new ApiError(400, 'UnknownOperation', 'com.amazon.coral.service#UnknownOperationException', `unexpected Content-Type ${request.headers['content-type']}`);
+      const scope = credentialScope(request.headers);
+      service = entry.service = scope.service;
+      entry.region = scope.region;
+      entry.accessKeyId = scope.accessKeyId;
+      const identity = this.sts.identify(scope, request.headers);
+      if (!identity.unscoped) entry.account = identity.account;
+      if (service === 'sts') {
+        const text = raw.toString('utf8');
+        entry.operation = new URLSearchParams(text).get('Action') ?? '(none)';
+        entry.body = Object.fromEntries(new URLSearchParams(text));
+        if (request.headers['content-type'] !== 'application/x-www-form-urlencoded') {
+          throw new AwsError(400, 'InvalidAction', `unexpected Content-Type ${request.headers['content-type']}`);
+        }
+        this.#injectFault(entry.operation, service);
+        sendXml(response, 200, this.sts.handle(text, identity).xml);
+        return;
+      }
+      if (this.#denied.has(`*/${scope.region}`) || this.#denied.has(`${identity.account}/${scope.region}`)) throw invalidToken();
+      if (!scope.signedHeaders.includes('x-amz-target')) throw new ApiError(403, 'IncompleteSignature', 'com.amazon.coral.service#IncompleteSignatureException', 'x-amz-target is not signed');
+      const [contentType, prefix] = service === 'tagging' ? ['application/x-amz-json-1.1', 'ResourceGroupsTaggingAPI_20170126.'] : ['application/x-amz-json-1.0', 'GraniteServiceVersion20100801.'];
+      if (request.headers['content-type'] !== contentType || !target.startsWith(prefix)) {
+        throw new ApiError(400, 'UnknownOperation', 'com.amazon.coral.service#UnknownOperationException', `unexpected Content-Type ${request.headers['content-type']} or X-Amz-Target ${target} for ${service}`);
       }
       const body = JSON.parse((gzip ? gunzipSync(raw) : raw).toString('utf8') || '{}') as Record<string, unknown>;
       entry.body = body;
-      this.#injectFault(operation);
+      this.#injectFault(operation, service);
+      if (service === 'tagging') {
+        if (operation !== 'GetResources') throw new AwsError(400, 'UnknownOperationException', `operation ${operation} is not implemented by the fake`);
+        sendJson(response, 200, this.tagging.getResources(body, identity.account, scope.region), '1.1');
+        return;
+      }
+      const store = this.#store(identity, scope.region);
       let output: unknown;
       switch (operation) {
         case 'PutMetricData':
-          output = this.#putMetricData(body);
+          output = this.#putMetricData(body, store);
           break;
         case 'ListMetrics':
-          output = this.#listMetrics(body);
+          output = this.#listMetrics(body, this.#visible(identity, scope.region));
           break;
         case 'GetMetricData':
-          output = this.#getMetricData(body, entry);
+          output = this.#getMetricData(body, entry, this.#visible(identity, scope.region));
           break;
         default:
           throw new ApiError(400, 'UnknownOperation', 'com.amazon.coral.service#UnknownOperationException', `operation ${operation} is not implemented by the fake`);
       }
-      send(response, 200, output ?? {});
+      sendJson(response, 200, output ?? {}, '1.0');
     } catch (error) {
-      const e = error instanceof ApiError ? error : new ApiError(500, 'InternalServiceError', 'com.amazonaws.cloudwatch#InternalServiceFault', String(error));
+      const e = error instanceof AwsError ? error : new ApiError(500, 'InternalServiceError', 'com.amazonaws.cloudwatch#InternalServiceFault', String(error));
       entry.status = e.status;
-      entry.error = e.queryCode;
-      send(response, e.status, { __type: e.type, message: e.message }, { 'x-amzn-query-error': `${e.queryCode};${e.fault}` });
+      entry.error = e.code;
+      if (service === 'sts') sendXml(response, e.status, stsErrorXml(e));
+      else if (service === 'tagging') sendJson(response, e.status, { __type: e.jsonType, Message: e.message }, '1.1');
+      else sendJson(response, e.status, { __type: e.jsonType, message: e.message }, '1.0', { 'x-amzn-query-error': `${e.code};${e.fault}` });
     }
   }
 
-  #injectFault(operation: string): void {
+  /** Where a caller's PutMetricData goes: its account and region, or everywhere for the seeding key. */
+  #store(identity: FakeIdentity, region: string): Map<string, StoredSeries> {
+    const key = identity.unscoped ? '' : `${identity.account}/${region}`;
+    let store = this.#stores.get(key);
+    if (!store) this.#stores.set(key, (store = new Map()));
+    return store;
+  }
+
+  /** What a caller sees: its account and region's series, then those seeded for everyone. */
+  #visible(identity: FakeIdentity, region: string): Array<Map<string, StoredSeries>> {
+    const own = identity.unscoped ? undefined : this.#stores.get(`${identity.account}/${region}`);
+    const everyone = this.#stores.get('');
+    return [own, everyone].filter((store): store is Map<string, StoredSeries> => store !== undefined);
+  }
+
+  #injectFault(operation: string, service: FakeService): void {
     const fault = this.#faults.find((f) => f.remaining > 0 && (f.operation === undefined || f.operation === operation));
     if (!fault) return;
     fault.remaining--;
+    // Each service names the same trouble its own way.
+    if (service === 'tagging') {
+      throw new AwsError(fault.status, fault.queryCode, fault.message, { jsonType: fault.queryCode === 'Throttling' ? 'ThrottledException' : 'InternalServiceException', fault: fault.fault });
+    }
     throw new ApiError(fault.status, fault.queryCode, fault.type, fault.message, fault.fault);
   }
 
   // --- PutMetricData ---------------------------------------------------------------------------------
 
-  #putMetricData(body: Record<string, unknown>): unknown {
+  #putMetricData(body: Record<string, unknown>, store: Map<string, StoredSeries>): unknown {
     const namespace = requireString(body, 'Namespace');
     const data = (body.MetricData ?? []) as Array<Record<string, unknown>>;
     if (data.length > LIMITS.putMetricData) throw invalidValue(`The collection MetricData must not have a size greater than ${LIMITS.putMetricData}.`);
@@ -249,8 +352,8 @@ export class CloudWatchFake {
       const metricName = requireString(datum, 'MetricName');
       const dimensions = ((datum.Dimensions ?? []) as Array<{ Name: string; Value: string }>).map((d) => ({ Name: d.Name, Value: d.Value }));
       const key = seriesKey(namespace, metricName, dimensions);
-      let series = this.#series.get(key);
-      if (!series) this.#series.set(key, (series = { namespace, metricName, dimensions, samples: [], receivedAt: 0 }));
+      let series = store.get(key);
+      if (!series) store.set(key, (series = { namespace, metricName, dimensions, samples: [], receivedAt: 0 }));
       series.receivedAt = this.now();
       const timestamp = typeof datum.Timestamp === 'number' ? datum.Timestamp : this.now() / 1000;
       if (typeof datum.Value === 'number') series.samples.push({ timestamp, values: [[datum.Value, 1]] });
@@ -265,11 +368,11 @@ export class CloudWatchFake {
 
   // --- ListMetrics -----------------------------------------------------------------------------------
 
-  #listMetrics(body: Record<string, unknown>): unknown {
+  #listMetrics(body: Record<string, unknown>, stores: Array<Map<string, StoredSeries>>): unknown {
     const filter = (body.Dimensions ?? []) as Array<{ Name: string; Value?: string }>;
     if (filter.length > 10) throw invalidValue('The collection Dimensions must not have a size greater than 10.');
     const now = this.now();
-    const matching = [...this.#series.values()].filter(
+    const matching = stores.flatMap((store) => [...store.values()]).filter(
       (s) =>
         (body.Namespace === undefined || s.namespace === body.Namespace) &&
         (body.MetricName === undefined || s.metricName === body.MetricName) &&
@@ -288,7 +391,7 @@ export class CloudWatchFake {
 
   // --- GetMetricData ---------------------------------------------------------------------------------
 
-  #getMetricData(body: Record<string, unknown>, entry: FakeRequest): unknown {
+  #getMetricData(body: Record<string, unknown>, entry: FakeRequest, stores: Array<Map<string, StoredSeries>>): unknown {
     const queries = (body.MetricDataQueries ?? []) as Array<Record<string, unknown>>;
     entry.queries = queries.length;
     entry.nextToken = body.NextToken !== undefined;
@@ -319,7 +422,8 @@ export class CloudWatchFake {
         throw invalidValue('The parameter MetricDataQueries.member.MetricStat.Period must be 1, 5, 10, 20, 30, or a multiple of 60.');
       }
       if (!isSupportedStat(stat.Stat)) throw invalidValue(`The fake computes SampleCount, Average, Sum, Minimum, Maximum and pNN only, not ${stat.Stat}.`);
-      const series = this.#series.get(seriesKey(stat.Metric.Namespace, stat.Metric.MetricName, stat.Metric.Dimensions ?? []));
+      const key = seriesKey(stat.Metric.Namespace, stat.Metric.MetricName, stat.Metric.Dimensions ?? []);
+      const series = stores.map((store) => store.get(key)).find((found) => found !== undefined);
       const points = series ? aggregate(series, roundStart(start, period, nowSeconds), end, period, stat.Stat, nowSeconds) : [];
       if (descending) points.reverse();
       return { id: q.Id as string, label: (q.Label as string | undefined) ?? stat.Metric.MetricName, returnData: q.ReturnData !== false, points };
@@ -441,29 +545,6 @@ function statistic(samples: Sample[], stat: string): number | undefined {
 }
 
 // --- Wire helpers --------------------------------------------------------------------------------------
-
-function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': 'application/x-amz-json-1.0',
-    'content-length': Buffer.byteLength(text),
-    'x-amzn-requestid': randomUUID(),
-    ...headers,
-  });
-  response.end(text);
-}
-
-/** A SigV4 Authorization header for the `monitoring` service, as the SDK signs; returns the scope's region. The signature itself is not verified. */
-function checkSignature(headers: IncomingHttpHeaders): string {
-  const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([a-z0-9-]+)\/monitoring\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=[0-9a-f]{64}$/.exec(
-    String(headers.authorization ?? ''),
-  );
-  if (!match || !headers['x-amz-date']) {
-    throw new ApiError(403, 'MissingAuthenticationToken', 'com.amazon.coral.service#MissingAuthenticationTokenException', 'Missing Authentication Token');
-  }
-  if (!match[4]!.split(';').includes('x-amz-target')) throw new ApiError(403, 'IncompleteSignature', 'com.amazon.coral.service#IncompleteSignatureException', 'x-amz-target is not signed');
-  return match[3]!;
-}
 
 function seriesKey(namespace: string, metricName: string, dimensions: ReadonlyArray<{ Name: string; Value: string }>): string {
   const dims = [...dimensions].map((d) => [d.Name, d.Value]).sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));

@@ -30,7 +30,7 @@ describe('CloudWatch fake', () => {
       expect(put.headers['content-type']).toBe('application/x-amz-json-1.0');
       expect(put.headers['x-amz-target']).toBe('GraniteServiceVersion20100801.PutMetricData');
       expect(put.headers['x-amzn-query-mode']).toBe('true');
-      expect(put.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIAFAKEFAKEFAKE0000\/\d{8}\/us-east-1\/monitoring\/aws4_request, /);
+      expect(put.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIAFAKEANYSCOPE0000\/\d{8}\/us-east-1\/monitoring\/aws4_request, /);
       expect(put.region).toBe('us-east-1');
       expect(put.gzip).toBe(true);
       expect(put.headers['content-encoding']).toBe('gzip');
