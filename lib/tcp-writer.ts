@@ -58,8 +58,9 @@ export class TcpGraphiteWriter extends QueuedWriter {
 
   constructor(private readonly options: TcpWriterOptions) {
     super(options.queueLimit, options.log);
-    // About four chunks of typical (~60 byte) lines.
-    this.eagerLines = Math.max(256, Math.ceil(options.chunkChars / 16));
+    // About four chunks of typical (~60 byte) lines; at most half the queue, or a synchronous burst larger
+    // than a small queue would drop lines a connected socket could have taken.
+    this.eagerLines = Math.max(1, Math.min(Math.max(256, Math.ceil(options.chunkChars / 16)), Math.floor(options.queueLimit / 2)));
     this.target = `tcp://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
     this.replay = new ReplayBuffer(options.replaySeconds * 1000, options.replayLines);
     this.open();

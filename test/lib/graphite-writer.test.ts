@@ -323,6 +323,20 @@ describe('graphite writer over TCP', () => {
     expect(sink.lines()).toEqual(sent.slice(250));
   });
 
+  it('(5b) a synchronous burst larger than a small queue reaches a connected socket without a drop', async () => {
+    const sink = await server();
+    const { writer } = writerFor(sink.port, { queueLimit: 1000 });
+    writer.write(line(0));
+    expect(await writer.flush(10_000)).toBe(true);
+    // Three times the queue in one synchronous run, as one page of a poller's answer is emitted.
+    const sent = lines(1, 3000);
+    for (const text of sent) writer.write(text);
+    expect(await writer.flush(10_000)).toBe(true);
+    await closeAndWait(writer, sink);
+    expect(writer.stats()).toEqual({ sent: 3001, dropped: 0, queued: 0, reconnects: 0 });
+    expect(sink.lines()).toEqual([line(0), ...sent]);
+  });
+
   it('(6) reconnects after the stall timeout when the peer accepts but never reads', async () => {
     // The first connection is a black hole; later ones read normally.
     const sink = await server(0, (connection, index) => {
