@@ -12,7 +12,8 @@ import { UdpGraphiteWriter } from './udp-writer.ts';
  * - lines dropped, oldest first, from a full queue: counted in stats().dropped and by whenHandedOff;
  * - lines still queued at close(): counted the same way (flush first);
  * - over TCP, lines carbon had not read when a connection died and that are older than the replay tail
- *   (the last `replaySeconds` of traffic before the loss, at most `replayLines` lines);
+ *   (the last `replayBytes` of traffic before the loss, and more of it up to `replaySeconds` and
+ *   `replayLines`: a peer that stops reading holds ~4 MB unread in kernel buffers, measured on loopback);
  * - over UDP, any datagram.
  * A replay re-sends lines carbon may already have: harmless, a whisper point is overwritten, and in order.
  */
@@ -42,8 +43,13 @@ export interface GraphiteWriterOptions {
   stdout?: NodeJS.WritableStream;
   /** TCP: the lines handed to a socket in its last this-many seconds of traffic are re-sent after a reconnect. Default 10. */
   replaySeconds?: number;
-  /** TCP: at most this many lines are kept for that replay (plus one chunk). Default queueLimit / 10. */
+  /** TCP: at most this many lines are kept for that replay (plus one chunk), unless replayBytes needs more. Default queueLimit / 10. */
   replayLines?: number;
+  /**
+   * TCP: the replay always holds at least the last this-many bytes (characters) handed to the socket, however
+   * old: what the kernel buffers of a peer that stopped reading can hold unread. Default 16 MiB.
+   */
+  replayBytes?: number;
   /** Lines are joined into chunks of about this many bytes, one write each. Default 65536. */
   chunkBytes?: number;
   /** TCP: give up a connection attempt after this long. Default 10000. */
@@ -83,6 +89,13 @@ export interface GraphiteWriter {
 }
 
 export const DEFAULT_QUEUE_LIMIT = 500_000;
+/**
+ * A peer that accepts but stops reading (a hung carbon, a blackholed route) leaves ~4 MB unread in kernel
+ * buffers on loopback (our socket's send buffer and its receive buffer), up to ~10 MB across a network with
+ * Linux's default maxima; at a few lines a second that is hours of traffic. Replaying less after the stalled
+ * connection is destroyed loses the rest (measured in test/reliability/graphite.test.ts).
+ */
+export const DEFAULT_REPLAY_BYTES = 16 * 1024 * 1024;
 
 export function createGraphiteWriter(options: GraphiteWriterOptions = {}): GraphiteWriter {
   const target = parseGraphiteUrl(options.url);
@@ -107,6 +120,7 @@ export function createGraphiteWriter(options: GraphiteWriterOptions = {}): Graph
     chunkChars,
     replaySeconds: Math.max(0, options.replaySeconds ?? 10),
     replayLines: Math.max(0, options.replayLines ?? Math.ceil(queueLimit / 10)),
+    replayChars: Math.max(0, options.replayBytes ?? DEFAULT_REPLAY_BYTES),
     connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs ?? 10_000),
     stallTimeoutMs: positive('stallTimeoutMs', options.stallTimeoutMs ?? 10_000),
     backoffMinMs,

@@ -10,6 +10,9 @@ export interface ReplayChunk {
  * Chunks handed to the socket within the last `maxAgeMs`, bounded by `maxLines` lines (plus at most the
  * one chunk that straddles the bound, so the bound is always covered). Ages count only while connected:
  * a connection lost for a minute still replays the last seconds before it was lost.
+ * Whatever their age or number of lines, the newest `minChars` characters are always kept: a peer that
+ * stopped reading leaves that much unread in kernel buffers however long ago it was written (at a few
+ * lines a second, 4 MB there are hours of traffic), and a connection destroyed then loses it.
  */
 export class ReplayBuffer {
   private texts: string[] = [];
@@ -18,24 +21,30 @@ export class ReplayBuffer {
   private head = 0;
   /** Lines held. */
   lines = 0;
+  /** Characters held. */
+  private chars = 0;
 
   constructor(
     private readonly maxAgeMs: number,
     private readonly maxLines: number,
+    private readonly minChars = 0,
   ) {}
 
   add(text: string, lines: number, now: number): void {
-    if (this.maxLines <= 0 || this.maxAgeMs <= 0) return;
+    if (this.minChars <= 0 && (this.maxLines <= 0 || this.maxAgeMs <= 0)) return;
     this.texts.push(text);
     this.lineCounts.push(lines);
     this.times.push(now);
     this.lines += lines;
+    this.chars += text.length;
     const oldest = now - this.maxAgeMs;
     while (
       this.head < this.texts.length - 1 &&
+      this.chars - this.texts[this.head]!.length >= this.minChars &&
       (this.times[this.head]! < oldest || this.lines - this.lineCounts[this.head]! >= this.maxLines)
     ) {
       this.lines -= this.lineCounts[this.head]!;
+      this.chars -= this.texts[this.head]!.length;
       this.texts[this.head] = '';
       this.head++;
     }
@@ -62,6 +71,7 @@ export class ReplayBuffer {
       this.lineCounts.push(chunk.lines);
       this.times.push(now);
       this.lines += chunk.lines;
+      this.chars += chunk.text.length;
     }
   }
 
@@ -71,5 +81,6 @@ export class ReplayBuffer {
     this.times = [];
     this.head = 0;
     this.lines = 0;
+    this.chars = 0;
   }
 }

@@ -15,6 +15,8 @@ export interface TcpWriterOptions {
   chunkChars: number;
   replaySeconds: number;
   replayLines: number;
+  /** The replay always keeps at least this many of the newest characters handed to the socket, whatever their age. */
+  replayChars: number;
   connectTimeoutMs: number;
   stallTimeoutMs: number;
   backoffMinMs: number;
@@ -62,7 +64,7 @@ export class TcpGraphiteWriter extends QueuedWriter {
     // than a small queue would drop lines a connected socket could have taken.
     this.eagerLines = Math.max(1, Math.min(Math.max(256, Math.ceil(options.chunkChars / 16)), Math.floor(options.queueLimit / 2)));
     this.target = `tcp://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
-    this.replay = new ReplayBuffer(options.replaySeconds * 1000, options.replayLines);
+    this.replay = new ReplayBuffer(options.replaySeconds * 1000, options.replayLines, options.replayChars);
     this.open();
   }
 

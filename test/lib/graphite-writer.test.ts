@@ -354,6 +354,23 @@ describe('graphite writer over TCP', () => {
     expect(compare(completeLines(afterStall), sent)).toEqual(complete);
   });
 
+  it('(6b) replays all a peer that stopped reading swallowed, however long ago it was written', async () => {
+    // Connection 0 is a black hole; once the writer gives up on it, the hung peer is restarted and the
+    // kernel buffers it never read are gone (about 4 MB on loopback).
+    const sink: LineServer = await server(0, (connection, index) => {
+      if (index === 0) connection.socket.pause();
+      else sink.connections[0]!.socket.resetAndDestroy();
+    });
+    // Every chunk counts as old at once: only the replay's byte floor (a default) keeps them.
+    const { writer } = writerFor(sink.port, { stallTimeoutMs: 200, replaySeconds: 0.001 });
+    const sent = lines(1, 200_000);
+    for (const text of sent) writer.write(text);
+    await until(() => writer.stats().reconnects === 1);
+    expect(await writer.flush(30_000)).toBe(true);
+    const afterStall = await closeAndWait(writer, sink, 1);
+    expect(compare(completeLines(afterStall), sent)).toEqual(complete);
+  });
+
   it('(7) ready() resolves only once the queue is below half of queueLimit', async () => {
     const port = await freePort();
     const { writer } = writerFor(port, { queueLimit: 100 });

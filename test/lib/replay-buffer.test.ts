@@ -31,6 +31,16 @@ describe('ReplayBuffer', () => {
     expect(texts(buffer)).toEqual(['b', 'c']);
   });
 
+  it('always keeps the newest minChars characters, however old and however many lines', () => {
+    // A peer that stopped reading may still hold all of them unread in its kernel buffers.
+    const buffer = new ReplayBuffer(10_000, 1, 12);
+    buffer.add('aaaa', 1, 0);
+    buffer.add('bbbb', 1, 1_000);
+    buffer.add('cccc', 1, 60_000); // older than 10 s and over 1 line, but within the newest 12 characters
+    buffer.add('dddd', 1, 61_000); // 'aaaa' now falls outside them
+    expect(texts(buffer)).toEqual(['bbbb', 'cccc', 'dddd']);
+  });
+
   it('restore appends chunks a lost connection did not get to replay', () => {
     const buffer = new ReplayBuffer(60_000, 1000);
     buffer.add('a', 1, 0);
