@@ -15,12 +15,13 @@ import type { JobContext } from './poll-window.ts';
 import { loadPoller } from './poller-registry.ts';
 import { createProgressDisplay } from './progress-display.ts';
 import { StatsCollector } from './self-metrics.ts';
+import { commandShard, shardJobName } from './shard.ts';
 import { onStopSignals } from './stop-signals.ts';
 import { needsTimeZone, parseTimeBound } from './time-range.ts';
 import { formatWindow } from './time-window.ts';
 
 const USAGE = `Usage: npx tsx bin/backfill.ts <poller> --from <ISO|date|-7d|-36h|yesterday> [--to <ISO|date|now|today>]
-                                [--config FILE] [--concurrency N] [--dry-run] [--restart]
+                                [--config FILE] [--concurrency N] [--dry-run] [--restart] [--shard i/n]
 
   --from, --to     the range, half-open [from, to). An ISO timestamp is an instant (UTC unless it has an
                    offset); a date alone (2026-01-01), "today" and "yesterday" mean midnight in the source's
@@ -30,6 +31,8 @@ const USAGE = `Usage: npx tsx bin/backfill.ts <poller> --from <ISO|date|-7d|-36h
   --concurrency N  windows fetched at once (default 4); the source's own rate limits still apply
   --dry-run        print Graphite lines on stdout instead of sending them; records no progress
   --restart        forget the progress of an interrupted run of the same command and start over
+  --shard i/n      fetch only the i-th of n shares of the job, for pollers that can split their work (SHARD=i/n
+                   does the same); each shard keeps its own progress, as job <job>-shard<i>of<n>
 
 An interrupted run (Ctrl-C, a crash, kill -9) resumes when the same command runs again within 24 h:
 finished windows are recorded under STATE_DIR as soon as their points reach Graphite's socket.
@@ -55,7 +58,9 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
     if (!history) {
       throw new ConfigError(`the ${poller.name} poller has no history (its source only tells the present), so it cannot be backfilled`, { file: 'command line' });
     }
-    const config = loadJobConfig(poller, { configFile: values.config });
+    const loaded = loadJobConfig(poller, { configFile: values.config });
+    const shard = commandShard(values.shard, process.env, poller);
+    const config = { ...loaded, job: shardJobName(loaded.job, shard) };
     const environment = readEnvironment();
     if (!values.from) throw new ConfigError('required, for example --from -7d or --from 2026-01-01', { file: 'command line', field: '--from' });
     const fromText = values.from;
@@ -102,6 +107,7 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
       log: log.child({ job: config.job }),
       clock,
       fetch: globalThis.fetch,
+      shard,
     };
 
     const progress = dryRun ? undefined : BackfillProgress.forJob(environment.stateDir, config.job, () => clock.now());
@@ -191,6 +197,7 @@ function parseArguments(argv: string[]) {
     concurrency: { type: 'string' },
     'dry-run': { type: 'boolean' },
     restart: { type: 'boolean' },
+    shard: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
 }

@@ -9,20 +9,23 @@ import { logProcessWarnings } from './process-warnings.ts';
 import { pollerHelp, pollerList } from './poller-help.ts';
 import { loadPoller, pollerNames } from './poller-registry.ts';
 import { runPoller } from './run-poller.ts';
+import { commandShard, formatShard, shardJobName } from './shard.ts';
 import { onStopSignals } from './stop-signals.ts';
 
-const USAGE = `Usage: npx tsx bin/poll.ts <poller> [--config FILE] [--once] [--dry-run] [--plan] [--help]
+const USAGE = `Usage: npx tsx bin/poll.ts <poller> [--config FILE] [--once] [--dry-run] [--plan] [--shard i/n] [--help]
        npx tsx bin/poll.ts --list
 
   --config FILE  the job's YAML file (default: config/<poller>.yaml; a poller without required options runs without one)
   --once         run a single tick and exit (cron)
   --dry-run      print Graphite lines on stdout instead of sending them; keeps no state
   --plan         print what a tick costs (API calls, datapoints, money) without fetching, where the poller can tell
+  --shard i/n    poll only the i-th of n shares of the job (1/3, 2/3, 3/3 on three hosts), for pollers that can split
+                 their work; SHARD=i/n in the environment does the same. Each shard is its own job <job>-shard<i>of<n>
   --list         every poller with its one-line summary
   --help         this text, or a poller's options with \`<poller> --help\`
 
 Environment: GRAPHITE_URL (tcp://host:2003, udp://host:2003, unset or - for stdout), GRAPHITE_PREFIX,
-GRAPHITE_QUEUE_LIMIT, GRAPHITE_TAGS, STATE_DIR, LOG_FORMAT (text|json), LOG_LEVEL. .env is read.`;
+GRAPHITE_QUEUE_LIMIT, GRAPHITE_TAGS, STATE_DIR, LOG_FORMAT (text|json), LOG_LEVEL, SHARD. .env is read.`;
 
 /** Stop within 5 s of SIGTERM: the current run gets STOP_GRACE_MS, the writer FLUSH_MS. */
 const STOP_GRACE_MS = 2500;
@@ -52,10 +55,13 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
       process.stdout.write(pollerHelp(poller) + '\n');
       return 0;
     }
-    const config = loadJobConfig(poller, { configFile: values.config });
+    const loaded = loadJobConfig(poller, { configFile: values.config });
+    const shard = commandShard(values.shard, process.env, poller);
+    // A shard delivers only its share: its own watermark, state and self-metrics.
+    const config = { ...loaded, job: shardJobName(loaded.job, shard) };
     if (values.plan) {
       if (!poller.plan) throw new ConfigError(`the ${poller.name} poller cannot estimate its cost (it has no plan)`, { file: 'command line', field: '--plan' });
-      const plan = await poller.plan(config.options, config.schedule);
+      const plan = await poller.plan(config.options, config.schedule, { shard });
       process.stdout.write(plan.lines.join('\n') + '\n');
       return 0;
     }
@@ -76,6 +82,7 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
         job: config.job,
         config: config.file ?? '(none)',
         interval: config.schedule.interval,
+        ...(shard ? { shard: formatShard(shard) } : {}),
         graphite: values['dry-run'] ? 'stdout (dry run)' : (environment.graphiteUrl ?? 'stdout'),
       });
       const result = await runPoller({
@@ -90,6 +97,7 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
         tags: environment.tags,
         selfMetrics: environment.selfMetrics,
         stopGraceMs: STOP_GRACE_MS,
+        shard,
       });
       const flushed = await writer.flush(FLUSH_MS);
       const stats = writer.stats();
@@ -118,6 +126,7 @@ function parseArguments(argv: string[]) {
     once: { type: 'boolean' },
     'dry-run': { type: 'boolean' },
     plan: { type: 'boolean' },
+    shard: { type: 'string' },
     list: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });

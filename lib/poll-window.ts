@@ -4,6 +4,7 @@ import type { GraphiteSink } from './graphite-sink.ts';
 import type { Logger } from './log.ts';
 import type { JobSchedule, Poller, TimeWindow } from './poller.ts';
 import type { StatsCollector } from './self-metrics.ts';
+import type { Shard } from './shard.ts';
 
 /** Everything about a job that does not change from one window to the next. */
 export interface JobContext {
@@ -16,6 +17,8 @@ export interface JobContext {
   log: Logger;
   clock: Clock;
   fetch: typeof globalThis.fetch;
+  /** This process's share of a job split with --shard (pollers declaring `sharding` only). */
+  shard?: Shard | undefined;
 }
 
 export interface WindowResult {
@@ -43,6 +46,7 @@ export async function pollWindow(job: JobContext, window: TimeWindow, mode: 'liv
       fetch: job.fetch,
       schedule: job.schedule,
       now: () => job.clock.now(),
+      ...(job.shard ? { shard: job.shard } : {}),
     });
     // A poller that ignores its signal must not report a run that outlived its deadline as a success.
     signal.throwIfAborted();

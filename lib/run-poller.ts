@@ -10,6 +10,7 @@ import { describeError, pollWindow, type JobContext, type WindowResult } from '.
 import type { Poller } from './poller.ts';
 import { runBackfill } from './backfill.ts';
 import { runSchedule, type Tick } from './schedule.ts';
+import type { Shard } from './shard.ts';
 import { emitSelfMetrics, StatsCollector, WriterDeltas, type WriterFigures } from './self-metrics.ts';
 import { formatWindow, liveWindow } from './time-window.ts';
 import { Watermark } from './watermark.ts';
@@ -35,6 +36,8 @@ export interface RunPollerOptions {
   once?: boolean;
   /** How long a run may go on after `stop` before its signal aborts. */
   stopGraceMs?: number;
+  /** This process's share of a job split with --shard; the caller gives the job its shard's name. */
+  shard?: Shard | undefined;
 }
 
 export interface RunPollerResult {
@@ -70,6 +73,7 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
     log,
     clock,
     fetch: options.fetch ?? globalThis.fetch,
+    shard: options.shard,
   };
   const step = poller.history?.step?.(config.options) ?? config.schedule.interval;
   const limits = catchUpLimits(poller, config.options, config.catchUp, config.schedule.interval);

@@ -1,5 +1,6 @@
 // One job split across processes: `--shard i/n` (or SHARD=i/n), and a stable hash giving every work item exactly one shard.
 import { createHash } from 'node:crypto';
+import { ConfigError } from './config-error.ts';
 
 /** One share of a job split `count` ways. `index` counts from 0: `--shard 1/3` is `{ index: 0, count: 3 }`. */
 export interface Shard {
@@ -52,4 +53,25 @@ export function inShard(key: string, shard: Shard | undefined): boolean {
  */
 export function shardJobName(job: string, shard: Shard | undefined): string {
   return shard && shard.count > 1 ? `${job}-shard${shard.index + 1}of${shard.count}` : job;
+}
+
+/**
+ * The shard a command runs: `--shard i/n`, else SHARD=i/n from the environment, else none. A poller that does
+ * not declare `sharding` cannot split its work, so asking it to is a configuration error (it would poll
+ * everything in every shard). `1/1` is the whole job.
+ */
+export function commandShard(flag: string | undefined, env: NodeJS.ProcessEnv, poller: { name: string; sharding?: boolean | undefined }): Shard | undefined {
+  const fromFlag = flag !== undefined;
+  const text = fromFlag ? flag : env.SHARD?.trim() || undefined;
+  if (text === undefined) return undefined;
+  const where = fromFlag ? { file: 'command line', field: '--shard' } : { file: 'environment', field: 'SHARD' };
+  let shard: Shard;
+  try {
+    shard = parseShard(text);
+  } catch (error) {
+    throw new ConfigError((error as Error).message, where);
+  }
+  if (shard.count === 1) return undefined;
+  if (!poller.sharding) throw new ConfigError(`the ${poller.name} poller cannot split its work across processes`, where);
+  return shard;
 }

@@ -1,6 +1,15 @@
 // Shard assignment: parsing `i/n`, and a hash that is stable, complete and disjoint.
 import { describe, expect, it } from 'vitest';
-import { formatShard, inShard, MAX_SHARDS, parseShard, shardJobName, shardOf } from '../../lib/shard.ts';
+import { z } from 'zod';
+import { systemClock } from '../../lib/clock.ts';
+import { isConfigError } from '../../lib/config-error.ts';
+import { GraphiteSink } from '../../lib/graphite-sink.ts';
+import { silentLogger } from '../../lib/log.ts';
+import { pollWindow } from '../../lib/poll-window.ts';
+import { definePoller, type PollContext } from '../../lib/poller.ts';
+import { StatsCollector } from '../../lib/self-metrics.ts';
+import { commandShard, formatShard, inShard, MAX_SHARDS, parseShard, shardJobName, shardOf, type Shard } from '../../lib/shard.ts';
+import { MemoryWriter } from '../helpers/memory-writer.ts';
 
 const keys = Array.from({ length: 10_000 }, (_, i) => JSON.stringify(['eu-west-1', 'AWS/EC2', 'CPUUtilization', [['InstanceId', `i-${i}`]], 'Average', 60]));
 
@@ -52,4 +61,51 @@ describe('shardJobName', () => {
 });
 
 // SHA-256 of each letter, first 48 bits, modulo 5.
+describe('commandShard', () => {
+  const splittable = { name: 'cloudwatch', sharding: true };
+
+  it('takes --shard, else SHARD from the environment, else none; 1/1 is the whole job', () => {
+    expect(commandShard('2/3', { SHARD: '1/2' }, splittable)).toEqual({ index: 1, count: 3 });
+    expect(commandShard(undefined, { SHARD: '1/2' }, splittable)).toEqual({ index: 0, count: 2 });
+    expect(commandShard(undefined, { SHARD: ' ' }, splittable)).toBeUndefined();
+    expect(commandShard(undefined, {}, splittable)).toBeUndefined();
+    expect(commandShard('1/1', {}, { name: 'host' })).toBeUndefined();
+  });
+
+  it('reports a bad value, or a poller that cannot split its work, as a configuration error naming where it came from', () => {
+    const error = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return isConfigError(e) ? e.describe() : `not a ConfigError: ${String(e)}`;
+      }
+      return undefined;
+    };
+    expect(error(() => commandShard('3/2', {}, splittable))).toBe('command line: --shard: expected i/n with 1 ≤ i ≤ n ≤ 1024, such as 1/2 or 2/2; got "3/2"');
+    expect(error(() => commandShard(undefined, { SHARD: 'half' }, splittable))).toMatch(/^environment: SHARD: expected i\/n/);
+    expect(error(() => commandShard('1/2', {}, { name: 'host' }))).toBe('command line: --shard: the host poller cannot split its work across processes');
+  });
+});
+
+describe('the shard reaches the poller', () => {
+  it('pollWindow hands the job\'s shard to poll (and nothing when the job is not split)', async () => {
+    const seen: Array<Shard | undefined> = [];
+    const poller = definePoller({
+      name: 'split',
+      summary: 'records its shard',
+      options: z.strictObject({}),
+      schedule: { interval: 60 },
+      sharding: true,
+      async poll(ctx: PollContext<object>) {
+        seen.push(ctx.shard);
+      },
+    });
+    const job = { poller, job: 'split-shard2of3', options: {}, schedule: { interval: 60, delay: 0, lookback: 0 }, sink: new GraphiteSink(new MemoryWriter()), stats: new StatsCollector(), log: silentLogger, clock: systemClock, fetch: globalThis.fetch };
+    const window = { start: 0, end: 60 };
+    await pollWindow({ ...job, shard: { index: 1, count: 3 } }, window, 'live', new AbortController().signal);
+    await pollWindow(job, window, 'live', new AbortController().signal);
+    expect(seen).toEqual([{ index: 1, count: 3 }, undefined]);
+  });
+});
+
 const PINNED = [4, 3, 2, 0, 2, 0];
