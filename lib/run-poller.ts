@@ -144,7 +144,8 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
       log.error(`run failed: ${describeError(result.error)}`, { window: formatWindow(window) });
     }
 
-    if (options.selfMetrics !== false) {
+    // A run that stops the job for its configuration writes nothing: the job never really started.
+    if (options.selfMetrics !== false && !configError) {
       const lag = watermark?.value !== undefined ? Math.max(0, Math.round(clock.now() / 1000 - watermark.value)) : undefined;
       emitSelfMetrics(
         sink,

@@ -65,7 +65,9 @@ export class TcpGraphiteWriter extends QueuedWriter {
     this.eagerLines = Math.max(1, Math.min(Math.max(256, Math.ceil(options.chunkChars / 16)), Math.floor(options.queueLimit / 2)));
     this.target = `tcp://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
     this.replay = new ReplayBuffer(options.replaySeconds * 1000, options.replayLines, options.replayChars);
-    this.open();
+    // The first line opens the connection (see wake): a job stopped by its configuration before it wrote
+    // anything never connects to Graphite.
+    this.idle = true;
   }
 
   close(): Promise<void> {
@@ -107,6 +109,8 @@ export class TcpGraphiteWriter extends QueuedWriter {
     } else if (this.closed) {
       this.queue.drop();
       this.idle = true;
+    } else if (this.socket === undefined && this.reconnectTimer === undefined) {
+      this.open();
     } else if (this.connected && !this.blocked && !this.pumpScheduled) {
       this.pumpScheduled = true;
       setImmediate(this.pump);

@@ -223,6 +223,19 @@ describe('graphite writer over TCP', () => {
     expect(logs.filter((entry) => entry.msg === 'connected to graphite')).toHaveLength(1);
   });
 
+  it('connects only once the first line is written (a job that stops before writing never connects)', async () => {
+    const sink = await server();
+    const { writer } = writerFor(sink.port);
+    await sleep(100);
+    expect(sink.connections).toHaveLength(0);
+    expect(await writer.flush(1000)).toBe(true);
+    expect(sink.connections).toHaveLength(0);
+    writer.write(line(1));
+    expect(await writer.flush(10_000)).toBe(true);
+    await closeAndWait(writer, sink);
+    expect(sink.lines()).toEqual([line(1)]);
+  });
+
   it('flush() does not sit out a long backoff: it retries at once', async () => {
     const port = await freePort();
     const { writer, logs } = writerFor(port, { backoffMinMs: 600_000, backoffMaxMs: 600_000 });

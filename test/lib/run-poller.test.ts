@@ -160,4 +160,18 @@ describe('runPoller and configuration mistakes found while running', () => {
     expect(result.configError?.describe()).toBe('keyFile: no credentials found');
     expect(stop.signal.aborted).toBe(false);
   });
+
+  it('a job stopped by a ConfigError writes nothing, not even self-metrics (nothing half-started)', async () => {
+    const { ConfigError } = await import('../../lib/config-error.ts');
+    const clock = new FakeClock({ start: START });
+    const poller = createHistoryPoller();
+    poller.poll = async () => {
+      throw new ConfigError('cannot read the key file /nonexistent (ENOENT)', { field: 'keyFile' });
+    };
+    const writer = new MemoryWriter();
+    const done = runPoller({ poller, config: config(), writer, log: silentLogger, stop: new AbortController().signal, clock });
+    const result = await clock.runUntilSettled(done);
+    expect(result.configError).toBeDefined();
+    expect(writer.sequence).toBe(0);
+  });
 });
