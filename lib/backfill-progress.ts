@@ -44,7 +44,9 @@ export class BackfillProgress {
     }
     const at = new Date(this.now()).toISOString();
     this.state = { command, range: fresh, startedAt: at, updatedAt: at, complete: false, done: [] };
-    this.save();
+    // Written with the first finished window, so a run stopped by its configuration leaves no state behind;
+    // an older record is forgotten now, as this run starts over.
+    if (restart || stored) this.remove();
     return { range: fresh, resumed: false, alreadyDone: 0 };
   }
 

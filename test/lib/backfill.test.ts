@@ -1,4 +1,5 @@
 // The backfill runner apart from any real source: exact windows, concurrency bound, resume, failures.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runBackfill, type BackfillOptions } from '../../lib/backfill.ts';
@@ -135,6 +136,15 @@ describe('runBackfill', () => {
     await run({ concurrency: 1, onDelivered: (w) => delivered.push(w.start) });
     expect(delivered).not.toContain(DAY);
     expect(delivered).toHaveLength(5);
+  });
+
+  it('writes no record before a window is done (a run stopped by its configuration leaves no state)', () => {
+    const dir = tempDir('backfill');
+    const progress = BackfillProgress.forJob(dir, 'hist', Date.now);
+    progress.begin('cmd', { start: DAY, end: DAY + 3600 }, false);
+    expect(existsSync(progress.file)).toBe(false);
+    progress.markDone({ start: DAY, end: DAY + 600 });
+    expect(existsSync(progress.file)).toBe(true);
   });
 
   it('--restart and another command start over', () => {
