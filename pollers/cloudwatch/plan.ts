@@ -122,6 +122,7 @@ export function planLines(targets: readonly PlannedTarget[], options: CloudWatch
   const f = jobFigures(targets, options, schedule);
   const n = (x: number) => Math.round(x).toLocaleString('en-US');
   const usd = (x: number) => `USD ${x < 1000 ? x.toFixed(2) : n(x)}`;
+  const calls = (x: number) => `${n(x)} GetMetricData call${x === 1 ? '' : 's'}`;
   const timing = `interval ${formatDuration(schedule.interval)}, delay ${formatDuration(schedule.delay)}, lookback ${formatDuration(schedule.lookback)}, period ${formatDuration(options.period)}`;
   const regions = [...new Set(targets.map((t) => t.region))];
   const where =
@@ -143,7 +144,7 @@ export function planLines(targets: readonly PlannedTarget[], options: CloudWatch
   if (targets.length > 1) {
     for (const target of targets) {
       const t = planFigures(target.series, options, schedule);
-      lines.push(`  ${target.label}: ${n(t.queriesPerTick)} queries, ${n(t.callsPerTick)} GetMetricData calls per tick`);
+      lines.push(`  ${target.label}: ${n(t.queriesPerTick)} queries, ${calls(t.callsPerTick)} per tick`);
     }
   }
   const { discovery } = extras;
@@ -168,9 +169,12 @@ export function planLines(targets: readonly PlannedTarget[], options: CloudWatch
   }
   if (extras.shards) {
     const { shares, current } = extras.shards;
-    lines.push(`shards: ${shares.length}; the figures above are the whole job's, each shard polls its share (every shard still discovers everything):`);
+    lines.push(
+      `shards: ${shares.length}; the figures above are the whole job's, each shard polls its share of the queries (the metrics requested add up; ` +
+        `calls may not, as every shard rounds up per region and account; every shard still discovers everything):`,
+    );
     for (const share of shares) {
-      lines.push(`  shard ${share.index + 1}/${shares.length}: ${n(share.queriesPerTick)} queries, ${n(share.callsPerTick)} GetMetricData calls per tick${share.index === current ? '  <- this one' : ''}`);
+      lines.push(`  shard ${share.index + 1}/${shares.length}: ${n(share.queriesPerTick)} queries, ${calls(share.callsPerTick)} per tick${share.index === current ? '  <- this one' : ''}`);
     }
   }
   return lines;

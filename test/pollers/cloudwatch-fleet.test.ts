@@ -354,6 +354,15 @@ describe('discovery by tags', () => {
     expect(ctx.error).toBeUndefined();
   });
 
+  it('--plan finds the tagged resources with GetResources alone and counts their queries', async () => {
+    const { lines } = await cloudwatch.plan!(sqs(), LIVE);
+    const text = lines.join('\n');
+    expect(text).toContain('queries per tick: 120 ');
+    expect(text).toMatch(/discovery by tags: 1 metric name\(s\), 2 GetResources request\(s\) per refresh every 15m/);
+    expect(fake.calls('GetMetricData')).toEqual([]);
+    expect(fake.calls('GetResources')).toHaveLength(2);
+  });
+
   it('validates tags at config time: known namespaces, resource types, {tag.KEY} of selected keys, no "*" dimensions', () => {
     const issues = (metric: Record<string, unknown>) =>
       cloudwatch.options.safeParse({ metrics: [{ namespace: 'AWS/SQS', name: 'X', tags: { env: 'prod' }, ...metric }] }).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
@@ -409,7 +418,7 @@ describe('sharding', () => {
     const text = lines.join('\n');
     expect(text).toContain('regions eu-west-1, us-east-1 × 2 identities: 4 region and account pairs');
     expect(text).toContain('queries per tick: 5,600 ');
-    const shares = [...text.matchAll(/^ {2}shard (\d)\/3: ([\d,]+) queries, (\d+) GetMetricData calls per tick(.*)$/gm)];
+    const shares = [...text.matchAll(/^ {2}shard (\d)\/3: ([\d,]+) queries, (\d+) GetMetricData calls? per tick(.*)$/gm)];
     expect(shares.map((m) => m[1])).toEqual(['1', '2', '3']);
     expect(shares.reduce((n, m) => n + Number(m[2]!.replace(/,/g, '')), 0)).toBe(5600);
     expect(shares[1]![4]).toBe('  <- this one');
