@@ -33,7 +33,7 @@ export interface ScaleFigures {
   linesReceived: number;
   exitCode: number | null;
   /** The same job as two processes with --shard 1/2 and 2/2 at once. */
-  shards: { wallMs: number[]; peakRssMb: number[]; queries: number; exitCodes: Array<number | null> };
+  shards: { wallMs: number[]; peakRssMb: number[]; queries: number; calls: number; exitCodes: Array<number | null> };
 }
 
 function rssMb(stderr: string): number {
@@ -158,6 +158,7 @@ export default async function benchCloudWatchScale(): Promise<ScaleFigures> {
     fake.clearRequests();
     const shards = await Promise.all([run('1/2'), run('2/2')]);
     const shardQueries = fake.getMetricDataCalls.reduce((n, c) => n + (c.queries ?? 0), 0);
+    const shardCalls = fake.getMetricDataCalls.length;
 
     const perPair = new Map<string, number>();
     for (const call of perPairCalls) perPair.set(`${call.account}/${call.region}`, (perPair.get(`${call.account}/${call.region}`) ?? 0) + 1);
@@ -175,7 +176,7 @@ export default async function benchCloudWatchScale(): Promise<ScaleFigures> {
       datapoints,
       linesReceived,
       exitCode: code,
-      shards: { wallMs: shards.map((r) => r.wallMs), peakRssMb: shards.map((r) => rssMb(r.stderr)), queries: shardQueries, exitCodes: shards.map((r) => r.code) },
+      shards: { wallMs: shards.map((r) => r.wallMs), peakRssMb: shards.map((r) => rssMb(r.stderr)), queries: shardQueries, calls: shardCalls, exitCodes: shards.map((r) => r.code) },
     };
   } finally {
     counter.server.close();
@@ -192,7 +193,7 @@ export function formatScaleFigures(f: ScaleFigures): string {
     `peak RSS of the poller process: ${f.peakRssMb.toFixed(0)} MB`,
     `GetMetricData calls: ${f.getMetricDataCalls} (per region and account: ${f.callsPerPair[0]}–${f.callsPerPair[1]}; ceil(${n(METRICS)} / 500) = ${f.expectedCallsPerPair}); AssumeRole calls: ${f.assumeRoleCalls}`,
     `datapoints delivered: ${n(f.datapoints)} (${n(f.linesReceived)} lines received with self-metrics); exit code ${f.exitCode}`,
-    `as two shards side by side (--shard 1/2, 2/2): wall ${f.shards.wallMs.map((ms) => (ms / 1000).toFixed(2) + ' s').join(' and ')}, peak RSS ${f.shards.peakRssMb.map((mb) => mb.toFixed(0) + ' MB').join(' and ')}, ${n(f.shards.queries)} queries in all; exit codes ${f.shards.exitCodes.join(', ')}`,
+    `as two shards side by side (--shard 1/2, 2/2): wall ${f.shards.wallMs.map((ms) => (ms / 1000).toFixed(2) + ' s').join(' and ')}, peak RSS ${f.shards.peakRssMb.map((mb) => mb.toFixed(0) + ' MB').join(' and ')}, ${n(f.shards.queries)} queries in ${f.shards.calls} GetMetricData calls in all; exit codes ${f.shards.exitCodes.join(', ')}`,
   ].join('\n');
 }
 
