@@ -204,4 +204,18 @@ describeCarbon('cloudwatch fleet jobs into a real carbon-cache', () => {
     expect(datapoints('fleet-shard2of2')).toBeGreaterThan(0);
     expect(datapoints('fleet-shard1of2') + datapoints('fleet-shard2of2')).toBe(self.get('whole.pollers.fleet.datapoints')?.at(-1)?.[1]);
   });
+
+  it('with GRAPHITE_TAGS=1, the selected AWS tags become the Graphite tags of the series found by tag', async () => {
+    await awayFromTickBoundary();
+    fake.clearRequests();
+    const result = await poll({ GRAPHITE_PREFIX: 'tagged', GRAPHITE_TAGS: '1' });
+    expect(result.code, result.stderr).toBe(0);
+    const { start, end } = window();
+    await carbon.flush();
+    const want = expected(start, end, [1]).get('fleet.333333333333.eu-west-1.payments.refunds.NumberOfMessagesSent')!;
+    const got = await carbon.fetchTagged('tagged.fleet.333333333333.eu-west-1.payments.refunds.NumberOfMessagesSent;env=prod;team=payments', start - 3600, end);
+    expect(got.filter(([t]) => t >= start && t < end)).toEqual(want);
+    // Series named in the config have no tags to give: plain paths, as before.
+    expect(await carbon.fetch('tagged.cloudwatch.333333333333.eu-west-1.Fleet_Web.s0.Requests.Sum', start - 3600, end)).not.toEqual([]);
+  });
 });
