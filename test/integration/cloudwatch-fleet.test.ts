@@ -126,7 +126,7 @@ describeCarbon('cloudwatch fleet jobs into a real carbon-cache', () => {
     return out;
   }
 
-  /** Waits until a --once started now and one started a few seconds later ask for the same 5-minute window. */
+  /** Waits (up to 46 s: those tests have a longer timeout) until --once runs started now and a few seconds later ask for the same 5-minute window. */
   async function awayFromTickBoundary(): Promise<void> {
     const left = 300 - ((Date.now() / 1000) % 300);
     if (left < 45) await new Promise((resolve) => setTimeout(resolve, (left + 1) * 1000));
@@ -203,7 +203,7 @@ describeCarbon('cloudwatch fleet jobs into a real carbon-cache', () => {
     expect(datapoints('fleet-shard1of2')).toBeGreaterThan(0);
     expect(datapoints('fleet-shard2of2')).toBeGreaterThan(0);
     expect(datapoints('fleet-shard1of2') + datapoints('fleet-shard2of2')).toBe(self.get('whole.pollers.fleet.datapoints')?.at(-1)?.[1]);
-  });
+  }, 120_000);
 
   it('with GRAPHITE_TAGS=1, the selected AWS tags become the Graphite tags of the series found by tag', async () => {
     await awayFromTickBoundary();
@@ -217,5 +217,5 @@ describeCarbon('cloudwatch fleet jobs into a real carbon-cache', () => {
     expect(got.filter(([t]) => t >= start && t < end)).toEqual(want);
     // Series named in the config have no tags to give: plain paths, as before.
     expect(await carbon.fetch('tagged.cloudwatch.333333333333.eu-west-1.Fleet_Web.s0.Requests.Sum', start - 3600, end)).not.toEqual([]);
-  });
+  }, 120_000);
 });
