@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, extname, relative } from 'node:path';
 import { config as loadDotenv } from 'dotenv';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from './config-error.ts';
 import { jobSchema, type CommonJobOptions } from './job-options.ts';
@@ -69,10 +69,12 @@ function readYaml(file: string, shown: string): unknown {
     const code = (error as NodeJS.ErrnoException).code;
     throw new ConfigError(code === 'ENOENT' ? 'file not found' : `cannot read the file (${code ?? 'error'})`, { file: shown });
   }
-  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  // Without prettyErrors an error carries only offsets: the line counter turns them into a place to name.
+  const lines = new LineCounter();
+  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter: lines });
   const error = document.errors[0];
   if (error) {
-    const at = error.linePos?.[0];
+    const at = error.linePos?.[0] ?? lines.linePos(error.pos[0]);
     const place = at ? `line ${at.line}, column ${at.col}` : undefined;
     throw new ConfigError(`invalid YAML: ${error.message.split('\n')[0]}`, { file: shown, field: place });
   }

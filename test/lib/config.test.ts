@@ -73,8 +73,8 @@ describe('loadJobConfig', () => {
     ['unknown key', 'url: http://x\nretires: 2\n', /unknown option "retires"/],
     ['bad duration', 'url: http://x\ninterval: 5 minutes\n', /: interval: expected a duration such as 60/],
     ['zero interval', 'url: http://x\ninterval: 0\n', /: interval: expected at least 1 second/],
-    ['bad YAML', 'url: [http://x\n', /invalid YAML/],
-    ['duplicate key', 'url: a\nurl: b\n', /invalid YAML/],
+    ['bad YAML', 'url: [http://x\n', /: line \d+, column \d+: invalid YAML/],
+    ['duplicate key', 'url: a\nurl: b\n', /: line 2, column 1: invalid YAML: Map keys must be unique/],
     ['top level list', '- url: a\n', /expected a mapping/],
   ])('%s → one line naming the file and field', (_, text, message) => {
     const path = file('bad.yaml', text);
