@@ -43,6 +43,8 @@ configuration errors (including a poller without history).`;
 const FINAL_FLUSH_MS = 120_000;
 
 export async function backfillCommand(argv: string[], log: Logger = createLogger()): Promise<number> {
+  // Errors found after loading (a run's missing credentials) name their field; the job's file is added.
+  let configFile: string | undefined;
   try {
     loadEnvironmentFile();
     logProcessWarnings(log);
@@ -59,6 +61,7 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
       throw new ConfigError(`the ${poller.name} poller has no history (its source only tells the present), so it cannot be backfilled`, { file: 'command line' });
     }
     const loaded = loadJobConfig(poller, { configFile: values.config });
+    configFile = loaded.file;
     const shard = commandShard(values.shard, process.env, poller);
     const config = { ...loaded, job: shardJobName(loaded.job, shard) };
     const environment = readEnvironment();
@@ -171,7 +174,7 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
       await writer.close();
     }
   } catch (error) {
-    return reportFatal(error, log);
+    return reportFatal(error instanceof ConfigError ? error.inFile(configFile) : error, log);
   }
 }
 

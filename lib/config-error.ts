@@ -10,6 +10,11 @@ export class ConfigError extends Error {
     super(message);
   }
 
+  /** This error naming `file` when it names none: a run finds missing credentials by field, the command knows the job's file. */
+  inFile(file: string | undefined): ConfigError {
+    return this.where.file || !file ? this : new ConfigError(this.message, { ...this.where, file });
+  }
+
   /** `config/cloudwatch.yaml: metrics[0].stats: expected …` */
   describe(): string {
     const place = [this.where.file, this.where.field].filter(Boolean).join(': ');

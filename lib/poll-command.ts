@@ -32,6 +32,8 @@ const STOP_GRACE_MS = 2500;
 const FLUSH_MS = 1800;
 
 export async function pollCommand(argv: string[], log: Logger = createLogger()): Promise<number> {
+  // Errors found after loading (a run's missing credentials) name their field; the job's file is added.
+  let configFile: string | undefined;
   try {
     loadEnvironmentFile();
     logProcessWarnings(log);
@@ -56,6 +58,7 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
       return 0;
     }
     const loaded = loadJobConfig(poller, { configFile: values.config });
+    configFile = loaded.file;
     const shard = commandShard(values.shard, process.env, poller);
     // A shard delivers only its share: its own watermark, state and self-metrics.
     const config = { ...loaded, job: shardJobName(loaded.job, shard) };
@@ -116,7 +119,7 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
       await writer.close();
     }
   } catch (error) {
-    return reportFatal(error, log);
+    return reportFatal(error instanceof ConfigError ? error.inFile(configFile) : error, log);
   }
 }
 

@@ -32,7 +32,7 @@ export function pollerNames(dirs = pollerDirectories()): string[] {
 /** Imports `<dir>/<name>.ts` and checks it exports a poller; unknown names are configuration errors. */
 export async function loadPoller(name: string, dirs = pollerDirectories()): Promise<Poller> {
   const file = NAME.test(name) ? dirs.map((dir) => join(dir, `${name}.ts`)).find((f) => existsSync(f)) : undefined;
-  if (!file) throw new ConfigError(`unknown poller "${name}" (known: ${pollerNames(dirs).join(', ')})`);
+  if (!file) throw new ConfigError(`unknown poller "${name}" (known: ${pollerNames(dirs).join(', ')})`, { file: 'command line' });
   const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
   const poller = module.default;
   if (!isPoller(poller)) throw new Error(`${file} does not export default definePoller({...})`);
