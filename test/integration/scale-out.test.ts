@@ -1,12 +1,15 @@
 // Scale-out through Graphite's own tier: carbon-c-relay (consistent hashing) in front of two carbon-caches. Pollers
 // write to the relay only; every datapoint lands in exactly one cache, the series spread over both, and two
-// replicas of one job writing the same range at once leave one copy of each point with the right value.
+// replicas of one job writing the same range at once leave one copy of each point with the right value. And what
+// the README warns about: the relay rewrites non-ASCII bytes in paths (not in tags).
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Carbon, describeCarbon, Relay, type Point } from '../helpers/carbon.ts';
+import { Carbon, describeCarbon, Relay, taggedWhisperName, type Point } from '../helpers/carbon.ts';
 import { historyValue } from '../helpers/history-poller.ts';
+import { TestHttpServer } from '../helpers/http-server.ts';
 import { ROOT, runCommand } from '../helpers/run-command.ts';
 
 const HOUR = 3600;
@@ -87,5 +90,42 @@ describeCarbon('carbon-c-relay in front of two carbon-caches', () => {
     expect(perCache[0]! + perCache[1]!).toBe(SERIES);
     expect(Math.min(...perCache)).toBeGreaterThanOrEqual(SERIES / 5);
     expect(relay.log()).not.toMatch(/drop/i);
+  });
+
+  it('what the README warns about: the relay turns non-ASCII path bytes into _, and passes tags unchanged', async () => {
+    const api = await TestHttpServer.start((_, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ Zürich: 1, Zurich: 2 }));
+    });
+    try {
+      const config = join(work, 'cities.yaml');
+      writeFileSync(config, `url: ${api.url}/\nprefix: cities\n`);
+      const result = await runCommand(['bin/poll.ts', 'http-json', '--once', '--config', config], {
+        env: { GRAPHITE_URL: relay.url, STATE_DIR: join(work, 'state-cities'), SELF_METRICS: '0' },
+      });
+      expect(result.code, result.stderr).toBe(0);
+      // Our own output keeps the letter (see --dry-run); through the relay it arrives as two underscores.
+      const dry = await runCommand(['bin/poll.ts', 'http-json', '--once', '--dry-run', '--config', config]);
+      expect(dry.stdout).toMatch(/^cities\.Zürich 1 \d+$/m);
+    } finally {
+      await api.close();
+    }
+    const now = Math.floor(Date.now() / 1000);
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(relay.port, '127.0.0.1', () => socket.end(`cities.tagged;city=Zürich 3 ${now}\n`, () => resolve()));
+      socket.on('error', reject);
+    });
+    const names = async () => {
+      await Promise.all(caches.map((c) => c.flush()));
+      return (await Promise.all(caches.map((c) => c.list()))).flat().filter((n) => n.startsWith('cities.') || n.startsWith('_tagged.'));
+    };
+    const tagged = taggedWhisperName('cities.tagged;city=Zürich');
+    const deadline = Date.now() + 20_000;
+    let stored = await names();
+    while (stored.length < 3 && Date.now() < deadline) {
+      await sleep(250);
+      stored = await names();
+    }
+    expect(stored.sort()).toEqual(['cities.Z__rich', 'cities.Zurich', tagged].sort());
   });
 });
