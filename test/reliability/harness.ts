@@ -1,9 +1,11 @@
 // What the fault-injection suite shares: its two lengths, the rows of docs/reliability.md, poller processes, sockets.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { expect } from 'vitest';
+import type { Carbon } from '../helpers/carbon.ts';
+import { historyValue } from '../helpers/history-poller.ts';
 import { ROOT } from '../helpers/run-command.ts';
 
 export { ROOT };
@@ -41,12 +43,15 @@ export interface RecordedRow extends Row {
   file: string;
 }
 
-/** Records a row of the table (only when RELIABILITY_REPORT names a file: npm test just runs the checks). */
-export function report(row: Row): void {
+/**
+ * Records a row of the table (only when RELIABILITY_REPORT names a file: npm test just runs the checks).
+ * Concurrent tests pass their own `task` (the test context's), since the global expect state is shared.
+ */
+export function report(row: Row, task?: { fullTestName?: string; file?: { filepath?: string } }): void {
   const file = process.env.RELIABILITY_REPORT;
   if (!file) return;
   const state = expect.getState();
-  const recorded: RecordedRow = { ...row, test: state.currentTestName ?? '', file: state.testPath ?? '' };
+  const recorded: RecordedRow = { ...row, test: task?.fullTestName ?? state.currentTestName ?? '', file: task?.file?.filepath ?? state.testPath ?? '' };
   appendFileSync(file, JSON.stringify(recorded) + '\n');
 }
 
@@ -93,14 +98,17 @@ export class PollerProcess {
     this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
   }
 
-  /** `node --import tsx <args>` in the checkout, with JSON logs (the environment's LOG_LEVEL unless `env` sets one). */
+  /** `node --import tsx <args>` in the checkout, with JSON logs (LOG_LEVEL info unless `env` sets one). */
   static start(args: string[], env: NodeJS.ProcessEnv): PollerProcess {
     const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
       cwd: ROOT,
       env: { ...process.env, LOG_LEVEL: 'info', LOG_FORMAT: 'json', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    return new PollerProcess(child);
+    const started = new PollerProcess(child);
+    running.add(started);
+    void started.exited.then(() => running.delete(started));
+    return started;
   }
 
   /** Resolves once `condition` holds (checked on every stderr chunk), or rejects after `timeoutMs`. */
@@ -145,6 +153,24 @@ export class PollerProcess {
   tail(lines = 30): string {
     return [...this.logs.map((l) => JSON.stringify(l)), ...this.other].slice(-lines).join('\n');
   }
+}
+
+const running = new Set<PollerProcess>();
+const carbons = new Set<Carbon>();
+
+/** A carbon-cache for one test, destroyed by `cleanUp` whatever the test's outcome (a timed-out test never reaches its finally). */
+export async function startCarbon(options?: Parameters<typeof Carbon.start>[0]): Promise<Carbon> {
+  const { Carbon } = await import('../helpers/carbon.ts');
+  const carbon = await Carbon.start(options);
+  carbons.add(carbon);
+  return carbon;
+}
+
+/** For afterAll: kills the poller processes still running and destroys the carbons the file started. */
+export async function cleanUp(): Promise<void> {
+  for (const job of running) job.child.kill('SIGKILL');
+  await Promise.all([...carbons].map((carbon) => carbon.destroy()));
+  carbons.clear();
 }
 
 /** The points a run of the test poller must have delivered: every step of every fetched window, per series. */
@@ -297,4 +323,68 @@ export function filesUnder(dir: string): string[] {
 
 export function readAll(files: string[]): string {
   return files.map((file) => readFileSync(file, 'utf8')).join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Whisper, read in bulk: one python process for many metrics (the test server's `fetch` is one per metric).
+
+const READ_WHISPER = `
+import json, os, sys, whisper
+root, frm, until = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+out = {}
+for metric in sys.stdin.read().split():
+    path = os.path.join(root, *metric.split('.')) + '.wsp'
+    if not os.path.exists(path):
+        out[metric] = []
+        continue
+    (start, end, step), values = whisper.fetch(path, frm, until)
+    out[metric] = [[start + i * step, v] for i, v in enumerate(values) if v is not None]
+print(json.dumps(out))
+`;
+
+/** Non-null points of each metric in [from, until] (epoch seconds; one archive, chosen by the age of `from`). */
+export async function readWhisper(carbon: Carbon, metrics: string[], from: number, until: number): Promise<Map<string, Map<number, number>>> {
+  await carbon.flush();
+  const text = await new Promise<string>((resolve, reject) => {
+    const child = execFile(
+      '/usr/bin/python3',
+      ['-c', READ_WHISPER, join(carbon.dir, 'storage', 'whisper'), String(from), String(until + 1)],
+      { maxBuffer: 256 * 1024 * 1024 },
+      (error, stdout) => (error ? reject(error) : resolve(stdout)),
+    );
+    child.stdin!.end(metrics.join('\n'));
+  });
+  const parsed = JSON.parse(text) as Record<string, Array<[number, number]>>;
+  return new Map(Object.entries(parsed).map(([metric, points]) => [metric, new Map(points)]));
+}
+
+/** The history test poller as a job: a config file under `work` (interval = step, one point per series per step). */
+export function historyConfig(work: string, name: string, options: { series: number; step?: number; catchUp?: number | string; windowDelayMs?: number; maxWindow?: number }): string {
+  const step = options.step ?? 1;
+  const lines = [`step: ${step}`, `interval: ${step}`, `series: ${options.series}`, `catchUp: ${options.catchUp ?? 0}`];
+  if (options.windowDelayMs) lines.push(`windowDelayMs: ${options.windowDelayMs}`);
+  if (options.maxWindow) lines.push(`maxWindow: ${options.maxWindow}`);
+  const file = join(work, `${name}.yaml`);
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+/** What `historyConfig`'s job must deliver and what whisper holds, per series: counts and the missing timestamps. */
+export async function compareHistory(carbon: Carbon, prefix: string, series: number, expected: Set<number>) {
+  const times = [...expected].sort((a, b) => a - b);
+  if (times.length === 0) return { expected: 0, found: 0, missing: [] as number[], wrong: 0 };
+  const read = await readWhisper(carbon, Array.from({ length: series }, (_, i) => `${prefix}.history.s${i}`), times[0]! - 5, times.at(-1)! + 5);
+  let found = 0;
+  let wrong = 0;
+  const missing: number[] = [];
+  for (let i = 0; i < series; i++) {
+    const points = read.get(`${prefix}.history.s${i}`) ?? new Map<number, number>();
+    for (const t of times) {
+      const value = points.get(t);
+      if (value === undefined) missing.push(t);
+      else if (value !== historyValue(t, i)) wrong++;
+      else found++;
+    }
+  }
+  return { expected: times.length * series, found, missing, wrong };
 }
