@@ -298,6 +298,8 @@ export class BlackholeProxy {
     });
     client.on('close', () => upstream.end());
     client.once('hang', () => {
+      // Neither direction may reach the client any more: carbon's end of the pipe would close it.
+      upstream.unpipe(client);
       client.unpipe(upstream);
       upstream.end();
     });
