@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { Carbon } from '../helpers/carbon.ts';
 import { historyValue } from '../helpers/history-poller.ts';
+import type { RecordedRow, Row } from './rows.ts';
 import { ROOT } from '../helpers/run-command.ts';
 
 export { ROOT };
@@ -24,24 +25,7 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 // Rows of docs/reliability.md. A test records what it injected and counted; whether the row passed is the
 // test's own outcome, which test/reliability/run.ts reads from vitest's report.
 
-export const SECTIONS = ['Graphite', 'Poller process', 'Source APIs', 'Bad input', 'Untrusted strings', 'Secrets', 'State directory'] as const;
-export type Section = (typeof SECTIONS)[number];
-
-export interface Row {
-  section: Section;
-  fault: string;
-  injected: string;
-  /** What should arrive: points, or for faults without Graphite, the figures that define "works". */
-  expected: string;
-  /** What did: points read back from whisper, or what was observed. */
-  observed: string;
-}
-
-export interface RecordedRow extends Row {
-  /** vitest's name of the test that recorded the row ("suite > test"). */
-  test: string;
-  file: string;
-}
+export { SECTIONS, type Row, type RecordedRow, type Section } from './rows.ts';
 
 /**
  * Records a row of the table (only when RELIABILITY_REPORT names a file: npm test just runs the checks).
