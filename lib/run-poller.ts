@@ -122,7 +122,9 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
 
     // A gap that opened while running (a failed run, points dropped during a long Graphite outage):
     // fill one window of it per tick, oldest first, once the writer has caught up.
-    if (limits && watermark?.value !== undefined && tracker.backlog === 0) {
+    // The writer has caught up when nothing is queued: the start-up catch-up's lines are not the tracker's,
+    // and until they are handed off its windows still look like a gap (they would be fetched twice).
+    if (limits && watermark?.value !== undefined && tracker.backlog === 0 && writer.stats().queued === 0) {
       const gap = catchUpWindows(watermark.value, window.start, clock.now() / 1000, limits)[0];
       if (gap) {
         const mark = tracker.dropMark();

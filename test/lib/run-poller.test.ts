@@ -116,6 +116,29 @@ describe('runPoller', () => {
     expect(new Watermark(stateDir, 'hist', 'history').read()).toBe(T0);
   });
 
+  it('the first tick does not fetch the start-up catch-up again while its points still wait for Graphite', async () => {
+    const clock = new FakeClock({ start: START });
+    const stateDir = tempDir('run');
+    new Watermark(stateDir, 'hist', 'history').advance(T0 - 600);
+    const poller = createHistoryPoller({ maxWindow: 3600 });
+    const writer = new MemoryWriter();
+    writer.hold(); // Graphite not connected yet: nothing is handed off
+    const stop = new AbortController();
+    const done = runPoller({ poller, config: config(), writer, log: silentLogger, stop: stop.signal, clock, stateDir, selfMetrics: false });
+    await clock.advance(1000);
+    writer.release();
+    await clock.advance(2 * 60_000);
+    stop.abort();
+    await clock.runUntilSettled(done);
+    expect(poller.calls.map((c) => [c.start - T0, c.end - T0, c.mode])).toEqual([
+      [-600, -60, 'backfill'],
+      [-60, 0, 'live'],
+      [0, 60, 'live'],
+      [60, 120, 'live'],
+    ]);
+    expect(new Watermark(stateDir, 'hist', 'history').read()).toBe(T0 + 120);
+  });
+
   it('catch-up never reaches further back than catchUp', async () => {
     const clock = new FakeClock({ start: START });
     const stateDir = tempDir('run');
