@@ -26,6 +26,8 @@ export interface LoggerOptions {
 // Environment variables whose values must never appear in a log line, whatever code logged them.
 const SECRET_NAME = /(SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_KEY|SESSION)/i;
 
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@"]*:)[^\s/@"]+@/gi;
+
 export function secretsFromEnvironment(env: NodeJS.ProcessEnv = process.env): string[] {
   return Object.entries(env)
     .filter(([name, value]) => SECRET_NAME.test(name) && typeof value === 'string' && value.length >= 6)
@@ -47,7 +49,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const mask = (text: string): string => {
     let out = text;
     for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join('***');
-    return out;
+    // A password in a URL (`https://user:password@host/`), wherever a message quotes one: fetch's own error does.
+    return out.includes('@') ? out.replace(URL_PASSWORD, '$1***@') : out;
   };
 
   const make = (bound: LogFields): Logger => {
