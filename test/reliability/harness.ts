@@ -176,22 +176,27 @@ export function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** A TCP server that only counts: connections made to it and bytes received (to prove nothing connected). */
+/** A TCP server that counts connections made to it and bytes received, and with `keep` keeps what it received. */
 export class CountingServer {
   connections = 0;
   bytes = 0;
+  /** What was received (with `keep`), as text. */
+  received = '';
   private readonly sockets = new Set<Socket>();
   private constructor(
     private readonly server: Server,
     readonly port: number,
   ) {}
 
-  static async start(): Promise<CountingServer> {
+  static async start(keep = false): Promise<CountingServer> {
     let self!: CountingServer;
     const server = createServer((socket) => {
       self.connections++;
       self.sockets.add(socket);
-      socket.on('data', (data) => (self.bytes += data.length));
+      socket.on('data', (data) => {
+        self.bytes += data.length;
+        if (keep) self.received += data.toString('utf8');
+      });
       socket.on('error', () => {});
       socket.on('close', () => self.sockets.delete(socket));
     });
