@@ -2,7 +2,7 @@
 // variables as the whole environment, GP/LOGS/PATH moved to temporary directories; SHELL -c), against the GA4
 // and CloudWatch fakes and a real carbon-cache, and must do what its comment says. flock keeps runs apart.
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -148,6 +148,7 @@ describeCarbon('crontab.example, every line run as cron runs it', () => {
     await ga?.close();
     await cloudwatch?.close();
     await carbon?.destroy();
+    for (const dir of [gp, logs, env?.HOME]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('is a valid crontab: every line five schedule fields in range, variables for SHELL, PATH, GP and LOGS', () => {

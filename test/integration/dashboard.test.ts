@@ -3,7 +3,7 @@
 // alias naming the job), and the panels are drawn from whisper into a PNG (rsvg-convert). UPDATE_DOCS_IMAGES=1
 // runs the jobs longer, with a Graphite outage, a failing and a slow API, and writes docs/images/self-metrics.png.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -183,6 +183,7 @@ describeCarbon('the dashboard over real self-metrics', () => {
     for (const job of jobs) if (job.exitCode === null) job.kill('SIGKILL');
     await api?.close();
     await carbon?.destroy();
+    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it('$job finds both jobs; every target matches their series, its alias naming the job', async () => {

@@ -2,7 +2,7 @@
 // write to the relay only; every datapoint lands in exactly one cache, the series spread over both, and two
 // replicas of one job writing the same range at once leave one copy of each point with the right value. And what
 // the README warns about: the relay rewrites non-ASCII bytes in paths (not in tags).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,7 @@ describeCarbon('carbon-c-relay in front of two carbon-caches', () => {
   afterAll(async () => {
     await relay?.destroy();
     await Promise.all(caches.map((c) => c.destroy()));
+    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it('every datapoint of two backfill replicas and a live job is in exactly one cache', async () => {

@@ -4,7 +4,7 @@
 // http-json job at interval 1 fetched before the stop is in whisper. A job with a broken config exits 78 and ends
 // FATAL after startretries, never looping; a program that exits 78 once RUNNING is not restarted.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -188,6 +188,7 @@ describeSupervisor('config/supervisord.example.conf under supervisord', () => {
     await api?.close();
     await cloudwatch?.close();
     await carbon?.destroy();
+    for (const dir of [opt, work]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('runs every program of the example, stops them through supervisorctl with exit 0, and loses no tick', async () => {

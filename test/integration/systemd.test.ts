@@ -4,7 +4,7 @@
 // broken job exits with the status RestartPreventExitStatus names. No systemd manager runs here (no PID 1
 // systemd in a container), so starting the unit itself is left to systemd; everything it would execute is run.
 import { execFile, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -114,6 +114,7 @@ describe.skipIf(!!cannotVerify)(`systemd-analyze verify${cannotVerify ? ` [skipp
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'gp-systemd-verify-'));
   });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const verify = async (file: string, instance: string) => {
     try {
@@ -173,6 +174,7 @@ describeCarbon('config/graphite-poller@.service: ExecStart run as systemd runs a
   afterAll(async () => {
     await api?.close();
     await carbon?.destroy();
+    for (const dir of [opt, etc, stateRoot]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   /** What systemd does for `systemctl start graphite-poller@<instance>`, with /etc, /opt and /var/lib moved. */

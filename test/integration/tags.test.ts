@@ -1,6 +1,6 @@
 // GRAPHITE_TAGS=1 end to end: a poller's tags become Graphite 1.1 tagged series (`name;tag=value`), sanitized by
 // carbon's rules, and a real carbon-cache stores each under _tagged/… where the test reads it back.
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -76,6 +76,7 @@ describeCarbon('GRAPHITE_TAGS=1 into a real carbon-cache', () => {
   });
   afterAll(async () => {
     await carbon?.destroy();
+    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it('--dry-run prints tagged line names exactly as Graphite 1.1 wants them', async () => {
