@@ -7,13 +7,12 @@ import type { MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CloudWatchFake } from '../helpers/cloudwatch-fake.ts';
+import { CloudWatchFake, FAKE_ACCOUNT } from '../helpers/cloudwatch-fake.ts';
 import { Ga4Fake } from '../helpers/ga4-fake.ts';
 import { GitHubFake } from '../helpers/github-fake.ts';
 import { TestHttpServer } from '../helpers/http-server.ts';
 import { runCommand, type CommandResult } from '../helpers/run-command.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
-import { FaultyProxy } from './faulty-proxy.ts';
 import { count, CountingServer, filesUnder, readAll, report } from './harness.ts';
 
 const mark = (name: string) => `rlb${name}${randomBytes(6).toString('hex')}`;
@@ -43,7 +42,6 @@ describe('secrets never leave the process', () => {
   let api: TestHttpServer;
   let github: GitHubFake;
   let aws: CloudWatchFake;
-  let awsDenied: FaultyProxy;
   let ga: Ga4Fake;
   let keyLines: string[] = [];
   const runs: Run[] = [];
@@ -63,17 +61,11 @@ describe('secrets never leave the process', () => {
     github.addToken(SECRETS.githubToken);
     github.addRepository('acme/widgets', { stargazers_count: 3 });
     aws = await CloudWatchFake.start();
+    // The fake knows the key pair, as AWS would (it checks the key id; the signature it does not verify).
+    aws.sts.addKey(SECRETS.awsAccessKeyId, SECRETS.awsSecretAccessKey, FAKE_ACCOUNT);
     const minute = Math.floor(Date.now() / 300_000) * 300 - 300;
     const data: MetricDatum[] = [{ MetricName: 'Requests', Value: 5, Timestamp: new Date(minute * 1000), Dimensions: [{ Name: 'Service', Value: 'api' }] }];
     await aws.seed('Test/App', data);
-    // CloudWatch refusing the credentials, with AWS's own message.
-    awsDenied = await FaultyProxy.start(aws.url);
-    awsDenied.fault = () => ({
-      kind: 'status',
-      status: 403,
-      body: '{"__type":"com.amazon.coral.service#UnrecognizedClientException","message":"The security token included in the request is invalid."}',
-      headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-query-error': 'InvalidClientTokenId;Sender' },
-    });
     ga = await Ga4Fake.start({ tokens: [SECRETS.googleAccessToken] });
     ga.addProperty({ id: '3000', timeZone: 'UTC', realtime: [{ minute: Math.floor(Date.now() / 60_000) * 60 - 60, metrics: { activeUsers: 4 } }] });
 
@@ -116,8 +108,9 @@ describe('secrets never leave the process', () => {
         env: { ...env, GITHUB_TOKEN: SECRETS.wrongGithubToken },
         fails: true,
       },
-      { name: 'cloudwatch', args: ['bin/poll.ts', 'cloudwatch', '--once', '--config', file('cloudwatch-ok', cloudwatchConfig(aws.url))], env, fails: false },
-      { name: 'cloudwatch credentials refused', args: ['bin/poll.ts', 'cloudwatch', '--once', '--config', file('cloudwatch-denied', cloudwatchConfig(awsDenied.url))], env, fails: true },
+      // A long-term key pair works alone; with a session token the fake refuses it, as AWS does.
+      { name: 'cloudwatch', args: ['bin/poll.ts', 'cloudwatch', '--once', '--config', file('cloudwatch-ok', cloudwatchConfig(aws.url))], env: { ...env, AWS_SESSION_TOKEN: '' }, fails: false },
+      { name: 'cloudwatch credentials refused', args: ['bin/poll.ts', 'cloudwatch', '--once', '--config', file('cloudwatch-denied', cloudwatchConfig(aws.url))], env, fails: true },
       { name: 'google-analytics', args: ['bin/poll.ts', 'google-analytics', '--once', '--config', file('ga-ok', gaConfig())], env, fails: false },
       {
         name: 'google-analytics token refused',
@@ -147,7 +140,7 @@ describe('secrets never leave the process', () => {
   }, 180_000);
 
   afterAll(async () => {
-    await Promise.all([api?.close(), github?.close(), aws?.close(), awsDenied?.close(), ga?.close()]);
+    await Promise.all([api?.close(), github?.close(), aws?.close(), ga?.close()]);
   });
 
   it('no secret on stdout, stderr, in state files or on the wire to Graphite, at info and debug, in good and failing runs', () => {
