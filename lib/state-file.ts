@@ -29,14 +29,15 @@ export function writeJsonState(file: string, value: unknown): void {
   const temporary = join(dirname(file), `.${process.pid}.${Date.now()}.tmp`);
   const fd = openSync(temporary, 'w', 0o600);
   try {
-    writeSync(fd, JSON.stringify(value) + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
+    try {
+      writeSync(fd, JSON.stringify(value) + '\n');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(temporary, file);
   } catch (error) {
+    // A full disk fails the write: leave no temporary file behind (one per tick would use up the inodes too).
     rmSync(temporary, { force: true });
     throw error;
   }
