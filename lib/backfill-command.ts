@@ -39,6 +39,15 @@ finished windows are recorded under STATE_DIR as soon as their points reach Grap
 Exit status: 0 when every window succeeded; 1 when a window failed or the run was interrupted; 78 for
 configuration errors (including a poller without history).`;
 
+/**
+ * A backfill's producers wait on the queue instead of losing what they fetched: a window (and a page, in pollers
+ * that await sink.ready() between pages) starts only while fewer than readyLines lines wait, and the lines of
+ * requests already in flight are kept even past the queue limit. The overshoot is then bounded by concurrency
+ * times a page (CloudWatch at its limits: 4 windows x 4 calls x 100,800 points), where drop-oldest would throw
+ * away other windows' points and fail them (bench/backfill-pipeline.ts).
+ */
+export const BACKFILL_QUEUE = { readyLines: 50_000, overflow: 'grow' } as const;
+
 /** How long the writer may take, after the last window, to hand everything to Graphite. */
 const FINAL_FLUSH_MS = 120_000;
 
@@ -99,6 +108,7 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
       url: dryRun ? '-' : environment.graphiteUrl,
       queueLimit: environment.queueLimit,
       log: log.child({ component: 'graphite' }),
+      ...BACKFILL_QUEUE,
     });
     const job: JobContext = {
       poller,

@@ -1,7 +1,7 @@
 // The Graphite plaintext-protocol writer every poller's lines go through: queue, batch, send, reconnect, replay.
 import type { Clock } from './clock.ts';
 import { parseGraphiteUrl } from './graphite-url.ts';
-import type { HandOff } from './line-queue.ts';
+import type { HandOff, Overflow, QueueOptions } from './line-queue.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { StreamGraphiteWriter } from './stream-writer.ts';
 import { TcpGraphiteWriter } from './tcp-writer.ts';
@@ -9,7 +9,7 @@ import { UdpGraphiteWriter } from './udp-writer.ts';
 
 /*
  * What the writer can lose, plainly (carbon's plaintext protocol has no acknowledgement):
- * - lines dropped, oldest first, from a full queue: counted in stats().dropped and by whenHandedOff;
+ * - lines dropped, oldest first, from a full queue (never with overflow 'grow'): counted in stats().dropped and by whenHandedOff;
  * - lines still queued at close(): counted the same way (flush first);
  * - over TCP, lines carbon had not read when a connection died and that are older than the replay tail
  *   (the last `replayBytes` of traffic before the loss, and more of it up to `replaySeconds` and
@@ -37,6 +37,14 @@ export interface GraphiteWriterOptions {
   url?: string;
   /** GRAPHITE_QUEUE_LIMIT: lines held while Graphite is slow or away; then the oldest are dropped. Default 500000. */
   queueLimit?: number;
+  /** ready() resolves when fewer lines than this are queued. Default (and at most) half of queueLimit. */
+  readyLines?: number;
+  /**
+   * What a full queue does: `drop-oldest` (default, live jobs: memory stays bounded through a long outage) or
+   * `grow` (backfills: every producer waits on ready(), so the queue outgrows its limit only by what was already
+   * in flight, and a backfill never drops what it fetched).
+   */
+  overflow?: Overflow;
   /** One line per event (connect, disconnect, reconnect with its delay, drops), never one per line. */
   log?: Logger;
   /** The stream for the stdout writer (default process.stdout). */
@@ -70,9 +78,9 @@ export interface GraphiteWriterOptions {
 }
 
 export interface GraphiteWriter {
-  /** Enqueues one line (ending with '\n'). Synchronous and cheap; never throws. At queueLimit, drops the oldest queued line. */
+  /** Enqueues one line (ending with '\n'). Synchronous and cheap; never throws. At queueLimit, drops the oldest queued line (unless overflow is 'grow'). */
   write(line: string): void;
-  /** Resolves when the queue holds fewer than half of queueLimit lines: producers of many lines await it. */
+  /** Resolves when the queue holds fewer than readyLines (default half of queueLimit) lines: producers of many lines await it. */
   ready(): Promise<void>;
   /** Lines ever passed to write(); line N has sequence N (1-based). */
   readonly sequence: number;
@@ -105,17 +113,22 @@ export function createGraphiteWriter(options: GraphiteWriterOptions = {}): Graph
   const backoffMinMs = positive('backoffMinMs', options.backoffMinMs ?? 100);
   const backoffMaxMs = Math.max(backoffMinMs, options.backoffMaxMs ?? 30_000);
   const random = options.random ?? Math.random;
+  const queue: QueueOptions = {
+    ...(options.readyLines !== undefined ? { readyLines: positive('readyLines', options.readyLines) } : {}),
+    ...(options.overflow ? { overflow: options.overflow } : {}),
+  };
   if (target.kind === 'stdout') {
-    return new StreamGraphiteWriter({ stream: options.stdout ?? process.stdout, queueLimit, log, chunkChars });
+    return new StreamGraphiteWriter({ stream: options.stdout ?? process.stdout, queueLimit, queue, log, chunkChars });
   }
   if (target.kind === 'udp') {
     const datagramBytes = positive('udpDatagramBytes', options.udpDatagramBytes ?? 1400);
-    return new UdpGraphiteWriter({ ...target, queueLimit, log, datagramBytes, backoffMinMs, backoffMaxMs, random });
+    return new UdpGraphiteWriter({ ...target, queueLimit, queue, log, datagramBytes, backoffMinMs, backoffMaxMs, random });
   }
   const clock = options.clock ?? { now: Date.now };
   return new TcpGraphiteWriter({
     ...target,
     queueLimit,
+    queue,
     log,
     chunkChars,
     replaySeconds: Math.max(0, options.replaySeconds ?? 10),

@@ -14,6 +14,23 @@ const INITIAL_CAPACITY = 1024;
 /** What `ready()` returns when there is room: compare against it to know whether a caller will wait. */
 export const RESOLVED: Promise<void> = Promise.resolve();
 
+/** What a full queue does with one more line. */
+export type Overflow = 'drop-oldest' | 'grow';
+
+export interface QueueOptions {
+  /** `ready()` resolves below this many queued lines (at most half the limit, the default). */
+  readyLines?: number;
+  /**
+   * `drop-oldest` (the default) keeps the queue within its limit. `grow` never drops: for producers that wait on
+   * `ready()` and can only overshoot by what they had in flight (backfills); memory is then theirs to bound.
+   */
+  overflow?: Overflow;
+}
+
+function capacity(wanted: number, limit: number, beyondLimit: boolean): number {
+  return beyondLimit ? wanted : Math.min(limit, wanted);
+}
+
 /**
  * Lines waiting for a transport, in a ring buffer of strings (no per-line allocation; the ring grows by
  * doubling up to the limit and is reused, so a steady stream makes no garbage but the lines). Line N
@@ -52,14 +69,17 @@ export class LineQueue {
   private readyPromise: Promise<void> | undefined;
   private readyResolve: (() => void) | undefined;
   private readonly readyBelow: number;
+  private readonly growWhenFull: boolean;
 
   private droppingSince = -1;
 
   constructor(
     readonly limit: number,
     private readonly log: Logger,
+    options: QueueOptions = {},
   ) {
-    this.readyBelow = limit / 2;
+    this.readyBelow = Math.min(limit / 2, options.readyLines ?? Infinity);
+    this.growWhenFull = options.overflow === 'grow';
     this.ring = new Array<string>(Math.min(INITIAL_CAPACITY, limit)).fill('');
   }
 
@@ -67,7 +87,7 @@ export class LineQueue {
   push(line: string): void {
     const capacity = this.ring.length;
     if (this.length === capacity) {
-      if (capacity < this.limit) this.grow();
+      if (capacity < this.limit || this.growWhenFull) this.grow();
       else this.dropOldest();
     }
     let tail = this.head + this.length;
@@ -79,7 +99,7 @@ export class LineQueue {
 
   private grow(): void {
     const old = this.ring;
-    const ring = new Array<string>(Math.min(this.limit, old.length * 2)).fill('');
+    const ring = new Array<string>(capacity(old.length * 2, this.limit, this.growWhenFull)).fill('');
     for (let i = 0, at = this.head; i < this.length; i++) {
       ring[i] = old[at]!;
       if (++at === old.length) at = 0;

@@ -1,6 +1,6 @@
 // What every Graphite writer shares: the bounded queue, sequences, ready/whenHandedOff/flush and stats.
 import type { GraphiteWriter, WriterStats } from './graphite-writer.ts';
-import { LineQueue, RESOLVED, type HandOff } from './line-queue.ts';
+import { LineQueue, RESOLVED, type HandOff, type QueueOptions } from './line-queue.ts';
 import type { Logger } from './log.ts';
 
 /**
@@ -18,8 +18,8 @@ export abstract class QueuedWriter implements GraphiteWriter {
   protected reconnects = 0;
   private flushWaiters: Array<(flushed: boolean) => void> = [];
 
-  constructor(queueLimit: number, protected readonly log: Logger) {
-    this.queue = new LineQueue(queueLimit, log);
+  constructor(queueLimit: number, protected readonly log: Logger, queueOptions: QueueOptions = {}) {
+    this.queue = new LineQueue(queueLimit, log, queueOptions);
   }
 
   write(line: string): void {

@@ -1,10 +1,13 @@
 // Graphite lines to a writable stream (stdout when GRAPHITE_URL is unset or '-'), in big chunks, honouring backpressure.
 import type { Logger } from './log.ts';
+import type { QueueOptions } from './line-queue.ts';
 import { QueuedWriter } from './queued-writer.ts';
 
 export interface StreamWriterOptions {
   stream: NodeJS.WritableStream;
   queueLimit: number;
+  /** readyLines and overflow of the queue (see QueueOptions). */
+  queue?: QueueOptions;
   log: Logger;
   chunkChars: number;
 }
@@ -20,7 +23,7 @@ export class StreamGraphiteWriter extends QueuedWriter {
   private pumpScheduled = false;
 
   constructor(private readonly options: StreamWriterOptions) {
-    super(options.queueLimit, options.log);
+    super(options.queueLimit, options.log, options.queue);
     this.stream = options.stream;
     this.stream.on('drain', this.onDrain);
     this.stream.on('error', this.onError);

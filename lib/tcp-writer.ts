@@ -3,6 +3,7 @@ import { connect, type Socket, type TcpSocketConnectOpts } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { backoffDelay } from './backoff.ts';
 import type { Logger } from './log.ts';
+import type { QueueOptions } from './line-queue.ts';
 import { QueuedWriter } from './queued-writer.ts';
 import { ReplayBuffer, type ReplayChunk } from './replay-buffer.ts';
 
@@ -10,6 +11,8 @@ export interface TcpWriterOptions {
   host: string;
   port: number;
   queueLimit: number;
+  /** readyLines and overflow of the queue (see QueueOptions). */
+  queue?: QueueOptions;
   log: Logger;
   /** Chunk size in UTF-16 units (bytes for ASCII lines). */
   chunkChars: number;
@@ -59,7 +62,7 @@ export class TcpGraphiteWriter extends QueuedWriter {
   private readonly eagerLines: number;
 
   constructor(private readonly options: TcpWriterOptions) {
-    super(options.queueLimit, options.log);
+    super(options.queueLimit, options.log, options.queue);
     // About four chunks of typical (~60 byte) lines; at most half the queue, or a synchronous burst larger
     // than a small queue would drop lines a connected socket could have taken.
     this.eagerLines = Math.max(1, Math.min(Math.max(256, Math.ceil(options.chunkChars / 16)), Math.floor(options.queueLimit / 2)));

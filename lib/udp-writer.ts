@@ -4,12 +4,15 @@ import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { backoffDelay } from './backoff.ts';
 import type { Logger } from './log.ts';
+import type { QueueOptions } from './line-queue.ts';
 import { QueuedWriter } from './queued-writer.ts';
 
 export interface UdpWriterOptions {
   host: string;
   port: number;
   queueLimit: number;
+  /** readyLines and overflow of the queue (see QueueOptions). */
+  queue?: QueueOptions;
   log: Logger;
   datagramBytes: number;
   backoffMinMs: number;
@@ -39,7 +42,7 @@ export class UdpGraphiteWriter extends QueuedWriter {
   private closing: Promise<void> | undefined;
 
   constructor(private readonly options: UdpWriterOptions) {
-    super(options.queueLimit, options.log);
+    super(options.queueLimit, options.log, options.queue);
     this.target = `udp://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
     this.open();
   }
