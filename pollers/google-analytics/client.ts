@@ -1,7 +1,12 @@
 // The Data API client: credentials (key file, bearer token), root URL, and the three report calls, with no retries of its own.
 import { readFileSync } from 'node:fs';
-import { analyticsdata, auth, type analyticsdata_v1beta } from '@googleapis/analyticsdata';
+import type { analyticsdata_v1beta, auth } from '@googleapis/analyticsdata';
 import { ConfigError } from '../../lib/config-error.ts';
+
+type Sdk = typeof import('@googleapis/analyticsdata');
+let sdk: Promise<Sdk> | undefined;
+/** googleapis takes about 90 ms to load: only a process that calls GA pays for it (not --list, nor other pollers). */
+const loadSdk = (): Promise<Sdk> => (sdk ??= import('@googleapis/analyticsdata'));
 
 export type RunReportRequest = analyticsdata_v1beta.Schema$RunReportRequest;
 export type RunReportResponse = analyticsdata_v1beta.Schema$RunReportResponse;
@@ -39,7 +44,7 @@ interface Credentials {
   key: string;
   source: string;
   /** `fetchImplementation` also carries the client's own token requests (service accounts). */
-  create(fetchImplementation: typeof globalThis.fetch): AuthClient;
+  create(fetchImplementation: typeof globalThis.fetch, sdk: Sdk): AuthClient;
 }
 
 /**
@@ -54,7 +59,7 @@ export function findCredentials(settings: ClientSettings, env: NodeJS.ProcessEnv
     return {
       key: `token:${token}`,
       source: 'GOOGLE_OAUTH_ACCESS_TOKEN',
-      create: () => {
+      create: (_fetchImplementation, { auth }) => {
         const client = new auth.OAuth2();
         // No refresh token and no expiry: the token is sent as is; a 401 says it has expired.
         client.setCredentials({ access_token: token });
@@ -95,7 +100,7 @@ function keyFileCredentials(path: string, field: string): Credentials {
     key: `file:${path}:${text}`,
     source: field,
     // GoogleAuth picks the client for the file's type (service_account, authorized_user, external_account).
-    create: (fetchImplementation) =>
+    create: (fetchImplementation, { auth }) =>
       new auth.GoogleAuth({ credentials: json, scopes: [SCOPE], clientOptions: { transporterOptions: { fetchImplementation } } }),
   };
 }
@@ -118,12 +123,17 @@ export class ClientFactory {
   create(settings: ClientSettings, env: NodeJS.ProcessEnv, fetchImplementation: typeof globalThis.fetch): Ga4Client {
     const credentials = findCredentials(settings, env);
     const apiRoot = resolveApiRoot(settings, env);
-    let authClient = this.#auth.get(credentials.key);
-    if (!authClient) {
-      authClient = credentials.create(fetchImplementation);
-      this.#auth.set(credentials.key, authClient);
-    }
-    const api = analyticsdata({ version: 'v1beta', auth: authClient });
+    // The SDK loads on the first call; configuration errors above are found before it.
+    let client: Promise<analyticsdata_v1beta.Analyticsdata> | undefined;
+    const api = () =>
+      (client ??= loadSdk().then((sdk) => {
+        let authClient = this.#auth.get(credentials.key);
+        if (!authClient) {
+          authClient = credentials.create(fetchImplementation, sdk);
+          this.#auth.set(credentials.key, authClient);
+        }
+        return sdk.analyticsdata({ version: 'v1beta', auth: authClient });
+      }));
     const property = `properties/${settings.propertyId}`;
     // rootUrl per call (not per client): the client then keeps a proxy's path prefix, which a client-wide rootUrl
     // would drop. retry: false because gaxios would retry 429 and 5xx on its own for other methods; quota waits and
@@ -134,13 +144,13 @@ export class ClientFactory {
       apiRoot,
       credentialSource: credentials.source,
       async runReport(request, signal) {
-        return (await api.properties.runReport({ property, requestBody: request }, call(signal))).data;
+        return (await (await api()).properties.runReport({ property, requestBody: request }, call(signal))).data;
       },
       async batchRunReports(requests, signal) {
-        return (await api.properties.batchRunReports({ property, requestBody: { requests } }, call(signal))).data;
+        return (await (await api()).properties.batchRunReports({ property, requestBody: { requests } }, call(signal))).data;
       },
       async runRealtimeReport(request, signal) {
-        return (await api.properties.runRealtimeReport({ property, requestBody: request }, call(signal))).data;
+        return (await (await api()).properties.runRealtimeReport({ property, requestBody: request }, call(signal))).data;
       },
     };
   }
