@@ -2,6 +2,7 @@
 import { pathToFileURL } from 'node:url';
 import { systemClock } from '../lib/clock.ts';
 import { runSchedule } from '../lib/schedule.ts';
+import { atMost, formatText, info, ms, type Section } from './report.ts';
 
 const INTERVAL_MS = 100;
 const MAX_RUN_MS = 80;
@@ -17,16 +18,38 @@ interface Figures {
   skipped: number;
 }
 
-/** Runs `ticks` ticks of 100 ms with random 0–80 ms runs both ways and prints start error percentiles and drift. */
-export default async function benchTicks(ticks = 1000): Promise<void> {
-  const runTimes = Array.from({ length: ticks }, () => Math.random() * MAX_RUN_MS);
-  const seconds = (ticks * INTERVAL_MS + ticks * (INTERVAL_MS + MAX_RUN_MS / 2)) / 1000;
-  console.log(`ticks: ${ticks} x ${INTERVAL_MS} ms, run time 0-${MAX_RUN_MS} ms (random), real clock; about ${Math.round(seconds)} s`);
+/** Tick count of the issue's target; `npm run bench` uses it unless BENCH_TICKS says otherwise. */
+export const TARGET_TICKS = 1000;
 
-  const scheduled = await scheduledLoop(ticks, runTimes);
-  console.log(format('runSchedule', scheduled));
-  const naive = await naiveLoop(ticks, runTimes);
-  console.log(format('naive sleep', naive));
+/**
+ * Runs `ticks` ticks of 100 ms with random 0–80 ms runs, through runSchedule and through a naive loop at the same
+ * time (side by side on one event loop, so both see the same machine), and reports start error and drift.
+ */
+export default async function benchTicks(ticks = TARGET_TICKS): Promise<Section> {
+  const runTimes = Array.from({ length: ticks }, () => Math.random() * MAX_RUN_MS);
+  const [scheduled, naive] = await Promise.all([scheduledLoop(ticks, runTimes), naiveLoop(ticks, runTimes)]);
+  const sorted = (errors: number[]) => [...errors].sort((a, b) => a - b);
+  const at = (values: number[], q: number) => values[Math.min(values.length - 1, Math.floor(q * values.length))] ?? 0;
+  const s = sorted(scheduled.errors);
+  const n = sorted(naive.errors);
+  const meanRun = runTimes.reduce((a, b) => a + b, 0) / ticks;
+  return {
+    title: 'Ticks on time',
+    method:
+      `${ticks.toLocaleString('en-US')} ticks at a ${INTERVAL_MS} ms interval on the real clock, each run sleeping a random 0–${MAX_RUN_MS} ms ` +
+      `(mean ${meanRun.toFixed(0)} ms). Start error = when the run started minus the boundary it belongs to; drift = last start minus first ` +
+      `start minus (ticks − 1) × interval. The naive loop (run, then \`sleep(interval)\`, the same run times) ran at the same time in the same process.` +
+      (ticks < TARGET_TICKS ? ` This run used ${ticks} ticks (BENCH_TICKS), fewer than the target's ${TARGET_TICKS}.` : ''),
+    figures: [
+      atMost('runSchedule start error p50', at(s, 0.5), 2, ms, true),
+      atMost('runSchedule start error p99', at(s, 0.99), 10, ms, true),
+      atMost(`runSchedule drift over ${ticks} ticks`, Math.abs(scheduled.drift), 10, ms, true),
+      info('runSchedule start error max', ms(s.at(-1) ?? 0)),
+      info('runSchedule ticks skipped', String(scheduled.skipped)),
+      info('naive sleep start error p50 / p99', `${ms(at(n, 0.5))} / ${ms(at(n, 0.99))}`),
+      info(`naive sleep drift over ${ticks} ticks`, `${(naive.drift / 1000).toFixed(1)} s (${(naive.drift / Math.max(1, ticks - 1)).toFixed(1)} ms per tick: the run time plus the timer's lag)`),
+    ],
+  };
 }
 
 async function scheduledLoop(ticks: number, runTimes: readonly number[]): Promise<Figures> {
@@ -69,21 +92,11 @@ function driftOf(starts: readonly number[]): number {
   return starts.at(-1)! - starts[0]! - (starts.length - 1) * INTERVAL_MS;
 }
 
-function format(name: string, { errors, drift, skipped }: Figures): string {
-  const sorted = [...errors].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-  const ms = (value: number) => `${value.toFixed(2)} ms`.padStart(12);
-  return (
-    `${name.padEnd(12)} start error p50 ${ms(at(0.5))}  p99 ${ms(at(0.99))}  max ${ms(sorted.at(-1) ?? 0)}` +
-    `  total drift ${ms(drift)}  skipped ${skipped}`
-  );
-}
-
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const ticks = process.argv[2] === undefined ? undefined : Number(process.argv[2]);
   if (ticks !== undefined && !(Number.isInteger(ticks) && ticks > 0)) {
-    console.error(`usage: node --import tsx bench/ticks.ts [ticks]   (a positive integer, default 1000; got ${process.argv[2]})`);
+    console.error(`usage: node --import tsx bench/ticks.ts [ticks]   (a positive integer, default ${TARGET_TICKS}; got ${process.argv[2]})`);
     process.exit(2);
   }
-  await benchTicks(ticks);
+  console.log(formatText(await benchTicks(ticks)));
 }
