@@ -3,8 +3,10 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import type { Carbon } from '../helpers/carbon.ts';
+import { FAKE_CREDENTIALS } from '../helpers/cloudwatch-fake.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { historyValue } from '../helpers/history-poller.ts';
 import type { RecordedRow, Row } from './rows.ts';
 import { ROOT } from '../helpers/run-command.ts';
@@ -28,14 +30,13 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 export { SECTIONS, type Row, type RecordedRow, type Section } from './rows.ts';
 
 /**
- * Records a row of the table (only when RELIABILITY_REPORT names a file: npm test just runs the checks).
- * Concurrent tests pass their own `task` (the test context's), since the global expect state is shared.
+ * Records a row of the table (only when RELIABILITY_REPORT names a file: npm test just runs the checks). The tests
+ * run concurrently, so each passes its own `task` (from the test context) to say which test the row belongs to.
  */
-export function report(row: Row, task?: { fullTestName?: string; file?: { filepath?: string } }): void {
+export function report(row: Row, task: { fullTestName?: string; file?: { filepath?: string } }): void {
   const file = process.env.RELIABILITY_REPORT;
   if (!file) return;
-  const state = expect.getState();
-  const recorded: RecordedRow = { ...row, test: task?.fullTestName ?? state.currentTestName ?? '', file: task?.file?.filepath ?? state.testPath ?? '' };
+  const recorded: RecordedRow = { ...row, test: task.fullTestName ?? '', file: task.file?.filepath ?? '' };
   appendFileSync(file, JSON.stringify(recorded) + '\n');
 }
 
@@ -378,4 +379,26 @@ export async function compareHistory(carbon: Carbon, prefix: string, series: num
     }
   }
   return { expected: times.length * series, found, missing, wrong };
+}
+
+/**
+ * For a suite whose in-process CloudWatch pollers find their credentials as the SDK does, in the environment:
+ * the fakes' key pair, and no shared AWS config or profile of the machine. Restored afterwards.
+ */
+export function useFakeAwsCredentials(): void {
+  const saved = { ...process.env };
+  beforeAll(() => {
+    const work = tempDir('rel-aws');
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
+      AWS_CONFIG_FILE: join(work, 'no-aws-config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(work, 'no-aws-credentials'),
+    });
+    delete process.env.AWS_SESSION_TOKEN;
+    delete process.env.AWS_PROFILE;
+  });
+  afterAll(() => {
+    process.env = saved;
+  });
 }

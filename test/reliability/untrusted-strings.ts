@@ -4,7 +4,9 @@
 import type { MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
+
+type Task = TestContext['task'];
 import { systemClock } from '../../lib/clock.ts';
 import { loadJobConfig } from '../../lib/config.ts';
 import { GraphiteSink } from '../../lib/graphite-sink.ts';
@@ -15,7 +17,7 @@ import { runPoller } from '../../lib/run-poller.ts';
 import cloudwatch from '../../pollers/cloudwatch.ts';
 import { createGoogleAnalyticsPoller } from '../../pollers/google-analytics.ts';
 import httpJson from '../../pollers/http-json.ts';
-import { CloudWatchFake, FAKE_CREDENTIALS } from '../helpers/cloudwatch-fake.ts';
+import { CloudWatchFake } from '../helpers/cloudwatch-fake.ts';
 import { Ga4Fake } from '../helpers/ga4-fake.ts';
 import { TestHttpServer } from '../helpers/http-server.ts';
 import { MemoryWriter } from '../helpers/memory-writer.ts';
@@ -112,7 +114,7 @@ async function once(poller: Poller, options: Record<string, unknown>): Promise<{
   return { lines: writer.lines, errors: result.errors };
 }
 
-function row(channel: string, strings: number, c: Checked, maxNodes: number, points: number, dataLines: readonly string[]) {
+function row(task: Task, channel: string, strings: number, c: Checked, maxNodes: number, points: number, dataLines: readonly string[]) {
   const distinct = new Set(dataLines.map((line) => line.slice(0, line.indexOf(' ')))).size;
   report({
     section: 'Untrusted strings',
@@ -120,108 +122,96 @@ function row(channel: string, strings: number, c: Checked, maxNodes: number, poi
     injected: `${count(strings)} random strings (seed ${SEED}): control characters, newlines, spaces, dots, ";", "=", "~", unicode, up to 6,000 characters, line-injection attempts`,
     expected: `${count(points)} lines, every one valid; 0 injected; nodes ≤ ${NODE_MAX_BYTES} bytes, ≤ ${maxNodes} nodes`,
     observed: `${count(c.lines)} lines, ${c.invalid.length} invalid, ${c.injected.length} injected; longest node ${c.longestNodeBytes} bytes, longest path ${c.longestPathBytes} bytes; ${count(distinct)} distinct series (${count(strings - distinct)} strings sanitized into the same node as another)`,
-  });
+  }, task);
 }
 
-describe(`untrusted strings: ${STRINGS} random strings per channel through the real pollers and sink`, () => {
-  const savedEnv = { ...process.env };
-  beforeAll(() => {
-    Object.assign(process.env, {
-      AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
-      AWS_CONFIG_FILE: join(work, 'no-aws-config'),
-      AWS_SHARED_CREDENTIALS_FILE: join(work, 'no-aws-credentials'),
-    });
-    delete process.env.AWS_SESSION_TOKEN;
-    delete process.env.AWS_PROFILE;
-  });
-  afterAll(() => {
-    process.env = savedEnv;
-  });
-
-  it('as JSON keys (http-json)', async () => {
-    const keys = randomStrings(STRINGS, SEED);
-    const document = Object.fromEntries(keys.map((key, i) => [key, i]));
-    const api = await TestHttpServer.start((_, response) => {
-      response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify(document));
-    });
-    try {
-      const { lines, errors } = await once(httpJson, { url: `${api.url}/fuzz.json`, prefix: 'fuzz', maxDatapoints: 2 * STRINGS });
-      expect(errors).toBe(0);
-      const data = lines.filter((line) => line.startsWith('fuzz.'));
-      // fuzz.<key>: exactly two nodes; self-metrics pollers.<job>.<name…>.
-      const c = check(lines, (nodes) => (nodes[0] === 'fuzz' ? nodes.length === 2 : nodes[0] === 'pollers'));
-      row('JSON keys (http-json)', keys.length, c, 2, keys.length, data);
-      expect(c.invalid).toEqual([]);
-      expect(c.injected).toEqual([]);
-      expect(data).toHaveLength(keys.length);
-      expect(c.longestNodeBytes).toBeLessThanOrEqual(NODE_MAX_BYTES);
-    } finally {
-      await api.close();
-    }
-  }, 60_000);
-
-  it('as CloudWatch dimension values (the CloudWatch fake, discovered with "*")', async () => {
-    // CloudWatch takes dimension values of 1 to 1,024 characters.
-    const values = randomStrings(STRINGS, SEED + 1).map((v) => v.slice(0, 1024)).filter((v) => v.length > 0);
-    const unique = [...new Set(values)];
-    const fake = await CloudWatchFake.start();
-    try {
-      // Inside the live window of a tick now: [tick - 12 min, tick - 2 min), ticks every 5 minutes.
-      const minute = Math.floor(Date.now() / 300_000) * 300 - 300;
-      const data: MetricDatum[] = unique.map((value, i) => ({ MetricName: 'Fuzz', Value: i, Timestamp: new Date(minute * 1000), Dimensions: [{ Name: 'Service', Value: value }] }));
-      await fake.seed('Test/Fuzz', data);
-      const { lines, errors } = await once(cloudwatch, {
-        region: 'eu-west-1',
-        endpoint: fake.url,
-        metrics: [{ namespace: 'Test/Fuzz', name: 'Fuzz', dimensions: { Service: '*' }, stats: ['Sum'] }],
+/** Random strings as keys and dimension values, through the real pollers and sink (AWS credentials: see reliability.test.ts). */
+export function untrustedStrings(): void {
+  describe(`untrusted strings: ${STRINGS} random strings per channel through the real pollers and sink`, () => {
+    it('as JSON keys (http-json)', async ({ task }) => {
+      const keys = randomStrings(STRINGS, SEED);
+      const document = Object.fromEntries(keys.map((key, i) => [key, i]));
+      const api = await TestHttpServer.start((_, response) => {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end(JSON.stringify(document));
       });
-      expect(errors).toBe(0);
-      // cloudwatch.<region>.<namespace>.<dimension value>.<metric>.<stat>: exactly six nodes.
-      const c = check(lines, (nodes) => (nodes[0] === 'cloudwatch' ? nodes.length === 6 && nodes[4] === 'Fuzz' && nodes[5] === 'Sum' : nodes[0] === 'pollers'));
-      row('CloudWatch dimension values (CloudWatch fake)', unique.length, c, 6, unique.length, lines.filter((line) => line.startsWith('cloudwatch.')));
+      try {
+        const { lines, errors } = await once(httpJson, { url: `${api.url}/fuzz.json`, prefix: 'fuzz', maxDatapoints: 2 * STRINGS });
+        expect(errors).toBe(0);
+        const data = lines.filter((line) => line.startsWith('fuzz.'));
+        // fuzz.<key>: exactly two nodes; self-metrics pollers.<job>.<name…>.
+        const c = check(lines, (nodes) => (nodes[0] === 'fuzz' ? nodes.length === 2 : nodes[0] === 'pollers'));
+        row(task, 'JSON keys (http-json)', keys.length, c, 2, keys.length, data);
+        expect(c.invalid).toEqual([]);
+        expect(c.injected).toEqual([]);
+        expect(data).toHaveLength(keys.length);
+        expect(c.longestNodeBytes).toBeLessThanOrEqual(NODE_MAX_BYTES);
+      } finally {
+        await api.close();
+      }
+    }, 60_000);
+
+    it('as CloudWatch dimension values (the CloudWatch fake, discovered with "*")', async ({ task }) => {
+      // CloudWatch takes dimension values of 1 to 1,024 characters.
+      const values = randomStrings(STRINGS, SEED + 1).map((v) => v.slice(0, 1024)).filter((v) => v.length > 0);
+      const unique = [...new Set(values)];
+      const fake = await CloudWatchFake.start();
+      try {
+        // Inside the live window of a tick now: [tick - 12 min, tick - 2 min), ticks every 5 minutes.
+        const minute = Math.floor(Date.now() / 300_000) * 300 - 300;
+        const data: MetricDatum[] = unique.map((value, i) => ({ MetricName: 'Fuzz', Value: i, Timestamp: new Date(minute * 1000), Dimensions: [{ Name: 'Service', Value: value }] }));
+        await fake.seed('Test/Fuzz', data);
+        const { lines, errors } = await once(cloudwatch, {
+          region: 'eu-west-1',
+          endpoint: fake.url,
+          metrics: [{ namespace: 'Test/Fuzz', name: 'Fuzz', dimensions: { Service: '*' }, stats: ['Sum'] }],
+        });
+        expect(errors).toBe(0);
+        // cloudwatch.<region>.<namespace>.<dimension value>.<metric>.<stat>: exactly six nodes.
+        const c = check(lines, (nodes) => (nodes[0] === 'cloudwatch' ? nodes.length === 6 && nodes[4] === 'Fuzz' && nodes[5] === 'Sum' : nodes[0] === 'pollers'));
+        row(task, 'CloudWatch dimension values (CloudWatch fake)', unique.length, c, 6, unique.length, lines.filter((line) => line.startsWith('cloudwatch.')));
+        expect(c.invalid).toEqual([]);
+        expect(c.injected).toEqual([]);
+        expect(lines.filter((line) => line.startsWith('cloudwatch.'))).toHaveLength(unique.length);
+      } finally {
+        await fake.close();
+      }
+    }, 120_000);
+
+    it('as GA dimension values (the GA4 fake)', async ({ task }) => {
+      const values = randomStrings(STRINGS, SEED + 2);
+      const fake = await Ga4Fake.start({ tokens: ['fuzz-token'] });
+      try {
+        const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10).replace(/-/g, '');
+        fake.addProperty({ id: '2000', timeZone: 'UTC', rows: values.map((value, i) => ({ dateHour: `${day}12`, dimensions: { pageTitle: value }, metrics: { screenPageViews: i + 1 } })) });
+        const poller = createGoogleAnalyticsPoller({ env: { GOOGLE_OAUTH_ACCESS_TOKEN: 'fuzz-token' } });
+        const { lines, errors } = await once(poller, {
+          propertyId: '2000',
+          apiRoot: fake.url,
+          reports: [{ name: 'pages', metrics: ['screenPageViews'], dimensions: ['pageTitle'], granularity: 'day' }],
+        });
+        expect(errors).toBe(0);
+        // ga4.<property>.<report>.<page title>.<metric>: exactly five nodes.
+        const c = check(lines, (nodes) => (nodes[0] === 'ga4' ? nodes.length === 5 && nodes[2] === 'pages' && nodes[4] === 'screenPageViews' : nodes[0] === 'pollers'));
+        row(task, 'GA dimension values (GA4 fake)', values.length, c, 5, values.length, lines.filter((line) => line.startsWith('ga4.')));
+        expect(c.invalid).toEqual([]);
+        expect(c.injected).toEqual([]);
+        expect(lines.filter((line) => line.startsWith('ga4.'))).toHaveLength(values.length);
+      } finally {
+        await fake.close();
+      }
+    }, 120_000);
+
+    it('as Graphite 1.1 tag values and keys (the sink in tag mode)', ({ task }) => {
+      const values = randomStrings(STRINGS, SEED + 3);
+      const writer = new MemoryWriter();
+      const sink = new GraphiteSink(writer, { tags: true, prefix: 'tagged' });
+      values.forEach((value, i) => sink.emit(['series', value], i, 1_700_000_000, { [value.slice(0, 50) || 'k']: value, region: value }));
+      const c = check(writer.lines, (nodes) => nodes.length === 3 && nodes[0] === 'tagged' && nodes[1] === 'series', true);
+      row(task, 'Graphite 1.1 tags (sink, GRAPHITE_TAGS=1)', values.length, c, 3, values.length, writer.lines);
       expect(c.invalid).toEqual([]);
       expect(c.injected).toEqual([]);
-      expect(lines.filter((line) => line.startsWith('cloudwatch.'))).toHaveLength(unique.length);
-    } finally {
-      await fake.close();
-    }
-  }, 120_000);
-
-  it('as GA dimension values (the GA4 fake)', async () => {
-    const values = randomStrings(STRINGS, SEED + 2);
-    const fake = await Ga4Fake.start({ tokens: ['fuzz-token'] });
-    try {
-      const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10).replace(/-/g, '');
-      fake.addProperty({ id: '2000', timeZone: 'UTC', rows: values.map((value, i) => ({ dateHour: `${day}12`, dimensions: { pageTitle: value }, metrics: { screenPageViews: i + 1 } })) });
-      const poller = createGoogleAnalyticsPoller({ env: { GOOGLE_OAUTH_ACCESS_TOKEN: 'fuzz-token' } });
-      const { lines, errors } = await once(poller, {
-        propertyId: '2000',
-        apiRoot: fake.url,
-        reports: [{ name: 'pages', metrics: ['screenPageViews'], dimensions: ['pageTitle'], granularity: 'day' }],
-      });
-      expect(errors).toBe(0);
-      // ga4.<property>.<report>.<page title>.<metric>: exactly five nodes.
-      const c = check(lines, (nodes) => (nodes[0] === 'ga4' ? nodes.length === 5 && nodes[2] === 'pages' && nodes[4] === 'screenPageViews' : nodes[0] === 'pollers'));
-      row('GA dimension values (GA4 fake)', values.length, c, 5, values.length, lines.filter((line) => line.startsWith('ga4.')));
-      expect(c.invalid).toEqual([]);
-      expect(c.injected).toEqual([]);
-      expect(lines.filter((line) => line.startsWith('ga4.'))).toHaveLength(values.length);
-    } finally {
-      await fake.close();
-    }
-  }, 120_000);
-
-  it('as Graphite 1.1 tag values and keys (the sink in tag mode)', () => {
-    const values = randomStrings(STRINGS, SEED + 3);
-    const writer = new MemoryWriter();
-    const sink = new GraphiteSink(writer, { tags: true, prefix: 'tagged' });
-    values.forEach((value, i) => sink.emit(['series', value], i, 1_700_000_000, { [value.slice(0, 50) || 'k']: value, region: value }));
-    const c = check(writer.lines, (nodes) => nodes.length === 3 && nodes[0] === 'tagged' && nodes[1] === 'series', true);
-    row('Graphite 1.1 tags (sink, GRAPHITE_TAGS=1)', values.length, c, 3, values.length, writer.lines);
-    expect(c.invalid).toEqual([]);
-    expect(c.injected).toEqual([]);
-    expect(writer.lines).toHaveLength(values.length);
+      expect(writer.lines).toHaveLength(values.length);
+    });
   });
-});
+}
