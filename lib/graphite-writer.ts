@@ -101,7 +101,7 @@ export const DEFAULT_QUEUE_LIMIT = 500_000;
  * A peer that accepts but stops reading (a hung carbon, a blackholed route) leaves ~4 MB unread in kernel
  * buffers on loopback (our socket's send buffer and its receive buffer), up to ~10 MB across a network with
  * Linux's default maxima; at a few lines a second that is hours of traffic. Replaying less after the stalled
- * connection is destroyed loses the rest (measured in test/reliability/graphite.test.ts).
+ * connection is destroyed loses the rest (measured in test/reliability/blackhole.ts).
  */
 export const DEFAULT_REPLAY_BYTES = 16 * 1024 * 1024;
 
