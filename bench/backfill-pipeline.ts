@@ -33,6 +33,8 @@ export interface Scenario {
   target: boolean;
   /** The server reads as fast as it can instead of SINK_BYTES_PER_SECOND: the pipeline's own ceiling. */
   fastServer?: boolean;
+  /** Why this stress case may go over the target's memory. */
+  over?: string;
 }
 
 export const SCENARIOS: Scenario[] = [
@@ -49,6 +51,7 @@ export const SCENARIOS: Scenario[] = [
     source: { series: 2000, windowSeconds: 201 * STEP, pageSize: 100_500, pagesInFlight: 4, latencyMs: 20 },
     concurrency: 4,
     target: false,
+    over: 'the 16 calls in flight bring up to 1.6 M lines at once; the queue keeps them (overflow grow) where drop-oldest lost 60% of the points and failed 24 of 25 windows',
   },
   {
     name: 'one window',
@@ -152,12 +155,15 @@ function runBackfillCommand(port: number, scenario: Scenario, work: string): Pro
     execFile(process.execPath, args, { cwd: ROOT, env, maxBuffer: 64 << 20 }, (error, _stdout, stderr) => {
       const peak = /peak-rss-kb (\d+)/.exec(stderr);
       const waits = /bench-source-waits (\{.*\})/.exec(stderr);
-      const summary = stderr.split('\n').map((line) => /"msg":"(backfill (?:done|finished|interrupted)[^"]*)"/.exec(line)?.[1]).find(Boolean);
+      const summary = stderr
+        .split('\n')
+        .map((line) => /"msg":"backfill (?:done|finished|interrupted)[^"]*?(\d+) windows \(\d+ already done, (\d+) fetched, (\d+) failed/.exec(line))
+        .find(Boolean);
       resolveRun({
         code: error ? Number(error.code ?? 1) : 0,
         peakRssMB: peak ? Number(peak[1]) / 1024 : NaN,
         waits: waits ? (JSON.parse(waits[1]!) as Outcome['waits']) : { count: 0, ms: 0 },
-        summary: summary ?? '(no summary line)',
+        summary: summary ? `${summary[2]} of ${summary[1]} windows fetched, ${summary[3]} failed` : 'no summary line',
         seconds: (performance.now() - began) / 1000,
         stderr,
       });
@@ -192,8 +198,9 @@ export default async function benchBackfillPipeline(): Promise<Section> {
         const received = server.lines();
         if (received > 0) lineBytes = server.bytes() / received;
         const label = (what: string) => `${scenario.name}: ${what}`;
-        const rss = atMost(label('peak RSS of the backfill process'), outcome.peakRssMB, RSS_LIMIT_MB, megabytes, true);
-        if (!scenario.target) rss.target = `(${rss.target})`;
+        const rss = scenario.target
+          ? atMost(label('peak RSS of the backfill process'), outcome.peakRssMB, RSS_LIMIT_MB, megabytes, true)
+          : info(label('peak RSS of the backfill process'), `${megabytes(outcome.peakRssMB)}${outcome.peakRssMB >= RSS_LIMIT_MB ? ` (${scenario.over ?? `over ${RSS_LIMIT_MB} MB`})` : ''}`);
         const waited =
           scenario.source.pageSize > 0
             ? `${count(outcome.waits.count)} times, ${seconds(outcome.waits.ms / 1000)} in all (concurrent waits add up)`
@@ -202,15 +209,14 @@ export default async function benchBackfillPipeline(): Promise<Section> {
           rss,
           exactly(label('lines received (zero drops)'), received, TOTAL),
           info(label('producer waited on ready()'), waited),
-          info(label('throughput'), `${perSecond(TOTAL / outcome.seconds)} (${seconds(outcome.seconds)} including start-up)`),
-          info(label('summary'), outcome.summary),
+          info(label('throughput'), `${perSecond(TOTAL / outcome.seconds)} (${seconds(outcome.seconds)} including start-up; ${outcome.summary})`),
         );
         notes.push(`- **${scenario.name}**${scenario.target ? ' (the target)' : ''}: ${scenario.like}.`);
       } finally {
         await server.close();
       }
     }
-    notes.push(`The same command doing nothing (\`bin/backfill.ts --help\`, Node.js with tsx's loader thread) peaks at ${megabytes(idle)}.`);
+    notes.push('', `The same command doing nothing (\`bin/backfill.ts --help\`, Node.js with tsx's loader thread) peaks at ${megabytes(idle)}.`);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

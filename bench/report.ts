@@ -20,7 +20,7 @@ export interface Section {
   /** One or two sentences on how the figures were measured. */
   method: string;
   figures: Figure[];
-  /** Extra paragraphs or tables (Markdown), printed after the figures. */
+  /** Extra Markdown after the figures, one line each (leave an empty string between paragraphs). */
   notes?: string[];
 }
 
@@ -106,6 +106,6 @@ export function formatMarkdown(section: Section): string {
     '| figure | measured | target | result | margin |',
     '|---|---:|---|---|---|',
     ...rows,
-    ...(section.notes?.length ? ['', ...section.notes.flatMap((note) => [note, ''])].slice(0, -1) : []),
+    ...(section.notes?.length ? ['', section.notes.join('\n')] : []),
   ].join('\n');
 }

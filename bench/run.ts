@@ -1,13 +1,13 @@
 // `npm run bench`: every benchmark in one run, each figure beside its target, then docs/performance.md rewritten.
-// Never part of `npm test`. `npm run bench -- writer ticks` runs some (and leaves the document alone);
+// Never part of `npm test`. `npm run bench -- writer ticks` runs some (scale: bench/cloudwatch-scale.ts) and leaves the document alone;
 // BENCH_TICKS sets the number of real-clock ticks (default 1,000, the target's: about 2.5 minutes).
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import benchApiCalls from './api-calls.ts';
 import benchBackfillPipeline from './backfill-pipeline.ts';
-import { formatMarkdown, formatText, type Section } from './report.ts';
+import { atMost, exactly, formatMarkdown, formatText, info, megabytes, seconds, type Section } from './report.ts';
 import benchStartup from './startup.ts';
 import benchTicks, { TARGET_TICKS } from './ticks.ts';
 import benchWriterCarbon from './writer-carbon.ts';
@@ -32,31 +32,90 @@ function ticks(): number {
   return value;
 }
 
+const SCALE_TITLE = 'CloudWatch at scale';
+const PROSE_START = '<!-- bench/cloudwatch-scale.ts: the text below, to the closing comment, is kept as written when npm run bench rewrites this file -->';
+const PROSE_END = '<!-- end of the kept text -->';
+
+/** What bench/cloudwatch-scale.ts (issue 10) returns, as far as this document uses it. */
+interface ScaleFigures {
+  pairs: number;
+  queries: number;
+  wallMs: number;
+  peakRssMb: number;
+  getMetricDataCalls: number;
+  callsPerPair: [number, number];
+  expectedCallsPerPair: number;
+  exitCode: number | null;
+  shards?: { queries: number };
+}
+
+function isScaleFigures(value: unknown): value is ScaleFigures {
+  const f = value as Partial<ScaleFigures> | undefined;
+  return !!f && typeof f.wallMs === 'number' && Array.isArray(f.callsPerPair) && typeof f.expectedCallsPerPair === 'number';
+}
+
 /**
- * The "CloudWatch at scale" section comes from bench/cloudwatch-scale.ts (issue 10) when that file exists. Its
- * default export is called; a string it returns is taken as the section's Markdown (starting with its `## `
- * heading), a Section object is rendered like the others; anything else, its console output is quoted.
+ * The text of the "CloudWatch at scale" section as its author wrote it in the current document: between the
+ * markers, or (before the first generated run) everything under its heading.
  */
-async function scaleSection(): Promise<string> {
-  if (!existsSync(SCALE_BENCH)) {
-    return '## CloudWatch at scale\n\nNot measured yet: this section will come from `bench/cloudwatch-scale.ts` (issue 10), which `npm run bench` runs as soon as that file exists.';
+function keptScaleProse(): string | undefined {
+  if (!existsSync(DOCUMENT)) return undefined;
+  const text = readFileSync(DOCUMENT, 'utf8');
+  const marked = text.indexOf(PROSE_START);
+  if (marked >= 0) {
+    const end = text.indexOf(PROSE_END, marked);
+    return text.slice(marked + PROSE_START.length, end < 0 ? undefined : end).trim();
   }
-  const printed: string[] = [];
-  const log = console.log;
-  console.log = (...args: unknown[]) => {
-    printed.push(args.map(String).join(' '));
-    log(...args);
-  };
+  const heading = text.indexOf(`## ${SCALE_TITLE}`);
+  if (heading < 0) return undefined;
+  const body = text.slice(heading + SCALE_TITLE.length + 3);
+  const next = body.search(/\n## /);
+  return (next < 0 ? body : body.slice(0, next)).trim() || undefined;
+}
+
+/**
+ * The "CloudWatch at scale" section comes from bench/cloudwatch-scale.ts (issue 10) when that file exists: its
+ * default export is called. Its figures are judged against issue 10's targets (one --once within a 60 s
+ * interval, calls per region and account at ceil(queries / 500)); the section's text is its author's, kept from
+ * the document as written, followed by the run's own printout (its `formatScaleFigures`). A string returned is
+ * taken as the whole section's Markdown, a Section is rendered like the others.
+ */
+async function scaleSection(): Promise<Section | string> {
+  if (!existsSync(SCALE_BENCH)) {
+    return `## ${SCALE_TITLE}\n\nNot measured yet: this section will come from \`bench/cloudwatch-scale.ts\` (issue 10), which \`npm run bench\` runs as soon as that file exists.`;
+  }
+  const prose = keptScaleProse();
   try {
-    const module = (await import(pathToFileURL(SCALE_BENCH).href)) as { default?: unknown };
-    const result: unknown = typeof module.default === 'function' ? await (module.default as () => unknown)() : undefined;
+    const module = (await import(pathToFileURL(SCALE_BENCH).href)) as { default?: () => Promise<unknown>; formatScaleFigures?: (figures: never) => string };
+    const result = typeof module.default === 'function' ? await module.default() : undefined;
     if (typeof result === 'string') return result.trim();
-    if (isSection(result)) return formatMarkdown(result);
-    return ['## CloudWatch at scale', '', 'As printed by `bench/cloudwatch-scale.ts`:', '', '```', ...printed, '```'].join('\n');
+    if (isSection(result)) return result;
+    if (!isScaleFigures(result)) throw new Error('its default export returned neither figures, a Section nor Markdown');
+    const printed = module.formatScaleFigures ? module.formatScaleFigures(result as never) : JSON.stringify(result, null, 2);
+    return {
+      title: SCALE_TITLE,
+      method:
+        `\`bench/cloudwatch-scale.ts\` (issue 10): one real \`bin/poll.ts cloudwatch --once\` over ${result.pairs} region and account pairs and ` +
+        `${result.queries.toLocaleString('en-US')} queries against the AWS fake, then the same job as two shards. Its author's account of the method and of earlier runs follows the figures.`,
+      figures: [
+        atMost('--once wall time, process start to exit', result.wallMs / 1000, 60, seconds),
+        exactly('GetMetricData calls per region and account, fewest', result.callsPerPair[0], result.expectedCallsPerPair),
+        exactly('GetMetricData calls per region and account, most', result.callsPerPair[1], result.expectedCallsPerPair),
+        ...(result.shards ? [exactly('queries of the two shards together', result.shards.queries, result.queries)] : []),
+        info('peak RSS of the poller process', megabytes(result.peakRssMb)),
+        info('GetMetricData calls in all', String(result.getMetricDataCalls)),
+      ],
+      notes: [
+        ...(prose ? [PROSE_START, '', prose, '', PROSE_END, ''] : []),
+        'As `bench/cloudwatch-scale.ts` printed it in this run:',
+        '',
+        '```',
+        printed,
+        '```',
+      ],
+    };
   } catch (error) {
-    return `## CloudWatch at scale\n\n\`bench/cloudwatch-scale.ts\` failed in this run: ${(error as Error).message.split('\n')[0]}`;
-  } finally {
-    console.log = log;
+    return `## ${SCALE_TITLE}\n\n\`bench/cloudwatch-scale.ts\` failed in this run: ${(error as Error).message.split('\n')[0]}` + (prose ? `\n\n${PROSE_START}\n\n${prose}\n\n${PROSE_END}` : '');
   }
 }
 
@@ -72,10 +131,10 @@ function summary(sections: readonly Section[]): string {
     const skipped = section.figures.filter((f) => f.verdict === 'skipped');
     const result =
       judged.length === 0 && skipped.length > 0
-        ? 'skipped'
+        ? `skipped: ${skipped.map((f) => f.margin).join('; ')}`
         : misses.length === 0
-          ? `**pass** (${judged.length} of ${judged.length})`
-          : `**miss**: ${misses.map((f) => `${f.name} ${f.value} (target ${f.target}, ${f.margin})`).join('; ')}`;
+          ? `**pass** (${judged.length} of ${judged.length} figures)`
+          : `**miss** (${judged.length - misses.length} of ${judged.length} figures pass): ${misses.map((f) => `${f.name}, ${f.value} for ${f.target}`).join('; ')}`;
     const anchor = section.title.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-');
     return `| [${section.title}](#${anchor}) | ${result} |`;
   });
@@ -89,8 +148,8 @@ function machine(): string {
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
-  const unknown = only.filter((name) => !BENCHES.some((b) => b.name === name));
-  if (unknown.length > 0) throw new Error(`unknown benchmark ${unknown.join(', ')}; one of ${BENCHES.map((b) => b.name).join(', ')}`);
+  const unknown = only.filter((name) => name !== 'scale' && !BENCHES.some((b) => b.name === name));
+  if (unknown.length > 0) throw new Error(`unknown benchmark ${unknown.join(', ')}; one of ${BENCHES.map((b) => b.name).join(', ')}, scale`);
   const started = new Date();
   const sections: Section[] = [];
   for (const bench of BENCHES) {
@@ -101,8 +160,14 @@ async function main(): Promise<void> {
     sections.push(section);
     console.log(formatText(section) + `\n  (${((performance.now() - began) / 1000).toFixed(0)} s)`);
   }
-  if (only.length > 0) return;
+  if (only.length > 0 && !only.includes('scale')) return;
+  console.log(`\n(${SCALE_TITLE}…)`);
   const scale = await scaleSection();
+  if (typeof scale !== 'string') {
+    sections.push(scale);
+    console.log(formatText(scale));
+  } else console.log(scale);
+  if (only.length > 0) return;
   const document = [
     '# Performance',
     '',
@@ -114,8 +179,7 @@ async function main(): Promise<void> {
     summary(sections),
     '',
     ...sections.flatMap((section) => [formatMarkdown(section), '']),
-    scale,
-    '',
+    ...(typeof scale === 'string' ? [scale, ''] : []),
   ].join('\n');
   writeFileSync(DOCUMENT, document);
   console.log(`\nwrote ${DOCUMENT}`);

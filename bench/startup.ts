@@ -133,6 +133,7 @@ export default async function benchStartup(): Promise<Section> {
             '(pollers/cloudwatch/client.ts, api-calls.ts, credentials.ts): the same change there (a dynamic import in `cloudWatchTarget`, which is ' +
             'already async) would take that cost off `--list` and `--help`; it was left to the CloudWatch work in progress (issue 10), which owns those files.'
           : 'Nothing else is loaded that the command does not use.'),
+      '',
       'Most of what remains is Node.js with tsx itself (its loader thread and the TypeScript transforms, cached on disk after the first run), zod and ' +
         'yaml. `node --import tsx bin/poll.ts` is what supervisord and systemd run; `npx tsx` adds npx\'s own start-up on top.',
     ];

@@ -161,7 +161,7 @@ export default async function benchWriter(): Promise<Section> {
         `${LINES.toLocaleString('en-US')} distinct lines (${(bytes / 1e6).toFixed(0)} MB, about ${Math.round(bytes / LINES)} bytes each, as a poller builds them) ` +
         'into a loopback TCP server that only counts bytes, until the last byte has arrived. The limit is a raw socket writing the same ' +
         'lines joined into 64 KB chunks, with the same socket buffer; the writer gets its lines one `write()` at a time, as from the sink, ' +
-        'awaiting `ready()` every 65,536 lines as a backfill does. Raw and writer runs alternate, best of ${RUNS} each (naive: 1 run), after a warm-up, all in one process.',
+        `awaiting \`ready()\` every 65,536 lines as a backfill does. Raw and writer runs alternate, best of ${RUNS} each (naive: 1 run), after a warm-up, all in one process.`,
       figures: [
         atLeast('graphite writer / raw socket', raw / writer, 0.7, ratio),
         atLeast('graphite writer', LINES / writer, 1e6, (n) => perSecond(n)),
