@@ -335,8 +335,9 @@ print(json.dumps(out))
 `;
 
 /** Non-null points of each metric in [from, until] (epoch seconds; one archive, chosen by the age of `from`). */
-export async function readWhisper(carbon: Carbon, metrics: string[], from: number, until: number): Promise<Map<string, Map<number, number>>> {
-  await carbon.flush();
+export async function readWhisper(carbon: Carbon, metrics: string[], from: number, until: number, options: { flush?: boolean } = {}): Promise<Map<string, Map<number, number>>> {
+  // A barrier first (everything carbon received is on disk), unless carbon is not running.
+  if (options.flush !== false) await carbon.flush();
   const text = await new Promise<string>((resolve, reject) => {
     const child = execFile(
       '/usr/bin/python3',
@@ -362,10 +363,10 @@ export function historyConfig(work: string, name: string, options: { series: num
 }
 
 /** What `historyConfig`'s job must deliver and what whisper holds, per series: counts and the missing timestamps. */
-export async function compareHistory(carbon: Carbon, prefix: string, series: number, expected: Set<number>) {
+export async function compareHistory(carbon: Carbon, prefix: string, series: number, expected: Set<number>, options: { flush?: boolean } = {}) {
   const times = [...expected].sort((a, b) => a - b);
   if (times.length === 0) return { expected: 0, found: 0, missing: [] as number[], wrong: 0 };
-  const read = await readWhisper(carbon, Array.from({ length: series }, (_, i) => `${prefix}.history.s${i}`), times[0]! - 5, times.at(-1)! + 5);
+  const read = await readWhisper(carbon, Array.from({ length: series }, (_, i) => `${prefix}.history.s${i}`), times[0]! - 5, times.at(-1)! + 5, options);
   let found = 0;
   let wrong = 0;
   const missing: number[] = [];

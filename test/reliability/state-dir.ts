@@ -49,7 +49,8 @@ export function stateDirectoryFaults(): void {
         });
         await job.waitFor(() => job.fetchedWindows.length >= 2, 30_000, 'the first runs');
         await sleep(RUN_S * 1000);
-        const errorsWhileBroken = job.logs.filter((l) => l.level === 'error' || l.level === 'warn');
+        // Errors only: on a busy machine a run may overrun and a warning say so, which is not the fault here.
+      const errorsWhileBroken = job.logs.filter((l) => l.level === 'error');
         // The directory can be written again: the next delivered window is recorded.
         let recorded: number | undefined;
         if (free) {
