@@ -98,15 +98,30 @@ What the Graphite figures count, honestly:
 - Jobs run the history test poller (\`test/helpers/pollers/history.ts\`): one point per series per second,
   its value derived from its timestamp, so every point is checked for presence *and* value.
 - carbon-cache keeps received points in its own cache before writing them to whisper. A clean stop writes
-  that cache first; SIGKILL loses it. That loss is carbon's, not the poller's — but the writer re-sends its
-  replay tail (at least the last 16 MiB it handed to the socket) after every reconnect, and whisper
-  overwrites a point at the same timestamp, so carbon's loss is repaired as well: the SIGKILL row counts
-  every point, from before the kill and after.
+  that cache first; SIGKILL loses it. That loss is carbon's, not the poller's, and the SIGKILL row measures
+  it (whisper read right after the kill). The writer re-sends its replay tail (at least the last 16 MiB it
+  handed to the socket) after every reconnect, and whisper overwrites a point at the same timestamp, so
+  carbon's loss is repaired too: the row then counts every point, from before the kill and after.
+- Source API rows run each poller in process, in real time at a 1 s interval (3 s for CloudWatch's
+  throttling storm), against its fake (\`test/helpers/*-fake.ts\`) and a proxy that resets connections and
+  cuts bodies. "Requests" are those the proxy saw; "gaps" are between consecutive requests of one run
+  (retries and their backoff); "errors" is the sum of the job's \`errors\` self-metric.
 - "Beyond the queue bound" rows shrink \`GRAPHITE_QUEUE_LIMIT\` on purpose. Without history the drop counter
   (the \`dropped\` of the job's last log line, also the \`writer.dropped\` self-metric) must equal the points
   missing from whisper, exactly; with history, the watermark catch-up must fetch them again.
 
-${lines.join('\n')}`;
+${lines.join('\n')}
+## What these rows do not show
+
+- UDP (\`udp://\`) is not covered: a datagram has no delivery at all to measure.
+- After a throttling storm the AWS SDK's adaptive retry mode sends at 0.5 requests a second, and its wait for
+  a send token ignores the run's deadline: a CloudWatch job whose runs need more calls than that allows per
+  interval (a 1 s interval in the test, or very large jobs) can stay starved long after the storm.
+- Sanitizing merges distinct strings into one series when they differ only in characters that become \`_\`
+  (the "distinct series" of the untrusted-strings rows): their points then overwrite each other.
+- SIGKILL of the poller loses what Node still buffered above the kernel for a socket that was not draining;
+  the watermark counts it delivered. With a reading carbon that buffer is empty.
+`;
 writeFileSync(DOC, doc);
 console.log(`\n${relative(ROOT, DOC)}: ${rows.length} rows, ${failures === 0 ? 'every row passing' : `${failures} failing`} (${minutes.toFixed(1)} min)`);
 process.exit(failures === 0 && vitest.status === 0 ? 0 : 1);
