@@ -95,7 +95,7 @@ export function processFaults(): void {
             fault: 'SIGKILL mid-run, then restart',
             injected: `SIGKILL 150 ms into a run of a job sending ${series} points/s (catchUp 1h); started again ${downS} s later`,
             expected: `${count(result.expected)} (every second from the first run to the last)`,
-            observed: `${count(result.found)} (catch-up at start: ${catchUp?.windows ?? 0} window of ${gap.map(([s, e]) => `${e - s} s`).join(', ')})`,
+            observed: `${count(result.found)} (windows longer than a tick, fetched by catch-up: ${gap.map(([s, e]) => `${e - s} s`).join(', ')})`,
           },
           task,
         );
