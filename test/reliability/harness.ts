@@ -143,10 +143,29 @@ export class PollerProcess {
 const running = new Set<PollerProcess>();
 const carbons = new Set<Carbon>();
 
-/** A carbon-cache for one test, destroyed by `cleanUp` whatever the test's outcome (a timed-out test never reaches its finally). */
-export async function startCarbon(options?: Parameters<typeof Carbon.start>[0]): Promise<Carbon> {
+const started: Array<Promise<Carbon>> = [];
+
+/**
+ * Starts `count` carbon-caches at once, for `startCarbon` to hand out. Tests that stop carbon restart it on the
+ * same port; a carbon started meanwhile (the test server picks free ports) could take that port. Started
+ * together before any test runs, none can.
+ */
+export async function startCarbons(count: number): Promise<void> {
   const { Carbon } = await import('../helpers/carbon.ts');
-  const carbon = await Carbon.start(options);
+  for (let i = 0; i < count; i++) {
+    const carbon = Carbon.start();
+    void carbon.then((c) => carbons.add(c), () => {});
+    started.push(carbon);
+  }
+  await Promise.all(started);
+}
+
+/** A carbon-cache for one test (one of `startCarbons`' first), destroyed by `cleanUp` whatever the test's outcome. */
+export async function startCarbon(): Promise<Carbon> {
+  const ready = started.shift();
+  if (ready) return ready;
+  const { Carbon } = await import('../helpers/carbon.ts');
+  const carbon = await Carbon.start();
   carbons.add(carbon);
   return carbon;
 }
