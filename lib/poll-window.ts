@@ -1,4 +1,5 @@
 // One call of a poller over one window, the same for live ticks, catch-up and backfill: timed, errors caught.
+import { setMaxListeners } from 'node:events';
 import type { Clock } from './clock.ts';
 import type { GraphiteSink } from './graphite-sink.ts';
 import type { Logger } from './log.ts';
@@ -30,6 +31,9 @@ export interface WindowResult {
 }
 
 export async function pollWindow(job: JobContext, window: TimeWindow, mode: 'live' | 'backfill', signal: AbortSignal): Promise<WindowResult> {
+  // A poller may hand the run's signal to hundreds of concurrent requests (5,000 CloudWatch queries): that many
+  // listeners on one signal is by design here, not a leak worth Node's MaxListenersExceededWarning.
+  setMaxListeners(0, signal);
   const started = job.clock.now();
   const sink = job.sink.counting();
   const figures = () => ({ datapoints: sink.datapoints, invalid: sink.invalid, durationMs: job.clock.now() - started });

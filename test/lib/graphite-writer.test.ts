@@ -384,6 +384,37 @@ describe('graphite writer over TCP', () => {
     expect(compare(completeLines(afterStall), sent)).toEqual(complete);
   });
 
+  it("(5c) overflow 'grow' (backfills) never drops: the queue grows past its limit while Graphite is away", async () => {
+    const port = await freePort();
+    const { writer } = writerFor(port, { queueLimit: 1000, overflow: 'grow', readyLines: 100 });
+    const sent = lines(1, 1500);
+    for (const text of sent) writer.write(text);
+    expect(writer.stats()).toEqual({ sent: 0, dropped: 0, queued: 1500, reconnects: 0 });
+    const ready = writer.ready();
+    expect(await isSettled(ready)).toBe(false);
+    const sink = await server(port);
+    await ready;
+    expect(writer.stats().queued).toBeLessThan(100);
+    expect(await writer.flush(10_000)).toBe(true);
+    await closeAndWait(writer, sink);
+    expect(writer.stats().dropped).toBe(0);
+    expect(sink.lines()).toEqual(sent);
+  });
+
+  it('(7b) readyLines lowers the mark below which ready() resolves', async () => {
+    const port = await freePort();
+    const { writer } = writerFor(port, { queueLimit: 1000, readyLines: 10 });
+    for (const text of lines(1, 9)) writer.write(text);
+    expect(await isSettled(writer.ready())).toBe(true);
+    writer.write(line(10));
+    expect(await isSettled(writer.ready())).toBe(false);
+    const sink = await server(port);
+    await writer.ready();
+    expect(await writer.flush(10_000)).toBe(true);
+    await closeAndWait(writer, sink);
+    expect(sink.lines()).toEqual(lines(1, 10));
+  });
+
   it('(7) ready() resolves only once the queue is below half of queueLimit', async () => {
     const port = await freePort();
     const { writer } = writerFor(port, { queueLimit: 100 });
