@@ -171,7 +171,9 @@ describeCarbon('the dashboard over real self-metrics', () => {
     } else {
       await phase(1);
       await phase(3, () => carbon.stop());
-      await phase(4, () => carbon.restart());
+      // Long enough after the restart for the writer's backoff (up to ~3 s after a 3 s outage) to reconnect and
+      // for a run after it to write writer.reconnects: with 4 s this failed about one run in four.
+      await phase(8, () => carbon.restart());
     }
     for (const job of jobs) job.kill('SIGTERM');
     await Promise.all(jobs.map((job) => new Promise((r) => (job.exitCode !== null ? r(null) : job.once('exit', r)))));
