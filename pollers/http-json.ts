@@ -7,7 +7,11 @@ export default definePoller({
   name: 'http-json',
   summary: 'Numeric fields of a JSON document served over HTTP (status pages, /metrics.json, admin APIs)',
   options: z.strictObject({
-    url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).describe('The URL to GET on every tick.'),
+    url: z
+      .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+      // fetch refuses credentials in a URL; say so at load time rather than failing every tick.
+      .refine((url) => !/^https?:\/\/[^/]*@/.test(url), 'expected no user:password@ in the URL: put credentials in headers (Authorization: Basic ${TOKEN})')
+      .describe('The URL to GET on every tick.'),
     prefix: z
       .string()
       .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'expected dot-separated nodes of letters, digits, "_" or "-"')
