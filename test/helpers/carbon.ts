@@ -59,10 +59,21 @@ export class Carbon {
   ) {}
 
   static async start(options: CarbonOptions = {}): Promise<Carbon> {
-    const dir = mkdtempSync(join(tmpdir(), 'gp-carbon-'));
     const env = { ...process.env, ...(options.retentions ? { GTS_RETENTIONS: options.retentions } : {}) };
-    const { stdout } = await run(TEST_SERVER, ['start', dir, String(options.port ?? 0)], { env });
-    return new Carbon(dir, Number(stdout.trim()), env);
+    let lastError: unknown;
+    // Port 0 lets the script pick free ports, but a suite running beside this one may bind them between the
+    // pick and carbon's bind: start again in a fresh directory (a fixed port is the caller's to retry).
+    for (let attempt = 0; attempt < (options.port ? 1 : 4); attempt++) {
+      const dir = mkdtempSync(join(tmpdir(), 'gp-carbon-'));
+      try {
+        const { stdout } = await run(TEST_SERVER, ['start', dir, String(options.port ?? 0)], { env });
+        return new Carbon(dir, Number(stdout.trim()), env);
+      } catch (error) {
+        lastError = error;
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    throw lastError;
   }
 
   get url(): string {
