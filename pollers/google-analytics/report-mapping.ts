@@ -103,14 +103,7 @@ export function mapReportRows(response: RunReportResponse, report: ReportEntry, 
       continue;
     }
     if (timestamp < mapping.from || timestamp >= mapping.to) continue;
-    const values = cols.dimensions.map((i) => row.dimensionValues?.[i]?.value ?? '');
-    noteRow(values, notes);
-    for (const metric of cols.metrics) {
-      const value = metricValue(row, metric.index);
-      if (value === undefined) continue;
-      emit(path(values, metric.name), value, timestamp);
-      notes.points++;
-    }
+    emitRow(row, cols, path, timestamp, emit, notes);
   }
   return notes;
 }
@@ -137,14 +130,19 @@ export function mapRealtimeRows(response: RunRealtimeReportResponse, entry: Real
       continue;
     }
     const timestamp = currentMinute - minutesAgo * 60;
-    const values = cols.dimensions.map((i) => row.dimensionValues?.[i]?.value ?? '');
-    noteRow(values, notes);
-    for (const metric of cols.metrics) {
-      const value = metricValue(row, metric.index);
-      if (value === undefined) continue;
-      emit(path(values, metric.name), value, timestamp);
-      notes.points++;
-    }
+    emitRow(row, cols, path, timestamp, emit, notes);
   }
   return notes;
+}
+
+/** One row's metrics at `timestamp`, each under the path its dimension values and metric name make. */
+function emitRow(row: Row, cols: Columns, path: ReturnType<typeof pathBuilder>, timestamp: number, emit: Emit, notes: RowNotes): void {
+  const values = cols.dimensions.map((i) => row.dimensionValues?.[i]?.value ?? '');
+  noteRow(values, notes);
+  for (const metric of cols.metrics) {
+    const value = metricValue(row, metric.index);
+    if (value === undefined) continue;
+    emit(path(values, metric.name), value, timestamp);
+    notes.points++;
+  }
 }
