@@ -2,6 +2,7 @@
 import type { Metric } from '@aws-sdk/client-cloudwatch';
 import type { Logger } from '../../lib/log.ts';
 import type { PollStats } from '../../lib/poller.ts';
+import { DiscoveryCache } from './discovery-cache.ts';
 
 export type DimensionPairs = Array<readonly [name: string, value: string]>;
 
@@ -25,13 +26,7 @@ export interface DiscoveryRun {
   stats: PollStats;
 }
 
-interface Entry {
-  fetchedAt: number;
-  sets: DimensionPairs[];
-}
-
-const cache = new Map<string, Entry>();
-const inFlight = new Map<string, Promise<DimensionPairs[]>>();
+const cache = new DiscoveryCache<DimensionPairs[]>();
 
 /**
  * The dimension sets of `request.metric` that ListMetrics lists (every page), each as name/value pairs in
@@ -41,41 +36,23 @@ const inFlight = new Map<string, Promise<DimensionPairs[]>>();
  */
 export async function discoverDimensionSets(request: DiscoveryRequest, run: DiscoveryRun): Promise<DimensionPairs[]> {
   const key = JSON.stringify([run.scope, request.namespace, request.metric, request.filter, request.recentlyActive]);
-  const cached = cache.get(key);
-  if (cached && run.now() - cached.fetchedAt < run.ttlSeconds * 1000) {
-    run.stats.count('discovery_cache_hits');
-    return cached.sets;
-  }
-  const pending = inFlight.get(key);
-  if (pending) return pending;
-
-  const walk = (async () => {
-    try {
+  return cache.get(
+    key,
+    run,
+    { counter: 'discovery', staleWarning: 'ListMetrics failed; using the series discovered earlier', fields: { namespace: request.namespace, metric: request.metric } },
+    async () => {
       const metrics = await run.listMetrics({
         Namespace: request.namespace,
         MetricName: request.metric,
         ...(request.filter.length > 0 ? { Dimensions: request.filter } : {}),
         ...(request.recentlyActive ? { RecentlyActive: 'PT3H' as const } : {}),
       });
-      const sets = metrics.map((metric) => (metric.Dimensions ?? []).map((d) => [d.Name ?? '', d.Value ?? ''] as const));
-      cache.set(key, { fetchedAt: run.now(), sets });
-      run.stats.count('discovery_refreshes');
-      return sets;
-    } catch (error) {
-      if (!cached) throw error;
-      run.stats.count('discovery_errors');
-      run.log.warn('ListMetrics failed; using the series discovered earlier', { namespace: request.namespace, metric: request.metric, error });
-      return cached.sets;
-    } finally {
-      inFlight.delete(key);
-    }
-  })();
-  inFlight.set(key, walk);
-  return walk;
+      return metrics.map((metric) => (metric.Dimensions ?? []).map((d) => [d.Name ?? '', d.Value ?? ''] as const));
+    },
+  );
 }
 
 /** Forgets every discovered series (tests). */
 export function clearDiscoveryCache(): void {
   cache.clear();
-  inFlight.clear();
 }

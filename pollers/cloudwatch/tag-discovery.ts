@@ -2,6 +2,7 @@
 import type { Logger } from '../../lib/log.ts';
 import type { PollStats } from '../../lib/poller.ts';
 import { dimensionOf, type ResourceKind } from './resource-types.ts';
+import { DiscoveryCache } from './discovery-cache.ts';
 
 /** A metric entry's `tags`: key → one value, any of several, or '*' for any value (the key must be there). */
 export type TagSelector = Readonly<Record<string, string | readonly string[]>>;
@@ -63,13 +64,7 @@ export interface TagDiscoveryRun {
   stats: PollStats;
 }
 
-interface Entry {
-  fetchedAt: number;
-  mappings: ResourceTagMapping[];
-}
-
-const cache = new Map<string, Entry>();
-const inFlight = new Map<string, Promise<ResourceTagMapping[]>>();
+const cache = new DiscoveryCache<ResourceTagMapping[]>();
 
 /**
  * The resources of `request.kind` whose tags match `request.selector`, each with its dimension and tags, in
@@ -96,35 +91,12 @@ export async function discoverTaggedResources(request: TagDiscoveryRequest, run:
   return [...byValue.values()].sort((a, b) => (a.dimension[1] < b.dimension[1] ? -1 : a.dimension[1] > b.dimension[1] ? 1 : 0));
 }
 
-async function cachedWalk(key: string, input: { ResourceTypeFilters: string[]; TagFilters: TagFilter[] }, run: TagDiscoveryRun): Promise<ResourceTagMapping[]> {
-  const cached = cache.get(key);
-  if (cached && run.now() - cached.fetchedAt < run.ttlSeconds * 1000) {
-    run.stats.count('tag_discovery_cache_hits');
-    return cached.mappings;
-  }
-  const pending = inFlight.get(key);
-  if (pending) return pending;
-  const walk = (async () => {
-    try {
-      const mappings = await run.getResources(input);
-      cache.set(key, { fetchedAt: run.now(), mappings });
-      run.stats.count('tag_discovery_refreshes');
-      return mappings;
-    } catch (error) {
-      if (!cached) throw error;
-      run.stats.count('tag_discovery_errors');
-      run.log.warn('GetResources failed; using the resources found earlier', { resourceType: input.ResourceTypeFilters[0], error });
-      return cached.mappings;
-    } finally {
-      inFlight.delete(key);
-    }
-  })();
-  inFlight.set(key, walk);
-  return walk;
+function cachedWalk(key: string, input: { ResourceTypeFilters: string[]; TagFilters: TagFilter[] }, run: TagDiscoveryRun): Promise<ResourceTagMapping[]> {
+  const labels = { counter: 'tag_discovery', staleWarning: 'GetResources failed; using the resources found earlier', fields: { resourceType: input.ResourceTypeFilters[0] } };
+  return cache.get(key, run, labels, () => run.getResources(input));
 }
 
 /** Forgets every resource found (tests). */
 export function clearTagDiscoveryCache(): void {
   cache.clear();
-  inFlight.clear();
 }
