@@ -10,6 +10,7 @@ import type { MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Carbon, describeCarbon } from '../helpers/carbon.ts';
 import { CloudWatchFake, FAKE_CREDENTIALS } from '../helpers/cloudwatch-fake.ts';
+import { TEST_NOW_VARIABLE } from '../../lib/clock.ts';
 import { Ga4Fake, type SeedRow } from '../helpers/ga4-fake.ts';
 import { ROOT } from '../helpers/run-command.ts';
 
@@ -19,6 +20,8 @@ const DAY = 86400;
 const CRONTAB = join(ROOT, 'crontab.example');
 const TOKEN = 'cron-token';
 const PROPERTY = '777';
+/** The nightly GA line at 04:30 UTC on 2026-12-05: its two days hold 2026-12-04T16:00Z, where the old seed made 0 sessions. */
+const OLD_BUG_NIGHT = Date.parse('2026-12-05T04:30:00Z') / 1000;
 
 interface CronLine {
   schedule: string[];
@@ -62,7 +65,6 @@ function installCheckout(): string {
 describeCarbon('crontab.example, every line run as cron runs it', () => {
   const crontab = parseCrontab(readFileSync(CRONTAB, 'utf8'));
   let carbon: Carbon;
-  let ga: Ga4Fake;
   let cloudwatch: CloudWatchFake;
   let gp: string;
   let logs: string;
@@ -76,33 +78,64 @@ describeCarbon('crontab.example, every line run as cron runs it', () => {
     return found[0]!;
   };
   /** `SHELL -c command` with the crontab's variables as environment (plus HOME and LOGNAME, which cron adds). */
-  const cron = async (line: CronLine) => {
+  const cron = async (line: CronLine, extra: Record<string, string> = {}) => {
     // Cron turns an unescaped % into a newline (the rest becomes stdin): a command must have none.
     expect(line.command.replace(/\\%/g, '')).not.toContain('%');
     try {
-      await run(env.SHELL!, ['-c', line.command.replace(/\\%/g, '%')], { env, cwd: env.HOME });
+      await run(env.SHELL!, ['-c', line.command.replace(/\\%/g, '%')], { env: { ...env, ...extra }, cwd: env.HOME });
       return 0;
     } catch (error) {
       return (error as { code?: number }).code ?? -1;
     }
   };
 
-  // GA: an hourly series for the last 5 days (property in UTC), each hour's sessions from its timestamp.
-  const sessions = (hour: number) => (hour / HOUR) % 1000;
+  // GA: an hourly series for the 5 days up to a night's 04:30 (property in UTC), each hour's sessions from its
+  // timestamp: never 0 (GA4 leaves all-zero rows out, and so does the fake) and different from its neighbours.
+  const sessions = (hour: number) => 1 + ((hour / HOUR) % 1000);
   const dateHour = (t: number) => new Date(t * 1000).toISOString().slice(0, 13).replace(/[-T]/g, '');
-  const today = Math.floor(now / DAY) * DAY;
-  const gaHours = Array.from({ length: 5 * 24 }, (_, i) => today - 4 * DAY + i * HOUR).filter((h) => h < now - HOUR);
-  // CloudWatch: one series at 1-minute resolution for 14 days.
-  const requests = (t: number) => (t / 60) % 10_000;
+  /** One run of the nightly line, at `at` (epoch seconds) on the commands' clock (GRAPHITE_POLLERS_TEST_NOW). */
+  class GaNight {
+    readonly at: number;
+    readonly prefix: string;
+    readonly today: number;
+    readonly hours: number[];
+    fake!: Ga4Fake;
+    #startedAt = Date.now();
+    constructor(at: number, prefix: string) {
+      this.at = at;
+      this.prefix = prefix;
+      this.today = Math.floor(at / DAY) * DAY;
+      this.hours = Array.from({ length: 5 * 24 }, (_, i) => this.today - 4 * DAY + i * HOUR).filter((h) => h < at - HOUR);
+    }
+    async start(): Promise<void> {
+      // The fake's "today" (GA's relative dates, quotas) follows the commands' clock: from `at` when the run starts.
+      this.fake = await Ga4Fake.start({ tokens: [TOKEN], now: () => this.at * 1000 + (Date.now() - this.#startedAt) });
+      this.fake.addProperty({
+        id: PROPERTY,
+        timeZone: 'UTC',
+        rows: this.hours.map(
+          (hour): SeedRow => ({ dateHour: dateHour(hour), dimensions: { deviceCategory: 'desktop' }, metrics: { sessions: sessions(hour) } }),
+        ),
+      });
+    }
+    /** The environment a run adds to cron's: the clock's start, and where this night's fake and series are. */
+    environment(): Record<string, string> {
+      this.#startedAt = Date.now();
+      const start = new Date(this.at * 1000).toISOString();
+      return { [TEST_NOW_VARIABLE]: start, GA4_API_ROOT_URL: this.fake.url, GRAPHITE_PREFIX: this.prefix };
+    }
+  }
+  // As cron runs it: the last 04:30 UTC before now (a fixed time of day, so no run straddles a midnight).
+  const lastNight = new GaNight(Math.floor((now - 4.5 * HOUR) / DAY) * DAY + 4.5 * HOUR, 'cron');
+  const oldBugNight = new GaNight(OLD_BUG_NIGHT, 'cron_2026_12_05');
+  // CloudWatch: one series at 1-minute resolution for 14 days; never 0, and no value repeats within the range.
+  const requests = (t: number) => 1 + ((t / 60) % 100_000);
 
   beforeAll(async () => {
-    carbon = await Carbon.start({ retentions: '60s:30d' });
-    ga = await Ga4Fake.start({ tokens: [TOKEN] });
-    ga.addProperty({
-      id: PROPERTY,
-      timeZone: 'UTC',
-      rows: gaHours.map((hour): SeedRow => ({ dateHour: dateHour(hour), dimensions: { deviceCategory: 'desktop' }, metrics: { sessions: sessions(hour) } })),
-    });
+    // An hourly archive for 20 years keeps the fixed night of 2026-12-05 readable, however long after it this runs.
+    carbon = await Carbon.start({ retentions: '60s:30d,1h:20y' });
+    await lastNight.start();
+    await oldBugNight.start();
     cloudwatch = await CloudWatchFake.start();
     const data: MetricDatum[] = [];
     for (let t = cwFrom; t < now - 60; t += 60) data.push({ MetricName: 'Requests', Value: requests(t), Timestamp: new Date((t + 1) * 1000), Dimensions: [{ Name: 'Service', Value: 'api' }] });
@@ -117,7 +150,7 @@ describeCarbon('crontab.example, every line run as cron runs it', () => {
       [
         `GRAPHITE_URL=${carbon.url}`,
         'GRAPHITE_PREFIX=cron',
-        `GA4_API_ROOT_URL=${ga.url}`,
+        `GA4_API_ROOT_URL=${lastNight.fake.url}`,
         `GOOGLE_OAUTH_ACCESS_TOKEN=${TOKEN}`,
         `AWS_ENDPOINT_URL=${cloudwatch.url}`,
         `AWS_ACCESS_KEY_ID=${FAKE_CREDENTIALS.accessKeyId}`,
@@ -142,10 +175,13 @@ describeCarbon('crontab.example, every line run as cron runs it', () => {
       PATH: `${dirname(process.execPath)}:${crontab.variables.PATH}`,
       HOME: home,
       LOGNAME: 'graphite-pollers',
+      // Children of cron run in the machine's time zone: a TZ given to this test stands for the machine's.
+      ...(process.env.TZ ? { TZ: process.env.TZ } : {}),
     };
   });
   afterAll(async () => {
-    await ga?.close();
+    await lastNight.fake?.close();
+    await oldBugNight.fake?.close();
     await cloudwatch?.close();
     await carbon?.destroy();
     for (const dir of [gp, logs, env?.HOME]) if (dir) rmSync(dir, { recursive: true, force: true });
@@ -189,21 +225,34 @@ describeCarbon('crontab.example, every line run as cron runs it', () => {
     }
   });
 
-  it('nightly at 04:30: the GA re-import rewrites the two complete days before today, daily and hourly', async () => {
+  /** The nightly line at `night.at`: the two complete days before that day, hourly and daily, as seeded; nothing of that day. */
+  const runNightly = async (night: GaNight) => {
     const line = lineFor(/bin\/backfill\.ts google-analytics/);
     expect(line.schedule).toEqual(['30', '4', '*', '*', '*']);
-    expect(await cron(line)).toBe(0);
+    expect(await cron(line, night.environment())).toBe(0);
     expect(readFileSync(join(logs, 'ga-backfill.log'), 'utf8')).toMatch(/backfill done/);
     await carbon.flush();
-    const hourly = new Map(await carbon.fetch(`cron.ga4.${PROPERTY}.traffic.sessions`, today - 5 * DAY, now));
-    for (let hour = today - 2 * DAY; hour < today; hour += HOUR) expect(hourly.get(hour), new Date(hour * 1000).toISOString()).toBe(sessions(hour));
+    const { today, at, prefix } = night;
+    const hourly = new Map(await carbon.fetch(`${prefix}.ga4.${PROPERTY}.traffic.sessions`, today - 5 * DAY, at));
+    for (let hour = today - 2 * DAY; hour < today; hour += HOUR) {
+      expect(hourly.get(hour), new Date(hour * 1000).toISOString()).toBe(sessions(hour));
+    }
     expect([...hourly.keys()].filter((t) => t >= today)).toEqual([]);
-    const daily = await carbon.fetch(`cron.ga4.${PROPERTY}.devices.desktop.sessions`, today - 5 * DAY, now);
-    const daySum = (day: number) => gaHours.filter((h) => h >= day && h < day + DAY).reduce((sum, h) => sum + sessions(h), 0);
+    const daily = await carbon.fetch(`${prefix}.ga4.${PROPERTY}.devices.desktop.sessions`, today - 5 * DAY, at);
+    const daySum = (day: number) => night.hours.filter((h) => h >= day && h < day + DAY).reduce((sum, h) => sum + sessions(h), 0);
     expect(daily).toEqual([
       [today - 2 * DAY, daySum(today - 2 * DAY)],
       [today - DAY, daySum(today - DAY)],
     ]);
+  };
+
+  it('nightly at 04:30: the GA re-import rewrites the two complete days before today, daily and hourly', async () => {
+    await runNightly(lastNight);
+  });
+
+  it('nightly at 04:30 on 2026-12-05 as well (its hour 2026-12-04T16:00Z once had 0 sessions, a row GA4 leaves out)', async () => {
+    expect(oldBugNight.hours).toContain(Date.parse('2026-12-04T16:00:00Z') / 1000);
+    await runNightly(oldBugNight);
   });
 
   it('weekly on Sunday at 05:15: the CloudWatch re-sync writes 14 days at 1-minute resolution', async () => {
