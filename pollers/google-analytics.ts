@@ -116,7 +116,7 @@ export function createGoogleAnalyticsPoller(dependencies: GoogleAnalyticsDepende
     const result = await fetchAllPages<ReportEntry>({
       reports: [...dates.keys()],
       pageSize: options.pageSize,
-      request: (report, offset) => reportRequest(report, dates.get(report)!, options.pageSize, offset),
+      request: (report, offset, limit) => reportRequest(report, dates.get(report)!, limit, offset),
       fetchBatch: (pages) => {
         const names = pages.map((p) => `${p.report.name}${p.offset ? `@${p.offset}` : ''}`).join(', ');
         return policy.send(`batchRunReports [${names}]`, propertyId, 'core', options, runContext(ctx), (signal) =>

@@ -9,6 +9,7 @@ import { createLogger } from '../../lib/log.ts';
 import { formatPath } from '../../lib/metric-path.ts';
 import type { TimeWindow } from '../../lib/poller.ts';
 import { createGoogleAnalyticsPoller } from '../../pollers/google-analytics.ts';
+import { fetchAllPages } from '../../pollers/google-analytics/pagination.ts';
 import { Ga4Fake, MESSAGES, type FakeProperty, type SeedRow } from '../helpers/ga4-fake.ts';
 import { testContext } from '../helpers/capture-sink.ts';
 
@@ -158,12 +159,81 @@ describe('pagination', () => {
     expect(series['ga4.1.a.sessions']![24]).toEqual([utc('2026-03-08T00:00:00Z'), 25]);
   });
 
+  it('pages on by the rows GA answered when it answers fewer than the limit asked', async () => {
+    const rows = hours('2026030700', 25, (i) => ({ sessions: i + 1 }));
+    // GA hands out 7 rows per answer although the poller asks for 10: rowCount still says 25.
+    const h = await harness([{ id: '1', timeZone: 'UTC', rows, maxRowsPerAnswer: 7 }]);
+    const ctx = await h.run(
+      { propertyId: 1, pageSize: 10, reports: [report('a')] },
+      { mode: 'backfill', window: { start: utc('2026-03-07T00:00:00Z'), end: utc('2026-03-08T01:00:00Z') } },
+    );
+    const offsets = h.fake.calls('batchRunReports').map((c) => (c.body as { requests: Array<{ offset?: string }> }).requests.map((r) => r.offset ?? '0'));
+    // The first answer shows GA's cap: the rest is asked 7 rows at a time, from where the rows received end.
+    expect(offsets).toEqual([['0'], ['7', '14', '21']]);
+    const points = ctx.sink.series()['ga4.1.a.sessions']!;
+    expect(points.map((p) => p[1])).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+    expect(new Set(points.map((p) => p[0])).size).toBe(25);
+  });
+
   it('treats an answer without rows and rowCount as no rows', async () => {
     const h = await harness([{ id: '1', timeZone: 'UTC', rows: [] , metricTypes: { sessions: 'TYPE_INTEGER' } }]);
     const ctx = await h.run({ propertyId: 1, reports: [report('empty')] });
     const answer = h.fake.calls()[0]!;
     expect(answer.status).toBe(200);
     expect(ctx.sink.points).toEqual([]);
+  });
+});
+
+describe('pagination: answers that do not add up fail their report with one line', () => {
+  /** Pages answered by `answer(offset, limit)`, one report named r (and a sound one named ok, answered by 3 rows). */
+  async function page(answer: (offset: number, limit: number) => { rows: number; rowCount: number }) {
+    const emitted: Array<[string, number, number]> = [];
+    const result = await fetchAllPages<string>({
+      reports: ['r', 'ok'],
+      pageSize: 10,
+      request: (report, offset, limit) => ({ offset: String(offset), limit: String(limit), dimensions: [{ name: report }] }),
+      fetchBatch: async (pages) =>
+        pages.map((p) => {
+          const limit = Number(p.request.limit);
+          const { rows, rowCount } = p.report === 'ok' ? { rows: 3, rowCount: 3 } : answer(p.offset, limit);
+          return { rows: Array.from({ length: rows }, () => ({})), ...(rowCount ? { rowCount } : {}) };
+        }),
+      onPage: async (p, response) => void emitted.push([p.report, p.offset, response.rows?.length ?? 0]),
+    });
+    return { result, emitted, error: (result.failures[0]?.error as Error | undefined)?.message };
+  }
+
+  it('no rows while rowCount says more remain', async () => {
+    const { result, error } = await page((offset) => (offset === 0 ? { rows: 10, rowCount: 30 } : offset === 10 ? { rows: 0, rowCount: 30 } : { rows: 10, rowCount: 30 }));
+    expect(error).toBe('GA answered no rows at offset 10 while its rowCount of 30 says more remain');
+    expect(result.complete).toEqual(['ok']);
+    expect(result.failures.map((f) => f.reports)).toEqual([['r']]);
+  });
+
+  it('a rowCount that changes between pages', async () => {
+    const { result, error } = await page((offset) => ({ rows: 10, rowCount: offset === 0 ? 20 : 25 }));
+    expect(error).toMatch(/^GA's rowCount changed from 20 to 25 between pages/);
+    expect(result.complete).toEqual(['ok']);
+  });
+
+  it('rows past rowCount, or more rows than the limit', async () => {
+    expect((await page(() => ({ rows: 10, rowCount: 5 }))).error).toBe('GA answered 10 rows, past its rowCount of 5');
+    expect((await page((offset, limit) => ({ rows: offset === 0 ? limit : limit + 1, rowCount: 30 }))).error).toBe('GA answered 11 rows at offset 10 for a limit of 10');
+  });
+
+  it('asks again from where a short page ended, whatever page sizes GA mixes', async () => {
+    const sizes = [4, 10, 1, 10, 10];
+    let call = 0;
+    const { result, emitted } = await page((offset, limit) => ({ rows: Math.min(sizes[call++ % sizes.length]!, limit, 23 - offset), rowCount: 23 }));
+    expect(result.failures).toEqual([]);
+    const rows = emitted.filter(([report]) => report === 'r').sort((a, b) => a[1] - b[1]);
+    // Every offset of 0..22 arrived exactly once.
+    let next = 0;
+    for (const [, offset, count] of rows) {
+      expect(offset).toBe(next);
+      next += count;
+    }
+    expect(next).toBe(23);
   });
 });
 
