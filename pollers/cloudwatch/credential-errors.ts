@@ -65,10 +65,13 @@ export function credentialError(error: unknown, context: CredentialContext): Con
   const role = context.role;
   const field = role ? (context.roleField ?? 'roleArn') : undefined;
   const own = ownCredentials(env);
-  const set = 'set AWS_PROFILE to a profile of ~/.aws/config, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN for temporary keys), or run with an instance or container role';
+  const set =
+    'set AWS_PROFILE to a profile of ~/.aws/config, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY ' +
+    '(with AWS_SESSION_TOKEN for temporary keys), or run with an instance or container role';
   if (found.kind === 'denied') {
     return new ConfigError(
-      `${own} may not assume ${role?.roleArn ?? assuming!.roleArn} (${found.name}: ${found.message}): allow them in the role's trust policy (and give its externalId if it asks for one), or fix ${field ?? 'roleArn'}`,
+      `${own} may not assume ${role?.roleArn ?? assuming!.roleArn} (${found.name}: ${found.message}): ` +
+        `allow them in the role's trust policy (and give its externalId if it asks for one), or fix ${field ?? 'roleArn'}`,
       field ? { field } : {},
     );
   }
@@ -79,7 +82,8 @@ export function credentialError(error: unknown, context: CredentialContext): Con
   const by = assuming || !role ? own : `the session of ${role.roleArn}`;
   // AWS answers InvalidClientTokenId also for a region not enabled for the account (opt-in regions).
   const region = found.name === 'InvalidClientTokenId' ? ` (or ${context.region} is not enabled for the account)` : '';
-  return new ConfigError(`AWS refused ${by} in ${context.region}${region}: ${found.name}: ${found.message}; ${set}`, field ? { field } : {});
+  const where = field ? { field } : {};
+  return new ConfigError(`AWS refused ${by} in ${context.region}${region}: ${found.name}: ${found.message}; ${set}`, where);
 }
 
 /** Which credentials the process's own are, in the SDK's order: named without their values. */

@@ -64,7 +64,8 @@ export class RecentDimensions {
     // Forget what is long past any window a job still asks for (a backfill walks its range in order).
     const newest = Math.max(...seen.values());
     for (const [combination, at] of seen) if (at < newest - 4 * FILL_MEMORY_SECONDS) seen.delete(combination);
-    return [...seen].filter(([, at]) => at >= from - FILL_MEMORY_SECONDS && at < to + FILL_MEMORY_SECONDS).map(([combination]) => combination);
+    const near = ([, at]: [string, number]) => at >= from - FILL_MEMORY_SECONDS && at < to + FILL_MEMORY_SECONDS;
+    return [...seen].filter(near).map(([combination]) => combination);
   }
 }
 

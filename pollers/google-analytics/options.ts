@@ -147,7 +147,7 @@ export const optionsSchema = z
       .min(1)
       .max(MAX_ROWS_PER_REQUEST)
       .default(10_000)
-      .describe(`Rows per request; longer reports are fetched page by page with offset until GA's rowCount (GA returns at most ${MAX_ROWS_PER_REQUEST} rows per request).`),
+      .describe(`Rows per request; longer reports are fetched page by page with offset until GA's rowCount, each page starting where the rows received end (GA may answer fewer than asked) (GA returns at most ${MAX_ROWS_PER_REQUEST} rows per request).`),
     maxQuotaWait: duration()
       .default(3600)
       .describe(

@@ -108,7 +108,8 @@ function reconcile(state: Progress, page: Page<unknown> & { limit: number }, res
   if (!Number.isSafeInteger(rowCount) || rowCount < 0) return `GA answered a rowCount of ${JSON.stringify(response.rowCount)}${at}`;
   if (state.rowCount === undefined) state.rowCount = rowCount;
   else if (rowCount !== state.rowCount) {
-    return `GA's rowCount changed from ${state.rowCount} to ${rowCount} between pages (data still being processed); the rows are read again on the next run`;
+    const changed = `GA's rowCount changed from ${state.rowCount} to ${rowCount} between pages`;
+    return `${changed} (data still being processed); the rows are read again on the next run`;
   }
   if (rows > page.limit) return `GA answered ${rows} rows${at} for a limit of ${page.limit}`;
   if (page.offset + rows > rowCount) return `GA answered ${rows} rows${at}, past its rowCount of ${rowCount}`;
