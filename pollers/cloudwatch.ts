@@ -9,6 +9,7 @@ import { inShard, shardOf, type Shard } from '../lib/shard.ts';
 import { CloudWatchCalls } from './cloudwatch/api-calls.ts';
 import { CALL_LIMITS, gcd, planCalls } from './cloudwatch/batching.ts';
 import { cloudWatchTarget, type CloudWatchTarget, type TargetSpec } from './cloudwatch/client.ts';
+import { credentialError } from './cloudwatch/credential-errors.ts';
 import { discoverDimensionSets } from './cloudwatch/discovery.ts';
 import { runCall } from './cloudwatch/get-metric-data.ts';
 import { cloudWatchOptions, type CloudWatchOptions } from './cloudwatch/options.ts';
@@ -53,6 +54,11 @@ export default definePoller({
     if (failures.length === 0) return;
     const configError = failures.find((f) => isConfigError(f.error));
     if (configError) throw configError.error;
+    // Credentials missing or refused for every pair: nothing the job asks for can be read until someone sets
+    // them, so the job stops with one line saying what to set (exit 78) instead of failing every window again.
+    // When only some pairs are refused (a region not enabled, one role's trust policy), the others carry on.
+    const refused = failures.map(({ spec, error }) => credentialError(error, { region: spec.region, role: spec.role, roleField: spec.role?.field }));
+    if (failures.length === job.specs.length && refused.every(Boolean)) throw refused[0]!;
     if (signal.aborted || job.specs.length === 1) throw failures[0]!.error;
     // One pair failing (a role that cannot be assumed, a region not enabled) does not cost the others their
     // datapoints: they have all delivered by now. Each failure gets its line and its count; the run then
@@ -92,6 +98,8 @@ export default definePoller({
           series = await seriesOf(options, target, calls, { log: silentLogger, stats, now: () => Date.now() }, options.recentlyActiveOnly, { account, accountInDefaultPath: job.multiAccount });
         } catch (error) {
           if (isConfigError(error)) throw error;
+          const refused = job.specs.length === 1 ? credentialError(error, { region: spec.region, role: spec.role, roleField: spec.role?.field }) : undefined;
+          if (refused) throw refused;
           note.failed ??= job.specs.length === 1 ? (error as Error).message : `${labelOf(spec)}: ${(error as Error).message}`;
           const known = { ...options, metrics: options.metrics.filter((entry) => !needsDiscovery(entry) && entry.tags === undefined) };
           series = known.metrics.length > 0 ? await expandSeries(known, { region: spec.region, account: '<account>', accountInDefaultPath: job.multiAccount, discover: none, discoverTagged: none, recentlyActive: false }) : [];

@@ -6,10 +6,11 @@ import { classifyError } from './google-analytics/api-error.ts';
 import { runBatch } from './google-analytics/batching.ts';
 import { ClientFactory, type Ga4Client, type RunRealtimeReportRequest, type RunReportResponse } from './google-analytics/client.ts';
 import { optionsSchema, type GoogleAnalyticsOptions, type RealtimeEntry, type ReportEntry } from './google-analytics/options.ts';
+import { completePeriods, RecentDimensions } from './google-analytics/fill.ts';
 import { fetchAllPages } from './google-analytics/pagination.ts';
 import { planRequests } from './google-analytics/plan.ts';
 import { QuotaGauges } from './google-analytics/quota.ts';
-import { mapRealtimeRows, mapReportRows, type RowNotes } from './google-analytics/report-mapping.ts';
+import { fillReport, mapRealtimeRows, mapReportRows, type RowNotes } from './google-analytics/report-mapping.ts';
 import { containsPeriodStart, dateRangeFor, pointRange, reportRequest, type DateRange } from './google-analytics/report-request.ts';
 import { RequestPolicy, type RunContext, type Sleep } from './google-analytics/request-policy.ts';
 import { isValidTimeZone } from '../lib/time-zone.ts';
@@ -34,6 +35,7 @@ export function createGoogleAnalyticsPoller(dependencies: GoogleAnalyticsDepende
   const timeZones = new Map<string, string>(); // property → IANA zone, from GA's answers
   const lastFetch = new Map<string, number>(); // job/report → window end of its last complete live fetch
   const noted = new Set<string>(); // notes already logged, so each is logged once per report
+  const recentDimensions = new RecentDimensions(); // job/report → dimension values with rows lately, for fill
 
   const noteOnce = (ctx: Context, key: string, message: string) => {
     if (noted.has(`${ctx.job}/${key}`)) return;
@@ -113,10 +115,13 @@ export function createGoogleAnalyticsPoller(dependencies: GoogleAnalyticsDepende
       const range = dateRangeFor(report, window, mode, timeZone);
       if (range) dates.set(report, range);
     }
+    // What each report's answers held, for fill: `${combination}@${timestamp}` of every row, and whether GA thresholded it.
+    const rowsOf = new Map<ReportEntry, { had: Set<string>; thresholded: boolean }>([...dates.keys()].map((r) => [r, { had: new Set(), thresholded: false }]));
+    const memoryKey = (report: ReportEntry) => JSON.stringify([ctx.job, report.name, report.dimensions, report.dimensionFilter ?? null]);
     const result = await fetchAllPages<ReportEntry>({
       reports: [...dates.keys()],
       pageSize: options.pageSize,
-      request: (report, offset) => reportRequest(report, dates.get(report)!, options.pageSize, offset),
+      request: (report, offset, limit) => reportRequest(report, dates.get(report)!, limit, offset),
       fetchBatch: (pages) => {
         const names = pages.map((p) => `${p.report.name}${p.offset ? `@${p.offset}` : ''}`).join(', ');
         return policy.send(`batchRunReports [${names}]`, propertyId, 'core', options, runContext(ctx), (signal) =>
@@ -132,13 +137,36 @@ export function createGoogleAnalyticsPoller(dependencies: GoogleAnalyticsDepende
         const timeZone = rememberTimeZone(ctx, propertyId, response.metadata?.timeZone) ?? options.timeZone;
         if (!timeZone) throw new Error(`report ${report.name}: GA's answer does not name the property's time zone (metadata.timeZone); set timeZone`);
         const { from, to } = pointRange(report, window, mode, timeZone);
-        const notes = mapReportRows(response, report, { propertyId, timeZone, from, to, field: field(report) }, (path, value, timestamp) =>
+        const rows = rowsOf.get(report)!;
+        const seen = (combination: string, timestamp: number) => {
+          rows.had.add(`${combination}@${timestamp}`);
+          if (report.dimensions.length > 0) recentDimensions.remember(memoryKey(report), combination, timestamp);
+        };
+        const notes = mapReportRows(response, report, { propertyId, timeZone, from, to, field: field(report), seen }, (path, value, timestamp) =>
           ctx.sink.emit(path, value, timestamp),
         );
+        rows.thresholded ||= notes.thresholded;
         logNotes(ctx, `report ${report.name}`, notes);
         await ctx.sink.ready();
       },
     });
+    // Only a report every page of which arrived is filled: a 0 must never stand for a row that was not read.
+    for (const report of result.complete) {
+      const rows = rowsOf.get(report)!;
+      const zone = timeZones.get(propertyId) ?? options.timeZone;
+      if (report.fill === 'none' || rows.thresholded || !zone) continue;
+      const { from, to } = pointRange(report, window, mode, zone);
+      const periods = completePeriods(report.granularity, from, to, zone, Math.floor(ctx.now() / 1000));
+      const combinations =
+        report.dimensions.length === 0
+          ? ['[]']
+          : [...new Set([...[...rows.had].map((key) => key.slice(0, key.lastIndexOf('@'))), ...recentDimensions.recent(memoryKey(report), from, to)])];
+      const filled = fillReport(report, { propertyId, field: field(report) }, periods, combinations, (c, t) => rows.had.has(`${c}@${t}`), (path, value, timestamp) =>
+        ctx.sink.emit(path, value, timestamp),
+      );
+      if (filled > 0) ctx.stats.count('filled', filled);
+      await ctx.sink.ready();
+    }
     if (mode === 'live') for (const report of reports) if (!result.failures.some((f) => f.reports.includes(report))) lastFetch.set(`${ctx.job}/${report.name}`, window.end);
     return result.failures.map(({ reports: failed, error }) => {
       if (isConfigError(error)) return error;

@@ -8,6 +8,8 @@ import { accountOfRoleArn } from './resource-types.ts';
 export interface Role {
   roleArn: string;
   externalId?: string | undefined;
+  /** The option naming the role, for error lines: `roleArn` or `roles[1].roleArn`. */
+  field?: string | undefined;
 }
 
 /** One region read with one identity: a role to assume, or the process's own credentials. */

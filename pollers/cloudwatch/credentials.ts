@@ -1,5 +1,6 @@
 // Assumed-role credentials (STS AssumeRole) shared by every client reading with the role, refreshed before they expire; account ids.
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleError } from './credential-errors.ts';
 
 /**
  * Assumed credentials are renewed when less than this is left of them. The SDK's clients ask their credential
@@ -95,7 +96,7 @@ export class AssumedRole {
       this.#current = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
       return this.#current;
     } catch (error) {
-      throw new Error(`cannot assume ${this.#role.roleArn}: ${(error as Error).message}`, { cause: error });
+      throw new AssumeRoleError(this.#role.roleArn, error);
     }
   }
 }

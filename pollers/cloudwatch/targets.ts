@@ -27,8 +27,8 @@ export async function jobTargets(options: CloudWatchOptions, env: NodeJS.Process
   }
   const regions = options.regions ? [...new Set(options.regions)] : [await resolveRegion(options.region, env)];
   const roles: Array<Role | undefined> = options.roles
-    ? dedupe(options.roles.map((entry) => (entry === 'default' ? undefined : entry)))
-    : [options.roleArn !== undefined ? { roleArn: options.roleArn, externalId: options.externalId } : undefined];
+    ? dedupe(options.roles.map((entry, i) => (entry === 'default' ? undefined : { ...entry, field: `roles[${i}].roleArn` })))
+    : [options.roleArn !== undefined ? { roleArn: options.roleArn, externalId: options.externalId, field: 'roleArn' } : undefined];
   return {
     specs: regions.flatMap((region) => roles.map((role) => ({ region, role }))),
     settings: { endpoint: options.endpoint, roleSessionName: options.roleSessionName, maxAttempts: options.maxAttempts, stsRegion: regions[0]! },

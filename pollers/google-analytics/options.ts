@@ -83,6 +83,14 @@ const reportEntry = z.strictObject({
     .describe(
       'How often a live job fetches this report: at its first tick, then whenever this much time has passed since the last successful fetch. The job interval stays short for realtime; reports do not need to spend quota every minute.',
     ),
+  fill: z
+    .union([z.literal(0), z.literal('none')])
+    .default(0)
+    .describe(
+      'GA leaves out rows whose metrics are all 0, so a quiet hour would be a gap. 0 (the default): every hour or day of the range that has ended gets a 0 ' +
+        'where GA answered no row; for a report with dimensions, each dimension value seen in the answer or in the job\'s rows of the last 7 days ' +
+        '(at most 1000 per report) gets its 0s. An hour or day still under way is never filled, and a report GA thresholds is not filled. none: send only the rows GA answers.',
+    ),
   path: z
     .string()
     .optional()
@@ -139,7 +147,7 @@ export const optionsSchema = z
       .min(1)
       .max(MAX_ROWS_PER_REQUEST)
       .default(10_000)
-      .describe(`Rows per request; longer reports are fetched page by page with offset until GA's rowCount (GA returns at most ${MAX_ROWS_PER_REQUEST} rows per request).`),
+      .describe(`Rows per request; longer reports are fetched page by page with offset until GA's rowCount, each page starting where the rows received end (GA may answer fewer than asked) (GA returns at most ${MAX_ROWS_PER_REQUEST} rows per request).`),
     maxQuotaWait: duration()
       .default(3600)
       .describe(

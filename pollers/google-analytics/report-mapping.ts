@@ -82,6 +82,8 @@ export interface ReportMapping {
   to: number;
   /** The option path of this report, for errors in its template. */
   field: string;
+  /** Told of every row with a readable time (in the range or not): its dimension values (JSON) and period start. */
+  seen?: (combination: string, timestamp: number) => void;
 }
 
 /** Emits one point per row and metric of a report page: timestamp = start of the row's hour or day in the property's zone. */
@@ -102,10 +104,38 @@ export function mapReportRows(response: RunReportResponse, report: ReportEntry, 
       notes.badTime++;
       continue;
     }
+    mapping.seen?.(JSON.stringify(cols.dimensions.map((i) => row.dimensionValues?.[i]?.value ?? '')), timestamp);
     if (timestamp < mapping.from || timestamp >= mapping.to) continue;
     emitRow(row, cols, path, timestamp, emit, notes);
   }
   return notes;
+}
+
+/**
+ * Emits 0 for every metric of each dimension combination (JSON of its values, as `seen` names them) at each
+ * period start in `periods` that had no row for it: GA leaves out rows whose metrics are all 0.
+ */
+export function fillReport(
+  report: ReportEntry,
+  mapping: { propertyId: string; field: string },
+  periods: readonly number[],
+  combinations: readonly string[],
+  had: (combination: string, timestamp: number) => boolean,
+  emit: Emit,
+): number {
+  const path = pathBuilder(report.path, ['ga4', mapping.propertyId, report.name], { propertyId: mapping.propertyId, report: report.name }, report.dimensions, `${mapping.field}.path`);
+  let points = 0;
+  for (const combination of combinations) {
+    const values = JSON.parse(combination) as string[];
+    for (const timestamp of periods) {
+      if (had(combination, timestamp)) continue;
+      for (const metric of report.metrics) {
+        emit(path(values, metric), 0, timestamp);
+        points++;
+      }
+    }
+  }
+  return points;
 }
 
 export interface RealtimeMapping {

@@ -61,6 +61,11 @@ export interface FakeProperty {
   limits?: Partial<QuotaLimits>;
   /** 360 properties may ask realtime for 60 minutes; standard ones for 30. */
   analytics360?: boolean;
+  /**
+   * Answers at most this many rows per report request, whatever its limit, with rowCount still counting every
+   * row: the real API may return fewer rows than the limit asked for, and documents only that rowCount is the total.
+   */
+  maxRowsPerAnswer?: number;
 }
 
 export type Ga4Method = 'runReport' | 'batchRunReports' | 'runRealtimeReport';
@@ -450,7 +455,7 @@ export class Ga4Fake {
     quota: Record<string, unknown>,
     withMetadata: boolean,
   ) {
-    const limit = Math.min(integer(body.limit, 'limit', 1) ?? DEFAULT_LIMIT, MAX_ROWS);
+    const limit = Math.min(integer(body.limit, 'limit', 1) ?? DEFAULT_LIMIT, MAX_ROWS, (withMetadata && property.maxRowsPerAnswer) || MAX_ROWS);
     const offset = integer(body.offset, 'offset', 0) ?? 0;
     const page = rows.slice(offset, offset + limit);
     const types = metrics.map((m) => property.metricTypes?.[m] ?? (rows.some((r) => !Number.isInteger(r.sums[metrics.indexOf(m)])) ? 'TYPE_FLOAT' : 'TYPE_INTEGER'));

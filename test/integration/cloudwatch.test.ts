@@ -4,7 +4,7 @@ import type { MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Carbon, describeCarbon } from '../helpers/carbon.ts';
 import { CloudWatchFake, FAKE_CREDENTIALS } from '../helpers/cloudwatch-fake.ts';
 import { runCommand } from '../helpers/run-command.ts';
@@ -139,4 +139,103 @@ describeCarbon('cloudwatch into a real carbon-cache', () => {
     for (const path of Object.keys(want)) expect(got[path], path).toHaveLength(120);
     expect(got).toEqual(want);
   });
+});
+
+describe('cloudwatch without usable credentials stops at once (exit 78, one line), live, --once and backfill alike', () => {
+  let fake: CloudWatchFake;
+  let work: string;
+  let config: string;
+  let roleConfig: string;
+  /** No credentials anywhere: no AWS_* variables, an empty HOME (no ~/.aws), no instance metadata. */
+  const emptyChain = () => ({
+    HOME: mkdtempSync(join(tmpdir(), 'gp-cloudwatch-home-')),
+    AWS_ENDPOINT_URL: fake.url,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_ACCESS_KEY_ID: '',
+    AWS_SECRET_ACCESS_KEY: '',
+    AWS_SESSION_TOKEN: '',
+    AWS_PROFILE: '',
+    AWS_DEFAULT_PROFILE: '',
+    AWS_REGION: '',
+    AWS_DEFAULT_REGION: '',
+    AWS_CONFIG_FILE: '',
+    AWS_SHARED_CREDENTIALS_FILE: '',
+    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '',
+    AWS_CONTAINER_CREDENTIALS_FULL_URI: '',
+    AWS_WEB_IDENTITY_TOKEN_FILE: '',
+    AWS_ROLE_ARN: '',
+    GRAPHITE_URL: '',
+    STATE_DIR: join(work, `state-${Math.random().toString(36).slice(2)}`),
+  });
+  const refused = () => ({ ...emptyChain(), AWS_ACCESS_KEY_ID: 'AKIAUNKNOWNKEY000000', AWS_SECRET_ACCESS_KEY: 'not-a-secret-aws-knows' });
+  const known = () => ({ ...emptyChain(), AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey });
+  const week = () => ['--from', new Date(Date.now() - 7 * 86_400_000).toISOString(), '--to', new Date(Date.now() - 3_600_000).toISOString()];
+
+  beforeAll(async () => {
+    fake = await CloudWatchFake.start();
+    work = mkdtempSync(join(tmpdir(), 'gp-cloudwatch-credentials-'));
+    config = join(work, 'cloudwatch.yaml');
+    writeFileSync(config, CONFIG);
+    roleConfig = join(work, 'role.yaml');
+    writeFileSync(roleConfig, `${CONFIG}roleArn: arn:aws:iam::222222222222:role/nobody-trusts-us\n`);
+  });
+  afterAll(async () => {
+    await fake?.close();
+  });
+
+  /** Runs a command and checks the common promise: exit 78 within seconds, one error line, no call repeated. */
+  async function stopsAtOnce(args: string[], env: NodeJS.ProcessEnv, line: RegExp) {
+    fake.clearRequests();
+    const started = Date.now();
+    // A live job that did not stop would run until this kills it (exit null).
+    const result = await runCommand(args, { env, timeoutMs: 40_000 });
+    const elapsed = Date.now() - started;
+    expect(result.code, result.stderr).toBe(78);
+    // Node and tsx start in about a second; a retry of each window would take a minute and more.
+    expect(elapsed).toBeLessThan(20_000);
+    const errors = result.stderr.split('\n').filter((l) => /^\S+ (ERROR|FATAL) /.test(l));
+    expect(errors, result.stderr).toHaveLength(1);
+    expect(errors[0]).toMatch(line);
+    expect(result.stderr).not.toMatch(/retry|attempt \d/i);
+    expect(result.stderr.match(/Could not load credentials/g)?.length ?? 0).toBeLessThanOrEqual(1);
+    return { result, requests: fake.calls() };
+  }
+
+  const NO_CREDENTIALS = /no AWS credentials: set AWS_PROFILE .*AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.*Could not load credentials from any providers/;
+  const REFUSED = /AWS refused the credentials of AWS_ACCESS_KEY_ID in eu-west-1 .*InvalidClientTokenId: The security token included in the request is invalid.*set AWS_PROFILE/;
+
+  it('an empty credential chain: poll --once, the live job and a week-long backfill send nothing and exit 78', async () => {
+    for (const args of [
+      ['bin/poll.ts', 'cloudwatch', '--once', '--config', config],
+      ['bin/poll.ts', 'cloudwatch', '--config', config],
+      ['bin/backfill.ts', 'cloudwatch', ...week(), '--config', config],
+    ]) {
+      const { requests } = await stopsAtOnce(args, emptyChain(), NO_CREDENTIALS);
+      // Nothing was signed: no request reached AWS at all.
+      expect(requests, args.join(' ')).toEqual([]);
+    }
+  }, 90_000);
+
+  it('credentials AWS refuses: exit 78 naming the variable, each call made once at most', async () => {
+    for (const args of [
+      ['bin/poll.ts', 'cloudwatch', '--once', '--config', config],
+      ['bin/backfill.ts', 'cloudwatch', ...week(), '--config', config],
+    ]) {
+      const { result, requests } = await stopsAtOnce(args, refused(), REFUSED);
+      expect(result.stderr).not.toContain('not-a-secret-aws-knows');
+      // The first answer stops the job: a handful of calls (the windows already under way: 4 at once by default),
+      // not one per window and attempt (a week is 56 windows).
+      expect(requests.length, args.join(' ')).toBeLessThanOrEqual(8);
+      expect(requests.every((r) => r.status === 403)).toBe(true);
+    }
+  }, 90_000);
+
+  it('a role the credentials may not assume: exit 78 naming roleArn and the trust policy', async () => {
+    const { requests } = await stopsAtOnce(
+      ['bin/poll.ts', 'cloudwatch', '--once', '--config', roleConfig],
+      known(),
+      /role\.yaml: roleArn: the credentials of AWS_ACCESS_KEY_ID may not assume arn:aws:iam::222222222222:role\/nobody-trusts-us \(AccessDenied: .*\): allow them in the role's trust policy/,
+    );
+    expect(requests.map((r) => r.operation)).toEqual(['AssumeRole']);
+  }, 60_000);
 });

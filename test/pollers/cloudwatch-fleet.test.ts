@@ -2,7 +2,7 @@
 // failures of one region or role, discovery by tags, sharding; and the pure parts (ARN → dimension, tag filters).
 import type { MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { isConfigError } from '../../lib/config-error.ts';
+import { isConfigError, type ConfigError } from '../../lib/config-error.ts';
 import type { Logger } from '../../lib/log.ts';
 import { formatPath, formatTags } from '../../lib/metric-path.ts';
 import type { JobSchedule, TimeWindow } from '../../lib/poller.ts';
@@ -260,6 +260,29 @@ describe('regions × roles in one job', () => {
       new RegExp(`^2 of 6 region and account pairs failed \\(eu-west-1 as ${GUARDED}; us-east-1 as ${GUARDED}\\): .*cannot assume ${GUARDED}: User: .* is not authorized to perform: sts:AssumeRole`),
     );
     expect(ctx.stats.counters.target_errors).toBe(2);
+  });
+
+  it('a role no pair can assume stops the job: a ConfigError naming its roles[i].roleArn and the trust policy', async () => {
+    const ctx = await poll(fleet({ roles: [{ roleArn: GUARDED, externalId: 'wrong-external-id' }], maxAttempts: 1 }));
+    expect(isConfigError(ctx.error)).toBe(true);
+    expect((ctx.error as ConfigError).describe()).toMatch(
+      new RegExp(`^roles\\[0\\]\\.roleArn: the credentials of AWS_ACCESS_KEY_ID may not assume ${GUARDED} \\(AccessDenied: .*\\): allow them in the role's trust policy`),
+    );
+    expect(ctx.sink.points).toEqual([]);
+  });
+
+  it('regions none of which takes the credentials stop the job; one region refusing them does not (above)', async () => {
+    fake.denyRegion('eu-west-1', '222222222222');
+    fake.denyRegion('us-east-1', '222222222222');
+    try {
+      const ctx = await poll(fleet({ roles: [{ roleArn: READER }], maxAttempts: 1 }));
+      expect((ctx.error as ConfigError).describe()).toMatch(
+        /^roles\[0\]\.roleArn: AWS refused the session of .* in (eu-west-1|us-east-1) \(or \1 is not enabled for the account\): InvalidClientTokenId/,
+      );
+    } finally {
+      fake.allowRegion('eu-west-1', '222222222222');
+      fake.allowRegion('us-east-1', '222222222222');
+    }
   });
 
   it('keeps single-region configs as they were: cloudwatch.<region>… and no STS call', async () => {

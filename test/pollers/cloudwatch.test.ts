@@ -120,6 +120,25 @@ describe('GetMetricData batching', () => {
   });
 });
 
+describe('pagination: every page is read, whatever its size', () => {
+  it('discovers every series over ListMetrics pages (500 a page) and fetches them all', async () => {
+    const ctx = await poll(options({ metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: '*' }, stats: ['Average'] }] }));
+    expect(fake.calls('ListMetrics')).toHaveLength(2);
+    expect(ctx.stats.counters.list_metrics_calls).toBe(2);
+    expect(Object.keys(ctx.sink.series())).toHaveLength(501);
+    expect(ctx.sink.points.length).toBe(501 * 10);
+  });
+
+  it('follows NextToken across pages that hold fewer values than a full page, filling zeros only where CloudWatch had none', async () => {
+    fake.datapointsPerPage = 3;
+    const ctx = await poll(options({ metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(2) }, stats: ['Average'], fill: 0 }] }));
+    // Each page holds 3 values of the 20 asked for: every value arrives, and fill adds no 0 over a value of a later page.
+    const series = ctx.sink.series()['cloudwatch.eu-west-1.AWS_EC2.i-0001.CPUUtilization.Average']!;
+    expect(series).toEqual(Array.from({ length: 10 }, (_, i) => [LIVE_WINDOW.start + i * 60, 8 + i]));
+    expect(ctx.sink.points.length).toBe(20);
+  });
+});
+
 describe('windows, periods and timestamps', () => {
   it('asks for the window aligned to the period and stamps each value at its period start', async () => {
     const ctx = await poll(options({ metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: 'i-0007' }, stats: ['Maximum'], period: 300 }] }), {

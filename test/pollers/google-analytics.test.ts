@@ -9,6 +9,7 @@ import { createLogger } from '../../lib/log.ts';
 import { formatPath } from '../../lib/metric-path.ts';
 import type { TimeWindow } from '../../lib/poller.ts';
 import { createGoogleAnalyticsPoller } from '../../pollers/google-analytics.ts';
+import { fetchAllPages } from '../../pollers/google-analytics/pagination.ts';
 import { Ga4Fake, MESSAGES, type FakeProperty, type SeedRow } from '../helpers/ga4-fake.ts';
 import { testContext } from '../helpers/capture-sink.ts';
 
@@ -82,7 +83,8 @@ async function harness(properties: FakeProperty[], setup: { start?: string; late
   };
 }
 
-const report = (name: string, extra: Record<string, unknown> = {}) => ({ name, metrics: ['sessions'], granularity: 'hour', ...extra });
+// Tests of other matters count the rows GA answers: fill: none. The fill tests below use the default (0).
+const report = (name: string, extra: Record<string, unknown> = {}) => ({ name, metrics: ['sessions'], granularity: 'hour', fill: 'none', ...extra });
 
 describe('wire format and the client', () => {
   it('sends POST /v1beta/properties/{id}:batchRunReports with a bearer token and the documented request shape', async () => {
@@ -158,12 +160,81 @@ describe('pagination', () => {
     expect(series['ga4.1.a.sessions']![24]).toEqual([utc('2026-03-08T00:00:00Z'), 25]);
   });
 
+  it('pages on by the rows GA answered when it answers fewer than the limit asked', async () => {
+    const rows = hours('2026030700', 25, (i) => ({ sessions: i + 1 }));
+    // GA hands out 7 rows per answer although the poller asks for 10: rowCount still says 25.
+    const h = await harness([{ id: '1', timeZone: 'UTC', rows, maxRowsPerAnswer: 7 }]);
+    const ctx = await h.run(
+      { propertyId: 1, pageSize: 10, reports: [report('a')] },
+      { mode: 'backfill', window: { start: utc('2026-03-07T00:00:00Z'), end: utc('2026-03-08T01:00:00Z') } },
+    );
+    const offsets = h.fake.calls('batchRunReports').map((c) => (c.body as { requests: Array<{ offset?: string }> }).requests.map((r) => r.offset ?? '0'));
+    // The first answer shows GA's cap: the rest is asked 7 rows at a time, from where the rows received end.
+    expect(offsets).toEqual([['0'], ['7', '14', '21']]);
+    const points = ctx.sink.series()['ga4.1.a.sessions']!;
+    expect(points.map((p) => p[1])).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+    expect(new Set(points.map((p) => p[0])).size).toBe(25);
+  });
+
   it('treats an answer without rows and rowCount as no rows', async () => {
     const h = await harness([{ id: '1', timeZone: 'UTC', rows: [] , metricTypes: { sessions: 'TYPE_INTEGER' } }]);
     const ctx = await h.run({ propertyId: 1, reports: [report('empty')] });
     const answer = h.fake.calls()[0]!;
     expect(answer.status).toBe(200);
     expect(ctx.sink.points).toEqual([]);
+  });
+});
+
+describe('pagination: answers that do not add up fail their report with one line', () => {
+  /** Pages answered by `answer(offset, limit)`, one report named r (and a sound one named ok, answered by 3 rows). */
+  async function page(answer: (offset: number, limit: number) => { rows: number; rowCount: number }) {
+    const emitted: Array<[string, number, number]> = [];
+    const result = await fetchAllPages<string>({
+      reports: ['r', 'ok'],
+      pageSize: 10,
+      request: (report, offset, limit) => ({ offset: String(offset), limit: String(limit), dimensions: [{ name: report }] }),
+      fetchBatch: async (pages) =>
+        pages.map((p) => {
+          const limit = Number(p.request.limit);
+          const { rows, rowCount } = p.report === 'ok' ? { rows: 3, rowCount: 3 } : answer(p.offset, limit);
+          return { rows: Array.from({ length: rows }, () => ({})), ...(rowCount ? { rowCount } : {}) };
+        }),
+      onPage: async (p, response) => void emitted.push([p.report, p.offset, response.rows?.length ?? 0]),
+    });
+    return { result, emitted, error: (result.failures[0]?.error as Error | undefined)?.message };
+  }
+
+  it('no rows while rowCount says more remain', async () => {
+    const { result, error } = await page((offset) => (offset === 0 ? { rows: 10, rowCount: 30 } : offset === 10 ? { rows: 0, rowCount: 30 } : { rows: 10, rowCount: 30 }));
+    expect(error).toBe('GA answered no rows at offset 10 while its rowCount of 30 says more remain');
+    expect(result.complete).toEqual(['ok']);
+    expect(result.failures.map((f) => f.reports)).toEqual([['r']]);
+  });
+
+  it('a rowCount that changes between pages', async () => {
+    const { result, error } = await page((offset) => ({ rows: 10, rowCount: offset === 0 ? 20 : 25 }));
+    expect(error).toMatch(/^GA's rowCount changed from 20 to 25 between pages/);
+    expect(result.complete).toEqual(['ok']);
+  });
+
+  it('rows past rowCount, or more rows than the limit', async () => {
+    expect((await page(() => ({ rows: 10, rowCount: 5 }))).error).toBe('GA answered 10 rows, past its rowCount of 5');
+    expect((await page((offset, limit) => ({ rows: offset === 0 ? limit : limit + 1, rowCount: 30 }))).error).toBe('GA answered 11 rows at offset 10 for a limit of 10');
+  });
+
+  it('asks again from where a short page ended, whatever page sizes GA mixes', async () => {
+    const sizes = [4, 10, 1, 10, 10];
+    let call = 0;
+    const { result, emitted } = await page((offset, limit) => ({ rows: Math.min(sizes[call++ % sizes.length]!, limit, 23 - offset), rowCount: 23 }));
+    expect(result.failures).toEqual([]);
+    const rows = emitted.filter(([report]) => report === 'r').sort((a, b) => a[1] - b[1]);
+    // Every offset of 0..22 arrived exactly once.
+    let next = 0;
+    for (const [, offset, count] of rows) {
+      expect(offset).toBe(next);
+      next += count;
+    }
+    expect(next).toBe(23);
   });
 });
 
@@ -261,6 +332,100 @@ describe('reports: time axis and ranges', () => {
     expect((h.fake.calls('batchRunReports')[0]!.body as { requests: Array<{ dateRanges: unknown }> }).requests[0]!.dateRanges).toEqual([
       { startDate: '2026-03-01', endDate: '2026-03-01' },
     ]);
+  });
+});
+
+describe('fill: hours and days without activity are 0, not gaps', () => {
+  const filled = (extra: Record<string, unknown> = {}) => ({ name: 'visits', metrics: ['sessions'], granularity: 'hour', ...extra });
+  const backfill = (start: string, end: string) => ({ mode: 'backfill' as const, window: { start: utc(start), end: utc(end) } });
+
+  it('a quiet hour GA leaves out becomes 0 (the fake, like GA, omits the all-zero row)', async () => {
+    const rows = hours('2026030900', 6, (i) => ({ sessions: i === 3 ? 0 : 10 + i }));
+    const h = await harness([{ id: '1', timeZone: 'UTC', rows }]);
+    const ctx = await h.run({ propertyId: 1, reports: [filled()] }, backfill('2026-03-09T00:00:00Z', '2026-03-09T06:00:00Z'));
+    expect(ctx.sink.series()['ga4.1.visits.sessions']).toEqual([
+      [utc('2026-03-09T00:00:00Z'), 10],
+      [utc('2026-03-09T01:00:00Z'), 11],
+      [utc('2026-03-09T02:00:00Z'), 12],
+      [utc('2026-03-09T03:00:00Z'), 0],
+      [utc('2026-03-09T04:00:00Z'), 14],
+      [utc('2026-03-09T05:00:00Z'), 15],
+    ]);
+    expect(ctx.stats.counters.filled).toBe(1);
+    expect(ctx.stats.counters.rows).toBe(5);
+    // fill: none sends only what GA answered.
+    const plain = await h.run({ propertyId: 1, reports: [filled({ fill: 'none' })] }, backfill('2026-03-09T00:00:00Z', '2026-03-09T06:00:00Z'));
+    expect(plain.sink.series()['ga4.1.visits.sessions']).toHaveLength(5);
+  });
+
+  it('fills every metric of the report, and only hours that have ended (never the hour under way)', async () => {
+    const rows = hours('2026030900', 10, (i) => ({ sessions: i + 1, screenPageViews: 2 }));
+    const h = await harness([{ id: '1', timeZone: 'UTC', rows }], { start: '2026-03-09T12:30:00Z' });
+    const ctx = await h.run({ propertyId: 1, reports: [filled({ metrics: ['sessions', 'screenPageViews'], lookback: '6h' })] });
+    // Window end 12:30: hours 06–09 had rows, 10 and 11 had none and have ended, 12 is still under way.
+    for (const metric of ['sessions', 'screenPageViews']) {
+      const points = ctx.sink.series()[`ga4.1.visits.${metric}`]!;
+      expect(points.map((p) => p[0])).toEqual(Array.from({ length: 6 }, (_, i) => utc('2026-03-09T06:00:00Z') + i * 3600));
+      expect(points.slice(4).map((p) => p[1])).toEqual([0, 0]);
+    }
+  });
+
+  it('a report with dimensions fills the values seen in the answer and in earlier windows of the job, not others', async () => {
+    const rows = [
+      ...hours('2026030800', 24, () => ({ sessions: 5 }), () => ({ country: 'Japan' })),
+      ...hours('2026030810', 1, () => ({ sessions: 7 }), () => ({ country: 'Chile' })),
+      ...hours('2026030900', 6, (i) => ({ sessions: i === 2 ? 3 : 0 }), () => ({ country: 'Japan' })),
+      ...hours('2026030900', 6, () => ({ sessions: 0 }), () => ({ country: 'Peru' })),
+    ];
+    const h = await harness([{ id: '1', timeZone: 'UTC', rows }]);
+    const input = { propertyId: 1, reports: [filled({ dimensions: ['country'] })] };
+    const first = await h.run(input, backfill('2026-03-08T00:00:00Z', '2026-03-09T00:00:00Z'));
+    // Chile had one busy hour: the other 23 of its day are 0.
+    expect(first.sink.series()['ga4.1.visits.Chile.sessions']!.map((p) => p[1]).filter((v) => v === 0)).toHaveLength(23);
+    const second = await h.run(input, backfill('2026-03-09T00:00:00Z', '2026-03-09T06:00:00Z'));
+    const series = second.sink.series();
+    expect(series['ga4.1.visits.Japan.sessions']!.map((p) => p[1])).toEqual([0, 0, 3, 0, 0, 0]);
+    // No row for Chile in this window: it is remembered from the day before.
+    expect(series['ga4.1.visits.Chile.sessions']!.map((p) => p[1])).toEqual([0, 0, 0, 0, 0, 0]);
+    // Peru never had a row GA answered: nothing is invented for it.
+    expect(Object.keys(series).sort()).toEqual(['ga4.1.visits.Chile.sessions', 'ga4.1.visits.Japan.sessions']);
+  });
+
+  it('follows the property zone across DST: 23 hours on the March day, 24 on the November one (the repeated hour is one dateHour)', async () => {
+    const march = hours('2026030800', 24, (i) => ({ sessions: i === 5 ? 4 : 0 }));
+    const november = hours('2026110100', 24, (i) => ({ sessions: i === 1 ? 9 : 0 }));
+    const h = await harness([{ id: '1', timeZone: 'America/New_York', rows: [...march, ...november] }], { start: '2026-11-05T00:00:00Z' });
+    const spring = (await h.run({ propertyId: 1, reports: [filled()] }, backfill('2026-03-08T05:00:00Z', '2026-03-09T04:00:00Z'))).sink.series()['ga4.1.visits.sessions']!;
+    expect(spring).toHaveLength(23);
+    // 01:00 EST is 06:00Z, the next hour is 03:00 EDT, 07:00Z: no point for the 02:00 that did not happen.
+    expect(spring.slice(0, 3).map((p) => p[0])).toEqual([utc('2026-03-08T05:00:00Z'), utc('2026-03-08T06:00:00Z'), utc('2026-03-08T07:00:00Z')]);
+    expect(spring.filter((p) => p[1] !== 0)).toEqual([[utc('2026-03-08T09:00:00Z'), 4]]);
+
+    const autumn = (await h.run({ propertyId: 1, reports: [filled()] }, backfill('2026-11-01T04:00:00Z', '2026-11-02T05:00:00Z'))).sink.series()['ga4.1.visits.sessions']!;
+    expect(autumn).toHaveLength(24);
+    // GA's dateHour 2026110101 is placed at the first 01:00 (EDT, 05:00Z); the second (EST, 06:00Z) gets no 0 over it.
+    expect(autumn.find((p) => p[0] === utc('2026-11-01T05:00:00Z'))).toEqual([utc('2026-11-01T05:00:00Z'), 9]);
+    expect(autumn.some((p) => p[0] === utc('2026-11-01T06:00:00Z'))).toBe(false);
+    expect(autumn[2]![0]).toBe(utc('2026-11-01T07:00:00Z'));
+  });
+
+  it('daily reports fill the days that have ended, at local midnight', async () => {
+    const rows = hours('2026030500', 24, () => ({ sessions: 1 }));
+    const h = await harness([{ id: '1', timeZone: 'Asia/Tokyo', rows }], { start: '2026-03-08T03:00:00Z' });
+    const ctx = await h.run({ propertyId: 1, reports: [filled({ granularity: 'day', lookback: '3d' })] });
+    // Now is 12:00 in Tokyo on the 8th: the 5th (busy), 6th and 7th (quiet) have ended, the 8th has not.
+    expect(ctx.sink.series()['ga4.1.visits.sessions']).toEqual([
+      [utc('2026-03-04T15:00:00Z'), 24],
+      [utc('2026-03-05T15:00:00Z'), 0],
+      [utc('2026-03-06T15:00:00Z'), 0],
+    ]);
+  });
+
+  it('does not fill a report GA thresholds (a missing row may be a withheld one)', async () => {
+    const rows = hours('2026030900', 6, (i) => ({ sessions: i === 3 ? 0 : 1 }));
+    const h = await harness([{ id: '1', timeZone: 'UTC', rows, subjectToThresholding: true }]);
+    const thresholded = await h.run({ propertyId: 1, reports: [filled()] }, backfill('2026-03-09T00:00:00Z', '2026-03-09T06:00:00Z'));
+    expect(thresholded.sink.points).toHaveLength(5);
   });
 });
 

@@ -114,7 +114,7 @@ export function secretsNeverLeak(): void {
         },
         // A long-term key pair works alone; with a session token the fake refuses it, as AWS does.
         { name: 'cloudwatch', args: ['bin/poll.ts', 'cloudwatch', '--once', '--config', file('cloudwatch-ok', cloudwatchConfig(aws.url))], env: { ...env, AWS_SESSION_TOKEN: '' }, fails: false },
-        { name: 'cloudwatch credentials refused', args: ['bin/poll.ts', 'cloudwatch', '--once', '--config', file('cloudwatch-denied', cloudwatchConfig(aws.url))], env, fails: true },
+        { name: 'cloudwatch credentials refused', args: ['bin/poll.ts', 'cloudwatch', '--once', '--config', file('cloudwatch-denied', cloudwatchConfig(aws.url))], env, fails: true, exitCode: 78 },
         { name: 'google-analytics', args: ['bin/poll.ts', 'google-analytics', '--once', '--config', file('ga-ok', gaConfig())], env, fails: false },
         {
           name: 'google-analytics token refused',
