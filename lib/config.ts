@@ -112,10 +112,8 @@ function toPlainValue(document: Document, shown: string, lines: LineCounter): un
         }
       }
     }
-    throw new ConfigError('invalid YAML: its aliases (*name) expand to too many values (a "billion laughs"); write the values out instead', {
-      file: shown,
-      field,
-    });
+    const message = 'invalid YAML: its aliases (*name) expand to too many values (a "billion laughs"); write the values out instead';
+    throw new ConfigError(message, { file: shown, field });
   }
 }
 
@@ -178,7 +176,8 @@ export function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[
   const walk = (current: z.ZodType | undefined, rest: readonly PropertyKey[], depth: number): void => {
     if (!current || depth > 64) return;
     const def = current.def as unknown as Record<string, unknown> & { type: string };
-    const inner = (def.innerType ?? def.in ?? (def.type === 'lazy' ? (def.getter as () => z.ZodType)() : undefined)) as z.ZodType | undefined;
+    const lazy = def.type === 'lazy' ? (def.getter as () => z.ZodType)() : undefined;
+    const inner = (def.innerType ?? def.in ?? lazy) as z.ZodType | undefined;
     if (inner) return walk(inner, rest, depth + 1);
     if (def.type === 'union') return (def.options as z.ZodType[]).forEach((option) => walk(option, rest, depth + 1));
     if (def.type === 'intersection') return [def.left, def.right].forEach((side) => walk(side as z.ZodType, rest, depth + 1));

@@ -97,7 +97,9 @@ export const ENVIRONMENT = [
     commands: BOTH,
     parse: (text) => {
       const limit = Number(text);
-      if (!Number.isSafeInteger(limit) || limit < 1) throw new Error(`expected a positive whole number of datapoints, got ${JSON.stringify(text)}`);
+      if (!Number.isSafeInteger(limit) || limit < 1) {
+        throw new Error(`expected a positive whole number of datapoints, got ${JSON.stringify(text)}`);
+      }
       return limit;
     },
     fallback: () => DEFAULT_QUEUE_LIMIT,
@@ -168,7 +170,9 @@ export const ENVIRONMENT = [
         .filter(Boolean)
         .map((directory) => {
           // A typo would only show as "unknown poller" later, naming none of this.
-          if (!existsSync(directory) || !statSync(directory).isDirectory()) throw new Error(`expected directories separated by "${delimiter}", but there is no directory ${JSON.stringify(directory)}`);
+          if (!existsSync(directory) || !statSync(directory).isDirectory()) {
+            throw new Error(`expected directories separated by "${delimiter}", but there is no directory ${JSON.stringify(directory)}`);
+          }
           return resolve(directory);
         }),
     fallback: () => [],

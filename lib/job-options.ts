@@ -35,7 +35,9 @@ function commonShape(poller: Poller) {
     lookback: duration()
       .default(lookback)
       .describe(
-        'How far back from its end the live window reaches: [tick - delay - lookback, tick - delay), at least one interval (0 means one interval). Periods inside it are fetched again on every tick, so late or revised points are corrected (Graphite overwrites a point at the same timestamp).',
+        'How far back from its end the live window reaches: [tick - delay - lookback, tick - delay), at least one interval ' +
+          '(0 means one interval). Periods inside it are fetched again on every tick, so late or revised points are corrected ' +
+          '(Graphite overwrites a point at the same timestamp).',
       ),
     runTimeout: duration()
       .refine((s) => s >= 1, 'expected at least 1 second (leave it out to use the interval)')

@@ -74,7 +74,10 @@ describe('readEnvironment', () => {
     [{ SHARD: '3/2' }, 'environment: SHARD: expected i/n with 1 ≤ i ≤ n ≤ 1024, such as 1/2 or 2/2; got "3/2"'],
     [{ POLLERS_PATH: '/no/such/dir' }, 'environment: POLLERS_PATH: expected directories separated by ":", but there is no directory "/no/such/dir"'],
     [{ GRAPHITE_URL: 'carbon:2003' }, `environment: GRAPHITE_URL: expected tcp://host:port, udp://host:port or '-' for stdout, got "carbon:2003"`],
-    [{ GRAPHITE_URL: 'tcp://carbon' }, `environment: GRAPHITE_URL: missing port in "tcp://carbon": expected tcp://carbon:port (carbon's line receiver is usually 2003)`],
+    [
+      { GRAPHITE_URL: 'tcp://carbon' },
+      `environment: GRAPHITE_URL: missing port in "tcp://carbon": expected tcp://carbon:port (carbon's line receiver is usually 2003)`,
+    ],
   ])('refuses %o with one line naming the variable', (env, line) => {
     const error = errorOf(env);
     expect(error.describe()).toBe(line);
@@ -167,8 +170,16 @@ describe('bin/ commands with a bad environment', () => {
     [['bin/poll.ts', 'host', '--once'], { SELF_METRICS: 'bogus' }, 'environment: SELF_METRICS: expected 1 (on) or 0 (off), got "bogus"'],
     [['bin/poll.ts', 'host', '--once'], { LOG_LEVEL: 'verbose' }, 'environment: LOG_LEVEL: expected debug, info, warn or error, got "verbose"'],
     [['bin/poll.ts', 'host', '--once'], { LOG_FORMAT: 'yaml' }, 'environment: LOG_FORMAT: expected text or json, got "yaml"'],
-    [['bin/poll.ts', 'host', '--once'], { GRAPHITE_URL: 'tcp://h:2003?password=hunter2' }, `environment: GRAPHITE_URL: expected tcp://host:port, udp://host:port or '-' for stdout, got "tcp://h:2003?***"`],
-    [['bin/backfill.ts', 'cloudwatch', '--from', '-1h'], { LOG_LEVEL: 'verbose' }, 'environment: LOG_LEVEL: expected debug, info, warn or error, got "verbose"'],
+    [
+      ['bin/poll.ts', 'host', '--once'],
+      { GRAPHITE_URL: 'tcp://h:2003?password=hunter2' },
+      `environment: GRAPHITE_URL: expected tcp://host:port, udp://host:port or '-' for stdout, got "tcp://h:2003?***"`,
+    ],
+    [
+      ['bin/backfill.ts', 'cloudwatch', '--from', '-1h'],
+      { LOG_LEVEL: 'verbose' },
+      'environment: LOG_LEVEL: expected debug, info, warn or error, got "verbose"',
+    ],
   ])('%j with %o: exit 78, one line, no stack trace', async (args, env, message) => {
     const result = await runCommand(args, { env: { GRAPHITE_URL: '-', LOG_FORMAT: 'text', STATE_DIR: join(ROOT, 'state-never-written'), ...env } });
     expect(result.code, result.stderr).toBe(78);
