@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --import tsx
-// Fetches a poller's history over a range: `npx tsx bin/backfill.ts <poller> --from -7d [--to now]`.
+// Fetches a poller's history over a range: `node --import tsx bin/backfill.ts <poller> --from -7d [--to now]`.
 import { setFlagsFromString } from 'node:v8';
 
 // Millions of short-lived lines pass through a backfill. By default V8 lets its young generation grow to 48 MB
@@ -10,6 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 setFlagsFromString('--optimize-for-size');
 setFlagsFromString('--semi-space-growth-factor=1');
 const { backfillCommand } = await import('../lib/backfill-command.ts');
+const { startCommand } = await import('../lib/command-line.ts');
 
 // Exit explicitly: an SDK's keep-alive socket must not hold a finished backfill open.
-process.exit(await backfillCommand(process.argv.slice(2)));
+process.exit(await startCommand(backfillCommand, process.argv.slice(2)));

@@ -6,7 +6,7 @@ import { loadEnvironmentFile, loadJobConfig } from './config.ts';
 import { parseCommandLine, reportFatal } from './command-line.ts';
 import { ConfigError } from './config-error.ts';
 import { formatDuration } from './duration.ts';
-import { readEnvironment } from './environment.ts';
+import { environmentHelp, readEnvironment } from './environment.ts';
 import { GraphiteSink } from './graphite-sink.ts';
 import { createGraphiteWriter } from './graphite-writer.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -37,7 +37,9 @@ const USAGE = `Usage: npx tsx bin/backfill.ts <poller> --from <ISO|date|-7d|-36h
 An interrupted run (Ctrl-C, a crash, kill -9) resumes when the same command runs again within 24 h:
 finished windows are recorded under STATE_DIR as soon as their points reach Graphite's socket.
 Exit status: 0 when every window succeeded; 1 when a window failed or the run was interrupted; 78 for
-configuration errors (including a poller without history).`;
+configuration errors (including a poller without history).
+
+${environmentHelp('backfill')}`;
 
 /**
  * A backfill's producers wait on the queue instead of losing what they fetched: a window (and a page, in pollers

@@ -1,7 +1,9 @@
 // What the bin/ commands share: argv parsing whose mistakes are configuration errors, and exit codes for errors.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { loadEnvironmentFile } from './config.ts';
 import { ConfigError, EXIT_CONFIG } from './config-error.ts';
-import type { Logger } from './log.ts';
+import { readEnvironment } from './environment.ts';
+import { createLogger, type Logger } from './log.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -27,4 +29,21 @@ export function reportFatal(error: unknown, log: Logger): number {
   log.error(`fatal: ${error instanceof Error ? error.message : String(error)}`);
   if (error instanceof Error) log.debug(error.stack ?? '');
   return 1;
+}
+
+/**
+ * Starts a bin/ command: `.env` read, the whole environment checked, then the logger made as LOG_LEVEL and
+ * LOG_FORMAT say. A mistake in any variable, those two included, is one line and exit 78 before anything starts;
+ * that line comes from a logger falling back to text at info, since the variables that would shape it are wrong.
+ */
+export async function startCommand(command: (argv: string[], log: Logger) => Promise<number>, argv: string[]): Promise<number> {
+  loadEnvironmentFile();
+  let log: Logger;
+  try {
+    const environment = readEnvironment();
+    log = createLogger({ level: environment.logLevel, format: environment.logFormat });
+  } catch (error) {
+    return reportFatal(error, createLogger());
+  }
+  return command(argv, log);
 }

@@ -2,8 +2,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, extname, relative } from 'node:path';
 import { config as loadDotenv } from 'dotenv';
-import { LineCounter, parseDocument } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
+import { closestName } from './closest-name.ts';
 import { ConfigError } from './config-error.ts';
 import { jobSchema, type CommonJobOptions } from './job-options.ts';
 import type { JobSchedule, Poller } from './poller.ts';
@@ -44,11 +45,16 @@ export function loadJobConfig(poller: Poller, { configFile, env = process.env }:
   if (file !== undefined) raw = readYaml(file, shown!);
   raw = interpolateEnvironment(raw, env, shown ?? defaultFile);
 
-  const result = jobSchema(poller).safeParse(raw);
+  const schema = jobSchema(poller);
+  const result = schema.safeParse(raw);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
+    // A misspelt required key is reported as unknown (with its likely meaning) before it is reported as missing.
+    const issues = result.error.issues;
+    const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0]!;
     const where = shown ?? `${defaultFile} (not found)`;
-    throw new ConfigError(describeIssue(issue, file === undefined), { file: where, field: formatField(issue.path) });
+    // Without a file every required option is missing, whatever the poller's schema calls the failure.
+    const hint = file === undefined ? ' (create the file from its .example.yaml)' : '';
+    throw new ConfigError(describeIssue(issue, schema, raw) + hint, { file: where, field: formatField(issue.path) });
   }
   const { job, interval, delay, lookback, runTimeout, catchUp, ...options } = result.data as CommonJobOptions & Record<string, unknown>;
   return {
@@ -78,11 +84,37 @@ function readYaml(file: string, shown: string): unknown {
     const place = at ? `line ${at.line}, column ${at.col}` : undefined;
     throw new ConfigError(`invalid YAML: ${error.message.split('\n')[0]}`, { file: shown, field: place });
   }
-  const value = document.toJS() ?? {};
+  const value = toPlainValue(document, shown, lines) ?? {};
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new ConfigError('expected a mapping of option names to values at the top level', { file: shown });
   }
   return value;
+}
+
+/**
+ * The document as plain values. yaml refuses aliases that expand beyond maxAliasCount (a "billion laughs": a
+ * few lines growing to gigabytes) with a ReferenceError: name the top-level key where the expansion blows up.
+ */
+function toPlainValue(document: Document, shown: string, lines: LineCounter): unknown {
+  try {
+    return document.toJS();
+  } catch (error) {
+    if (!(error instanceof ReferenceError)) throw error;
+    let field: string | undefined;
+    if (isMap(document.contents)) {
+      for (const pair of document.contents.items) {
+        try {
+          (pair.value as { toJS?: (doc: Document) => unknown } | null)?.toJS?.(document);
+        } catch {
+          const at = isScalar(pair.key) && pair.key.range ? lines.linePos(pair.key.range[0]) : undefined;
+          field = isScalar(pair.key) ? String(pair.key.value) : at && `line ${at.line}, column ${at.col}`;
+          break;
+        }
+      }
+    }
+    const message = 'invalid YAML: its aliases (*name) expand to too many values (a "billion laughs"); write the values out instead';
+    throw new ConfigError(message, { file: shown, field });
+  }
 }
 
 const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
@@ -112,12 +144,52 @@ export function formatField(path: readonly PropertyKey[]): string | undefined {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
 }
 
-function describeIssue(issue: z.core.$ZodIssue, noFile: boolean): string {
-  if (issue.code === 'unrecognized_keys') {
-    return `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
-  }
-  if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
-    return `required, expected ${issue.expected}${noFile ? ' (create the file from its .example.yaml)' : ''}`;
-  }
+function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType, raw: unknown): string {
+  if (issue.code === 'unrecognized_keys') return describeUnknownKeys(issue.keys, keysAt(schema, issue.path));
+  if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) return `required, expected ${issue.expected}`;
+  // A union says only "Invalid input" about a missing value.
+  if (issue.code === 'invalid_union' && valueAt(raw, issue.path) === undefined) return 'required';
   return issue.message.replace(/^Invalid input: /, '');
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  return path.reduce<unknown>((at, key) => (at && typeof at === 'object' ? (at as Record<PropertyKey, unknown>)[key] : undefined), value);
+}
+
+/** `unknown option "intervall"; did you mean "interval"?`: a typo is refused, with the key it most likely meant. */
+export function describeUnknownKeys(keys: readonly string[], valid: readonly string[]): string {
+  const suggest = (key: string) => closestName(key, valid.filter((v) => !keys.includes(v)));
+  if (keys.length === 1) {
+    const near = suggest(keys[0]!);
+    return `unknown option ${JSON.stringify(keys[0])}${near ? `; did you mean ${JSON.stringify(near)}?` : ''}`;
+  }
+  const listed = keys.map((key) => {
+    const near = suggest(key);
+    return `${JSON.stringify(key)}${near ? ` (did you mean ${JSON.stringify(near)}?)` : ''}`;
+  });
+  return `unknown options ${listed.join(', ')}`;
+}
+
+/** The option names an object schema accepts at `path` (array indexes included), looking through wrappers. */
+export function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  const found = new Set<string>();
+  const walk = (current: z.ZodType | undefined, rest: readonly PropertyKey[], depth: number): void => {
+    if (!current || depth > 64) return;
+    const def = current.def as unknown as Record<string, unknown> & { type: string };
+    const lazy = def.type === 'lazy' ? (def.getter as () => z.ZodType)() : undefined;
+    const inner = (def.innerType ?? def.in ?? lazy) as z.ZodType | undefined;
+    if (inner) return walk(inner, rest, depth + 1);
+    if (def.type === 'union') return (def.options as z.ZodType[]).forEach((option) => walk(option, rest, depth + 1));
+    if (def.type === 'intersection') return [def.left, def.right].forEach((side) => walk(side as z.ZodType, rest, depth + 1));
+    if (rest.length === 0) {
+      if (def.type === 'object') Object.keys(def.shape as object).forEach((key) => found.add(key));
+      return;
+    }
+    const [head, ...tail] = rest;
+    if (def.type === 'object') return walk((def.shape as Record<string, z.ZodType>)[String(head)], tail, depth + 1);
+    if (def.type === 'array') return walk(def.element as z.ZodType, tail, depth + 1);
+    if (def.type === 'record') return walk(def.valueType as z.ZodType, tail, depth + 1);
+  };
+  walk(schema, path, 0);
+  return [...found];
 }

@@ -13,12 +13,25 @@ export function parseDuration(value: unknown): number | undefined {
   return Number(match[1]) * UNIT_SECONDS[match[2] ?? 's']!;
 }
 
-/** A zod schema for a duration option: accepts `90`, `'90s'`, `'5m'`…, yields seconds. */
-export function duration() {
+/**
+ * The longest duration an option takes unless it says otherwise: a year. Beyond it a typo (`100000d`, `1e20`)
+ * would put a live window before 1970 and send points stamped then; no source keeps more history.
+ */
+export const MAX_DURATION = 366 * 86400;
+
+/**
+ * A zod schema for a duration option: accepts `90`, `'90s'`, `'5m'`…, yields seconds, at most `max` (default
+ * MAX_DURATION).
+ */
+export function duration({ max = MAX_DURATION }: { max?: number } = {}) {
   return z.union([z.number(), z.string()]).transform((value, ctx) => {
     const seconds = parseDuration(value);
     if (seconds === undefined) {
       ctx.addIssue({ code: 'custom', message: `expected a duration such as 60, "30s", "5m", "48h" or "7d", got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    if (seconds > max) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration of at most ${formatDuration(max)}, got ${JSON.stringify(value)}` });
       return z.NEVER;
     }
     return seconds;

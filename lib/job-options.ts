@@ -34,8 +34,13 @@ function commonShape(poller: Poller) {
       .describe('How far behind the tick the live window ends, for sources whose data arrives late.'),
     lookback: duration()
       .default(lookback)
-      .describe('How much earlier than the window end minus one interval the live window starts: recent periods are fetched again on every tick, so late or revised points are corrected (Graphite overwrites a point at the same timestamp).'),
+      .describe(
+        'How far back from its end the live window reaches: [tick - delay - lookback, tick - delay), at least one interval ' +
+          '(0 means one interval). Periods inside it are fetched again on every tick, so late or revised points are corrected ' +
+          '(Graphite overwrites a point at the same timestamp).',
+      ),
     runTimeout: duration()
+      .refine((s) => s >= 1, 'expected at least 1 second (leave it out to use the interval)')
       .optional()
       .describe('Deadline of one run, after which its requests are aborted and it counts as an error. Defaults to the interval.'),
     catchUp: duration()

@@ -1,5 +1,6 @@
 // One line per event on stderr: human-readable text, or JSON lines with LOG_FORMAT=json; secrets masked.
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFormat = 'text' | 'json';
 export type LogFields = Readonly<Record<string, unknown>>;
 
 export interface Logger {
@@ -15,7 +16,7 @@ const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error:
 
 export interface LoggerOptions {
   level?: LogLevel;
-  format?: 'text' | 'json';
+  format?: LogFormat;
   /** Where lines go; stderr by default, so stdout carries only Graphite lines. */
   write?: (line: string) => void;
   /** Strings never to print (secrets); by default the values of secret-looking environment variables. */
@@ -27,6 +28,8 @@ export interface LoggerOptions {
 const SECRET_NAME = /(SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_KEY|SESSION)/i;
 
 const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@"]*:)[^\s/@"]+@/gi;
+// A secret-looking query parameter of a URL (`?password=…`, `&access_token=…`, `?apiKey=…`), wherever quoted.
+const QUERY_SECRET = /([?&][^=\s&"#?]*(?:pass|pwd|token|secret|key|auth|sig|credential)[^=\s&"#?]*=)[^\s&"#]+/gi;
 
 export function secretsFromEnvironment(env: NodeJS.ProcessEnv = process.env): string[] {
   return Object.entries(env)
@@ -34,14 +37,29 @@ export function secretsFromEnvironment(env: NodeJS.ProcessEnv = process.env): st
     .map(([, value]) => value as string);
 }
 
+/** LOG_LEVEL, leniently: what a logger made before the environment is checked uses (an unknown level is info). */
 export function parseLogLevel(value: string | undefined): LogLevel {
-  const level = (value ?? 'info').toLowerCase();
+  const level = (value ?? 'info').trim().toLowerCase();
   return level in LEVELS ? (level as LogLevel) : 'info';
+}
+
+/** LOG_LEVEL as the environment schema checks it; throws saying what is expected. */
+export function readLogLevel(text: string): LogLevel {
+  const level = text.trim().toLowerCase();
+  if (!(level in LEVELS)) throw new Error(`expected debug, info, warn or error, got ${JSON.stringify(text)}`);
+  return level as LogLevel;
+}
+
+/** LOG_FORMAT as the environment schema checks it; throws saying what is expected. */
+export function readLogFormat(text: string): LogFormat {
+  const format = text.trim().toLowerCase();
+  if (format !== 'text' && format !== 'json') throw new Error(`expected text or json, got ${JSON.stringify(text)}`);
+  return format;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? parseLogLevel(process.env.LOG_LEVEL);
-  const format = options.format ?? (process.env.LOG_FORMAT === 'json' ? 'json' : 'text');
+  const format = options.format ?? (process.env.LOG_FORMAT?.trim().toLowerCase() === 'json' ? 'json' : 'text');
   const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
   const secrets = (options.secrets ?? secretsFromEnvironment()).filter((s) => s.length > 0);
   const now = options.now ?? Date.now;
@@ -50,7 +68,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     let out = text;
     for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join('***');
     // A password in a URL (`https://user:password@host/`), wherever a message quotes one: fetch's own error does.
-    return out.includes('@') ? out.replace(URL_PASSWORD, '$1***@') : out;
+    if (out.includes('@')) out = out.replace(URL_PASSWORD, '$1***@');
+    return out.includes('=') ? out.replace(QUERY_SECRET, '$1***') : out;
   };
 
   const make = (bound: LogFields): Logger => {

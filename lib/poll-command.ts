@@ -2,7 +2,7 @@
 import { loadEnvironmentFile, loadJobConfig } from './config.ts';
 import { parseCommandLine, reportFatal } from './command-line.ts';
 import { ConfigError } from './config-error.ts';
-import { readEnvironment } from './environment.ts';
+import { environmentHelp, readEnvironment } from './environment.ts';
 import { createGraphiteWriter } from './graphite-writer.ts';
 import { createLogger, type Logger } from './log.ts';
 import { logProcessWarnings } from './process-warnings.ts';
@@ -24,8 +24,7 @@ const USAGE = `Usage: npx tsx bin/poll.ts <poller> [--config FILE] [--once] [--d
   --list         every poller with its one-line summary
   --help         this text, or a poller's options with \`<poller> --help\`
 
-Environment: GRAPHITE_URL (tcp://host:2003, udp://host:2003, unset or - for stdout), GRAPHITE_PREFIX,
-GRAPHITE_QUEUE_LIMIT, GRAPHITE_TAGS, STATE_DIR, LOG_FORMAT (text|json), LOG_LEVEL, SHARD. .env is read.`;
+${environmentHelp('poll')}`;
 
 /** Stop within 5 s of SIGTERM: the current run gets STOP_GRACE_MS, the writer FLUSH_MS. */
 const STOP_GRACE_MS = 2500;

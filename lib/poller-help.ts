@@ -9,8 +9,8 @@ export function pollerHelp(poller: Poller, command = 'bin/poll.ts'): string {
   const lines = [
     `${poller.name}: ${poller.summary}`,
     '',
-    `Usage: npx tsx ${command} ${poller.name} [--config FILE] [--once] [--dry-run]${poller.plan ? ' [--plan]' : ''}`,
-    poller.history ? `       npx tsx bin/backfill.ts ${poller.name} --from <ISO|-7d> --to <ISO|now> [--config FILE]` : `       (no history: this source cannot be backfilled)`,
+    `Usage: node --import tsx ${command} ${poller.name} [--config FILE] [--once] [--dry-run]${poller.plan ? ' [--plan]' : ''}`,
+    poller.history ? `       node --import tsx bin/backfill.ts ${poller.name} --from <ISO|-7d> --to <ISO|now> [--config FILE]` : `       (no history: this source cannot be backfilled)`,
     '',
     `Config file: config/${poller.name}.yaml by default (see config/${poller.name}.example.yaml).`,
     '',

@@ -1,9 +1,10 @@
 // Job configuration: YAML, ${VAR} references, the common keys, and one clear line per mistake.
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { loadJobConfig } from '../../lib/config.ts';
+import { loadPoller, pollerNames } from '../../lib/poller-registry.ts';
 import { ConfigError } from '../../lib/config-error.ts';
 import { duration, parseDuration } from '../../lib/duration.ts';
 import { definePoller, type Poller } from '../../lib/poller.ts';
@@ -17,6 +18,7 @@ const poller = definePoller({
     retries: z.number().int().default(3).describe('how often'),
     ttl: duration().default(300).describe('cache'),
     headers: z.record(z.string(), z.string()).default({}).describe('headers'),
+    auth: z.strictObject({ user: z.string(), password: z.string() }).optional().describe('credentials'),
   }),
   schedule: { interval: 60, delay: 30 },
   async poll() {},
@@ -82,6 +84,68 @@ describe('loadJobConfig', () => {
     expect(error.describe()).toMatch(message);
     expect(error.describe()).toContain('bad.yaml');
     expect(error.describe()).not.toContain('\n');
+  });
+
+  it.each([
+    ['a misspelt key suggests the nearest one', 'url: http://x\nintervall: 5\n', 'bad.yaml: unknown option "intervall"; did you mean "interval"?'],
+    ['a swapped pair of letters', 'url: http://x\nretires: 2\n', 'bad.yaml: unknown option "retires"; did you mean "retries"?'],
+    ['a nested key', 'url: http://x\nauth:\n  user: u\n  pasword: p\n', 'bad.yaml: auth: unknown option "pasword"; did you mean "password"?'],
+    ['a key near nothing', 'url: http://x\nmetrics: []\n', 'bad.yaml: unknown option "metrics"'],
+    ['several keys', 'url: http://x\ncatchup: 1\nzzz: 1\n', 'bad.yaml: unknown options "catchup" (did you mean "catchUp"?), "zzz"'],
+    ['a misspelt required key', 'ulr: http://x\n', 'bad.yaml: unknown option "ulr"; did you mean "url"?'],
+    ['runTimeout 0', 'url: http://x\nrunTimeout: 0\n', 'bad.yaml: runTimeout: expected at least 1 second (leave it out to use the interval)'],
+    ['an interval of 100000 days', 'url: http://x\ninterval: 100000d\n', 'bad.yaml: interval: expected a duration of at most 366d, got "100000d"'],
+    ['an interval of 1e20 seconds', 'url: http://x\ninterval: 1e20\n', 'bad.yaml: interval: expected a duration of at most 366d, got 100000000000000000000'],
+    ['a lookback of 1e20 seconds', 'url: http://x\nlookback: 1e20\n', 'bad.yaml: lookback: expected a duration of at most 366d, got 100000000000000000000'],
+    ['a delay of 10 years', 'url: http://x\ndelay: 520w\n', 'bad.yaml: delay: expected a duration of at most 366d, got "520w"'],
+    ['a catchUp of 400 days', 'url: http://x\ncatchUp: 400d\n', 'bad.yaml: catchUp: expected a duration of at most 366d, got "400d"'],
+    ['a poller\'s own duration', 'url: http://x\nttl: 1e20\n', 'bad.yaml: ttl: expected a duration of at most 366d, got 100000000000000000000'],
+  ])('%s → exactly one line naming file and field', (_, text, line) => {
+    const error = errorOf(() => loadJobConfig(poller, { configFile: file('bad.yaml', text) }));
+    expect(error.describe().replace(dir + '/', '')).toBe(line);
+  });
+
+  it('accepts a duration of a year', () => {
+    expect(loadJobConfig(poller, { configFile: file('year.yaml', 'url: http://x\ncatchUp: 366d\n') }).catchUp).toBe(366 * 86400);
+  });
+
+  it('refuses a YAML alias bomb (billion laughs) naming the key where it expands', () => {
+    const bomb = [
+      'url: http://x',
+      'a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]',
+      ...['b', 'c', 'd', 'e', 'f'].map((name, i) => `${name}: &${name} [${Array(9).fill('*' + 'abcde'[i]).join(', ')}]`),
+      '',
+    ].join('\n');
+    const error = errorOf(() => loadJobConfig(poller, { configFile: file('bomb.yaml', bomb) }));
+    expect(error.describe().replace(dir + '/', '')).toBe(
+      'bomb.yaml: d: invalid YAML: its aliases (*name) expand to too many values (a "billion laughs"); write the values out instead',
+    );
+  });
+
+  it('says "create the file from its .example.yaml" for every poller that cannot run without a file', async () => {
+    const before = process.cwd();
+    process.chdir(tempDir('no-config'));
+    try {
+      const needingFile: string[] = [];
+      for (const name of pollerNames()) {
+        const real = await loadPoller(name);
+        expect(existsSync(`config/${name}.yaml`)).toBe(false);
+        let error: ConfigError | undefined;
+        try {
+          loadJobConfig(real);
+        } catch (e) {
+          error = e as ConfigError;
+        }
+        if (!error) continue;
+        needingFile.push(name);
+        expect(error).toBeInstanceOf(ConfigError);
+        expect(error.describe().startsWith(`config/${name}.yaml (not found): `), error.describe()).toBe(true);
+        expect(error.describe().endsWith(' (create the file from its .example.yaml)'), error.describe()).toBe(true);
+      }
+      expect(needingFile).toEqual(expect.arrayContaining(['cloudwatch', 'github', 'google-analytics', 'http-json']));
+    } finally {
+      process.chdir(before);
+    }
   });
 
   it('names a missing file', () => {

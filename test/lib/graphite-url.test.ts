@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseGraphiteUrl } from '../../lib/graphite-url.ts';
+import { maskUrlSecrets, parseGraphiteUrl } from '../../lib/graphite-url.ts';
 
 describe('parseGraphiteUrl', () => {
   it.each([
@@ -34,5 +34,27 @@ describe('parseGraphiteUrl', () => {
     } catch (error) {
       expect((error as Error).message).not.toContain('\n');
     }
+  });
+
+  it.each([
+    ['tcp://graphite:2003?password=hunter2', 'got "tcp://graphite:2003?***"'],
+    ['tcp://graphite:2003/?a=1&token=hunter2', 'got "tcp://graphite:2003/?***"'],
+    ['tcp://graphite:2003#hunter2', 'got "tcp://graphite:2003#***"'],
+    ['tcp://user:hunter2@graphite:2003', 'got "tcp://user:***@graphite:2003"'],
+    ['https://user:hunter2@graphite:2003', 'got "https://user:***@graphite:2003"'],
+  ])('never quotes the secret of %j in its error', (url, shown) => {
+    expect(() => parseGraphiteUrl(url)).toThrow(shown);
+    expect(() => parseGraphiteUrl(url)).not.toThrow(/hunter2/);
+  });
+});
+
+describe('maskUrlSecrets', () => {
+  it.each([
+    ['tcp://graphite:2003', 'tcp://graphite:2003'],
+    ['tcp://user@graphite:2003', 'tcp://user@graphite:2003'],
+    ['tcp://user:p@ss@graphite:2003/x', 'tcp://user:***@graphite:2003/x'],
+    ['tcp://h:2003?password=x&y=2', 'tcp://h:2003?***'],
+  ])('%j → %j', (text, masked) => {
+    expect(maskUrlSecrets(text)).toBe(masked);
   });
 });

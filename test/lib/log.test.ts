@@ -1,6 +1,6 @@
 // The logger: one line per event, and never a secret, whoever wrote the message.
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../lib/log.ts';
+import { createLogger, readLogFormat, readLogLevel } from '../../lib/log.ts';
 
 function capture(format: 'text' | 'json', secrets: string[] = []) {
   const lines: string[] = [];
@@ -29,5 +29,28 @@ describe('createLogger', () => {
     expect(lines[1]).toContain('tcp://graphite.example.net:2003');
     expect(lines[1]).toContain('poller@project.iam.gserviceaccount.com');
     expect(lines[1]).toContain('https://user@example.net/');
+  });
+
+  it.each(['text', 'json'] as const)('masks secret-looking query parameters of a URL quoted anywhere (%s)', (format) => {
+    const { lines, log } = capture(format);
+    log.error('fetch failed: https://api.example.net/v1?format=json&api_key=hunter2&page=2', { url: 'tcp://h:2003?password=hunter3' });
+    expect(lines[0]).not.toMatch(/hunter[23]/);
+    expect(lines[0]).toContain('?format=json&api_key=***&page=2');
+    expect(lines[0]).toContain('?password=***');
+    // Ordinary parameters are left alone.
+    log.info('fetched', { url: 'https://api.example.net/v1?format=json&page=2' });
+    expect(lines[1]).toContain('https://api.example.net/v1?format=json&page=2');
+  });
+});
+
+describe('LOG_LEVEL and LOG_FORMAT as the environment schema reads them', () => {
+  it('accepts the levels and formats in any case', () => {
+    expect(['debug', 'INFO', ' Warn ', 'error'].map(readLogLevel)).toEqual(['debug', 'info', 'warn', 'error']);
+    expect(['text', 'JSON'].map(readLogFormat)).toEqual(['text', 'json']);
+  });
+
+  it('refuses anything else, saying what is expected', () => {
+    expect(() => readLogLevel('verbose')).toThrow('expected debug, info, warn or error, got "verbose"');
+    expect(() => readLogFormat('yaml')).toThrow('expected text or json, got "yaml"');
   });
 });
