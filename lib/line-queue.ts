@@ -87,6 +87,8 @@ export class LineQueue {
   private readonly growWhenFull: boolean;
 
   private droppingSince = -1;
+  // Data lines dropped (reserved lines have no sequence): what whenHandedOff counts.
+  private droppedData = 0;
 
   constructor(
     readonly limit: number,
@@ -289,6 +291,7 @@ export class LineQueue {
       if (this.dropFrom.length - this.dropHead > MAX_DROP_RANGES) this.dropHead++;
     }
     this.dropped += n;
+    this.droppedData += n;
     const ring = this.ring;
     for (let i = 0, at = this.head; i < n; i++) {
       ring[at] = '';
@@ -390,7 +393,7 @@ export class LineQueue {
         break;
       }
     }
-    return this.dropped - after;
+    return this.droppedData - after;
   }
 }
 

@@ -201,7 +201,7 @@ describe('graphite writer over TCP', () => {
     // One write per ~64 KB chunk (an early partial chunk now and then), never one per line.
     expect(chunks.length).toBeLessThanOrEqual(2 * Math.ceil(bytes / 65_536));
     expect(chunks.reduce((sum, w) => sum + w.bytes, 0)).toBe(bytes);
-    expect(writer.stats()).toEqual({ sent: 20_000, dropped: 0, queued: 0, reconnects: 0 });
+    expect(writer.stats()).toEqual({ sent: 20_000, dropped: 0, lost: 0, queued: 0, reconnects: 0 });
   });
 
   it('(2) queues while graphite is down at start-up, then delivers everything once it is up', async () => {
@@ -217,7 +217,7 @@ describe('graphite writer over TCP', () => {
     expect(await writer.flush(10_000)).toBe(true);
     await closeAndWait(writer, sink);
     expect(sink.lines()).toEqual(sent);
-    expect(writer.stats()).toEqual({ sent: 5000, dropped: 0, queued: 0, reconnects: 0 });
+    expect(writer.stats()).toEqual({ sent: 5000, dropped: 0, lost: 0, queued: 0, reconnects: 0 });
     // One warning for the whole outage, not one per attempt (those are debug).
     expect(logs.filter((entry) => entry.level === 'warn').map((entry) => entry.msg)).toEqual(['cannot connect to graphite, retrying with backoff']);
     expect(logs.filter((entry) => entry.msg === 'connected to graphite')).toHaveLength(1);
@@ -315,7 +315,7 @@ describe('graphite writer over TCP', () => {
     // Never written to while the socket needed a drain; its own buffer never held more than a few chunks.
     expect(writes.filter((w) => w.neededDrain)).toEqual([]);
     expect(Math.max(...writes.map((w) => w.bufferedAfter))).toBeLessThanOrEqual(6 * 65_536);
-    expect(writer.stats()).toEqual({ sent: 400_000, dropped: 0, queued: 0, reconnects: 0 });
+    expect(writer.stats()).toEqual({ sent: 400_000, dropped: 0, lost: 0, queued: 0, reconnects: 0 });
   });
 
   it('(5) bounds the queue: with no server, queueLimit + N lines drop exactly the N oldest', async () => {
@@ -323,7 +323,7 @@ describe('graphite writer over TCP', () => {
     const { writer, logs } = writerFor(port, { queueLimit: 1000 });
     const sent = lines(1, 1250);
     for (const text of sent) writer.write(text);
-    expect(writer.stats()).toEqual({ sent: 0, dropped: 250, queued: 1000, reconnects: 0 });
+    expect(writer.stats()).toEqual({ sent: 0, dropped: 250, lost: 0, queued: 1000, reconnects: 0 });
     expect(await writer.whenHandedOff(250)).toEqual({ dropped: 250 });
     const rest = writer.whenHandedOff(1250);
     expect(await isSettled(rest)).toBe(false);
@@ -346,7 +346,7 @@ describe('graphite writer over TCP', () => {
     for (const text of sent) writer.write(text);
     expect(await writer.flush(10_000)).toBe(true);
     await closeAndWait(writer, sink);
-    expect(writer.stats()).toEqual({ sent: 3001, dropped: 0, queued: 0, reconnects: 0 });
+    expect(writer.stats()).toEqual({ sent: 3001, dropped: 0, lost: 0, queued: 0, reconnects: 0 });
     expect(sink.lines()).toEqual([line(0), ...sent]);
   });
 
@@ -389,7 +389,7 @@ describe('graphite writer over TCP', () => {
     const { writer } = writerFor(port, { queueLimit: 1000, overflow: 'grow', readyLines: 100 });
     const sent = lines(1, 1500);
     for (const text of sent) writer.write(text);
-    expect(writer.stats()).toEqual({ sent: 0, dropped: 0, queued: 1500, reconnects: 0 });
+    expect(writer.stats()).toEqual({ sent: 0, dropped: 0, lost: 0, queued: 1500, reconnects: 0 });
     const ready = writer.ready();
     expect(await isSettled(ready)).toBe(false);
     const sink = await server(port);
@@ -572,7 +572,7 @@ describe('graphite writer to stdout', () => {
     expect(await writer.flush(10_000)).toBe(true);
     expect(output).toBe(sent.join(''));
     expect(chunks).toBeLessThan(sent.length / 100);
-    expect(writer.stats()).toEqual({ sent: 50_000, dropped: 0, queued: 0, reconnects: 0 });
+    expect(writer.stats()).toEqual({ sent: 50_000, dropped: 0, lost: 0, queued: 0, reconnects: 0 });
     await writer.close();
     expect(stream.writable).toBe(true); // not ours to end
   });
