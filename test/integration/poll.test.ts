@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Carbon, describeCarbon } from '../helpers/carbon.ts';
 import { TestHttpServer } from '../helpers/http-server.ts';
 import { runCommand, ROOT } from '../helpers/run-command.ts';
@@ -79,6 +79,67 @@ describeCarbon('bin/poll.ts into a real carbon-cache', () => {
     expect(seconds.length + skipped).toBe(last - first + 1);
     expect(skipped).toBeLessThanOrEqual(2);
     expect((await carbon.fetch('it.api.healthy', first - 1)).length).toBe(seconds.length);
+  });
+});
+
+// Nothing listens on port 1 (privileged, unused): a Graphite that is down.
+const GRAPHITE_DOWN = 'tcp://127.0.0.1:1';
+type LogEntry = Record<string, unknown> & { level: string; msg: string };
+const parseLog = (stderr: string): LogEntry[] =>
+  stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogEntry);
+
+describe('bin/poll.ts while Graphite is down: every loss counted', () => {
+  it('--once into a closed port exits 1, and its summary counts every line as lost', async () => {
+    const result = await runCommand(['bin/poll.ts', 'host', '--once'], {
+      env: { GRAPHITE_URL: GRAPHITE_DOWN, STATE_DIR: join(tempDir('poll-down'), 'state'), LOG_FORMAT: 'json' },
+    });
+    const logs = parseLog(result.stderr);
+    expect(result.code, result.stderr).toBe(1);
+    const stopped = logs.find((l) => l.msg === 'host stopped')!;
+    // 9 host datapoints and the run's self-metrics: none reached Graphite, every one is counted.
+    expect(stopped.sent).toBe(0);
+    expect(stopped.lost).toBeGreaterThanOrEqual(19);
+    expect(stopped.dropped).toBe(stopped.lost);
+    expect(logs.find((l) => l.level === 'error')).toMatchObject({ msg: 'Graphite did not take every line before exit; they are lost', lost: stopped.lost });
+    // A poller without history has no catch-up to promise.
+    expect(result.stderr).not.toMatch(/gap for catch-up/);
+  });
+
+  it('SIGTERM while Graphite is down: the lines still queued are counted as lost in the summary', async () => {
+    const work = tempDir('poll-down');
+    const config = join(work, 'host.yaml');
+    writeFileSync(config, 'interval: 1\n');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/poll.ts', 'host', '--config', config], {
+      cwd: ROOT,
+      env: { ...process.env, GRAPHITE_URL: GRAPHITE_DOWN, STATE_DIR: join(work, 'state'), LOG_FORMAT: 'json', LOG_LEVEL: 'debug' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    const runs = () => parseLog(stderr).filter((l) => l.msg === 'run done').length;
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    await new Promise<void>((resolveRuns, reject) => {
+      const timer = setTimeout(() => reject(new Error(`fewer than 3 runs within 60 s:\n${stderr}`)), 60_000);
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+        stderr += chunk;
+        if (runs() >= 3) {
+          clearTimeout(timer);
+          resolveRuns();
+        }
+      });
+    });
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const logs = parseLog(stderr);
+    const stopped = logs.find((l) => l.msg === 'host stopped')!;
+    const closed = logs.find((l) => /closed with lines still queued/.test(l.msg))!;
+    // At least three runs of 9 datapoints (and their self-metrics) never left the queue.
+    expect(stopped.lost).toBeGreaterThanOrEqual(27);
+    expect(stopped.lost).toBe(closed.lines);
+    expect(stopped.dropped).toBe(stopped.lost);
+    expect(stopped.sent).toBe(0);
   });
 });
 
