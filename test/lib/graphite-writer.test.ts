@@ -487,6 +487,42 @@ describe('graphite writer over TCP', () => {
     expect(sink.connections).toHaveLength(0);
     expect(logs.length).toBe(attempts); // no attempt after close
     expect(logs.at(-1)?.msg).toMatch(/closed with lines still queued/);
+    expect(writer.stats()).toMatchObject({ sent: 0, dropped: 10, lost: 10, queued: 0 });
+  });
+
+  it('connect() opens the connection before any line: true once connected, false when refused', async () => {
+    const refused = writerFor(await freePort());
+    expect(await refused.writer.connect()).toBe(false);
+    await refused.writer.close();
+    const sink = await server();
+    const { writer, logs } = writerFor(sink.port);
+    expect(await writer.connect()).toBe(true);
+    expect(logs.map((l) => l.msg)).toContain('connected to graphite');
+    expect(await writer.connect()).toBe(true);
+    await writer.close();
+  });
+
+  it('reserved lines (self-metrics) outlive a full queue while Graphite is down, and go first once it is back', async () => {
+    const port = await freePort();
+    const { writer } = writerFor(port, { queueLimit: 10 });
+    for (let tick = 0; tick < 5; tick++) {
+      for (const text of lines(tick * 10 + 1, tick * 10 + 10)) writer.write(text);
+      writer.writeReserved(`pollers.job.writer.dropped ${tick} 1700000000\n`);
+    }
+    expect(writer.stats()).toMatchObject({ dropped: 40, queued: 15 });
+    // A run waiting for room gives up at its deadline instead of waiting for Graphite.
+    const deadline = new AbortController();
+    const ready = writer.ready(deadline.signal);
+    deadline.abort(new DOMException('run exceeded its deadline', 'TimeoutError'));
+    await expect(ready).rejects.toThrow('run exceeded its deadline');
+    const sink = await server(port);
+    expect(await writer.flush(10_000)).toBe(true);
+    await sink.waitFor(() => sink.lines().length >= 15);
+    const received = sink.lines().map((l) => l.trim());
+    expect(received).toHaveLength(15);
+    expect(received.slice(0, 5)).toEqual([0, 1, 2, 3, 4].map((n) => `pollers.job.writer.dropped ${n} 1700000000`));
+    expect(received.slice(5)).toEqual(lines(41, 50).map((l) => l.trim()));
+    await writer.close();
   });
 });
 
