@@ -119,7 +119,7 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
           note: poller.history && config.catchUp > 0 ? 'catch-up refills the datapoints at the next start' : 'the datapoints are gone (the source has no history)',
         });
       } else if (!flushed) {
-        log.warn('the connection to Graphite was down at exit; lines it had been handed may not have arrived', { sent: stats.sent });
+        log.warn('at exit, Graphite had not taken everything handed to its connection (down or slow): some lines may not have arrived', { sent: stats.sent });
       }
       log.info(`${poller.name} stopped`, { runs: result.runs, errors: result.errors, sent: stats.sent, dropped: stats.dropped, lost: stats.lost });
       if (result.configError) throw result.configError;

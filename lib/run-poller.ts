@@ -91,13 +91,23 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
     const left = clippedGap(watermark.value, liveStart, nowSeconds, limits);
     if (!left) return;
     const iso = (t: number) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
-    const command = `bin/backfill.ts ${poller.name}${config.file ? ` --config ${config.file}` : ''} --from ${iso(left.start)} --to ${iso(left.end)}`;
-    log.warn(`the gap since the last delivered window is longer than catch-up reaches; backfill the rest: ${command}`, {
-      left_for_backfill: formatWindow(left),
-      seconds: left.end - left.start,
-      catch_up: limits.catchUp,
-      retention: limits.retention,
-    });
+    // What the source no longer has cannot be backfilled either: name it apart.
+    const available = Math.max(left.start, Math.ceil((nowSeconds - limits.retention) / limits.step) * limits.step);
+    const gone = available > left.start ? { beyond_retention: formatWindow({ start: left.start, end: Math.min(available, left.end) }) } : {};
+    if (available >= left.end) {
+      log.warn('the gap since the last delivered window reaches beyond the source\'s retention; that part can no longer be fetched', {
+        ...gone,
+        retention: limits.retention,
+      });
+    } else {
+      const command = `bin/backfill.ts ${poller.name}${config.file ? ` --config ${config.file}` : ''} --from ${iso(available)} --to ${iso(left.end)}`;
+      log.warn(`the gap since the last delivered window is longer than catch-up reaches; backfill the rest: ${command}`, {
+        left_for_backfill: formatWindow({ start: available, end: left.end }),
+        seconds: left.end - available,
+        catch_up: limits.catchUp,
+        ...gone,
+      });
+    }
     tracker.skip(left);
   };
 

@@ -338,3 +338,25 @@ describe('runPoller and the losses it reports', () => {
     expect(entries.filter((e) => /gap for catch-up/.test(e.msg))).toHaveLength(1);
   });
 });
+
+describe('runPoller and a gap beyond the source retention', () => {
+  it('names the part the source no longer has apart from the part a backfill can fetch', async () => {
+    const clock = new FakeClock({ start: START });
+    const stateDir = tempDir('run');
+    new Watermark(stateDir, 'hist', 'history').advance(T0 - 10 * 86400);
+    const entries: Array<Record<string, unknown>> = [];
+    const log = createLogger({ format: 'json', level: 'info', secrets: [], write: (line) => entries.push(JSON.parse(line)) });
+    const poller = createHistoryPoller({ maxWindow: 3600, retention: 3 * 86400 });
+    const stop = new AbortController();
+    const done = runPoller({ poller, config: config({ catchUp: 7200 }), writer: new MemoryWriter(), log, stop: stop.signal, clock, stateDir });
+    await clock.advance(1000);
+    stop.abort();
+    await clock.runUntilSettled(done);
+    const warns = entries.filter((e) => e.level === 'warn');
+    expect(warns).toHaveLength(1);
+    expect(warns[0]).toMatchObject({
+      left_for_backfill: '[2025-12-29T12:01:00Z, 2026-01-01T10:01:00Z)',
+      beyond_retention: '[2025-12-22T12:00:00Z, 2025-12-29T12:01:00Z)',
+    });
+  });
+});
