@@ -41,7 +41,12 @@ export function catchUpWindows(watermark: number | undefined, liveStart: number,
  * The older part of the gap that catch-up leaves out (`catchUp` or the source's retention is shorter than the gap):
  * `[watermark, first window catch-up fetches)`, or undefined when catch-up covers the whole gap. A backfill fills it.
  */
-export function clippedGap(watermark: number | undefined, liveStart: number, nowSeconds: number, limits: CatchUpLimits): TimeWindow | undefined {
+export function clippedGap(
+  watermark: number | undefined,
+  liveStart: number,
+  nowSeconds: number,
+  limits: CatchUpLimits,
+): TimeWindow | undefined {
   if (watermark === undefined || watermark >= liveStart) return undefined;
   const oldest = nowSeconds - Math.min(limits.catchUp, limits.retention);
   if (watermark >= oldest) return undefined;

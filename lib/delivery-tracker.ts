@@ -65,9 +65,16 @@ export class DeliveryTracker {
       // and the queue already said it is dropping. Once per outage, not once per tick.
       if (overflowed > 0 && this.contiguous && !this.gapWarned) {
         this.gapWarned = true;
-        this.log.warn('the full queue dropped points while this window was written; it stays a gap for catch-up', { window: formatWindow(window), dropped: overflowed });
+        this.log.warn('the full queue dropped points while this window was written; it stays a gap for catch-up', {
+          window: formatWindow(window),
+          dropped: overflowed,
+        });
       } else {
-        this.log.debug('points of this window were dropped; the watermark stays before it', { window: formatWindow(window), dropped: overflowed, lost });
+        this.log.debug('points of this window were dropped; the watermark stays before it', {
+          window: formatWindow(window),
+          dropped: overflowed,
+          lost,
+        });
       }
     });
   }

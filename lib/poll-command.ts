@@ -109,19 +109,27 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
       });
       // SIGTERM keeps its 5 s budget; --once gives a slow but working Graphite the time it takes.
       const flushed =
-        values.once && !stop.signal.aborted ? await drain(writer, Math.max(config.runTimeout * 1000, FLUSH_MS)) : await writer.flush(FLUSH_MS);
+        values.once && !stop.signal.aborted
+          ? await drain(writer, Math.max(config.runTimeout * 1000, FLUSH_MS))
+          : await writer.flush(FLUSH_MS);
       // What is still queued now is dropped by close() and counted as lost.
       await writer.close();
       const stats = writer.stats();
       if (stats.lost > 0) {
         log.error('Graphite did not take every line before exit; they are lost', {
           lost: stats.lost,
-          note: poller.history && config.catchUp > 0 ? 'catch-up refills the datapoints at the next start' : 'the datapoints are gone (the source has no history)',
+          note:
+            poller.history && config.catchUp > 0
+              ? 'catch-up refills the datapoints at the next start'
+              : 'the datapoints are gone (no catch-up for this job)',
         });
       } else if (!flushed) {
-        log.warn('at exit, Graphite had not taken everything handed to its connection (down or slow): some lines may not have arrived', { sent: stats.sent });
+        log.warn('at exit, Graphite had not taken everything handed to its connection (down or slow): some lines may not have arrived', {
+          sent: stats.sent,
+        });
       }
-      log.info(`${poller.name} stopped`, { runs: result.runs, errors: result.errors, sent: stats.sent, dropped: stats.dropped, lost: stats.lost });
+      const { runs, errors } = result;
+      log.info(`${poller.name} stopped`, { runs, errors, sent: stats.sent, dropped: stats.dropped, lost: stats.lost });
       if (result.configError) throw result.configError;
       // --once is for cron: a failed run, or datapoints that never reached Graphite, must show in its exit status.
       return values.once && (result.errors > 0 || stats.dropped > 0) ? 1 : 0;

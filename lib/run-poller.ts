@@ -93,14 +93,16 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
     const iso = (t: number) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
     // What the source no longer has cannot be backfilled either: name it apart.
     const available = Math.max(left.start, Math.ceil((nowSeconds - limits.retention) / limits.step) * limits.step);
-    const gone = available > left.start ? { beyond_retention: formatWindow({ start: left.start, end: Math.min(available, left.end) }) } : {};
+    const beyond = { start: left.start, end: Math.min(available, left.end) };
+    const gone = available > left.start ? { beyond_retention: formatWindow(beyond) } : {};
     if (available >= left.end) {
       log.warn('the gap since the last delivered window reaches beyond the source\'s retention; that part can no longer be fetched', {
         ...gone,
         retention: limits.retention,
       });
     } else {
-      const command = `bin/backfill.ts ${poller.name}${config.file ? ` --config ${config.file}` : ''} --from ${iso(available)} --to ${iso(left.end)}`;
+      const configFlag = config.file ? ` --config ${config.file}` : '';
+      const command = `bin/backfill.ts ${poller.name}${configFlag} --from ${iso(available)} --to ${iso(left.end)}`;
       log.warn(`the gap since the last delivered window is longer than catch-up reaches; backfill the rest: ${command}`, {
         left_for_backfill: formatWindow({ start: available, end: left.end }),
         seconds: left.end - available,

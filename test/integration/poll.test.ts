@@ -87,7 +87,8 @@ describeCarbon('bin/poll.ts into a real carbon-cache', () => {
     // fixed 1.8 s allowance at exit lets through, so only waiting while Graphite takes lines delivers them all.
     const leaves = 15_000;
     const long = (c: string) => c.repeat(190);
-    const document = { [long('a')]: { [long('b')]: { [long('c')]: Object.fromEntries(Array.from({ length: leaves }, (_, i) => [`k${i}_${long('x')}`, i])) } } };
+    const leafValues = Object.fromEntries(Array.from({ length: leaves }, (_, i) => [`k${i}_${long('x')}`, i]));
+    const document = { [long('a')]: { [long('b')]: { [long('c')]: leafValues } } };
     // Its own carbon with short retentions: 15,000 small whisper files.
     const slowCarbon = await Carbon.start({ retentions: '60s:1h' });
     const api = await TestHttpServer.start(() => {});
@@ -175,7 +176,10 @@ describe('bin/poll.ts while Graphite is down: every loss counted', () => {
     expect(stopped.sent).toBe(0);
     expect(stopped.lost).toBeGreaterThanOrEqual(19);
     expect(stopped.dropped).toBe(stopped.lost);
-    expect(logs.find((l) => l.level === 'error')).toMatchObject({ msg: 'Graphite did not take every line before exit; they are lost', lost: stopped.lost });
+    expect(logs.find((l) => l.level === 'error')).toMatchObject({
+      msg: 'Graphite did not take every line before exit; they are lost',
+      lost: stopped.lost,
+    });
     // A poller without history has no catch-up to promise.
     expect(result.stderr).not.toMatch(/gap for catch-up/);
   });

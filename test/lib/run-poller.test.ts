@@ -256,7 +256,8 @@ describe('runPoller and the losses it reports', () => {
     const writer = createGraphiteWriter({ url: '-', stdout: output, queueLimit: 20, log: silentLogger });
     const stop = new AbortController();
     const job = config({ job: 'tiny', catchUp: 0, schedule: { interval: 1, delay: 0, lookback: 0 }, runTimeout: 1 });
-    const done = runPoller({ poller: createHistoryPoller({ series: 10, step: 1 }), config: job, writer, log: silentLogger, stop: stop.signal, clock });
+    const poller = createHistoryPoller({ series: 10, step: 1 });
+    const done = runPoller({ poller, config: job, writer, log: silentLogger, stop: stop.signal, clock });
     await clock.advance(45_000);
     stop.abort();
     const result = await clock.runUntilSettled(done);
@@ -286,7 +287,8 @@ describe('runPoller and the losses it reports', () => {
     const poller = createHistoryPoller({ maxWindow: 3600 });
     const { log, entries } = capturingLog();
     const stop = new AbortController();
-    const done = runPoller({ poller, config: config({ catchUp: 7200 }), writer: new MemoryWriter(), log, stop: stop.signal, clock, stateDir });
+    const writer = new MemoryWriter();
+    const done = runPoller({ poller, config: config({ catchUp: 7200 }), writer, log, stop: stop.signal, clock, stateDir });
     await clock.advance(5 * 60_000);
     stop.abort();
     await clock.runUntilSettled(done);
@@ -327,7 +329,8 @@ describe('runPoller and the losses it reports', () => {
     const { log, entries } = capturingLog();
     const writer = new MemoryWriter();
     const stop = new AbortController();
-    const done = runPoller({ poller: createHistoryPoller(), config: config(), writer, log, stop: stop.signal, clock, stateDir: tempDir('run'), selfMetrics: false });
+    const poller = createHistoryPoller();
+    const done = runPoller({ poller, config: config(), writer, log, stop: stop.signal, clock, stateDir: tempDir('run'), selfMetrics: false });
     await clock.advance(1000);
     // Five minutes in which the queue drops every line.
     writer.dropNext(1_000_000);
@@ -348,7 +351,8 @@ describe('runPoller and a gap beyond the source retention', () => {
     const log = createLogger({ format: 'json', level: 'info', secrets: [], write: (line) => entries.push(JSON.parse(line)) });
     const poller = createHistoryPoller({ maxWindow: 3600, retention: 3 * 86400 });
     const stop = new AbortController();
-    const done = runPoller({ poller, config: config({ catchUp: 7200 }), writer: new MemoryWriter(), log, stop: stop.signal, clock, stateDir });
+    const writer = new MemoryWriter();
+    const done = runPoller({ poller, config: config({ catchUp: 7200 }), writer, log, stop: stop.signal, clock, stateDir });
     await clock.advance(1000);
     stop.abort();
     await clock.runUntilSettled(done);
