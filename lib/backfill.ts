@@ -86,8 +86,13 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillSum
       summary.notStarted++;
       return;
     }
-    // Backpressure: a full queue makes the backfill wait instead of dropping what it fetched.
-    await job.sink.ready();
+    // Backpressure: a full queue makes the backfill wait instead of dropping what it fetched (until a stop).
+    try {
+      await job.sink.ready(stop);
+    } catch {
+      summary.notStarted++;
+      return;
+    }
     const droppedBefore = writer.stats().dropped;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       const signal = options.windowTimeoutMs ? AbortSignal.any([stop, AbortSignal.timeout(options.windowTimeoutMs)]) : stop;

@@ -36,3 +36,20 @@ export function catchUpWindows(watermark: number | undefined, liveStart: number,
   const from = watermark >= oldest ? Math.floor(watermark / limits.step) * limits.step : aligned;
   return splitRange(from, liveStart, limits.maxWindow, limits.step).filter((w) => w.start < liveStart);
 }
+
+/**
+ * The older part of the gap that catch-up leaves out (`catchUp` or the source's retention is shorter than the gap):
+ * `[watermark, first window catch-up fetches)`, or undefined when catch-up covers the whole gap. A backfill fills it.
+ */
+export function clippedGap(
+  watermark: number | undefined,
+  liveStart: number,
+  nowSeconds: number,
+  limits: CatchUpLimits,
+): TimeWindow | undefined {
+  if (watermark === undefined || watermark >= liveStart) return undefined;
+  const oldest = nowSeconds - Math.min(limits.catchUp, limits.retention);
+  if (watermark >= oldest) return undefined;
+  const first = catchUpWindows(watermark, liveStart, nowSeconds, limits)[0];
+  return { start: watermark, end: first ? first.start : liveStart };
+}

@@ -5,7 +5,10 @@ import type { MetricPath, MetricTags, Sink } from './poller.ts';
 /** What the sink needs of a writer (the Graphite writer, or a test's capture). */
 export interface LineWriter {
   write(line: string): void;
-  ready(): Promise<void>;
+  /** A line that must outlive a full queue (self-metrics); writers without a reserve take it as a plain write. */
+  writeReserved?(line: string): void;
+  /** Resolves when the writer has room; rejects with the signal's reason if it aborts first. */
+  ready(signal?: AbortSignal): Promise<void>;
 }
 
 export interface GraphiteSinkOptions {
@@ -32,25 +35,38 @@ export class GraphiteSink implements Sink {
     this.write(path, value, timestamp, tags);
   }
 
-  /** Like emit; false when the datapoint was refused (NaN, ±Infinity, a bad timestamp). */
-  write(path: MetricPath, value: number, timestamp: number, tags?: MetricTags): boolean {
+  /** Like emit; false when the datapoint was refused (NaN, ±Infinity, a bad timestamp). `reserved`: see reserved(). */
+  write(path: MetricPath, value: number, timestamp: number, tags?: MetricTags, reserved = false): boolean {
     const formatted = formatValue(value);
     if (formatted === undefined || !Number.isFinite(timestamp) || timestamp < 0) return false;
     let name = this.pathOf(path);
     if (tags && this.options.tags) name += formatTags(tags);
     // Joined, not concatenated: `+` and template literals make a rope of string pieces (about 230 bytes for
     // a 50-byte line), join makes one flat string (about 64): a queue of 500,000 lines is 32 MB instead of 115.
-    this.writer.write([name, ' ', formatted, ' ', Math.floor(timestamp), '\n'].join(''));
+    const line = [name, ' ', formatted, ' ', Math.floor(timestamp), '\n'].join('');
+    if (reserved && this.writer.writeReserved) this.writer.writeReserved(line);
+    else this.writer.write(line);
     return true;
   }
 
-  ready(): Promise<void> {
-    return this.writer.ready();
+  ready(signal?: AbortSignal): Promise<void> {
+    return this.writer.ready(signal);
   }
 
-  /** A sink for one poll call that counts what it passes on (calls may run concurrently in backfills). */
-  counting(): CountingSink {
-    return new CountingSink(this);
+  /**
+   * A sink for one poll call that counts what it passes on (calls may run concurrently in backfills). Its ready()
+   * honours `signal` (the run's) even when the poller calls it without one: a run ends at its deadline.
+   */
+  counting(signal?: AbortSignal): CountingSink {
+    return new CountingSink(this, signal);
+  }
+
+  /** The same sink for the runner's self-metrics: their lines use the writer's reserve and survive a full queue. */
+  reserved(): Sink {
+    return {
+      emit: (path, value, timestamp, tags) => void this.write(path, value, timestamp, tags, true),
+      ready: (signal) => this.ready(signal),
+    };
   }
 
   private pathOf(path: MetricPath): string {
@@ -98,14 +114,17 @@ interface PathEntry {
 export class CountingSink implements Sink {
   datapoints = 0;
   invalid = 0;
-  constructor(private readonly inner: GraphiteSink) {}
+  constructor(
+    private readonly inner: GraphiteSink,
+    private readonly signal?: AbortSignal,
+  ) {}
 
   emit(path: MetricPath, value: number, timestamp: number, tags?: MetricTags): void {
     if (this.inner.write(path, value, timestamp, tags)) this.datapoints++;
     else this.invalid++;
   }
 
-  ready(): Promise<void> {
-    return this.inner.ready();
+  ready(signal?: AbortSignal): Promise<void> {
+    return this.inner.ready(signal ?? this.signal);
   }
 }

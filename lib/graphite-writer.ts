@@ -10,7 +10,8 @@ import { UdpGraphiteWriter } from './udp-writer.ts';
 /*
  * What the writer can lose, plainly (carbon's plaintext protocol has no acknowledgement):
  * - lines dropped, oldest first, from a full queue (never with overflow 'grow'): counted in stats().dropped and by whenHandedOff;
- * - lines still queued at close(): counted the same way (flush first);
+ *   reserved lines (self-metrics, writeReserved) are dropped only when no data line is left to drop instead;
+ * - lines still queued at close(): counted the same way, and in stats().lost (flush first);
  * - over TCP, lines carbon had not read when a connection died and that are older than the replay tail
  *   (the last `replayBytes` of traffic before the loss, and more of it up to `replaySeconds` and
  *   `replayLines`: a peer that stops reading holds ~4 MB unread in kernel buffers, measured on loopback);
@@ -24,8 +25,10 @@ export type { HandOff } from './line-queue.ts';
 export interface WriterStats {
   /** Lines handed to the socket or stream (a replay after a reconnect does not count them again). */
   sent: number;
-  /** Lines dropped: oldest first when the queue was full, or still queued at close(). */
+  /** Lines dropped: oldest first when the queue was full, or still queued at close() (those also count in `lost`). */
   dropped: number;
+  /** Of `dropped`, the lines never handed to Graphite because the writer closed (or its output broke) with them queued. */
+  lost: number;
   /** Lines waiting in the queue now. */
   queued: number;
   /** Connections re-established after a lost one (the first connection does not count). */
@@ -39,6 +42,8 @@ export interface GraphiteWriterOptions {
   queueLimit?: number;
   /** ready() resolves when fewer lines than this are queued. Default (and at most) half of queueLimit. */
   readyLines?: number;
+  /** Room for reserved lines (self-metrics) on top of queueLimit; see writeReserved. Default 10000. */
+  reserveLines?: number;
   /**
    * What a full queue does: `drop-oldest` (default, live jobs: memory stays bounded through a long outage) or
    * `grow` (backfills: every producer waits on ready(), so the queue outgrows its limit only by what was already
@@ -80,8 +85,21 @@ export interface GraphiteWriterOptions {
 export interface GraphiteWriter {
   /** Enqueues one line (ending with '\n'). Synchronous and cheap; never throws. At queueLimit, drops the oldest queued line (unless overflow is 'grow'). */
   write(line: string): void;
-  /** Resolves when the queue holds fewer than readyLines (default half of queueLimit) lines: producers of many lines await it. */
-  ready(): Promise<void>;
+  /**
+   * Enqueues a reserved line (a self-metric): sent before queued data, and when the queue is full a data line is
+   * dropped in its place, so the figures that describe an outage survive it. Room: queueLimit plus reserveLines.
+   */
+  writeReserved(line: string): void;
+  /**
+   * Resolves when the queue holds fewer than readyLines (default half of queueLimit) lines: producers of many lines
+   * await it. With a signal, rejects with its reason when it aborts first (a run's deadline).
+   */
+  ready(signal?: AbortSignal): Promise<void>;
+  /**
+   * Connects now instead of at the first line: true once connected (always for stdout), false when the attempt
+   * failed (the writer keeps retrying with backoff, as for any outage).
+   */
+  connect(): Promise<boolean>;
   /** Lines ever passed to write(); line N has sequence N (1-based). */
   readonly sequence: number;
   /**
@@ -115,6 +133,7 @@ export function createGraphiteWriter(options: GraphiteWriterOptions = {}): Graph
   const random = options.random ?? Math.random;
   const queue: QueueOptions = {
     ...(options.readyLines !== undefined ? { readyLines: positive('readyLines', options.readyLines) } : {}),
+    ...(options.reserveLines !== undefined ? { reserveLines: Math.max(0, options.reserveLines) } : {}),
     ...(options.overflow ? { overflow: options.overflow } : {}),
   };
   if (target.kind === 'stdout') {

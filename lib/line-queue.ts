@@ -25,7 +25,15 @@ export interface QueueOptions {
    * `ready()` and can only overshoot by what they had in flight (backfills); memory is then theirs to bound.
    */
   overflow?: Overflow;
+  /**
+   * Room for reserved lines (self-metrics) on top of the limit. A reserved line is never dropped while a data
+   * line is queued: past this room it takes a data line's place. Default 10,000.
+   */
+  reserveLines?: number;
 }
+
+/** Default room for reserved lines: about 800 runs of a job's self-metrics. */
+export const DEFAULT_RESERVE_LINES = 10_000;
 
 function capacity(wanted: number, limit: number, beyondLimit: boolean): number {
   return beyondLimit ? wanted : Math.min(limit, wanted);
@@ -47,9 +55,16 @@ export class LineQueue {
   /** Lines in the last chunk returned by `take`. */
   lastTakenLines = 0;
 
-  /** Lines queued now. */
-  length = 0;
+  /** Lines given up at close (or when the destination broke): counted in `dropped` too. */
+  lost = 0;
+
+  /** Data lines queued now (reserved lines not included). */
+  count = 0;
   private ring: string[];
+  // Reserved lines (self-metrics): a small FIFO outside the sequence, taken before data, dropped only after it.
+  private reserved: string[] = [];
+  private reservedHead = 0;
+  private readonly reserveLines: number;
   private head = 0;
 
   // whenHandedOff waiters, in call order (their sequences never decrease).
@@ -72,6 +87,8 @@ export class LineQueue {
   private readonly growWhenFull: boolean;
 
   private droppingSince = -1;
+  // Data lines dropped (reserved lines have no sequence): what whenHandedOff counts.
+  private droppedData = 0;
 
   constructor(
     readonly limit: number,
@@ -80,27 +97,98 @@ export class LineQueue {
   ) {
     this.readyBelow = Math.min(limit / 2, options.readyLines ?? Infinity);
     this.growWhenFull = options.overflow === 'grow';
+    this.reserveLines = Math.max(0, Math.floor(options.reserveLines ?? DEFAULT_RESERVE_LINES));
     this.ring = new Array<string>(Math.min(INITIAL_CAPACITY, limit)).fill('');
+  }
+
+  /** Lines queued now, data and reserved. */
+  get length(): number {
+    return this.count + this.reserved.length - this.reservedHead;
+  }
+
+  /** Reserved lines queued now. */
+  get reservedCount(): number {
+    return this.reserved.length - this.reservedHead;
   }
 
   /** Appends a line, dropping the oldest when full. The hot path: keep it small. */
   push(line: string): void {
     const capacity = this.ring.length;
-    if (this.length === capacity) {
+    if (this.count === capacity) {
       if (capacity < this.limit || this.growWhenFull) this.grow();
       else this.dropOldest();
     }
-    let tail = this.head + this.length;
+    let tail = this.head + this.count;
     if (tail >= this.ring.length) tail -= this.ring.length;
     this.ring[tail] = line;
-    this.length++;
+    this.count++;
     this.sequence++;
+    // Reserved lines past their own room have borrowed data room: the oldest data line makes way.
+    if (this.reserved.length - this.reservedHead > this.reserveLines && !this.growWhenFull) this.makeRoom();
+  }
+
+  /**
+   * Appends a reserved line (a self-metric): outside the sequence, taken before any data line, and dropped only
+   * when no data line is left to drop in its place.
+   */
+  pushReserved(line: string): void {
+    const held = this.reserved.length - this.reservedHead;
+    if (held >= this.reserveLines) {
+      if (this.growWhenFull) this.dropReserved(held - this.reserveLines + 1);
+      else if (this.count + held >= this.limit + this.reserveLines) {
+        if (this.count > 0) this.dropOldest();
+        else this.dropReserved(1);
+      }
+    }
+    this.reserved.push(line);
+  }
+
+  private makeRoom(): void {
+    while (this.count > 0 && this.count + this.reserved.length - this.reservedHead > this.limit + this.reserveLines) this.dropOldest();
+  }
+
+  private dropReserved(n: number): void {
+    this.noteDropping();
+    this.takeReserved(n);
+    this.dropped += n;
+  }
+
+  private takeReserved(n: number): string {
+    const end = this.reservedHead + n;
+    const text = n === 1 ? this.reserved[this.reservedHead]! : this.reserved.slice(this.reservedHead, end).join('');
+    if (end >= this.reserved.length) {
+      this.reserved = [];
+      this.reservedHead = 0;
+    } else if (end > 1024 && end * 2 > this.reserved.length) {
+      this.reserved = this.reserved.slice(end);
+      this.reservedHead = 0;
+    } else {
+      this.reserved.fill('', this.reservedHead, end);
+      this.reservedHead = end;
+    }
+    return text;
+  }
+
+  /**
+   * Drops every queued line, data and reserved, as lost (the writer closed, or its destination broke):
+   * counted in `dropped` and in `lost`. Returns how many.
+   */
+  lose(): number {
+    const reserved = this.reserved.length - this.reservedHead;
+    const total = this.count + reserved;
+    if (reserved > 0) {
+      this.takeReserved(reserved);
+      this.dropped += reserved;
+    }
+    this.lost += total;
+    this.drop();
+    return total;
   }
 
   private grow(): void {
     const old = this.ring;
     const ring = new Array<string>(capacity(old.length * 2, this.limit, this.growWhenFull)).fill('');
-    for (let i = 0, at = this.head; i < this.length; i++) {
+    for (let i = 0, at = this.head; i < this.count; i++) {
       ring[i] = old[at]!;
       if (++at === old.length) at = 0;
     }
@@ -110,31 +198,52 @@ export class LineQueue {
 
   /**
    * Removes and returns the oldest lines joined into one string of about `maxChars` UTF-16 units (at least
-   * one whole line); `lastTakenLines` says how many. Call only when `length > 0`.
+   * one whole line), reserved lines first; `lastTakenLines` says how many. Call only when `length > 0`.
    */
   take(maxChars: number): string {
+    let count = 0;
+    let chars = 0;
+    const reserved = this.reserved;
+    for (let at = this.reservedHead; at < reserved.length && chars < maxChars; at++) {
+      chars += reserved[at]!.length;
+      count++;
+    }
     const ring = this.ring;
     const capacity = ring.length;
     let at = this.head;
-    let count = 0;
-    let chars = 0;
-    while (count < this.length && chars < maxChars) {
+    let data = 0;
+    while (data < this.count && chars < maxChars) {
       chars += ring[at]!.length;
-      count++;
+      data++;
       if (++at === capacity) at = 0;
     }
-    return this.takeLines(count);
+    return this.takeLines(count + data);
   }
 
-  /** The line `offset` places after the oldest (0 = oldest), if queued. */
+  /** The line `offset` places after the oldest (0 = oldest, reserved lines first), if queued. */
   lineAt(offset: number): string | undefined {
-    if (offset >= this.length) return undefined;
+    const reserved = this.reserved.length - this.reservedHead;
+    if (offset < reserved) return this.reserved[this.reservedHead + offset];
+    offset -= reserved;
+    if (offset >= this.count) return undefined;
     const at = this.head + offset;
     return this.ring[at < this.ring.length ? at : at - this.ring.length];
   }
 
-  /** Removes and returns the `count` oldest lines joined (`count` >= 1, at most `length`). */
+  /** Removes and returns the `count` oldest lines joined (`count` >= 1, at most `length`), reserved lines first. */
   takeLines(count: number): string {
+    const reserved = Math.min(count, this.reserved.length - this.reservedHead);
+    if (reserved === 0) return this.takeData(count);
+    const head = this.takeReserved(reserved);
+    this.taken += reserved;
+    this.lastTakenLines = count;
+    if (count === reserved) return head;
+    const text = head + this.takeData(count - reserved);
+    this.lastTakenLines = count;
+    return text;
+  }
+
+  private takeData(count: number): string {
     const ring = this.ring;
     const capacity = ring.length;
     const start = this.head;
@@ -149,7 +258,7 @@ export class LineQueue {
       ring.fill('', 0, end - capacity);
     }
     this.head = end < capacity ? end : end - capacity;
-    this.length -= count;
+    this.count -= count;
     this.taken += count;
     this.lastTakenLines = count;
     this.afterRemove();
@@ -157,18 +266,22 @@ export class LineQueue {
   }
 
   private dropOldest(): void {
+    this.noteDropping();
+    this.drop(1);
+  }
+
+  private noteDropping(): void {
     if (this.droppingSince < 0) {
       this.droppingSince = this.dropped;
       this.log.warn('graphite queue full, dropping the oldest lines', { queue_limit: this.limit });
     }
-    this.drop(1);
   }
 
-  /** Drops the `count` oldest lines (all of them by default), counting them. */
-  drop(count = this.length): void {
-    const n = Math.min(count, this.length);
+  /** Drops the `count` oldest data lines (all of them by default), counting them. */
+  drop(count = this.count): void {
+    const n = Math.min(count, this.count);
     if (n <= 0) return;
-    const from = this.sequence - this.length + 1;
+    const from = this.sequence - this.count + 1;
     const last = this.dropFrom.length - 1;
     if (last >= this.dropHead && this.dropFrom[last]! + this.dropCount[last]! === from) {
       this.dropCount[last]! += n;
@@ -178,21 +291,25 @@ export class LineQueue {
       if (this.dropFrom.length - this.dropHead > MAX_DROP_RANGES) this.dropHead++;
     }
     this.dropped += n;
+    this.droppedData += n;
     const ring = this.ring;
     for (let i = 0, at = this.head; i < n; i++) {
       ring[at] = '';
       if (++at === ring.length) at = 0;
     }
     this.head = (this.head + n) % ring.length;
-    this.length -= n;
+    this.count -= n;
     this.afterRemove();
   }
 
-  /** Resolves when the queue holds fewer than half of `limit` lines. */
-  ready(): Promise<void> {
-    if (this.length < this.readyBelow) return RESOLVED;
+  /**
+   * Resolves when the queue holds fewer than half of `limit` data lines; rejects with the signal's reason when
+   * `signal` aborts first (a run at its deadline must not wait for Graphite).
+   */
+  ready(signal?: AbortSignal): Promise<void> {
+    if (this.count < this.readyBelow) return RESOLVED;
     if (!this.readyPromise) this.readyPromise = new Promise<void>((resolve) => (this.readyResolve = resolve));
-    return this.readyPromise;
+    return signal ? untilAborted(this.readyPromise, signal) : this.readyPromise;
   }
 
   /** Resolves once every line with a sequence up to `sequence` has left the queue (taken or dropped). */
@@ -215,9 +332,9 @@ export class LineQueue {
   }
 
   private afterRemove(): void {
-    const headSequence = this.sequence - this.length + 1;
+    const headSequence = this.sequence - this.count + 1;
     if (this.nextWait < headSequence) this.settle();
-    if (this.length < this.readyBelow) {
+    if (this.count < this.readyBelow) {
       if (this.droppingSince >= 0) {
         this.log.info('graphite queue below half again', { dropped_lines: this.dropped - this.droppingSince });
         this.droppingSince = -1;
@@ -232,7 +349,7 @@ export class LineQueue {
   }
 
   private settle(): void {
-    const headSequence = this.sequence - this.length + 1;
+    const headSequence = this.sequence - this.count + 1;
     while (this.waitHead < this.waitSequence.length && this.waitSequence[this.waitHead]! < headSequence) {
       const at = this.waitSequence[this.waitHead]!;
       const resolve = this.waitResolve[this.waitHead]!;
@@ -276,6 +393,22 @@ export class LineQueue {
         break;
       }
     }
-    return this.dropped - after;
+    return this.droppedData - after;
   }
+}
+
+/** `promise`, or a rejection with the signal's reason if it aborts first; no listener is left behind. */
+function untilAborted(promise: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      () => {},
+    );
+  });
 }

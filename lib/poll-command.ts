@@ -3,7 +3,7 @@ import { loadEnvironmentFile, loadJobConfig } from './config.ts';
 import { parseCommandLine, reportFatal } from './command-line.ts';
 import { ConfigError } from './config-error.ts';
 import { environmentHelp, readEnvironment } from './environment.ts';
-import { createGraphiteWriter } from './graphite-writer.ts';
+import { createGraphiteWriter, type GraphiteWriter } from './graphite-writer.ts';
 import { createLogger, type Logger } from './log.ts';
 import { logProcessWarnings } from './process-warnings.ts';
 import { pollerHelp, pollerList } from './poller-help.ts';
@@ -29,6 +29,9 @@ ${environmentHelp('poll')}`;
 /** Stop within 5 s of SIGTERM: the current run gets STOP_GRACE_MS, the writer FLUSH_MS. */
 const STOP_GRACE_MS = 2500;
 const FLUSH_MS = 1800;
+/** --once waits for Graphite as long as it keeps taking lines (up to the job's runTimeout), this long without. */
+const ONCE_IDLE_MS = 3000;
+const ONCE_SLICE_MS = 250;
 
 export async function pollCommand(argv: string[], log: Logger = createLogger()): Promise<number> {
   // Errors found after loading (a run's missing credentials) name their field; the job's file is added.
@@ -87,6 +90,8 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
         ...(shard ? { shard: formatShard(shard) } : {}),
         graphite: values['dry-run'] ? 'stdout (dry run)' : (environment.graphiteUrl ?? 'stdout'),
       });
+      // Cron's one tick: a connection first (its failure is logged before anything is fetched), not at the first line.
+      if (values.once) await writer.connect();
       const result = await runPoller({
         poller,
         config,
@@ -101,24 +106,63 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
         stopGraceMs: STOP_GRACE_MS,
         shard,
       });
-      const flushed = await writer.flush(FLUSH_MS);
+      // SIGTERM keeps its 5 s budget; --once gives a slow but working Graphite the time it takes.
+      const flushed =
+        values.once && !stop.signal.aborted
+          ? await drain(writer, Math.max(config.runTimeout * 1000, FLUSH_MS))
+          : await writer.flush(FLUSH_MS);
+      // What is still queued now is dropped by close() and counted as lost.
+      await writer.close();
       const stats = writer.stats();
-      if (!flushed) {
-        log.error('Graphite did not take every queued datapoint before exit', {
-          queued: stats.queued,
-          note: poller.history ? 'catch-up refills them at the next start' : 'these are lost',
+      if (stats.lost > 0) {
+        log.error('Graphite did not take every line before exit; they are lost', {
+          lost: stats.lost,
+          note:
+            poller.history && config.catchUp > 0
+              ? 'catch-up refills the datapoints at the next start'
+              : 'the datapoints are gone (no catch-up for this job)',
+        });
+      } else if (!flushed) {
+        log.warn('at exit, Graphite had not taken everything handed to its connection (down or slow): some lines may not have arrived', {
+          sent: stats.sent,
         });
       }
-      log.info(`${poller.name} stopped`, { runs: result.runs, errors: result.errors, sent: stats.sent, dropped: stats.dropped });
+      const { runs, errors } = result;
+      log.info(`${poller.name} stopped`, { runs, errors, sent: stats.sent, dropped: stats.dropped, lost: stats.lost });
       if (result.configError) throw result.configError;
-      // --once is for cron: a failed run must show in cron's mail and exit status.
-      return values.once && result.errors > 0 ? 1 : 0;
+      // --once is for cron: a failed run, or datapoints that never reached Graphite, must show in its exit status.
+      if (values.once) return result.errors > 0 || stats.dropped > 0 ? 1 : 0;
+      // A live job's failed runs and drops are in its self-metrics; lines lost at exit can be in no self-metric,
+      // so they show in the exit status (systemd marks the unit failed) besides the ERROR line.
+      return stats.lost > 0 ? 1 : 0;
     } finally {
       removeSignals();
       await writer.close();
     }
   } catch (error) {
     return reportFatal(error instanceof ConfigError ? error.inFile(configFile) : error, log);
+  }
+}
+
+/**
+ * Waits until the writer has handed everything to Graphite, for as long as Graphite keeps taking lines, at most
+ * `budgetMs`; gives up after ONCE_IDLE_MS in which nothing was taken (Graphite down, or stalled). True if flushed.
+ */
+async function drain(writer: GraphiteWriter, budgetMs: number): Promise<boolean> {
+  const deadline = performance.now() + budgetMs;
+  let sent = writer.stats().sent;
+  let progressAt = performance.now();
+  for (;;) {
+    const left = deadline - performance.now();
+    if (left <= 0) return false;
+    if (await writer.flush(Math.min(left, ONCE_SLICE_MS))) return true;
+    const now = writer.stats().sent;
+    if (now !== sent) {
+      sent = now;
+      progressAt = performance.now();
+    } else if (performance.now() - progressAt >= ONCE_IDLE_MS) {
+      return false;
+    }
   }
 }
 

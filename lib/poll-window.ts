@@ -35,7 +35,7 @@ export async function pollWindow(job: JobContext, window: TimeWindow, mode: 'liv
   // listeners on one signal is by design here, not a leak worth Node's MaxListenersExceededWarning.
   setMaxListeners(0, signal);
   const started = job.clock.now();
-  const sink = job.sink.counting();
+  const sink = job.sink.counting(signal);
   const figures = () => ({ datapoints: sink.datapoints, invalid: sink.invalid, durationMs: job.clock.now() - started });
   try {
     await job.poller.poll({

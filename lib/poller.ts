@@ -23,8 +23,11 @@ export type MetricTags = Readonly<Record<string, string>>;
 export interface Sink {
   /** One datapoint; `timestamp` is epoch seconds, the start of the period the value describes. NaN/±Infinity are dropped. */
   emit(path: MetricPath, value: number, timestamp: number, tags?: MetricTags): void;
-  /** Resolves when the writer has room again. Await it between pages of a large result (backfills push millions). */
-  ready(): Promise<void>;
+  /**
+   * Resolves when the writer has room again. Await it between pages of a large result (backfills push millions).
+   * Rejects with the abort reason when the run's signal (or the one given) aborts first: a run ends at its deadline.
+   */
+  ready(signal?: AbortSignal): Promise<void>;
 }
 
 /** Counters and gauges the poller reports about itself, written under `<prefix>.pollers.<job>.<name>`. */

@@ -27,15 +27,24 @@ export abstract class QueuedWriter implements GraphiteWriter {
     if (this.idle || this.queue.length >= this.eagerLength) this.wake();
   }
 
+  writeReserved(line: string): void {
+    this.queue.pushReserved(line);
+    if (this.idle || this.queue.length >= this.eagerLength) this.wake();
+  }
+
   get sequence(): number {
     return this.queue.sequence;
   }
 
-  ready(): Promise<void> {
+  ready(signal?: AbortSignal): Promise<void> {
     if (this.closed) return RESOLVED;
-    const ready = this.queue.ready();
+    const ready = this.queue.ready(signal);
     if (ready !== RESOLVED) this.onWait();
     return ready;
+  }
+
+  connect(): Promise<boolean> {
+    return Promise.resolve(!this.closed);
   }
 
   whenHandedOff(sequence: number): Promise<HandOff> {
@@ -45,7 +54,8 @@ export abstract class QueuedWriter implements GraphiteWriter {
   }
 
   stats(): WriterStats {
-    return { sent: this.queue.taken, dropped: this.queue.dropped, queued: this.queue.length, reconnects: this.reconnects };
+    const queue = this.queue;
+    return { sent: queue.taken, dropped: queue.dropped, lost: queue.lost, queued: queue.length, reconnects: this.reconnects };
   }
 
   flush(timeoutMs: number): Promise<boolean> {
@@ -96,12 +106,12 @@ export abstract class QueuedWriter implements GraphiteWriter {
     if (flushed || closing) for (const done of [...this.flushWaiters]) done(flushed);
   }
 
-  /** Drops what is still queued when closing, saying so once. */
+  /** Drops what is still queued when closing (counted as lost), saying so once. */
   protected dropQueuedOnClose(): void {
     const left = this.queue.length;
     if (left > 0) {
-      this.log.warn('graphite writer closed with lines still queued; dropping them', { lines: left });
-      this.queue.drop();
+      this.log.warn('graphite writer closed with lines still queued; they are lost', { lines: left });
+      this.queue.lose();
     }
   }
 }

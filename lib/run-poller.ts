@@ -1,5 +1,5 @@
 // A live job: catch-up since the watermark, then ticks on the schedule, self-metrics after every run.
-import { catchUpLimits, catchUpWindows } from './catch-up.ts';
+import { catchUpLimits, catchUpWindows, clippedGap } from './catch-up.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { JobConfig } from './config.ts';
 import { ConfigError } from './config-error.ts';
@@ -63,6 +63,8 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
   const clock = options.clock ?? systemClock;
   const log = options.log.child({ job: config.job });
   const sink = new GraphiteSink(writer, { prefix: options.prefix, tags: options.tags });
+  // Self-metrics use the writer's reserve: a full queue drops data before the figures that report the drops.
+  const selfMetrics = sink.reserved();
   const job: JobContext = {
     poller,
     job: config.job,
@@ -82,9 +84,39 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
   const writerDeltas = new WriterDeltas();
   let errors = 0;
 
+  // A gap longer than catchUp: say once what is left for a backfill, and let the watermark start where catch-up
+  // does (a contiguous watermark left behind it would never move again, and catch-up would refetch forever).
+  const clipGap = (liveStart: number, nowSeconds: number): void => {
+    if (!limits || watermark?.value === undefined) return;
+    const left = clippedGap(watermark.value, liveStart, nowSeconds, limits);
+    if (!left) return;
+    const iso = (t: number) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
+    // What the source no longer has cannot be backfilled either: name it apart.
+    const available = Math.max(left.start, Math.ceil((nowSeconds - limits.retention) / limits.step) * limits.step);
+    const beyond = { start: left.start, end: Math.min(available, left.end) };
+    const gone = available > left.start ? { beyond_retention: formatWindow(beyond) } : {};
+    if (available >= left.end) {
+      log.warn('the gap since the last delivered window reaches beyond the source\'s retention; that part can no longer be fetched', {
+        ...gone,
+        retention: limits.retention,
+      });
+    } else {
+      const configFlag = config.file ? ` --config ${config.file}` : '';
+      const command = `bin/backfill.ts ${poller.name}${configFlag} --from ${iso(available)} --to ${iso(left.end)}`;
+      log.warn(`the gap since the last delivered window is longer than catch-up reaches; backfill the rest: ${command}`, {
+        left_for_backfill: formatWindow({ start: available, end: left.end }),
+        seconds: left.end - available,
+        catch_up: limits.catchUp,
+        ...gone,
+      });
+    }
+    tracker.skip(left);
+  };
+
   // Start-up: close the gap left while the job was down, through the backfill path, before the first tick.
   if (limits && watermark?.value !== undefined && !stop.aborted) {
     const nowSeconds = clock.now() / 1000;
+    clipGap(liveWindow(nowSeconds, config.schedule, step).start, nowSeconds);
     const gap = catchUpWindows(watermark.value, liveWindow(nowSeconds, config.schedule, step).start, nowSeconds, limits);
     if (gap.length > 0) {
       log.info('catching up since the last delivered window', { from: formatWindow(gap[0]!), windows: gap.length });
@@ -125,6 +157,7 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
     // The writer has caught up when nothing is queued: the start-up catch-up's lines are not the tracker's,
     // and until they are handed off its windows still look like a gap (they would be fetched twice).
     if (limits && watermark?.value !== undefined && tracker.backlog === 0 && writer.stats().queued === 0) {
+      clipGap(window.start, clock.now() / 1000);
       const gap = catchUpWindows(watermark.value, window.start, clock.now() / 1000, limits)[0];
       if (gap) {
         const mark = tracker.dropMark();
@@ -150,7 +183,7 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
     if (options.selfMetrics !== false && !configError) {
       const lag = watermark?.value !== undefined ? Math.max(0, Math.round(clock.now() / 1000 - watermark.value)) : undefined;
       emitSelfMetrics(
-        sink,
+        selfMetrics,
         config.job,
         tickSeconds,
         {

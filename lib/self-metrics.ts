@@ -36,6 +36,18 @@ export interface RunFigures {
 export interface WriterFigures {
   sent: number;
   dropped: number;
+  /** Of `dropped`, lines lost because the writer closed with them queued (absent from test doubles). */
+  lost?: number;
+  queued: number;
+  reconnects: number;
+}
+
+/** The writer's figures as self-metrics: counts since the previous run, plus gauges. */
+export interface WriterSelfFigures {
+  sent: number;
+  dropped: number;
+  /** Every line dropped since the process started: the first run after an outage tells its whole loss. */
+  dropped_total: number;
   queued: number;
   reconnects: number;
 }
@@ -43,15 +55,16 @@ export interface WriterFigures {
 /**
  * Emits one run's figures as `pollers.<job>.<name>` (the sink adds GRAPHITE_PREFIX):
  * per-run counts (duration_ms, datapoints, errors, skipped_ticks, invalid_values, the poller's own counters),
- * gauges (lag_seconds, the poller's gauges, writer.queued) and the writer's counts since the previous run
- * (writer.sent, writer.dropped, writer.reconnects).
+ * gauges (lag_seconds, the poller's gauges, writer.queued, writer.dropped_total) and the writer's counts since
+ * the previous run (writer.sent, writer.dropped, writer.reconnects). Give it the sink's reserved() view: these lines
+ * must survive the outage they describe.
  */
 export function emitSelfMetrics(
   sink: Sink,
   job: string,
   timestamp: number,
   run: RunFigures,
-  writer: WriterFigures | undefined,
+  writer: WriterSelfFigures | undefined,
   poller: { counters: Map<string, number>; gauges: Map<string, number> },
 ): void {
   const put = (name: string, value: number | undefined) => {
@@ -63,14 +76,15 @@ export function emitSelfMetrics(
   if (writer) for (const [name, value] of Object.entries(writer)) put(`writer.${name}`, value);
 }
 
-/** Turns the writer's lifetime totals into per-run deltas (queued stays a gauge). */
+/** Turns the writer's lifetime totals into per-run deltas (queued and dropped_total stay gauges). */
 export class WriterDeltas {
   private previous: WriterFigures = { sent: 0, dropped: 0, queued: 0, reconnects: 0 };
 
-  next(current: WriterFigures): WriterFigures {
+  next(current: WriterFigures): WriterSelfFigures {
     const delta = {
       sent: current.sent - this.previous.sent,
       dropped: current.dropped - this.previous.dropped,
+      dropped_total: current.dropped,
       queued: current.queued,
       reconnects: current.reconnects - this.previous.reconnects,
     };

@@ -51,7 +51,7 @@ export class StreamGraphiteWriter extends QueuedWriter {
   protected wake(): void {
     this.idle = false;
     if (this.closed || this.broken) {
-      this.queue.drop();
+      this.queue.lose();
       this.idle = true;
     } else if (!this.blocked && !this.pumpScheduled) {
       this.pumpScheduled = true;
@@ -86,7 +86,7 @@ export class StreamGraphiteWriter extends QueuedWriter {
     if (this.broken) return;
     this.broken = true;
     this.options.log.error('cannot write graphite lines to the output stream; dropping them from now on', { error });
-    this.queue.drop();
+    this.queue.lose();
     this.idle = true;
     this.settleFlushes(true);
   };

@@ -60,6 +60,7 @@ export class TcpGraphiteWriter extends QueuedWriter {
   private stallTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
   private readonly eagerLines: number;
+  private connectWaiters: Array<(connected: boolean) => void> = [];
 
   constructor(private readonly options: TcpWriterOptions) {
     super(options.queueLimit, options.log, options.queue);
@@ -73,8 +74,29 @@ export class TcpGraphiteWriter extends QueuedWriter {
     this.idle = true;
   }
 
+  /**
+   * Opens the connection now rather than at the first line (`--once` connects before it fetches): true once
+   * connected, false when this attempt failed (the writer goes on retrying with backoff) or the writer closed.
+   */
+  override connect(): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    if (this.connected) return Promise.resolve(true);
+    const answer = new Promise<boolean>((resolve) => this.connectWaiters.push(resolve));
+    if (this.socket === undefined) {
+      clearTimeout(this.reconnectTimer);
+      this.idle = false;
+      this.open();
+    }
+    return answer;
+  }
+
+  private answerConnect(connected: boolean): void {
+    for (const resolve of this.connectWaiters.splice(0)) resolve(connected);
+  }
+
   close(): Promise<void> {
     if (this.closing) return this.closing;
+    this.answerConnect(false);
     this.closed = true;
     this.idle = true;
     this.eagerLength = Infinity;
@@ -110,7 +132,7 @@ export class TcpGraphiteWriter extends QueuedWriter {
     if (this.queue.length >= this.eagerLength) {
       this.pump();
     } else if (this.closed) {
-      this.queue.drop();
+      this.queue.lose();
       this.idle = true;
     } else if (this.socket === undefined && this.reconnectTimer === undefined) {
       this.open();
@@ -192,6 +214,7 @@ export class TcpGraphiteWriter extends QueuedWriter {
     this.everConnected = true;
     this.failures = 0;
     this.outageLogged = false;
+    this.answerConnect(true);
     this.pump();
   }
 
@@ -229,6 +252,7 @@ export class TcpGraphiteWriter extends QueuedWriter {
     this.reconnectTimer = setTimeout(this.open, delay);
     // Keep the process alive for a reconnect only while someone awaits delivery.
     if (!this.awaited) this.reconnectTimer.unref();
+    this.answerConnect(false);
     this.settleFlushes();
   }
 

@@ -40,6 +40,7 @@ export class UdpGraphiteWriter extends QueuedWriter {
   private lastErrorLog = -Infinity;
   private retryTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
+  private connectWaiters: Array<(connected: boolean) => void> = [];
 
   constructor(private readonly options: UdpWriterOptions) {
     super(options.queueLimit, options.log, options.queue);
@@ -47,8 +48,20 @@ export class UdpGraphiteWriter extends QueuedWriter {
     this.open();
   }
 
+  /** True once the socket is set up, false when this attempt failed (retried with backoff) or the writer closed. */
+  override connect(): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    if (this.connected) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => this.connectWaiters.push(resolve));
+  }
+
+  private answerConnect(connected: boolean): void {
+    for (const resolve of this.connectWaiters.splice(0)) resolve(connected);
+  }
+
   close(): Promise<void> {
     if (this.closing) return this.closing;
+    this.answerConnect(false);
     this.closed = true;
     this.idle = true;
     clearTimeout(this.retryTimer);
@@ -67,7 +80,7 @@ export class UdpGraphiteWriter extends QueuedWriter {
   protected wake(): void {
     this.idle = false;
     if (this.closed) {
-      this.queue.drop();
+      this.queue.lose();
       this.idle = true;
     } else if (this.connected && !this.pumpScheduled) {
       this.pumpScheduled = true;
@@ -92,6 +105,7 @@ export class UdpGraphiteWriter extends QueuedWriter {
       this.connected = true;
       this.attempt = 0;
       this.options.log.info('sending to graphite', { target: this.target });
+      this.answerConnect(true);
       this.pump();
     });
   };
@@ -107,6 +121,7 @@ export class UdpGraphiteWriter extends QueuedWriter {
     else this.options.log.debug('graphite udp socket set-up failed again', fields);
     this.retryTimer = setTimeout(this.open, delay);
     if (!this.awaited) this.retryTimer.unref();
+    this.answerConnect(false);
   }
 
   // Without a listener, every datagram may come back as ECONNREFUSED: one warning a minute, with a count.

@@ -17,6 +17,8 @@ export class MemoryWriter implements JobWriter {
       this.dropping--;
       this.droppedTotal++;
       this.droppedSequences.add(this.sequence);
+      // A dropped line has left the queue, as in the real writer.
+      if (!this.held) this.handedOffUpTo = this.sequence;
       return;
     }
     this.lines.push(line);

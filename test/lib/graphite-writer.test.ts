@@ -201,7 +201,7 @@ describe('graphite writer over TCP', () => {
     // One write per ~64 KB chunk (an early partial chunk now and then), never one per line.
     expect(chunks.length).toBeLessThanOrEqual(2 * Math.ceil(bytes / 65_536));
     expect(chunks.reduce((sum, w) => sum + w.bytes, 0)).toBe(bytes);
-    expect(writer.stats()).toEqual({ sent: 20_000, dropped: 0, queued: 0, reconnects: 0 });
+    expect(writer.stats()).toEqual({ sent: 20_000, dropped: 0, lost: 0, queued: 0, reconnects: 0 });
   });
 
   it('(2) queues while graphite is down at start-up, then delivers everything once it is up', async () => {
@@ -217,7 +217,7 @@ describe('graphite writer over TCP', () => {
     expect(await writer.flush(10_000)).toBe(true);
     await closeAndWait(writer, sink);
     expect(sink.lines()).toEqual(sent);
-    expect(writer.stats()).toEqual({ sent: 5000, dropped: 0, queued: 0, reconnects: 0 });
+    expect(writer.stats()).toEqual({ sent: 5000, dropped: 0, lost: 0, queued: 0, reconnects: 0 });
     // One warning for the whole outage, not one per attempt (those are debug).
     expect(logs.filter((entry) => entry.level === 'warn').map((entry) => entry.msg)).toEqual(['cannot connect to graphite, retrying with backoff']);
     expect(logs.filter((entry) => entry.msg === 'connected to graphite')).toHaveLength(1);
@@ -315,7 +315,7 @@ describe('graphite writer over TCP', () => {
     // Never written to while the socket needed a drain; its own buffer never held more than a few chunks.
     expect(writes.filter((w) => w.neededDrain)).toEqual([]);
     expect(Math.max(...writes.map((w) => w.bufferedAfter))).toBeLessThanOrEqual(6 * 65_536);
-    expect(writer.stats()).toEqual({ sent: 400_000, dropped: 0, queued: 0, reconnects: 0 });
+    expect(writer.stats()).toEqual({ sent: 400_000, dropped: 0, lost: 0, queued: 0, reconnects: 0 });
   });
 
   it('(5) bounds the queue: with no server, queueLimit + N lines drop exactly the N oldest', async () => {
@@ -323,7 +323,7 @@ describe('graphite writer over TCP', () => {
     const { writer, logs } = writerFor(port, { queueLimit: 1000 });
     const sent = lines(1, 1250);
     for (const text of sent) writer.write(text);
-    expect(writer.stats()).toEqual({ sent: 0, dropped: 250, queued: 1000, reconnects: 0 });
+    expect(writer.stats()).toEqual({ sent: 0, dropped: 250, lost: 0, queued: 1000, reconnects: 0 });
     expect(await writer.whenHandedOff(250)).toEqual({ dropped: 250 });
     const rest = writer.whenHandedOff(1250);
     expect(await isSettled(rest)).toBe(false);
@@ -346,7 +346,7 @@ describe('graphite writer over TCP', () => {
     for (const text of sent) writer.write(text);
     expect(await writer.flush(10_000)).toBe(true);
     await closeAndWait(writer, sink);
-    expect(writer.stats()).toEqual({ sent: 3001, dropped: 0, queued: 0, reconnects: 0 });
+    expect(writer.stats()).toEqual({ sent: 3001, dropped: 0, lost: 0, queued: 0, reconnects: 0 });
     expect(sink.lines()).toEqual([line(0), ...sent]);
   });
 
@@ -389,7 +389,7 @@ describe('graphite writer over TCP', () => {
     const { writer } = writerFor(port, { queueLimit: 1000, overflow: 'grow', readyLines: 100 });
     const sent = lines(1, 1500);
     for (const text of sent) writer.write(text);
-    expect(writer.stats()).toEqual({ sent: 0, dropped: 0, queued: 1500, reconnects: 0 });
+    expect(writer.stats()).toEqual({ sent: 0, dropped: 0, lost: 0, queued: 1500, reconnects: 0 });
     const ready = writer.ready();
     expect(await isSettled(ready)).toBe(false);
     const sink = await server(port);
@@ -487,6 +487,42 @@ describe('graphite writer over TCP', () => {
     expect(sink.connections).toHaveLength(0);
     expect(logs.length).toBe(attempts); // no attempt after close
     expect(logs.at(-1)?.msg).toMatch(/closed with lines still queued/);
+    expect(writer.stats()).toMatchObject({ sent: 0, dropped: 10, lost: 10, queued: 0 });
+  });
+
+  it('connect() opens the connection before any line: true once connected, false when refused', async () => {
+    const refused = writerFor(await freePort());
+    expect(await refused.writer.connect()).toBe(false);
+    await refused.writer.close();
+    const sink = await server();
+    const { writer, logs } = writerFor(sink.port);
+    expect(await writer.connect()).toBe(true);
+    expect(logs.map((l) => l.msg)).toContain('connected to graphite');
+    expect(await writer.connect()).toBe(true);
+    await writer.close();
+  });
+
+  it('reserved lines (self-metrics) outlive a full queue while Graphite is down, and go first once it is back', async () => {
+    const port = await freePort();
+    const { writer } = writerFor(port, { queueLimit: 10 });
+    for (let tick = 0; tick < 5; tick++) {
+      for (const text of lines(tick * 10 + 1, tick * 10 + 10)) writer.write(text);
+      writer.writeReserved(`pollers.job.writer.dropped ${tick} 1700000000\n`);
+    }
+    expect(writer.stats()).toMatchObject({ dropped: 40, queued: 15 });
+    // A run waiting for room gives up at its deadline instead of waiting for Graphite.
+    const deadline = new AbortController();
+    const ready = writer.ready(deadline.signal);
+    deadline.abort(new DOMException('run exceeded its deadline', 'TimeoutError'));
+    await expect(ready).rejects.toThrow('run exceeded its deadline');
+    const sink = await server(port);
+    expect(await writer.flush(10_000)).toBe(true);
+    await sink.waitFor(() => sink.lines().length >= 15);
+    const received = sink.lines().map((l) => l.trim());
+    expect(received).toHaveLength(15);
+    expect(received.slice(0, 5)).toEqual([0, 1, 2, 3, 4].map((n) => `pollers.job.writer.dropped ${n} 1700000000`));
+    expect(received.slice(5)).toEqual(lines(41, 50).map((l) => l.trim()));
+    await writer.close();
   });
 });
 
@@ -572,7 +608,7 @@ describe('graphite writer to stdout', () => {
     expect(await writer.flush(10_000)).toBe(true);
     expect(output).toBe(sent.join(''));
     expect(chunks).toBeLessThan(sent.length / 100);
-    expect(writer.stats()).toEqual({ sent: 50_000, dropped: 0, queued: 0, reconnects: 0 });
+    expect(writer.stats()).toEqual({ sent: 50_000, dropped: 0, lost: 0, queued: 0, reconnects: 0 });
     await writer.close();
     expect(stream.writable).toBe(true); // not ours to end
   });

@@ -94,3 +94,68 @@ describe('LineQueue', () => {
     expect((await settled(ready)).done).toBe(true);
   });
 });
+
+describe('LineQueue reserved lines (self-metrics)', () => {
+  const self = (n: number) => `pollers.job.writer.dropped ${n} ${1_700_000_000 + n}\n`;
+
+  it('a full queue drops data lines, never a reserved line while data is left to drop; reserved lines go first', () => {
+    const { log } = capturingLog();
+    const queue = new LineQueue(20, log, { reserveLines: 5 });
+    // 45 ticks of an outage: 10 data lines and 3 self-metric lines each.
+    for (let tick = 0; tick < 45; tick++) {
+      for (let i = 0; i < 10; i++) queue.push(line(tick * 10 + i));
+      for (let i = 0; i < 3; i++) queue.pushReserved(self(tick * 3 + i));
+    }
+    // Room is 20 + 5 lines: the 135 reserved lines took the data's room, the oldest of them went only when no data was left.
+    expect(queue.length).toBe(25);
+    expect(queue.reservedCount).toBe(25);
+    expect(queue.count).toBe(0);
+    expect(queue.dropped).toBe(450 + 135 - 25);
+    const out = queue.take(Infinity);
+    expect(out).toBe(Array.from({ length: 25 }, (_, i) => self(110 + i)).join(''));
+    expect(queue.taken).toBe(25);
+  });
+
+  it('reserved lines within their room cost no data line, and are taken before queued data', () => {
+    const { log } = capturingLog();
+    const queue = new LineQueue(20, log, { reserveLines: 100 });
+    for (let tick = 0; tick < 10; tick++) {
+      for (let i = 0; i < 10; i++) queue.push(line(tick * 10 + i));
+      for (let i = 0; i < 3; i++) queue.pushReserved(self(tick * 3 + i));
+    }
+    expect(queue.dropped).toBe(80); // only data beyond the limit of 20
+    expect(queue.lineAt(0)).toBe(self(0));
+    expect(queue.lineAt(30)).toBe(line(80));
+    expect(queue.takeLines(31)).toBe([...Array.from({ length: 30 }, (_, i) => self(i)), line(80)].join(''));
+    expect(queue.take(Infinity)).toBe(lines(81, 99).join(''));
+    expect(queue.length).toBe(0);
+  });
+
+  it('lose() drops data and reserved lines alike, counted in dropped and in lost', async () => {
+    const { log } = capturingLog();
+    const queue = new LineQueue(100, log);
+    for (const text of lines(1, 7)) queue.push(text);
+    queue.pushReserved(self(1));
+    const handOff = queue.whenHandedOff(7);
+    expect(queue.lose()).toBe(8);
+    expect({ dropped: queue.dropped, lost: queue.lost, length: queue.length }).toEqual({ dropped: 8, lost: 8, length: 0 });
+    expect(await handOff).toEqual({ dropped: 7 });
+  });
+});
+
+describe('LineQueue.ready(signal)', () => {
+  it('rejects with the signal reason when it aborts before there is room', async () => {
+    const { log } = capturingLog();
+    const queue = new LineQueue(10, log);
+    for (const text of lines(1, 10)) queue.push(text);
+    const controller = new AbortController();
+    const ready = queue.ready(controller.signal);
+    expect((await settled(ready.catch(() => 'rejected'))).done).toBe(false);
+    controller.abort(new DOMException('run exceeded its deadline', 'TimeoutError'));
+    await expect(ready).rejects.toThrow('run exceeded its deadline');
+    // Without an aborted signal it still waits for room, then resolves.
+    const plain = queue.ready(new AbortController().signal);
+    queue.take(Infinity);
+    await expect(plain).resolves.toBeUndefined();
+  });
+});

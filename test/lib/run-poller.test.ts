@@ -1,9 +1,13 @@
 // The live runner on a fake clock: windows per tick, self-metrics, errors, watermark and catch-up.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import type { JobConfig } from '../../lib/config.ts';
-import { silentLogger } from '../../lib/log.ts';
+import { createGraphiteWriter } from '../../lib/graphite-writer.ts';
+import { createLogger, silentLogger } from '../../lib/log.ts';
+import { definePoller, type Poller } from '../../lib/poller.ts';
 import { runPoller } from '../../lib/run-poller.ts';
 import { Watermark } from '../../lib/watermark.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
@@ -196,5 +200,167 @@ describe('runPoller and configuration mistakes found while running', () => {
     const result = await clock.runUntilSettled(done);
     expect(result.configError).toBeDefined();
     expect(writer.sequence).toBe(0);
+  });
+});
+
+describe('runPoller and the losses it reports', () => {
+  function capturingLog() {
+    const entries: Array<Record<string, unknown> & { level: string; msg: string }> = [];
+    const log = createLogger({ format: 'json', level: 'debug', secrets: [], write: (line) => entries.push(JSON.parse(line)) });
+    return { log, entries };
+  }
+
+  /** Emits `lines` points per run, awaiting sink.ready() (without a signal, as pollers do) after each. */
+  function floodPoller(lines: number): Poller {
+    return definePoller({
+      name: 'flood',
+      summary: 'many lines per run',
+      options: z.strictObject({}),
+      schedule: { interval: 60 },
+      async poll({ window, sink }) {
+        for (let i = 0; i < lines; i++) {
+          sink.emit(['flood', `s${i}`], i, window.start);
+          await sink.ready();
+        }
+      },
+    });
+  }
+
+  it('a run waiting on a full queue (Graphite down) ends at its deadline', async () => {
+    const clock = new FakeClock({ start: START });
+    const { log, entries } = capturingLog();
+    // Nothing listens on port 1: the queue fills and ready() would wait for Graphite forever.
+    const writer = createGraphiteWriter({ url: 'tcp://127.0.0.1:1', queueLimit: 10, log: silentLogger });
+    const stop = new AbortController();
+    const job = { ...config({ job: 'flood', catchUp: 0, runTimeout: 5 }) };
+    const done = runPoller({ poller: floodPoller(100), config: job, writer, log, stop: stop.signal, clock, selfMetrics: false });
+    try {
+      await clock.advance(4000);
+      expect(entries.filter((e) => e.level === 'error')).toEqual([]);
+      await clock.advance(1500);
+      expect(entries.filter((e) => e.level === 'error').map((e) => e.msg)).toEqual(['run failed: run exceeded its 5000 ms deadline']);
+      // The loop goes on: the next tick runs (and times out the same way).
+      await clock.advance(60_000);
+      expect(entries.filter((e) => e.level === 'error')).toHaveLength(2);
+    } finally {
+      stop.abort();
+      await clock.runUntilSettled(done);
+      await writer.close();
+    }
+  });
+
+  it('self-metrics survive a tiny queue during an outage, and writer.dropped_total tells the whole loss', async () => {
+    const clock = new FakeClock({ start: START });
+    // A Graphite that takes nothing: a stream nobody reads (its first chunk stays in it).
+    const output = new PassThrough({ highWaterMark: 1 });
+    const writer = createGraphiteWriter({ url: '-', stdout: output, queueLimit: 20, log: silentLogger });
+    const stop = new AbortController();
+    const job = config({ job: 'tiny', catchUp: 0, schedule: { interval: 1, delay: 0, lookback: 0 }, runTimeout: 1 });
+    const poller = createHistoryPoller({ series: 10, step: 1 });
+    const done = runPoller({ poller, config: job, writer, log: silentLogger, stop: stop.signal, clock });
+    await clock.advance(45_000);
+    stop.abort();
+    const result = await clock.runUntilSettled(done);
+    let text = '';
+    output.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+    expect(await writer.flush(10_000)).toBe(true);
+    const stats = writer.stats();
+    expect(stats.dropped).toBeGreaterThan(300); // 10 points a second into a 20-line queue for 45 s
+    const values = (name: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(`pollers.tiny.${name} `))
+        .map((l) => Number(l.split(' ')[1]));
+    // Every run's self-metrics arrived...
+    expect(values('datapoints')).toHaveLength(result.runs);
+    // ...so the per-run drop counts add up to every drop, and the running total's last value is that too.
+    expect(values('writer.dropped').reduce((a, b) => a + b, 0)).toBe(stats.dropped);
+    expect(values('writer.dropped_total').at(-1)).toBe(stats.dropped);
+    expect(stats.lost).toBe(0);
+    await writer.close();
+  });
+
+  it('a gap longer than catchUp: one warning naming the range left for a backfill; the watermark moves on', async () => {
+    const clock = new FakeClock({ start: START });
+    const stateDir = tempDir('run');
+    new Watermark(stateDir, 'hist', 'history').advance(T0 - 10 * 86400);
+    const poller = createHistoryPoller({ maxWindow: 3600 });
+    const { log, entries } = capturingLog();
+    const stop = new AbortController();
+    const writer = new MemoryWriter();
+    const done = runPoller({ poller, config: config({ catchUp: 7200 }), writer, log, stop: stop.signal, clock, stateDir });
+    await clock.advance(5 * 60_000);
+    stop.abort();
+    await clock.runUntilSettled(done);
+    const warns = entries.filter((e) => e.level === 'warn');
+    expect(warns).toHaveLength(1);
+    expect(warns[0]!.msg).toBe(
+      'the gap since the last delivered window is longer than catch-up reaches; backfill the rest: ' +
+        'bin/backfill.ts history --from 2025-12-22T12:00:00Z --to 2026-01-01T10:01:00Z',
+    );
+    expect(warns[0]!.left_for_backfill).toBe('[2025-12-22T12:00:00Z, 2026-01-01T10:01:00Z)');
+    // Catch-up fetched what catchUp allows once, and the watermark follows the live ticks again.
+    expect(poller.calls.filter((c) => c.mode === 'backfill').map((c) => [c.start - T0, c.end - T0])).toEqual([
+      [-7140, -3540],
+      [-3540, -60],
+    ]);
+    expect(new Watermark(stateDir, 'hist', 'history').read()).toBe(T0 + 300);
+  });
+
+  it('a job without history logs no "gap for catch-up" warning per tick while the queue drops', async () => {
+    const clock = new FakeClock({ start: START });
+    const { log, entries } = capturingLog();
+    const writer = new MemoryWriter();
+    const stop = new AbortController();
+    const poller = { ...createHistoryPoller(), history: undefined };
+    const done = runPoller({ poller, config: config({ catchUp: 0 }), writer, log, stop: stop.signal, clock, stateDir: tempDir('run') });
+    for (let tick = 0; tick < 5; tick++) {
+      writer.dropNext(1);
+      await clock.advance(60_000);
+    }
+    stop.abort();
+    await clock.runUntilSettled(done);
+    expect(writer.stats().dropped).toBe(5);
+    expect(entries.filter((e) => /gap for catch-up/.test(e.msg))).toEqual([]);
+  });
+
+  it('a job with history warns once per outage that dropped windows stay a gap for catch-up', async () => {
+    const clock = new FakeClock({ start: START });
+    const { log, entries } = capturingLog();
+    const writer = new MemoryWriter();
+    const stop = new AbortController();
+    const poller = createHistoryPoller();
+    const done = runPoller({ poller, config: config(), writer, log, stop: stop.signal, clock, stateDir: tempDir('run'), selfMetrics: false });
+    await clock.advance(1000);
+    // Five minutes in which the queue drops every line.
+    writer.dropNext(1_000_000);
+    await clock.advance(5 * 60_000);
+    stop.abort();
+    await clock.runUntilSettled(done);
+    expect(writer.stats().dropped).toBeGreaterThanOrEqual(5);
+    expect(entries.filter((e) => /gap for catch-up/.test(e.msg))).toHaveLength(1);
+  });
+});
+
+describe('runPoller and a gap beyond the source retention', () => {
+  it('names the part the source no longer has apart from the part a backfill can fetch', async () => {
+    const clock = new FakeClock({ start: START });
+    const stateDir = tempDir('run');
+    new Watermark(stateDir, 'hist', 'history').advance(T0 - 10 * 86400);
+    const entries: Array<Record<string, unknown>> = [];
+    const log = createLogger({ format: 'json', level: 'info', secrets: [], write: (line) => entries.push(JSON.parse(line)) });
+    const poller = createHistoryPoller({ maxWindow: 3600, retention: 3 * 86400 });
+    const stop = new AbortController();
+    const writer = new MemoryWriter();
+    const done = runPoller({ poller, config: config({ catchUp: 7200 }), writer, log, stop: stop.signal, clock, stateDir });
+    await clock.advance(1000);
+    stop.abort();
+    await clock.runUntilSettled(done);
+    const warns = entries.filter((e) => e.level === 'warn');
+    expect(warns).toHaveLength(1);
+    expect(warns[0]).toMatchObject({
+      left_for_backfill: '[2025-12-29T12:01:00Z, 2026-01-01T10:01:00Z)',
+      beyond_retention: '[2025-12-22T12:00:00Z, 2025-12-29T12:01:00Z)',
+    });
   });
 });

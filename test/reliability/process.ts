@@ -50,7 +50,7 @@ export function processFaults(): void {
         expect(seconds).toBeLessThan(5);
         // The run in flight at the signal (if the signal found one) finished, and no new one started.
         expect(finishedAfter).toBeLessThanOrEqual(1);
-        expect(job.find('Graphite did not take every queued datapoint before exit')).toBeUndefined();
+        expect(job.find('Graphite did not take every line before exit; they are lost')).toBeUndefined();
         expect(result.missing).toEqual([]);
         expect(result.wrong).toBe(0);
       } finally {
