@@ -139,6 +139,7 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
     });
     const display = createProgressDisplay({ tty: !!process.stderr.isTTY && !dryRun, log, label: poller.name });
     log.info(`backfill ${poller.name} ${formatWindow(begun.range)}`, { job: config.job, concurrency, graphite: dryRun ? 'stdout (dry run)' : (environment.graphiteUrl ?? 'stdout') });
+    let progressErrorLogged = false;
     try {
       const summary = await runBackfill({
         job,
@@ -154,8 +155,11 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
         onDelivered: (w) => {
           try {
             progress?.markDone(w);
+            progressErrorLogged = false;
           } catch (error) {
-            log.error('cannot record backfill progress; an interrupted run would fetch this window again', { file: progress?.file, error });
+            // Once per outage of the state directory, not once per window.
+            if (!progressErrorLogged) log.error('cannot record backfill progress; an interrupted run would fetch its windows again', { file: progress?.file, error });
+            progressErrorLogged = true;
           }
         },
         onWindow: (state) => display.update(state),
