@@ -156,9 +156,10 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
     });
     const tty = !!process.stderr.isTTY && !dryRun;
     const graphite = describeGraphite(dryRun ? undefined : environment.graphiteUrl);
-    const display = createProgressDisplay({ tty, log, label: poller.name, now: () => clock.now(), everyMs: progressEvery * 1000, graphite });
+    const everyMs = progressEvery * 1000;
+    const display = createProgressDisplay({ tty, log, label: poller.name, now: () => clock.now(), everyMs, graphite });
     // While Graphite does not take the lines, the run says so at the progress cadence instead of going quiet.
-    const waitingEveryMs = tty ? BAR_WAITING_EVERY_MS : progressEvery * 1000;
+    const waitingEveryMs = tty ? BAR_WAITING_EVERY_MS : everyMs;
     let lastState: BackfillState = { done: 0, total: 0, datapoints: 0, failed: 0 };
     log.info(`backfill ${poller.name} ${formatWindow(begun.range)}`, { job: config.job, concurrency, graphite: dryRun ? 'stdout (dry run)' : (environment.graphiteUrl ?? 'stdout') });
     let progressErrorLogged = false;
@@ -180,7 +181,10 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
             progressErrorLogged = false;
           } catch (error) {
             // Once per outage of the state directory, not once per window.
-            if (!progressErrorLogged) log.error('cannot record backfill progress; an interrupted run would fetch its windows again', { file: progress?.file, error });
+            if (!progressErrorLogged) {
+              const message = 'cannot record backfill progress; an interrupted run would fetch its windows again';
+              log.error(message, { file: progress?.file, error });
+            }
             progressErrorLogged = true;
           }
         },
@@ -199,7 +203,8 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
       // wait ran out, a flush would only wait for the same again.
       let flushed = false;
       if (!summary.deliveryTimedOut) {
-        const flushWaits = new WaitReporter(clock, waitingEveryMs, (waitedMs) => display.waiting({ ...lastState, queued: writer.stats().queued, waitedMs }));
+        const tell = (waitedMs: number) => display.waiting({ ...lastState, queued: writer.stats().queued, waitedMs });
+        const flushWaits = new WaitReporter(clock, waitingEveryMs, tell);
         await flushWaits.wait(writer.flush(stop.signal.aborted ? 3000 : FINAL_FLUSH_MS).then((ok) => (flushed = ok)));
       }
       display.stop();

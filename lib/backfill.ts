@@ -113,10 +113,16 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillSum
   // Windows fetched whose hand-off is still awaited; once the run has stopped waiting, late ones are not recorded.
   let awaitingHandOff = 0;
   let stoppedWaiting = false;
-  const state = (): BackfillState => ({ done: summary.alreadyDone + summary.fetched, total: windows.length, datapoints: summary.datapoints, failed: summary.failed.length });
+  const state = (): BackfillState => ({
+    done: summary.alreadyDone + summary.fetched,
+    total: windows.length,
+    datapoints: summary.datapoints,
+    failed: summary.failed.length,
+  });
   const report = () => options.onWindow?.(state());
   const onWaiting = options.onWaiting;
-  const waits = new WaitReporter(clock, options.waitingEveryMs ?? 10_000, onWaiting && ((waitedMs) => onWaiting({ ...state(), queued: writer.stats().queued, waitedMs })));
+  const tell = onWaiting && ((waitedMs: number) => onWaiting({ ...state(), queued: writer.stats().queued, waitedMs }));
+  const waits = new WaitReporter(clock, options.waitingEveryMs ?? 10_000, tell);
 
   const runOne = async (window: TimeWindow): Promise<void> => {
     if (stop.aborted) {

@@ -38,10 +38,9 @@ export interface ProgressDisplayOptions {
 
 /** "4/4 windows fetched, 12,000 datapoints waiting for Graphite at tcp://…, 27s" */
 export function waitingMessage(state: WaitingProgressState, graphite = 'its address'): string {
-  return (
-    `${state.done}/${state.total} windows fetched, ${state.queued.toLocaleString('en-US')} datapoints waiting for Graphite at ${graphite}, ` +
-    formatDuration(Math.round(state.waitedMs / 1000))
-  );
+  const waited = formatDuration(Math.round(state.waitedMs / 1000));
+  const queued = state.queued.toLocaleString('en-US');
+  return `${state.done}/${state.total} windows fetched, ${queued} datapoints waiting for Graphite at ${graphite}, ${waited}`;
 }
 
 export function createProgressDisplay(options: ProgressDisplayOptions): ProgressDisplay {
@@ -52,7 +51,9 @@ export function createProgressDisplay(options: ProgressDisplayOptions): Progress
   if (options.tty) {
     const bar = new cliProgress.SingleBar(
       {
-        format: `${options.label} [{bar}] {value}/{total} windows | {datapoints} points | {rate} points/s | ETA {eta_formatted}{failedText}{waitingText}`,
+        format:
+          `${options.label} [{bar}] {value}/{total} windows | {datapoints} points | {rate} points/s | ETA {eta_formatted}` +
+          '{failedText}{waitingText}',
         stream: options.stream ?? process.stderr,
         hideCursor: true,
         etaBuffer: 20,
@@ -62,7 +63,8 @@ export function createProgressDisplay(options: ProgressDisplayOptions): Progress
     );
     let startedBar = false;
     const show = (state: ProgressState, waitingText: string) => {
-      const payload = { datapoints: state.datapoints, rate: rate(state.datapoints), failedText: state.failed ? ` | ${state.failed} failed` : '', waitingText };
+      const failedText = state.failed ? ` | ${state.failed} failed` : '';
+      const payload = { datapoints: state.datapoints, rate: rate(state.datapoints), failedText, waitingText };
       if (!startedBar) {
         bar.start(state.total, state.done, payload);
         startedBar = true;

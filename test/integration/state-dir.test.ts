@@ -15,7 +15,10 @@ const errorLines = (stderr: string) => stderr.split('\n').filter((line) => / ERR
 
 describe.runIf(existsSync('/proc/self'))(`STATE_DIR=${STATE_DIR}`, () => {
   it('poll.ts host --once: polls, says once that the watermark cannot be written, exits', async () => {
-    const result = await runCommand(['bin/poll.ts', 'host', '--once'], { env: { STATE_DIR, GRAPHITE_URL: '-', SELF_METRICS: '0' }, timeoutMs: KILL_AFTER_MS });
+    const result = await runCommand(['bin/poll.ts', 'host', '--once'], {
+      env: { STATE_DIR, GRAPHITE_URL: '-', SELF_METRICS: '0' },
+      timeoutMs: KILL_AFTER_MS,
+    });
     expect(result.signal, 'killed: the command hung').toBeNull();
     expect(result.code, result.stderr).toBe(0);
     const errors = errorLines(result.stderr);

@@ -185,8 +185,9 @@ describe('runBackfill', () => {
       writer.hold();
       const waiting: WaitingState[] = [];
       const delivered: number[] = [];
+      const onWaiting = (s: WaitingState) => waiting.push(s);
       const summary = await clock.runUntilSettled(
-        run({ clock, deliveryTimeoutMs: 120_000, waitingEveryMs: 10_000, onWaiting: (s) => waiting.push(s), onDelivered: (w) => delivered.push(w.start) }),
+        run({ clock, deliveryTimeoutMs: 120_000, waitingEveryMs: 10_000, onWaiting, onDelivered: (w) => delivered.push(w.start) }),
       );
       // Every 10 s until the timeout: all 6 windows fetched, their 60 lines still queued.
       expect(waitedFor(waiting)).toEqual(Array.from({ length: 11 }, (_, i) => [6, 60, (i + 1) * 10_000]));
@@ -206,7 +207,9 @@ describe('runBackfill', () => {
       writer.hold();
       const waiting: WaitingState[] = [];
       const delivered: number[] = [];
-      const running = run({ clock, deliveryTimeoutMs: 120_000, waitingEveryMs: 10_000, onWaiting: (s) => waiting.push(s), onDelivered: (w) => delivered.push(w.start) });
+      const onWaiting = (s: WaitingState) => waiting.push(s);
+      const onDelivered = (w: { start: number }) => delivered.push(w.start);
+      const running = run({ clock, deliveryTimeoutMs: 120_000, waitingEveryMs: 10_000, onWaiting, onDelivered });
       await clock.runUntil(() => waiting.length === 3);
       writer.release();
       const summary = await clock.runUntilSettled(running);

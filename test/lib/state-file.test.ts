@@ -6,7 +6,12 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ensureDirectory, readJsonState, writeJsonState } from '../../lib/state-file.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
-const failing = vi.hoisted(() => ({ writes: false, mkdir: undefined as { path: string; code: string } | undefined, mkdirCalls: [] as unknown[][] }));
+const failing = vi.hoisted(() => ({
+  writes: false,
+  /** mkdirSync of this path throws this code. */
+  mkdir: undefined as { path: string; code: string } | undefined,
+  mkdirCalls: [] as unknown[][],
+}));
 vi.mock('node:fs', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs')>();
   return {
@@ -65,7 +70,8 @@ describe('ensureDirectory', () => {
 
   it.runIf(fs.existsSync('/proc/self'))('a directory under /proc: one clear ENOENT error at once', () => {
     expect(() => ensureDirectory('/proc/nope/state')).toThrow(
-      'cannot create the directory /proc/nope: its parent exists but takes no new directories (a pseudo file system such as /proc or /sys) (ENOENT)',
+      'cannot create the directory /proc/nope: its parent exists but takes no new directories ' +
+        '(a pseudo file system such as /proc or /sys) (ENOENT)',
     );
     expect(failing.mkdirCalls).toEqual([['/proc/nope']]);
   });
@@ -79,7 +85,8 @@ describe('ensureDirectory', () => {
     } catch (caught) {
       error = caught as NodeJS.ErrnoException;
     }
-    expect(error?.message).toBe(`cannot create the directory ${join(base, 'state', 'jobs')}: ${join(base, 'state')} is not a directory (ENOTDIR)`);
+    const file = join(base, 'state');
+    expect(error?.message).toBe(`cannot create the directory ${join(file, 'jobs')}: ${file} is not a directory (ENOTDIR)`);
     expect(error?.code).toBe('ENOTDIR');
     expect(failing.mkdirCalls).toEqual([]);
   });
