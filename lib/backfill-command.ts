@@ -40,8 +40,8 @@ const USAGE = `Usage: npx tsx bin/backfill.ts <poller> --from <ISO|date|-7d|-36h
 
 An interrupted run (Ctrl-C, a crash, kill -9) resumes when the same command runs again within 24 h:
 finished windows are recorded under STATE_DIR as soon as their points reach Graphite's socket.
-Exit status: 0 when every window succeeded; 1 when a window failed or the run was interrupted; 78 for
-configuration errors (including a poller without history).`;
+Exit status: 0 when every window succeeded; 1 when a window failed, its datapoints did not all reach
+Graphite, or the run was interrupted; 78 for configuration errors (including a poller without history).`;
 
 /**
  * A backfill's producers wait on the queue instead of losing what they fetched: a window (and a page, in pollers
