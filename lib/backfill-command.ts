@@ -52,7 +52,7 @@ Graphite, or the run was interrupted; 78 for configuration errors (including a p
  */
 export const BACKFILL_QUEUE = { readyLines: 50_000, overflow: 'grow' } as const;
 
-/** How long the writer may take, after the last window, to hand everything to Graphite. */
+/** After the last window: how long Graphite may take none of the queued lines, then how long the socket may take to drain. */
 export const FINAL_FLUSH_MS = 120_000;
 
 /** On a terminal the bar's "waiting for Graphite … 27s" moves every second. */
@@ -225,7 +225,7 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
       );
       for (const window of summary.failed) log.error(`failed window ${formatWindow(window)}`);
       if (!flushed) {
-        const within = summary.interrupted ? ' before exit' : ` within ${formatDuration(FINAL_FLUSH_MS / 1000)} of the last window`;
+        const within = summary.deliveryTimedOut ? ` (it took none for ${formatDuration(FINAL_FLUSH_MS / 1000)})` : ' before exit';
         const windows = summary.undelivered > 0 ? `; ${summary.undelivered} windows are not recorded and run again next time` : '';
         log.error(`${undeliveredPoints} datapoints did not reach Graphite at ${graphite}${within}${windows}`);
       }

@@ -4,8 +4,10 @@ import type { Clock } from './clock.ts';
 export interface WaitOptions {
   /** Stop waiting when this aborts (Ctrl-C, SIGTERM). */
   signal?: AbortSignal;
-  /** Stop waiting after this long on the clock. */
+  /** Stop waiting after this long on the clock… */
   timeoutMs?: number;
+  /** …in which this figure did not change (a queue's length): a slow Graphite that takes lines is waited for. */
+  progress?: () => number;
 }
 
 /**
@@ -38,12 +40,23 @@ export class WaitReporter {
     try {
       return await new Promise<boolean>((resolve, reject) => {
         work.then(() => resolve(true), reject);
-        // Resolves at the timeout, or at once when the signal aborts (also when it already had).
-        void this.#clock.sleep(options.timeoutMs ?? Infinity, stop).then(() => resolve(false));
+        void this.#deadline(stop, options).then(() => resolve(false));
       });
     } finally {
       ended.abort();
       if (--this.#pending === 0) this.#ticks?.abort();
+    }
+  }
+
+  /** Resolves at the timeout (one without progress, with `progress`), or at once when `stop` aborts. */
+  async #deadline(stop: AbortSignal, options: WaitOptions): Promise<void> {
+    let mark = options.progress?.();
+    for (;;) {
+      await this.#clock.sleep(options.timeoutMs ?? Infinity, stop);
+      if (stop.aborted || !options.progress) return;
+      const now = options.progress();
+      if (now === mark) return;
+      mark = now;
     }
   }
 

@@ -58,8 +58,9 @@ export interface BackfillOptions extends BackfillEvents {
   /** Wait until the socket has taken every fetched point before resolving (default true). */
   awaitDelivery?: boolean;
   /**
-   * How long, after the last window, that wait may last (default: until it ends or a stop); windows whose points
-   * Graphite has not taken by then are counted in `undelivered` and not recorded.
+   * How long, after the last window, that wait may go on while Graphite takes none of the queued lines (default:
+   * until it ends or a stop); windows whose points Graphite has not taken then are counted in `undelivered` and
+   * not recorded. A slow Graphite that keeps taking lines is waited for.
    */
   deliveryTimeoutMs?: number;
   /** Cadence of onWaiting (default 10 s). */
@@ -80,7 +81,7 @@ export interface BackfillSummary {
   interrupted: boolean;
   /** Windows fetched whose points had not all reached Graphite's socket when the wait for them ended: not recorded. */
   undelivered: number;
-  /** The wait for the last hand-offs ran out of `deliveryTimeoutMs`. */
+  /** The wait for the last hand-offs ended after `deliveryTimeoutMs` in which Graphite took nothing. */
   deliveryTimedOut: boolean;
 }
 
@@ -177,7 +178,8 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillSum
   await Promise.all(pending.map((window) => limit(() => runOne(window))));
   // Wait for the socket to take what was fetched; a stop or the timeout cuts this short (unrecorded windows run next time).
   if (options.awaitDelivery !== false) {
-    const delivered = await waits.wait(handOffs, { signal: stop, timeoutMs: options.deliveryTimeoutMs });
+    const queued = () => writer.stats().queued;
+    const delivered = await waits.wait(handOffs, { signal: stop, timeoutMs: options.deliveryTimeoutMs, progress: queued });
     stoppedWaiting = true;
     summary.undelivered = awaitingHandOff;
     summary.deliveryTimedOut = !delivered && !stop.aborted;

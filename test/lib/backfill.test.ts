@@ -33,7 +33,37 @@ class FullQueueWriter extends MemoryWriter {
   }
 }
 
-function setup(pollerOptions: HistoryPollerOptions = {}, writer = new MemoryWriter()) {
+/** A Graphite that takes lines only when the test says so, a few at a time. */
+class TrickleWriter {
+  sequence = 0;
+  private handedOff = 0;
+  private waiters: Array<{ sequence: number; resolve: (handOff: { dropped: number }) => void }> = [];
+
+  write(): void {
+    this.sequence++;
+  }
+
+  async ready(): Promise<void> {}
+
+  whenHandedOff(sequence: number): Promise<{ dropped: number }> {
+    if (sequence <= this.handedOff) return Promise.resolve({ dropped: 0 });
+    return new Promise((resolve) => this.waiters.push({ sequence, resolve }));
+  }
+
+  take(lines: number): void {
+    this.handedOff = Math.min(this.sequence, this.handedOff + lines);
+    for (const waiter of this.waiters.filter((w) => w.sequence <= this.handedOff)) waiter.resolve({ dropped: 0 });
+    this.waiters = this.waiters.filter((w) => w.sequence > this.handedOff);
+  }
+
+  stats() {
+    return { sent: this.handedOff, dropped: 0, queued: this.sequence - this.handedOff, reconnects: 0 };
+  }
+}
+
+type TestWriter = MemoryWriter | TrickleWriter;
+
+function setup<W extends TestWriter = MemoryWriter>(pollerOptions: HistoryPollerOptions = {}, writer: W = new MemoryWriter() as W) {
   const poller = createHistoryPoller(pollerOptions);
   const job: JobContext = {
     poller,
@@ -217,6 +247,39 @@ describe('runBackfill', () => {
       expect(summary).toMatchObject({ fetched: 6, undelivered: 0, deliveryTimedOut: false });
       expect(delivered).toHaveLength(6);
       expect(clock.pendingSleeps).toBe(0);
+    });
+
+    it('waits for a slow Graphite as long as it keeps taking lines, then gives up after deliveryTimeoutMs of none', async () => {
+      const clock = new FakeClock();
+      const writer = new TrickleWriter();
+      const { run } = setup({}, writer);
+      const waiting: WaitingState[] = [];
+      const delivered: number[] = [];
+      const onWaiting = (s: WaitingState) => waiting.push(s);
+      const onDelivered = (w: { start: number }) => delivered.push(w.start);
+      let settled = false;
+      const running = run({ clock, deliveryTimeoutMs: 120_000, waitingEveryMs: 100_000, onWaiting, onDelivered });
+      void running.finally(() => (settled = true));
+      // 10 of the 60 lines every 100 s, four times: longer than the timeout in all, but never 120 s without one taken.
+      for (let i = 0; i < 4; i++) {
+        await clock.advance(100_000);
+        writer.take(10);
+      }
+      // A fixed 120 s bound would have given up long ago.
+      expect(settled).toBe(false);
+      // Then nothing: the wait ends at the first check that finds no line taken since the one before (at 480 s and 600 s).
+      const summary = await clock.runUntilSettled(running);
+      expect(clock.now() - Date.UTC(2024, 0, 1)).toBe(600_000);
+      expect(waitedFor(waiting)).toEqual([
+        [6, 60, 100_000],
+        [6, 50, 200_000],
+        [6, 40, 300_000],
+        [6, 30, 400_000],
+        [6, 20, 500_000],
+      ]);
+      // The first four windows (10 lines each) were taken whole: recorded; the last two are not.
+      expect(delivered).toEqual([DAY, DAY + 600, DAY + 1200, DAY + 1800]);
+      expect(summary).toMatchObject({ fetched: 6, undelivered: 2, deliveryTimedOut: true });
     });
 
     it('says so while a full queue holds the next window back, and a stop ends that wait', async () => {
