@@ -88,7 +88,7 @@ async function backfill(fake: CloudWatchFake, options: ReturnType<typeof cloudWa
   };
   const summary = await runBackfill({
     job,
-    writer: { sequence: 0, whenHandedOff: () => Promise.resolve({ dropped: 0 }), stats: () => ({ dropped: 0 }) },
+    writer: { sequence: 0, whenHandedOff: () => Promise.resolve({ dropped: 0 }), stats: () => ({ dropped: 0, queued: 0 }) },
     range,
     maxWindow,
     step,

@@ -1,14 +1,15 @@
 // `bin/backfill.ts`: a poller's history over a range, resumable, with progress and a summary.
-import { runBackfill } from './backfill.ts';
+import { runBackfill, type BackfillState } from './backfill.ts';
 import { BackfillProgress } from './backfill-progress.ts';
-import { systemClock } from './clock.ts';
+import { WaitReporter } from './backfill-wait.ts';
+import { systemClock, type Clock } from './clock.ts';
 import { loadEnvironmentFile, loadJobConfig } from './config.ts';
 import { parseCommandLine, reportFatal } from './command-line.ts';
 import { ConfigError } from './config-error.ts';
-import { formatDuration } from './duration.ts';
+import { formatDuration, parseDuration } from './duration.ts';
 import { environmentHelp, readEnvironment } from './environment.ts';
 import { GraphiteSink } from './graphite-sink.ts';
-import { createGraphiteWriter } from './graphite-writer.ts';
+import { createGraphiteWriter, parseGraphiteUrl } from './graphite-writer.ts';
 import { createLogger, type Logger } from './log.ts';
 import { logProcessWarnings } from './process-warnings.ts';
 import type { JobContext } from './poll-window.ts';
@@ -31,13 +32,16 @@ const USAGE = `Usage: npx tsx bin/backfill.ts <poller> --from <ISO|date|-7d|-36h
   --concurrency N  windows fetched at once (default 4); the source's own rate limits still apply
   --dry-run        print Graphite lines on stdout instead of sending them; records no progress
   --restart        forget the progress of an interrupted run of the same command and start over
+  --progress-every DURATION
+                   without a terminal, a progress line this often (default 10s), also saying what the run
+                   waits for while Graphite does not take its datapoints
   --shard i/n      fetch only the i-th of n shares of the job, for pollers that can split their work (SHARD=i/n
                    does the same); each shard keeps its own progress, as job <job>-shard<i>of<n>
 
 An interrupted run (Ctrl-C, a crash, kill -9) resumes when the same command runs again within 24 h:
 finished windows are recorded under STATE_DIR as soon as their points reach Graphite's socket.
-Exit status: 0 when every window succeeded; 1 when a window failed or the run was interrupted; 78 for
-configuration errors (including a poller without history).
+Exit status: 0 when every window succeeded; 1 when a window failed, its datapoints did not all reach
+Graphite, or the run was interrupted; 78 for configuration errors (including a poller without history).
 
 ${environmentHelp('backfill')}`;
 
@@ -50,10 +54,18 @@ ${environmentHelp('backfill')}`;
  */
 export const BACKFILL_QUEUE = { readyLines: 50_000, overflow: 'grow' } as const;
 
-/** How long the writer may take, after the last window, to hand everything to Graphite. */
-const FINAL_FLUSH_MS = 120_000;
+/** After the last window: how long Graphite may take none of the queued lines, then how long the socket may take to drain. */
+export const FINAL_FLUSH_MS = 120_000;
 
-export async function backfillCommand(argv: string[], log: Logger = createLogger()): Promise<number> {
+/** On a terminal the bar's "waiting for Graphite … 27s" moves every second. */
+const BAR_WAITING_EVERY_MS = 1000;
+
+export interface BackfillCommandContext {
+  /** Time for the range, the retries, the progress cadence and the final wait (tests: a fake clock). */
+  clock?: Clock;
+}
+
+export async function backfillCommand(argv: string[], log: Logger = createLogger(), context: BackfillCommandContext = {}): Promise<number> {
   // Errors found after loading (a run's missing credentials) name their field; the job's file is added.
   let configFile: string | undefined;
   try {
@@ -84,7 +96,12 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
       throw new ConfigError('expected a whole number from 1 to 64', { file: 'command line', field: '--concurrency' });
     }
 
-    const clock = systemClock;
+    const progressEvery = parseDuration(values['progress-every'] ?? '10s');
+    if (progressEvery === undefined || progressEvery < 0.1 || progressEvery > 86400) {
+      throw new ConfigError('expected a duration from 100ms to 1d, such as 10s or 1m', { file: 'command line', field: '--progress-every' });
+    }
+
+    const clock = context.clock ?? systemClock;
     let timeZone = 'UTC';
     if (history.timeZone && (needsTimeZone(fromText) || needsTimeZone(toText))) {
       timeZone = await history.timeZone(config.options, { fetch: globalThis.fetch, signal: AbortSignal.timeout(60_000) });
@@ -139,8 +156,15 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
       log.info('stopping: no new windows; flushing what was fetched');
       stop.abort();
     });
-    const display = createProgressDisplay({ tty: !!process.stderr.isTTY && !dryRun, log, label: poller.name });
+    const tty = !!process.stderr.isTTY && !dryRun;
+    const graphite = describeGraphite(dryRun ? undefined : environment.graphiteUrl);
+    const everyMs = progressEvery * 1000;
+    const display = createProgressDisplay({ tty, log, label: poller.name, now: () => clock.now(), everyMs, graphite });
+    // While Graphite does not take the lines, the run says so at the progress cadence instead of going quiet.
+    const waitingEveryMs = tty ? BAR_WAITING_EVERY_MS : everyMs;
+    let lastState: BackfillState = { done: 0, total: 0, datapoints: 0, failed: 0 };
     log.info(`backfill ${poller.name} ${formatWindow(begun.range)}`, { job: config.job, concurrency, graphite: dryRun ? 'stdout (dry run)' : (environment.graphiteUrl ?? 'stdout') });
+    let progressErrorLogged = false;
     try {
       const summary = await runBackfill({
         job,
@@ -156,15 +180,39 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
         onDelivered: (w) => {
           try {
             progress?.markDone(w);
+            progressErrorLogged = false;
           } catch (error) {
-            log.error('cannot record backfill progress; an interrupted run would fetch this window again', { file: progress?.file, error });
+            // Once per outage of the state directory, not once per window.
+            if (!progressErrorLogged) {
+              const message = 'cannot record backfill progress; an interrupted run would fetch its windows again';
+              log.error(message, { file: progress?.file, error });
+            }
+            progressErrorLogged = true;
           }
         },
-        onWindow: (state) => display.update(state),
+        onWindow: (state) => {
+          lastState = state;
+          display.update(state);
+        },
+        deliveryTimeoutMs: FINAL_FLUSH_MS,
+        waitingEveryMs,
+        onWaiting: (state) => {
+          lastState = state;
+          display.waiting(state);
+        },
       });
+      // Everything was handed to the socket (or a stop cut the wait short): let the socket drain. After the final
+      // wait ran out, a flush would only wait for the same again.
+      let flushed = false;
+      if (!summary.deliveryTimedOut) {
+        const tell = (waitedMs: number) => display.waiting({ ...lastState, queued: writer.stats().queued, waitedMs });
+        const flushWaits = new WaitReporter(clock, waitingEveryMs, tell);
+        await flushWaits.wait(writer.flush(stop.signal.aborted ? 3000 : FINAL_FLUSH_MS).then((ok) => (flushed = ok)));
+      }
       display.stop();
-      const flushed = await writer.flush(stop.signal.aborted ? 3000 : FINAL_FLUSH_MS);
-      const complete = summary.failed.length === 0 && !summary.interrupted && flushed;
+      // What close() is about to drop: never handed to Graphite.
+      const undeliveredPoints = flushed ? 0 : writer.stats().queued;
+      const complete = summary.failed.length === 0 && !summary.interrupted && flushed && summary.undelivered === 0;
       try {
         progress?.finish(complete);
       } catch {
@@ -174,10 +222,15 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
       log.info(
         `backfill ${complete ? 'done' : summary.interrupted ? 'interrupted' : 'finished with failures'}: ` +
           `${summary.windows} windows (${summary.alreadyDone} already done, ${summary.fetched} fetched, ${summary.failed.length} failed${left > 0 ? `, ${left} not started` : ''}), ` +
-          `${summary.datapoints} datapoints, ${summary.apiCalls} API calls, ${formatDuration(summary.durationMs / 1000) || '0s'}`,
+          `${summary.datapoints} datapoints${undeliveredPoints > 0 ? ` (${undeliveredPoints} did not reach Graphite)` : ''}, ` +
+          `${summary.apiCalls} API calls, ${formatDuration(summary.durationMs / 1000) || '0s'}`,
       );
       for (const window of summary.failed) log.error(`failed window ${formatWindow(window)}`);
-      if (!flushed) log.error('Graphite did not take every datapoint before exit; those windows are not recorded and run again next time', { queued: writer.stats().queued });
+      if (!flushed) {
+        const within = summary.deliveryTimedOut ? ` (it took none for ${formatDuration(FINAL_FLUSH_MS / 1000)})` : ' before exit';
+        const windows = summary.undelivered > 0 ? `; ${summary.undelivered} windows are not recorded and run again next time` : '';
+        log.error(`${undeliveredPoints} datapoints did not reach Graphite at ${graphite}${within}${windows}`);
+      }
       if (!complete && !dryRun) log.info('run the same command again to finish the rest');
       return complete ? 0 : 1;
     } finally {
@@ -188,6 +241,13 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
   } catch (error) {
     return reportFatal(error instanceof ConfigError ? error.inFile(configFile) : error, log);
   }
+}
+
+/** Where the lines go, for messages: `tcp://host:port`, or stdout. */
+function describeGraphite(url: string | undefined): string {
+  const target = parseGraphiteUrl(url);
+  if (target.kind === 'stdout') return 'stdout';
+  return `${target.kind}://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
 }
 
 /** `--from -7d` as users type it: parseArgs would take `-7d` for an option, so bind it to its flag first. */
@@ -213,6 +273,7 @@ function parseArguments(argv: string[]) {
     'dry-run': { type: 'boolean' },
     restart: { type: 'boolean' },
     shard: { type: 'string' },
+    'progress-every': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
 }

@@ -1,6 +1,7 @@
 // History for any poller that has it: a range split into the source's windows, run with bounded concurrency,
 // each window recorded once its points reached Graphite's socket, so an interrupted run resumes.
 import pLimit from 'p-limit';
+import { WaitReporter } from './backfill-wait.ts';
 import type { Clock } from './clock.ts';
 import { ConfigError } from './config-error.ts';
 import { describeError, pollWindow, type JobContext } from './poll-window.ts';
@@ -12,12 +13,29 @@ import type { WriterFigures } from './self-metrics.ts';
 export interface BackfillWriter {
   readonly sequence: number;
   whenHandedOff(sequence: number): Promise<unknown>;
-  stats(): Pick<WriterFigures, 'dropped'>;
+  stats(): Pick<WriterFigures, 'dropped' | 'queued'>;
+}
+
+export interface BackfillState {
+  done: number;
+  total: number;
+  datapoints: number;
+  failed: number;
+}
+
+/** A backfill held up by Graphite: lines it fetched are still queued (or the queue is too full to fetch more). */
+export interface WaitingState extends BackfillState {
+  /** Lines (datapoints) in the writer's queue now. */
+  queued: number;
+  /** How long the wait has lasted. */
+  waitedMs: number;
 }
 
 export interface BackfillEvents {
   /** Called after each window: done so far, datapoints so far. */
-  onWindow?(state: { done: number; total: number; datapoints: number; failed: number }): void;
+  onWindow?(state: BackfillState): void;
+  /** Called every `waitingEveryMs` while the run waits for Graphite: for room in the queue, or for the last hand-offs. */
+  onWaiting?(state: WaitingState): void;
 }
 
 export interface BackfillOptions extends BackfillEvents {
@@ -39,6 +57,14 @@ export interface BackfillOptions extends BackfillEvents {
   windowTimeoutMs?: number;
   /** Wait until the socket has taken every fetched point before resolving (default true). */
   awaitDelivery?: boolean;
+  /**
+   * How long, after the last window, that wait may go on while Graphite takes none of the queued lines (default:
+   * until it ends or a stop); windows whose points Graphite has not taken then are counted in `undelivered` and
+   * not recorded. A slow Graphite that keeps taking lines is waited for.
+   */
+  deliveryTimeoutMs?: number;
+  /** Cadence of onWaiting (default 10 s). */
+  waitingEveryMs?: number;
 }
 
 export interface BackfillSummary {
@@ -53,6 +79,10 @@ export interface BackfillSummary {
   apiCalls: number;
   durationMs: number;
   interrupted: boolean;
+  /** Windows fetched whose points had not all reached Graphite's socket when the wait for them ended: not recorded. */
+  undelivered: number;
+  /** The wait for the last hand-offs ended after `deliveryTimeoutMs` in which Graphite took nothing. */
+  deliveryTimedOut: boolean;
 }
 
 export async function runBackfill(options: BackfillOptions): Promise<BackfillSummary> {
@@ -76,20 +106,32 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillSum
     apiCalls: 0,
     durationMs: 0,
     interrupted: false,
+    undelivered: 0,
+    deliveryTimedOut: false,
   };
   // Hand-off waits are chained so the writer is asked about increasing sequences, in completion order.
   let handOffs: Promise<void> = Promise.resolve();
-  const report = () => options.onWindow?.({ done: summary.alreadyDone + summary.fetched, total: windows.length, datapoints: summary.datapoints, failed: summary.failed.length });
+  // Windows fetched whose hand-off is still awaited; once the run has stopped waiting, late ones are not recorded.
+  let awaitingHandOff = 0;
+  let stoppedWaiting = false;
+  const state = (): BackfillState => ({
+    done: summary.alreadyDone + summary.fetched,
+    total: windows.length,
+    datapoints: summary.datapoints,
+    failed: summary.failed.length,
+  });
+  const report = () => options.onWindow?.(state());
+  const onWaiting = options.onWaiting;
+  const tell = onWaiting && ((waitedMs: number) => onWaiting({ ...state(), queued: writer.stats().queued, waitedMs }));
+  const waits = new WaitReporter(clock, options.waitingEveryMs ?? 10_000, tell);
 
   const runOne = async (window: TimeWindow): Promise<void> => {
     if (stop.aborted) {
       summary.notStarted++;
       return;
     }
-    // Backpressure: a full queue makes the backfill wait instead of dropping what it fetched (until a stop).
-    try {
-      await job.sink.ready(stop);
-    } catch {
+    // Backpressure: a full queue makes the backfill wait instead of dropping what it fetched (a stop ends the wait).
+    if (!(await waits.wait(job.sink.ready(), { signal: stop }))) {
       summary.notStarted++;
       return;
     }
@@ -100,8 +142,11 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillSum
       summary.datapoints += result.datapoints;
       if (result.ok) {
         const sequence = writer.sequence;
+        awaitingHandOff++;
         handOffs = handOffs.then(async () => {
           await writer.whenHandedOff(sequence);
+          if (stoppedWaiting) return;
+          awaitingHandOff--;
           // Any drop while this window was in flight may have hit its lines: then it is not recorded.
           if (writer.stats().dropped !== droppedBefore) {
             job.log.warn('points were dropped while this window was written; it is not recorded and runs again next time', { window: formatWindow(window) });
@@ -131,8 +176,14 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillSum
   };
 
   await Promise.all(pending.map((window) => limit(() => runOne(window))));
-  // Wait for the socket to take what was fetched; a stop cuts this short (unrecorded windows run next time).
-  if (options.awaitDelivery !== false) await Promise.race([handOffs, new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), { once: true })))]);
+  // Wait for the socket to take what was fetched; a stop or the timeout cuts this short (unrecorded windows run next time).
+  if (options.awaitDelivery !== false) {
+    const queued = () => writer.stats().queued;
+    const delivered = await waits.wait(handOffs, { signal: stop, timeoutMs: options.deliveryTimeoutMs, progress: queued });
+    stoppedWaiting = true;
+    summary.undelivered = awaitingHandOff;
+    summary.deliveryTimedOut = !delivered && !stop.aborted;
+  }
   if (configError) throw configError;
   summary.interrupted = stop.aborted;
   summary.apiCalls = job.stats.take().counters.get('api_calls') ?? 0;

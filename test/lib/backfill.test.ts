@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runBackfill, type BackfillOptions } from '../../lib/backfill.ts';
+import { runBackfill, type BackfillOptions, type WaitingState } from '../../lib/backfill.ts';
 import { BackfillProgress } from '../../lib/backfill-progress.ts';
 import { systemClock } from '../../lib/clock.ts';
 import { GraphiteSink } from '../../lib/graphite-sink.ts';
@@ -16,9 +16,55 @@ import { tempDir } from '../helpers/temp-dir.ts';
 
 const DAY = Date.UTC(2026, 0, 10) / 1000;
 
-function setup(pollerOptions: HistoryPollerOptions = {}) {
+/** A writer whose queue stays "full": ready() waits until open(). */
+class FullQueueWriter extends MemoryWriter {
+  private opened = false;
+  private openers: Array<() => void> = [];
+  readyCalls = 0;
+
+  override ready(): Promise<void> {
+    this.readyCalls++;
+    return this.opened ? Promise.resolve() : new Promise((resolve) => this.openers.push(resolve));
+  }
+
+  open(): void {
+    this.opened = true;
+    for (const resolve of this.openers.splice(0)) resolve();
+  }
+}
+
+/** A Graphite that takes lines only when the test says so, a few at a time. */
+class TrickleWriter {
+  sequence = 0;
+  private handedOff = 0;
+  private waiters: Array<{ sequence: number; resolve: (handOff: { dropped: number }) => void }> = [];
+
+  write(): void {
+    this.sequence++;
+  }
+
+  async ready(): Promise<void> {}
+
+  whenHandedOff(sequence: number): Promise<{ dropped: number }> {
+    if (sequence <= this.handedOff) return Promise.resolve({ dropped: 0 });
+    return new Promise((resolve) => this.waiters.push({ sequence, resolve }));
+  }
+
+  take(lines: number): void {
+    this.handedOff = Math.min(this.sequence, this.handedOff + lines);
+    for (const waiter of this.waiters.filter((w) => w.sequence <= this.handedOff)) waiter.resolve({ dropped: 0 });
+    this.waiters = this.waiters.filter((w) => w.sequence > this.handedOff);
+  }
+
+  stats() {
+    return { sent: this.handedOff, dropped: 0, queued: this.sequence - this.handedOff, reconnects: 0 };
+  }
+}
+
+type TestWriter = MemoryWriter | TrickleWriter;
+
+function setup<W extends TestWriter = MemoryWriter>(pollerOptions: HistoryPollerOptions = {}, writer: W = new MemoryWriter() as W) {
   const poller = createHistoryPoller(pollerOptions);
-  const writer = new MemoryWriter();
   const job: JobContext = {
     poller,
     job: 'hist',
@@ -158,5 +204,119 @@ describe('runBackfill', () => {
     again.begin('cmd', range, false);
     again.markDone({ start: DAY, end: DAY + 600 });
     expect(BackfillProgress.forJob(dir, 'hist', Date.now).begin('other', range, false).resumed).toBe(false);
+  });
+
+  describe('while Graphite does not take the lines', () => {
+    const waitedFor = (states: WaitingState[]) => states.map((s) => [s.done, s.queued, s.waitedMs]);
+
+    it('says so at its cadence after the last window, then gives up at deliveryTimeoutMs without recording a window', async () => {
+      const clock = new FakeClock();
+      const { writer, run } = setup();
+      writer.hold();
+      const waiting: WaitingState[] = [];
+      const delivered: number[] = [];
+      const onWaiting = (s: WaitingState) => waiting.push(s);
+      const summary = await clock.runUntilSettled(
+        run({ clock, deliveryTimeoutMs: 120_000, waitingEveryMs: 10_000, onWaiting, onDelivered: (w) => delivered.push(w.start) }),
+      );
+      // Every 10 s until the timeout: all 6 windows fetched, their 60 lines still queued.
+      expect(waitedFor(waiting)).toEqual(Array.from({ length: 11 }, (_, i) => [6, 60, (i + 1) * 10_000]));
+      expect(waiting[0]).toMatchObject({ total: 6, datapoints: 60, failed: 0 });
+      expect(summary).toMatchObject({ fetched: 6, failed: [], interrupted: false, undelivered: 6, deliveryTimedOut: true });
+      expect(clock.now() - Date.UTC(2024, 0, 1)).toBe(120_000);
+      // Lines Graphite takes after the run gave up do not record their windows: the summary said they were not.
+      writer.release();
+      await clock.flush();
+      expect(delivered).toEqual([]);
+      expect(clock.pendingSleeps).toBe(0);
+    });
+
+    it('stops saying so once Graphite takes the lines, and records every window', async () => {
+      const clock = new FakeClock();
+      const { writer, run } = setup();
+      writer.hold();
+      const waiting: WaitingState[] = [];
+      const delivered: number[] = [];
+      const onWaiting = (s: WaitingState) => waiting.push(s);
+      const onDelivered = (w: { start: number }) => delivered.push(w.start);
+      const running = run({ clock, deliveryTimeoutMs: 120_000, waitingEveryMs: 10_000, onWaiting, onDelivered });
+      await clock.runUntil(() => waiting.length === 3);
+      writer.release();
+      const summary = await clock.runUntilSettled(running);
+      expect(waitedFor(waiting)).toEqual([10_000, 20_000, 30_000].map((ms) => [6, 60, ms]));
+      expect(summary).toMatchObject({ fetched: 6, undelivered: 0, deliveryTimedOut: false });
+      expect(delivered).toHaveLength(6);
+      expect(clock.pendingSleeps).toBe(0);
+    });
+
+    it('waits for a slow Graphite as long as it keeps taking lines, then gives up after deliveryTimeoutMs of none', async () => {
+      const clock = new FakeClock();
+      const writer = new TrickleWriter();
+      const { run } = setup({}, writer);
+      const waiting: WaitingState[] = [];
+      const delivered: number[] = [];
+      const onWaiting = (s: WaitingState) => waiting.push(s);
+      const onDelivered = (w: { start: number }) => delivered.push(w.start);
+      let settled = false;
+      const running = run({ clock, deliveryTimeoutMs: 120_000, waitingEveryMs: 100_000, onWaiting, onDelivered });
+      void running.finally(() => (settled = true));
+      // 10 of the 60 lines every 100 s, four times: longer than the timeout in all, but never 120 s without one taken.
+      for (let i = 0; i < 4; i++) {
+        await clock.advance(100_000);
+        writer.take(10);
+      }
+      // A fixed 120 s bound would have given up long ago.
+      expect(settled).toBe(false);
+      // Then nothing: the wait ends at the first check that finds no line taken since the one before (at 480 s and 600 s).
+      const summary = await clock.runUntilSettled(running);
+      expect(clock.now() - Date.UTC(2024, 0, 1)).toBe(600_000);
+      expect(waitedFor(waiting)).toEqual([
+        [6, 60, 100_000],
+        [6, 50, 200_000],
+        [6, 40, 300_000],
+        [6, 30, 400_000],
+        [6, 20, 500_000],
+      ]);
+      // The first four windows (10 lines each) were taken whole: recorded; the last two are not.
+      expect(delivered).toEqual([DAY, DAY + 600, DAY + 1200, DAY + 1800]);
+      expect(summary).toMatchObject({ fetched: 6, undelivered: 2, deliveryTimedOut: true });
+    });
+
+    it('says so while a full queue holds the next window back, and a stop ends that wait', async () => {
+      const clock = new FakeClock();
+      const writer = new FullQueueWriter();
+      const { poller, run } = setup({}, writer);
+      const stop = new AbortController();
+      const waiting: WaitingState[] = [];
+      const running = run({ clock, concurrency: 2, stop: stop.signal, waitingEveryMs: 10_000, onWaiting: (s) => waiting.push(s) });
+      await clock.runUntil(() => waiting.length === 2);
+      // One line per wait cadence, however many producers wait (two here), and nothing fetched meanwhile.
+      expect(writer.readyCalls).toBe(2);
+      expect(waitedFor(waiting)).toEqual([
+        [0, 0, 10_000],
+        [0, 0, 20_000],
+      ]);
+      stop.abort();
+      const summary = await clock.runUntilSettled(running);
+      expect(poller.calls).toEqual([]);
+      expect(summary).toMatchObject({ fetched: 0, notStarted: 6, interrupted: true });
+      expect(clock.pendingSleeps).toBe(0);
+    });
+
+    it('goes on once the queue has room again, and arms no timer for a queue with room', async () => {
+      const clock = new FakeClock();
+      const writer = new FullQueueWriter();
+      const { run } = setup({}, writer);
+      const waiting: WaitingState[] = [];
+      const running = run({ clock, concurrency: 1, waitingEveryMs: 10_000, onWaiting: (s) => waiting.push(s) });
+      await clock.runUntil(() => waiting.length === 1);
+      writer.open();
+      const sleepsBefore = clock.sleepCalls;
+      const summary = await clock.runUntilSettled(running);
+      expect(summary).toMatchObject({ fetched: 6, undelivered: 0 });
+      expect(waiting).toHaveLength(1);
+      // The five later windows found room at once: no cadence timer, no timeout.
+      expect(clock.sleepCalls).toBe(sleepsBefore);
+    });
   });
 });
