@@ -155,7 +155,7 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
     const removeSignals = onStopSignals(() => {
       log.info('stopping: no new windows; flushing what was fetched');
       stop.abort();
-    });
+    }, undefined, log);
     const tty = !!process.stderr.isTTY && !dryRun;
     const graphite = describeGraphite(dryRun ? undefined : environment.graphiteUrl);
     const everyMs = progressEvery * 1000;

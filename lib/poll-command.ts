@@ -81,7 +81,7 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
     const removeSignals = onStopSignals(() => {
       log.info('stopping: finishing the current run and flushing');
       stop.abort();
-    });
+    }, undefined, log);
     try {
       log.info(`${poller.name} started`, {
         job: config.job,
