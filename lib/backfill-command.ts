@@ -5,6 +5,7 @@ import { systemClock } from './clock.ts';
 import { loadEnvironmentFile, loadJobConfig } from './config.ts';
 import { parseCommandLine, reportFatal } from './command-line.ts';
 import { ConfigError } from './config-error.ts';
+import { deadline } from './deadline.ts';
 import { formatDuration } from './duration.ts';
 import { readEnvironment } from './environment.ts';
 import { GraphiteSink } from './graphite-sink.ts';
@@ -85,7 +86,7 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
     const clock = systemClock;
     let timeZone = 'UTC';
     if (history.timeZone && (needsTimeZone(fromText) || needsTimeZone(toText))) {
-      timeZone = await history.timeZone(config.options, { fetch: globalThis.fetch, signal: AbortSignal.timeout(60_000) });
+      timeZone = await history.timeZone(config.options, { fetch: globalThis.fetch, signal: deadline(undefined, 60_000).signal });
     }
     const from = parseTimeBound(fromText, clock.now(), timeZone);
     const to = parseTimeBound(toText, clock.now(), timeZone);
