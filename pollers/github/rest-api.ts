@@ -191,7 +191,8 @@ function retryAfter(headers: Headers, nowMs: number): number | undefined {
 /**
  * GitHub's documented rules for a 403/429: with `retry-after`, wait that long; with `x-ratelimit-remaining: 0`,
  * wait for `x-ratelimit-reset`; a "secondary rate limit" message without either, wait a minute. Any other
- * 403 (no push access, blocked repository) is an ordinary error: undefined.
+ * 403 (no push access, single sign-on, a token's permissions) is no rate limit: undefined (github.ts makes it a
+ * configuration error).
  */
 export function rateLimitBlock(
   status: number,
