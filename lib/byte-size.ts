@@ -35,7 +35,8 @@ export function byteSize() {
   return z.union([z.number(), z.string()]).transform((value, ctx) => {
     const bytes = parseByteSize(value);
     if (bytes === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected a size such as 1048576, "512KiB", "16MiB" or "1GiB", got ${JSON.stringify(value)}` });
+      const message = `expected a size such as 1048576, "512KiB", "16MiB" or "1GiB", got ${JSON.stringify(value)}`;
+      ctx.addIssue({ code: 'custom', message });
       return z.NEVER;
     }
     return bytes;

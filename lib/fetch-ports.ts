@@ -25,5 +25,6 @@ export function fetchBlockedPort(url: string): number | undefined {
 
 /** The message for a zod refinement: one line, what fetch does and what to do instead. */
 export function blockedPortMessage(url: string): string {
-  return `port ${fetchBlockedPort(url)} is one fetch refuses to connect to ("bad port", the Fetch standard's port blocking): serve it on another port`;
+  const port = fetchBlockedPort(url);
+  return `port ${port} is one fetch refuses to connect to ("bad port", the Fetch standard's port blocking): serve it on another port`;
 }

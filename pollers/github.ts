@@ -48,12 +48,15 @@ export const githubOptions = z.strictObject({
   maxResponseBytes: byteSize()
     .refine((bytes) => bytes > 0, 'expected more than 0 bytes')
     .default(DEFAULT_MAX_RESPONSE_BYTES)
-    .describe('The largest answer read, in bytes or with a unit ("512KiB", "16MiB"); past it the request fails and the rest is not read.'),
+    .describe(
+      'The largest answer read, in bytes or with a unit ("512KiB", "16MiB"); past it the request fails and the rest is not read.',
+    ),
 })
   // Known before any request: traffic is refused without a token, on every tick alike.
   .refine((options) => !options.traffic || !!options.token, {
     path: ['token'],
-    message: 'traffic: true needs a token with push access to the repositories: set GITHUB_TOKEN (token: ${GITHUB_TOKEN}), or set traffic: false',
+    message:
+      'traffic: true needs a token with push access to the repositories: set GITHUB_TOKEN (token: ${GITHUB_TOKEN}), or set traffic: false',
   });
 
 export type GitHubOptions = z.output<typeof githubOptions>;
@@ -152,14 +155,18 @@ export function credentialError(error: unknown, repository: string, settings: Ap
   if (!(error instanceof GitHubApiError) || (error.status !== 401 && error.status !== 403)) return undefined;
   const answer = `${repository}: ${error.message}`;
   if (error.status === 401) {
-    const fix = settings.token ? 'the token is wrong or expired: set a valid one in GITHUB_TOKEN' : 'this needs a token: set GITHUB_TOKEN (token: ${GITHUB_TOKEN})';
+    const fix = settings.token
+      ? 'the token is wrong or expired: set a valid one in GITHUB_TOKEN'
+      : 'this needs a token: set GITHUB_TOKEN (token: ${GITHUB_TOKEN})';
     return new ConfigError(`${answer}; ${fix}`, { field: 'token' });
   }
   if (/push access/i.test(error.apiMessage)) {
     const fix = 'traffic needs a token with push access to every repository: use such a token in GITHUB_TOKEN, or set traffic: false';
     return new ConfigError(`${answer}; ${fix}`, { field: 'traffic' });
   }
-  const fix = settings.token ? 'the token may not read it: give it access, or set another token in GITHUB_TOKEN' : 'set a token that may read it in GITHUB_TOKEN';
+  const fix = settings.token
+    ? 'the token may not read it: give it access, or set another token in GITHUB_TOKEN'
+    : 'set a token that may read it in GITHUB_TOKEN';
   return new ConfigError(`${answer}; ${fix}`, { field: 'token' });
 }
 

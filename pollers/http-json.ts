@@ -34,7 +34,9 @@ export default definePoller({
     maxResponseBytes: byteSize()
       .refine((bytes) => bytes > 0, 'expected more than 0 bytes')
       .default(DEFAULT_MAX_RESPONSE_BYTES)
-      .describe('The largest answer read, in bytes or with a unit ("512KiB", "16MiB"); past it the run fails and the rest is not read, so no answer can exhaust memory.'),
+      .describe(
+        'The largest answer read, in bytes or with a unit ("512KiB", "16MiB"): past it the run fails, so no answer can exhaust memory.',
+      ),
     maxDepth: z.number().int().min(1).max(64).default(16).describe('Nesting deeper than this is ignored, so a recursive document cannot produce unbounded paths.'),
     maxDatapoints: z.number().int().min(1).default(10000).describe('At most this many leaves are sent per tick; the rest are counted in the self-metric http.truncated.'),
   }),

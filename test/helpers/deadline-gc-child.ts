@@ -33,8 +33,10 @@ function attempt(parent: AbortSignal): Promise<string> {
       // The pattern deadline() replaces, through fetch as the pollers used it.
       return settle(fetch(root, { signal: AbortSignal.any([parent, AbortSignal.timeout(TIMEOUT_MS)]) }));
     }
-    case 'http-json':
-      return settle(httpJson.poll(testContext({ options: httpJson.options.parse({ url: `${root}/status.json`, timeout: TIMEOUT_MS / 1000 }), window, signal: parent })));
+    case 'http-json': {
+      const options = httpJson.options.parse({ url: `${root}/status.json`, timeout: TIMEOUT_MS / 1000 });
+      return settle(httpJson.poll(testContext({ options, window, signal: parent })));
+    }
     case 'github': {
       const poller = createGitHubPoller();
       const options = githubOptions.parse({ repositories: ['nodejs/node'], apiRoot: root, timeout: TIMEOUT_MS / 1000 });
@@ -53,7 +55,8 @@ for (let i = 0; i < ITERATIONS; i++) {
   // The run's signal, as the runner hands it in: alive for the whole wait, never aborted here unless lost.
   const parent = new AbortController();
   let giveUp: NodeJS.Timeout | undefined;
-  const result = await Promise.race([attempt(parent.signal), new Promise<string>((resolve) => (giveUp = setTimeout(() => resolve('lost'), GIVE_UP_MS)))]);
+  const lostAfter = new Promise<string>((resolve) => (giveUp = setTimeout(() => resolve('lost'), GIVE_UP_MS)));
+  const result = await Promise.race([attempt(parent.signal), lostAfter]);
   clearTimeout(giveUp);
   if (result === 'lost') {
     lost++;

@@ -243,11 +243,12 @@ export class GitHubFake {
 
     if (token !== undefined && repository.samlEnforced.includes(token)) {
       window.used++;
+      const sso = `required; url=https://github.com/orgs/${repository.owner}/sso?authorization_request=A1`;
       return error(
         403,
         'Resource protected by organization SAML enforcement. You must grant your Personal Access token access to this organization.',
         'https://docs.github.com/articles/authenticating-to-a-github-organization-with-saml-single-sign-on/',
-        { ...rateHeaders(window), 'x-github-sso': `required; url=https://github.com/orgs/${repository.owner}/sso?authorization_request=FAKE` },
+        { ...rateHeaders(window), 'x-github-sso': sso },
       );
     }
 

@@ -150,7 +150,8 @@ describe('bin/poll.ts github with a token GitHub refuses', () => {
     ['a token without push access', TOKEN, 'traffic: true', 'traffic: nodejs/node: GET /repos/nodejs/node/traffic/views?per=day answered 403: Must have push access to repository; traffic needs a token with push access to every repository'],
   ])('%s: exit 78 at the first answer, one line naming the field and GITHUB_TOKEN, no retries', async (_, token, traffic, expected) => {
     const config = join(work, `job-${traffic.replace(/\W/g, '')}.yaml`);
-    writeFileSync(config, `repositories: [nodejs/node, acme/site]\ntoken: \${GITHUB_TOKEN}\napiRoot: ${fake.apiRoot}\n${traffic}\ninterval: 1\n`);
+    const yaml = `repositories: [nodejs/node, acme/site]\ntoken: \${GITHUB_TOKEN}\napiRoot: ${fake.apiRoot}\n${traffic}\ninterval: 1\n`;
+    writeFileSync(config, yaml);
     const before = fake.requests.length;
     const result = await runCommand(['bin/poll.ts', 'github', '--config', config], {
       env: { GITHUB_TOKEN: token, GRAPHITE_URL: '', SELF_METRICS: '0', STATE_DIR: join(work, 'state') },
@@ -169,7 +170,8 @@ describe('bin/poll.ts github with a token GitHub refuses', () => {
     const config = join(work, 'no-token.yaml');
     writeFileSync(config, `repositories: [nodejs/node]\ntoken: \${GITHUB_TOKEN:-}\napiRoot: ${fake.apiRoot}\ntraffic: true\n`);
     const before = fake.requests.length;
-    const result = await runCommand(['bin/poll.ts', 'github', '--once', '--config', config], { env: { GITHUB_TOKEN: '', GRAPHITE_URL: '', SELF_METRICS: '0' } });
+    const env = { GITHUB_TOKEN: '', GRAPHITE_URL: '', SELF_METRICS: '0' };
+    const result = await runCommand(['bin/poll.ts', 'github', '--once', '--config', config], { env });
     expect(result.code).toBe(78);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toContain(`${config}: token: traffic: true needs a token with push access to the repositories: set GITHUB_TOKEN`);

@@ -70,7 +70,8 @@ describe('readBoundedText', () => {
   it('a 200 MiB answer without content-length fails once 16 MiB arrived', async () => {
     server.respondBytes(200 * MiB);
     const response = await fetch(`${server.url}/big`);
-    await expect(readBoundedText(response, DEFAULT_MAX_RESPONSE_BYTES, 'GET /big')).rejects.toThrow(/larger than maxResponseBytes \(16 MiB\)/);
+    const read = readBoundedText(response, DEFAULT_MAX_RESPONSE_BYTES, 'GET /big');
+    await expect(read).rejects.toThrow(/larger than maxResponseBytes \(16 MiB\)/);
   });
 });
 
@@ -85,7 +86,8 @@ async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<vo
 describe('readBoundedJson', () => {
   it('parses JSON, and names the source when it is not JSON', async () => {
     expect(await readBoundedJson(streamed([Buffer.from('{"a":[1,2]}')]), 100, 'here')).toEqual({ a: [1, 2] });
-    await expect(readBoundedJson(streamed([Buffer.from('{"a":')]), 100, 'GET http://h/x')).rejects.toThrow(/^GET http:\/\/h\/x did not answer valid JSON: /);
+    const read = readBoundedJson(streamed([Buffer.from('{"a":')]), 100, 'GET http://h/x');
+    await expect(read).rejects.toThrow(/^GET http:\/\/h\/x did not answer valid JSON: /);
   });
 });
 
@@ -98,7 +100,9 @@ describe('byte sizes', () => {
     expect(parseByteSize('1.5GiB')).toBe(1.5 * 2 ** 30);
     expect(parseByteSize('10MB')).toBe(10_000_000);
     expect(parseByteSize('100')).toBe(100);
-    for (const bad of ['', 'lots', '-1', '16 MiBs', -5, 1.5, Infinity, '1e3', null]) expect(parseByteSize(bad), String(bad)).toBeUndefined();
+    for (const bad of ['', 'lots', '-1', '16 MiBs', -5, 1.5, Infinity, '1e3', null]) {
+      expect(parseByteSize(bad), String(bad)).toBeUndefined();
+    }
   });
 
   it('formats for messages', () => {

@@ -96,7 +96,8 @@ describe('deadline', () => {
 describe('deadline in a process', () => {
   it('does not keep the process alive (its timer is unref\'d)', async () => {
     const started = Date.now();
-    const result = await runCommand(['-e', "import('./lib/deadline.ts').then(({ deadline }) => { deadline(undefined, 600_000); })"], { timeoutMs: 30_000 });
+    const script = "import('./lib/deadline.ts').then(({ deadline }) => { deadline(undefined, 600_000); })";
+    const result = await runCommand(['-e', script], { timeoutMs: 30_000 });
     expect(result.code, result.stderr).toBe(0);
     expect(Date.now() - started).toBeLessThan(25_000);
   });

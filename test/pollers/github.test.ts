@@ -213,7 +213,8 @@ describe('github', () => {
     expect(fake.requests.map((r) => r.url)).toEqual(['/repos/acme/site', '/repos/acme/site/traffic/views?per=day']);
 
     // A token without push access: every tick would fail alike, so it is a configuration error naming traffic.
-    const refused = await poller.poll(context(poller, { repositories: ['nodejs/node'], token: TOKEN, traffic: true })).catch((e: unknown) => e);
+    const ctx2 = context(poller, { repositories: ['nodejs/node'], token: TOKEN, traffic: true });
+    const refused = await poller.poll(ctx2).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(ConfigError);
     expect((refused as ConfigError).describe()).toBe(
       'traffic: nodejs/node: GET /repos/nodejs/node/traffic/views?per=day answered 403: Must have push access to repository; traffic needs a token with push access to every repository: use such a token in GITHUB_TOKEN, or set traffic: false',
@@ -222,7 +223,8 @@ describe('github', () => {
 
   it('traffic without a token is refused when the config loads, naming token and GITHUB_TOKEN', () => {
     for (const token of [undefined, '']) {
-      const issues = githubOptions.safeParse({ repositories: ['a/b'], traffic: true, ...(token === undefined ? {} : { token }) }).error?.issues;
+      const raw = { repositories: ['a/b'], traffic: true, ...(token === undefined ? {} : { token }) };
+      const issues = githubOptions.safeParse(raw).error?.issues;
       expect(issues?.map((issue) => [issue.path.join('.'), issue.message])).toEqual([
         ['token', 'traffic: true needs a token with push access to the repositories: set GITHUB_TOKEN (token: ${GITHUB_TOKEN}), or set traffic: false'],
       ]);

@@ -81,7 +81,8 @@ describe('http-json', () => {
 
   it('an answer past maxResponseBytes fails the run in one line naming the bound and the URL (without its query)', async () => {
     server.respondBytes(Infinity);
-    const context = testContext({ options: options({ url: `${server.url}/status.json?key=TOPSECRET`, maxResponseBytes: '64KiB' }), window });
+    const url = `${server.url}/status.json?key=TOPSECRET`;
+    const context = testContext({ options: options({ url, maxResponseBytes: '64KiB' }), window });
     await expect(httpJson.poll(context)).rejects.toThrow(`answer larger than maxResponseBytes (64 KiB) from ${server.url}/status.json?…`);
     expect(context.sink.points).toHaveLength(0);
     expect(context.stats.gauges['http.status']).toBe(200);
@@ -97,7 +98,8 @@ describe('http-json', () => {
     expect(options().maxResponseBytes).toBe(16 * 2 ** 20);
     expect(options({ maxResponseBytes: 1000 }).maxResponseBytes).toBe(1000);
     expect(options({ maxResponseBytes: '2MiB' }).maxResponseBytes).toBe(2 * 2 ** 20);
-    expect(httpJson.options.safeParse({ url: server.url, maxResponseBytes: 0 }).error?.issues[0]?.message).toBe('expected more than 0 bytes');
+    const zero = httpJson.options.safeParse({ url: server.url, maxResponseBytes: 0 });
+    expect(zero.error?.issues[0]?.message).toBe('expected more than 0 bytes');
     expect(httpJson.options.safeParse({ url: server.url, maxResponseBytes: '16 megs' }).success).toBe(false);
   });
 
@@ -109,7 +111,8 @@ describe('http-json', () => {
   });
 
   it('accepts ports fetch connects to, and the default ports', () => {
-    for (const url of ['http://127.0.0.1:6001/x', 'http://h:8080/x', 'https://h/x', 'http://h:80/x', 'https://h:443/x', 'http://h:65535/x']) {
+    const urls = ['http://127.0.0.1:6001/x', 'http://h:8080/x', 'https://h/x', 'http://h:80/x', 'https://h:443/x', 'http://h:65535/x'];
+    for (const url of urls) {
       expect(httpJson.options.safeParse({ url }).success, url).toBe(true);
     }
   });
