@@ -6,6 +6,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { loadEnvironmentFile, loadJobConfig } from './config.ts';
 import { parseCommandLine, reportFatal } from './command-line.ts';
 import { ConfigError } from './config-error.ts';
+import { deadline } from './deadline.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 import { environmentHelp, readEnvironment } from './environment.ts';
 import { GraphiteSink } from './graphite-sink.ts';
@@ -104,7 +105,7 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
     const clock = context.clock ?? systemClock;
     let timeZone = 'UTC';
     if (history.timeZone && (needsTimeZone(fromText) || needsTimeZone(toText))) {
-      timeZone = await history.timeZone(config.options, { fetch: globalThis.fetch, signal: AbortSignal.timeout(60_000) });
+      timeZone = await history.timeZone(config.options, { fetch: globalThis.fetch, signal: deadline(undefined, 60_000).signal });
     }
     const from = parseTimeBound(fromText, clock.now(), timeZone);
     const to = parseTimeBound(toText, clock.now(), timeZone);

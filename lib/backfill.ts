@@ -4,6 +4,7 @@ import pLimit from 'p-limit';
 import { WaitReporter } from './backfill-wait.ts';
 import type { Clock } from './clock.ts';
 import { ConfigError } from './config-error.ts';
+import { deadline } from './deadline.ts';
 import { describeError, pollWindow, type JobContext } from './poll-window.ts';
 import type { TimeWindow } from './poller.ts';
 import { formatWindow, splitRange } from './time-window.ts';
@@ -137,8 +138,11 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillSum
     }
     const droppedBefore = writer.stats().dropped;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      const signal = options.windowTimeoutMs ? AbortSignal.any([stop, AbortSignal.timeout(options.windowTimeoutMs)]) : stop;
-      const result = await pollWindow(job, window, 'backfill', signal);
+      // deadline(), not AbortSignal.any with AbortSignal.timeout: on Node 20 a collected timeout never fires.
+      const ms = options.windowTimeoutMs;
+      const windowDeadline = ms ? deadline(stop, ms, `window exceeded its ${ms} ms deadline`) : undefined;
+      const result = await pollWindow(job, window, 'backfill', windowDeadline?.signal ?? stop);
+      windowDeadline?.clear();
       summary.datapoints += result.datapoints;
       if (result.ok) {
         const sequence = writer.sequence;

@@ -109,6 +109,9 @@ export async function newPollerCommand(
 function pollerSource(name: string): string {
   return `// ${name}: TODO say in one line what this poller reads, and from where.
 import { z } from 'zod';
+import { DEFAULT_MAX_RESPONSE_BYTES, readBoundedJson } from '../lib/bounded-body.ts';
+import { byteSize } from '../lib/byte-size.ts';
+import { deadline } from '../lib/deadline.ts';
 import { duration } from '../lib/duration.ts';
 import { definePoller } from '../lib/poller.ts';
 
@@ -133,6 +136,10 @@ export default definePoller({
       .refine((s) => s > 0, 'expected more than 0 seconds')
       .default(10)
       .describe('Seconds the request may take before the run counts as failed.'),
+    maxResponseBytes: byteSize()
+      .refine((bytes) => bytes > 0, 'expected more than 0 bytes')
+      .default(DEFAULT_MAX_RESPONSE_BYTES)
+      .describe('The largest answer read, in bytes or with a unit ("512KiB", "16MiB"); past it the run fails and the rest is not read.'),
   }),
   // Default timing in seconds; every job may override it in its config.
   schedule: { interval: 60 },
@@ -141,15 +148,23 @@ export default definePoller({
 
   async poll({ options, window, sink, signal, fetch, stats }) {
     // TODO: the API call. Use the context's \`fetch\` (tests hand in their own) and its \`signal\` (aborted
-    // when the run's deadline passes or the process stops).
-    const response = await fetch(options.url, {
-      headers: { accept: 'application/json', ...options.headers },
-      signal: AbortSignal.any([signal, AbortSignal.timeout(options.timeout * 1000)]),
-    });
-    stats.count('api_calls');
-    // Errors: throw. The runner logs one line, counts it in pollers.<job>.errors and keeps the loop going.
-    if (!response.ok) throw new Error(\`GET \${where(options.url)} answered \${response.status}\`);
-    const body: unknown = await response.json();
+    // when the run's deadline passes or the process stops). deadline() adds the request's own timeout: not
+    // AbortSignal.any with AbortSignal.timeout, whose timeout the garbage collector can drop on Node 20.
+    const request = deadline(signal, options.timeout * 1000, \`GET \${where(options.url)}: no answer within \${options.timeout} s\`);
+    let body: unknown;
+    try {
+      const response = await fetch(options.url, { headers: { accept: 'application/json', ...options.headers }, signal: request.signal });
+      stats.count('api_calls');
+      // Errors: throw. The runner logs one line, counts it in pollers.<job>.errors and keeps the loop going.
+      if (!response.ok) {
+        await response.body?.cancel();
+        throw new Error(\`GET \${where(options.url)} answered \${response.status}\`);
+      }
+      // Read within a bound: an endless or huge answer fails the run instead of using up the process's memory.
+      body = await readBoundedJson(response, options.maxResponseBytes, where(options.url));
+    } finally {
+      request.clear();
+    }
 
     // TODO: the mapping. Build paths as arrays: each element is one node, sanitized by the sink, so a value
     // that comes from the API (a name, a key) can never add a node or break a line.
@@ -250,6 +265,10 @@ url: http://127.0.0.1:8080/${name}.json
 
 # Seconds (or "10s", "1m") the request may take before the run counts as failed.
 # timeout: 10
+
+# The largest answer read, in bytes or with a unit ("512KiB", "16MiB", "1GiB"); past it the run fails with
+# one line and the rest of the answer is not read.
+# maxResponseBytes: 16MiB
 
 # --- Options of every job -------------------------------------------------------------------------
 ${commonOptionsSection(name)}`;

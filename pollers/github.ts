@@ -1,6 +1,10 @@
 // GitHub repository statistics (stars, forks, open issues, watchers, size; optionally daily views) from the REST API.
 import { z } from 'zod';
+import { DEFAULT_MAX_RESPONSE_BYTES } from '../lib/bounded-body.ts';
+import { byteSize } from '../lib/byte-size.ts';
+import { ConfigError } from '../lib/config-error.ts';
 import { duration, formatDuration } from '../lib/duration.ts';
+import { blockedPortMessage, fetchBlockedPort } from '../lib/fetch-ports.ts';
 import { definePoller, type JobSchedule } from '../lib/poller.ts';
 import { dailyViews, repositoryValues } from './github/repository-metrics.ts';
 import { GitHubApiError, GitHubRestApi, RateLimitError, type ApiSettings } from './github/rest-api.ts';
@@ -25,6 +29,7 @@ export const githubOptions = z.strictObject({
     .describe('A personal access token (or GitHub App installation token), sent as "Authorization: Bearer". Write ${GITHUB_TOKEN} so it stays in the environment or .env. Without one GitHub allows 60 requests an hour per IP address and no private repositories; with one, 5000 an hour.'),
   apiRoot: z
     .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+    .refine((url) => fetchBlockedPort(url) === undefined, { error: (issue) => blockedPortMessage(String(issue.input)) })
     .default('https://api.github.com')
     .describe('The REST API\'s root: https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server.'),
   prefix: z
@@ -40,7 +45,19 @@ export const githubOptions = z.strictObject({
     .refine((s) => s > 0, 'expected more than 0 seconds')
     .default(10)
     .describe('Seconds one request may take before the run counts as failed.'),
-});
+  maxResponseBytes: byteSize()
+    .refine((bytes) => bytes > 0, 'expected more than 0 bytes')
+    .default(DEFAULT_MAX_RESPONSE_BYTES)
+    .describe(
+      'The largest answer read, in bytes or with a unit ("512KiB", "16MiB"); past it the request fails and the rest is not read.',
+    ),
+})
+  // Known before any request: traffic is refused without a token, on every tick alike.
+  .refine((options) => !options.traffic || !!options.token, {
+    path: ['token'],
+    message:
+      'traffic: true needs a token with push access to the repositories: set GITHUB_TOKEN (token: ${GITHUB_TOKEN}), or set traffic: false',
+  });
 
 export type GitHubOptions = z.output<typeof githubOptions>;
 
@@ -59,7 +76,12 @@ export function createGitHubPoller() {
 
     async poll(ctx) {
       const { options, window, sink } = ctx;
-      const settings: ApiSettings = { apiRoot: options.apiRoot, token: options.token || undefined, timeout: options.timeout };
+      const settings: ApiSettings = {
+        apiRoot: options.apiRoot,
+        token: options.token || undefined,
+        timeout: options.timeout,
+        maxResponseBytes: options.maxResponseBytes,
+      };
       const prefix = options.prefix.split('.');
       const failures: Error[] = [];
 
@@ -83,8 +105,10 @@ export function createGitHubPoller() {
         } catch (error) {
           // A used-up limit stops the run: asking for the next repository would only be refused too.
           if (error instanceof RateLimitError || ctx.signal.aborted) throw error;
-          // A bad token fails every request alike, and GitHub locks out clients that keep sending one.
-          if (error instanceof GitHubApiError && error.status === 401) throw explain(error, repository, settings);
+          // A missing, wrong or too weak token fails every request and every tick alike (and GitHub locks out
+          // clients that keep sending a bad one): a configuration error, exit 78, no retries.
+          const refused = credentialError(error, repository, settings);
+          if (refused) throw refused;
           failures.push(explain(error as Error, repository, settings));
         }
       }
@@ -122,6 +146,30 @@ export function planLines(options: GitHubOptions, schedule: JobSchedule): string
   return lines;
 }
 
+/**
+ * A 401 (no token, or a wrong or expired one) or a 403 that is no rate limit (the token may not read this:
+ * push access for traffic, a fine-grained token's permissions, SSO, an IP allow list) as a ConfigError naming
+ * the option to change; undefined for any other error. Rate limits never get here (RateLimitError).
+ */
+export function credentialError(error: unknown, repository: string, settings: ApiSettings): ConfigError | undefined {
+  if (!(error instanceof GitHubApiError) || (error.status !== 401 && error.status !== 403)) return undefined;
+  const answer = `${repository}: ${error.message}`;
+  if (error.status === 401) {
+    const fix = settings.token
+      ? 'the token is wrong or expired: set a valid one in GITHUB_TOKEN'
+      : 'this needs a token: set GITHUB_TOKEN (token: ${GITHUB_TOKEN})';
+    return new ConfigError(`${answer}; ${fix}`, { field: 'token' });
+  }
+  if (/push access/i.test(error.apiMessage)) {
+    const fix = 'traffic needs a token with push access to every repository: use such a token in GITHUB_TOKEN, or set traffic: false';
+    return new ConfigError(`${answer}; ${fix}`, { field: 'traffic' });
+  }
+  const fix = settings.token
+    ? 'the token may not read it: give it access, or set another token in GITHUB_TOKEN'
+    : 'set a token that may read it in GITHUB_TOKEN';
+  return new ConfigError(`${answer}; ${fix}`, { field: 'token' });
+}
+
 /** Adds what the user can do about the usual answers to GitHub's own message. */
 function explain(error: Error, repository: string, settings: ApiSettings): Error {
   if (!(error instanceof GitHubApiError)) return new Error(`${repository}: ${error.message}`, { cause: error });
@@ -130,10 +178,6 @@ function explain(error: Error, repository: string, settings: ApiSettings): Error
       ? settings.token
         ? ' (no such repository, or the token cannot read it)'
         : ' (no such repository, or it is private: private repositories need a token)'
-      : error.status === 401
-        ? ' (the token is wrong or expired)'
-        : error.status === 403 && /push access/i.test(error.apiMessage)
-          ? ' (traffic needs a token with push access to the repository; or set traffic: false)'
-          : '';
+      : '';
   return new Error(`${repository}: ${error.message}${hint}`, { cause: error });
 }

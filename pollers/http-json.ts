@@ -1,6 +1,10 @@
 // Any HTTP endpoint that answers JSON: every finite numeric leaf becomes a datapoint under `prefix`.
 import { z } from 'zod';
+import { DEFAULT_MAX_RESPONSE_BYTES, readBoundedText } from '../lib/bounded-body.ts';
+import { byteSize } from '../lib/byte-size.ts';
+import { deadline, formatMs } from '../lib/deadline.ts';
 import { duration } from '../lib/duration.ts';
+import { blockedPortMessage, fetchBlockedPort } from '../lib/fetch-ports.ts';
 import { definePoller } from '../lib/poller.ts';
 
 export default definePoller({
@@ -11,6 +15,8 @@ export default definePoller({
       .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
       // fetch refuses credentials in a URL; say so at load time rather than failing every tick.
       .refine((url) => !/^https?:\/\/[^/]*@/.test(url), 'expected no user:password@ in the URL: put credentials in headers (Authorization: Basic ${TOKEN})')
+      // Likewise a port fetch never connects to (6000, 6665-6669, 25…): every run would fail with "bad port".
+      .refine((url) => fetchBlockedPort(url) === undefined, { error: (issue) => blockedPortMessage(String(issue.input)) })
       .describe('The URL to GET on every tick.'),
     prefix: z
       .string()
@@ -25,6 +31,12 @@ export default definePoller({
       .refine((s) => s > 0, 'expected more than 0 seconds')
       .default(10)
       .describe('Seconds to wait for the whole response before the run counts as failed.'),
+    maxResponseBytes: byteSize()
+      .refine((bytes) => bytes > 0, 'expected more than 0 bytes')
+      .default(DEFAULT_MAX_RESPONSE_BYTES)
+      .describe(
+        'The largest answer read, in bytes or with a unit ("512KiB", "16MiB"): past it the run fails, so no answer can exhaust memory.',
+      ),
     maxDepth: z.number().int().min(1).max(64).default(16).describe('Nesting deeper than this is ignored, so a recursive document cannot produce unbounded paths.'),
     maxDatapoints: z.number().int().min(1).default(10000).describe('At most this many leaves are sent per tick; the rest are counted in the self-metric http.truncated.'),
   }),
@@ -32,23 +44,32 @@ export default definePoller({
 
   async poll({ options, window, sink, signal, fetch, stats, now }) {
     const started = now();
-    const response = await fetch(options.url, {
-      headers: { accept: 'application/json', ...options.headers },
-      signal: AbortSignal.any([signal, AbortSignal.timeout(options.timeout * 1000)]),
-      redirect: 'follow',
-    });
-    // Status and duration live in the job's self-metrics (pollers.<job>.http.*): a JSON key can never reach there.
-    stats.gauge('http.status', response.status);
-    const body = await response.text();
+    const where = redact(options.url);
+    const timeoutMs = options.timeout * 1000;
+    const request = deadline(signal, timeoutMs, `GET ${where}: no complete answer within the timeout (${formatMs(timeoutMs)})`);
+    let body: string;
+    let response: Response;
+    try {
+      response = await fetch(options.url, {
+        headers: { accept: 'application/json', ...options.headers },
+        signal: request.signal,
+        redirect: 'follow',
+      });
+      // Status and duration live in the job's self-metrics (pollers.<job>.http.*): a JSON key can never reach there.
+      stats.gauge('http.status', response.status);
+      body = await readBoundedText(response, options.maxResponseBytes, where);
+    } finally {
+      request.clear();
+    }
     stats.gauge('http.duration_ms', now() - started);
     stats.gauge('http.response_bytes', Buffer.byteLength(body));
-    if (!response.ok) throw new Error(`GET ${redact(options.url)} answered ${response.status} ${response.statusText}`.trim());
+    if (!response.ok) throw new Error(`GET ${where} answered ${response.status} ${response.statusText}`.trim());
 
     let document: unknown;
     try {
       document = JSON.parse(body);
     } catch (error) {
-      throw new Error(`GET ${redact(options.url)} did not answer valid JSON: ${(error as Error).message}`);
+      throw new Error(`GET ${where} did not answer valid JSON: ${(error as Error).message}`);
     }
 
     const prefix = options.prefix.split('.');

@@ -1,5 +1,7 @@
 // GET requests to GitHub's REST API within its rules: rate-limit headers obeyed, ETags reused, errors named.
 import { createHash } from 'node:crypto';
+import { readBoundedText } from '../../lib/bounded-body.ts';
+import { deadline, formatMs } from '../../lib/deadline.ts';
 import type { PollContext } from '../../lib/poller.ts';
 
 /** The API version this poller was written against (GitHub keeps old versions for at least 24 months). */
@@ -13,6 +15,8 @@ export interface ApiSettings {
   token?: string | undefined;
   /** Seconds one request may take. */
   timeout: number;
+  /** The largest answer read (bytes): past it the request fails, whatever GitHub (or a proxy) sends. */
+  maxResponseBytes: number;
 }
 
 type Context = Pick<PollContext<unknown>, 'fetch' | 'signal' | 'stats' | 'now' | 'job' | 'log'>;
@@ -76,23 +80,36 @@ export class GitHubRestApi {
     if (settings.token) headers.authorization = `Bearer ${settings.token}`;
     if (cached) headers['if-none-match'] = cached.etag;
 
-    const response = await ctx.fetch(url, {
-      headers,
-      signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(settings.timeout * 1000)]),
-      redirect: 'follow', // renamed and transferred repositories answer 301 to their new place
-    });
-    ctx.stats.count('api_calls');
-    const limit = readRateLimit(response.headers);
-    if (limit.remaining !== undefined) ctx.stats.gauge('rate_limit.remaining', limit.remaining);
-    if (limit.limit !== undefined) ctx.stats.gauge('rate_limit.limit', limit.limit);
+    const timeoutMs = settings.timeout * 1000;
+    const request = deadline(ctx.signal, timeoutMs, `GET ${path}: no complete answer within the timeout (${formatMs(timeoutMs)})`);
+    let response: Response;
+    let limit: RateLimitHeaders;
+    let text: string;
+    try {
+      response = await ctx.fetch(url, {
+        headers,
+        signal: request.signal,
+        redirect: 'follow', // renamed and transferred repositories answer 301 to their new place
+      });
+      ctx.stats.count('api_calls');
+      limit = readRateLimit(response.headers);
+      if (limit.remaining !== undefined) ctx.stats.gauge('rate_limit.remaining', limit.remaining);
+      if (limit.limit !== undefined) ctx.stats.gauge('rate_limit.limit', limit.limit);
+      if (response.status === 304 && cached) {
+        await response.body?.cancel();
+        text = '';
+      } else {
+        text = await readBoundedText(response, settings.maxResponseBytes, `GET ${path}`);
+      }
+    } finally {
+      request.clear();
+    }
 
     if (response.status === 304 && cached) {
-      await response.body?.cancel();
       ctx.stats.count('not_modified');
       this.noteExhausted(limiter, limit, settings);
       return cached.body;
     }
-    const text = await response.text();
     if (response.status === 403 || response.status === 429) {
       const block = rateLimitBlock(response.status, limit, retryAfter(response.headers, ctx.now()), messageOf(text), ctx.now(), settings);
       if (block) {
@@ -174,7 +191,8 @@ function retryAfter(headers: Headers, nowMs: number): number | undefined {
 /**
  * GitHub's documented rules for a 403/429: with `retry-after`, wait that long; with `x-ratelimit-remaining: 0`,
  * wait for `x-ratelimit-reset`; a "secondary rate limit" message without either, wait a minute. Any other
- * 403 (no push access, blocked repository) is an ordinary error: undefined.
+ * 403 (no push access, single sign-on, a token's permissions) is no rate limit: undefined (github.ts makes it a
+ * configuration error).
  */
 export function rateLimitBlock(
   status: number,

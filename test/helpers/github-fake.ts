@@ -26,6 +26,8 @@ export interface FakeRepositoryOptions extends Partial<RepositoryCounts> {
   pushers?: string[];
   /** Days of GET …/traffic/views?per=day, oldest first. */
   views?: DailyViewsRecord[];
+  /** Tokens not yet authorized for the owner's SAML single sign-on: GitHub answers them 403 on the repository. */
+  samlEnforced?: string[];
 }
 
 interface FakeRepository extends RepositoryCounts {
@@ -36,6 +38,7 @@ interface FakeRepository extends RepositoryCounts {
   readers: string[];
   pushers: string[];
   views: DailyViewsRecord[];
+  samlEnforced: string[];
 }
 
 interface RateWindow {
@@ -56,7 +59,9 @@ const VERSIONS = new Set(['2022-11-28']);
  *   (switched on by a test) answers 403 with `retry-after`;
  * - `etag` on every 200, and `If-None-Match` with the current ETag answers 304 with no body;
  * - errors are `{"message", "documentation_url", "status"}`: 404 "Not Found" for unknown and for unreadable
- *   private repositories, 401 "Bad credentials", 403 "Must have push access to repository" for traffic;
+ *   private repositories, 401 "Bad credentials", 403 "Must have push access to repository" for traffic,
+ *   403 "Resource protected by organization SAML enforcement…" (with `x-github-sso`) for a token not authorized
+ *   for the organization's single sign-on;
  * - owner and name are case-insensitive; the answer spells them as the repository does.
  */
 export class GitHubFake {
@@ -108,6 +113,7 @@ export class GitHubFake {
       readers: options.readers ?? [],
       pushers: options.pushers ?? [],
       views: options.views ?? [],
+      samlEnforced: options.samlEnforced ?? [],
       stargazers_count: options.stargazers_count ?? 0,
       forks_count: options.forks_count ?? 0,
       open_issues_count: options.open_issues_count ?? 0,
@@ -233,6 +239,17 @@ export class GitHubFake {
       window.used++;
       const documentation = match?.[3] ? 'https://docs.github.com/rest/metrics/traffic#get-page-views' : 'https://docs.github.com/rest/repos/repos#get-a-repository';
       return error(404, 'Not Found', documentation, rateHeaders(window));
+    }
+
+    if (token !== undefined && repository.samlEnforced.includes(token)) {
+      window.used++;
+      const sso = `required; url=https://github.com/orgs/${repository.owner}/sso?authorization_request=A1`;
+      return error(
+        403,
+        'Resource protected by organization SAML enforcement. You must grant your Personal Access token access to this organization.',
+        'https://docs.github.com/articles/authenticating-to-a-github-organization-with-saml-single-sign-on/',
+        { ...rateHeaders(window), 'x-github-sso': sso },
+      );
     }
 
     let body: unknown;

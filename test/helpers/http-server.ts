@@ -37,6 +37,43 @@ export class TestHttpServer {
     };
   }
 
+  /** Body bytes written by `respondBytes` answers so far (what the server managed to send, not what was read). */
+  bytesWritten = 0;
+  /** `respondBytes` answers the client went away from before their end (it cancelled the body). */
+  abandoned = 0;
+
+  /**
+   * Answers every request with `bytes` bytes of JSON whitespace (Infinity: an answer that never ends), written
+   * as fast as the client takes them, with a `content-length` header when `declareLength` is set. Writing
+   * stops when the client goes away, so `bytesWritten` shows how much a client read before it gave up.
+   */
+  respondBytes(bytes: number, options: { declareLength?: boolean } = {}): void {
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    this.handler = (_, response) => {
+      const declared = options.declareLength && Number.isFinite(bytes) ? { 'content-length': String(bytes) } : {};
+      response.writeHead(200, { 'content-type': 'application/json', ...declared });
+      let left = bytes;
+      let gone = false;
+      response.on('close', () => {
+        gone = true;
+        if (left > 0) this.abandoned++;
+      });
+      const pump = () => {
+        while (left > 0 && !gone) {
+          const size = Math.min(chunk.length, left);
+          left -= size;
+          this.bytesWritten += size;
+          if (!response.write(size === chunk.length ? chunk : chunk.subarray(0, size))) {
+            response.once('drain', pump);
+            return;
+          }
+        }
+        if (!gone) response.end();
+      };
+      pump();
+    };
+  }
+
   async close(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

@@ -132,6 +132,53 @@ describeCarbon('bin/poll.ts github into a real carbon-cache', () => {
   });
 });
 
+describe('bin/poll.ts github with a token GitHub refuses', () => {
+  let fake: GitHubFake;
+  let work: string;
+  beforeAll(async () => {
+    fake = await GitHubFake.start();
+    fake.addToken(TOKEN);
+    fake.addRepository('nodejs/node', { stargazers_count: 1 });
+    fake.addRepository('acme/site', { stargazers_count: 2 });
+    work = mkdtempSync(join(tmpdir(), 'gp-github-token-'));
+  });
+  afterAll(() => fake?.close());
+
+  // A long-running job (no --once), ticking every second: it must stop at the first refusal, not retry each tick.
+  it.each([
+    ['a wrong token', 'ghp_wrong_token', 'traffic: false', 'token: nodejs/node: GET /repos/nodejs/node answered 401: Bad credentials; the token is wrong or expired: set a valid one in GITHUB_TOKEN'],
+    ['a token without push access', TOKEN, 'traffic: true', 'traffic: nodejs/node: GET /repos/nodejs/node/traffic/views?per=day answered 403: Must have push access to repository; traffic needs a token with push access to every repository'],
+  ])('%s: exit 78 at the first answer, one line naming the field and GITHUB_TOKEN, no retries', async (_, token, traffic, expected) => {
+    const config = join(work, `job-${traffic.replace(/\W/g, '')}.yaml`);
+    const yaml = `repositories: [nodejs/node, acme/site]\ntoken: \${GITHUB_TOKEN}\napiRoot: ${fake.apiRoot}\n${traffic}\ninterval: 1\n`;
+    writeFileSync(config, yaml);
+    const before = fake.requests.length;
+    const result = await runCommand(['bin/poll.ts', 'github', '--config', config], {
+      env: { GITHUB_TOKEN: token, GRAPHITE_URL: '', SELF_METRICS: '0', STATE_DIR: join(work, 'state') },
+      timeoutMs: 30_000,
+    });
+    expect(result.code, result.stderr).toBe(78);
+    const errors = result.stderr.split('\n').filter((line) => /ERROR/.test(line));
+    expect(errors, result.stderr).toHaveLength(1);
+    expect(errors[0]).toContain(`${config}: ${expected}`);
+    expect(result.stderr).not.toContain(token);
+    // One request (two with traffic: the repository, then its views), then nothing more.
+    expect(fake.requests.length - before).toBe(traffic === 'traffic: true' ? 2 : 1);
+  });
+
+  it('traffic: true without a token is refused at load: exit 78 naming token, no request', async () => {
+    const config = join(work, 'no-token.yaml');
+    writeFileSync(config, `repositories: [nodejs/node]\ntoken: \${GITHUB_TOKEN:-}\napiRoot: ${fake.apiRoot}\ntraffic: true\n`);
+    const before = fake.requests.length;
+    const env = { GITHUB_TOKEN: '', GRAPHITE_URL: '', SELF_METRICS: '0' };
+    const result = await runCommand(['bin/poll.ts', 'github', '--once', '--config', config], { env });
+    expect(result.code).toBe(78);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain(`${config}: token: traffic: true needs a token with push access to the repositories: set GITHUB_TOKEN`);
+    expect(fake.requests.length).toBe(before);
+  });
+});
+
 describe('bin/backfill.ts github', () => {
   it('refuses: the source has no history (exit 78, one line)', async () => {
     const result = await runCommand(['bin/backfill.ts', 'github', '--from', '-7d', '--config', 'config/github.example.yaml']);

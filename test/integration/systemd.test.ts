@@ -168,7 +168,7 @@ describeCarbon('config/graphite-poller@.service: ExecStart run as systemd runs a
     writeFileSync(join(etc, 'shop-status.env'), '# the job shop-status\nPOLLER=http-json\n');
     writeFileSync(join(opt, 'config', 'host.yaml'), '');
     writeFileSync(join(etc, 'host.env'), 'POLLER="host"\n');
-    writeFileSync(join(opt, 'config', 'broken.yaml'), 'url: http://127.0.0.1:9/\ninterval: soon\n');
+    writeFileSync(join(opt, 'config', 'broken.yaml'), 'url: http://127.0.0.1:65535/\ninterval: soon\n');
     writeFileSync(join(etc, 'broken.env'), 'POLLER=http-json\n');
   });
   afterAll(async () => {

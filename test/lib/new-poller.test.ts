@@ -108,6 +108,16 @@ describe('npx tsx bin/new-poller.ts', () => {
         });
         expect(once.code, once.stderr).toBe(0);
         expect(once.stdout).toMatch(/^queue-depth\.depth 42 \d+\nqueue-depth\.oldest_seconds 3\.5 \d+\n$/);
+
+        // Its read is bounded: an endless answer fails the run in one line instead of filling memory.
+        api.respondBytes(Infinity);
+        writeFileSync(config, `url: ${api.url}/queue\nmaxResponseBytes: 64KiB\n`);
+        const endless = await runCommand(['bin/poll.ts', 'queue-depth', '--once', '--dry-run', '--config', config], {
+          env: { POLLERS_PATH: join(root, 'pollers'), SELF_METRICS: '0', GRAPHITE_PREFIX: '' },
+        });
+        expect(endless.code).toBe(1);
+        expect(endless.stderr).toContain(`answer larger than maxResponseBytes (64 KiB) from 127.0.0.1:`);
+        expect(endless.stdout).toBe('');
       } finally {
         await api.close();
       }

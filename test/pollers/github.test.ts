@@ -1,5 +1,6 @@
 // The github poller against the GitHub fake: paths, conditional requests, rate limits obeyed, errors named.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../lib/config-error.ts';
 import { createGitHubPoller, githubOptions, planLines } from '../../pollers/github.ts';
 import { dailyViews, repositoryValues } from '../../pollers/github/repository-metrics.ts';
 import { testContext } from '../helpers/capture-sink.ts';
@@ -102,11 +103,36 @@ describe('github', () => {
     expect(ctx.sink.series()['github.ACME.Secret.stars']).toEqual([[T0, 3]]);
   });
 
-  it('a bad token stops the run at the first answer', async () => {
+  it('a bad token is a configuration error (exit 78) at the first answer, naming token and GITHUB_TOKEN', async () => {
     const poller = createGitHubPoller();
     const ctx = context(poller, { repositories: ['nodejs/node', 'vercel/next.js'], token: 'ghp_wrong' });
-    await expect(poller.poll(ctx)).rejects.toThrow('nodejs/node: GET /repos/nodejs/node answered 401: Bad credentials (the token is wrong or expired)');
+    const error = await poller.poll(ctx).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).describe()).toBe(
+      'token: nodejs/node: GET /repos/nodejs/node answered 401: Bad credentials; the token is wrong or expired: set a valid one in GITHUB_TOKEN',
+    );
+    expect((error as Error).message).not.toContain('ghp_wrong');
     expect(fake.requests).toHaveLength(1);
+  });
+
+  it('a 403 that is no rate limit (the token may not read the organization) is a configuration error', async () => {
+    fake.addRepository('acme/sso', { stargazers_count: 1, samlEnforced: [TOKEN] });
+    const poller = createGitHubPoller();
+    const error = await poller.poll(context(poller, { repositories: ['acme/sso', 'nodejs/node'], token: TOKEN })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).describe()).toBe(
+      'token: acme/sso: GET /repos/acme/sso answered 403: Resource protected by organization SAML enforcement. You must grant your Personal Access token access to this organization.; the token may not read it: give it access, or set another token in GITHUB_TOKEN',
+    );
+    // Fail fast: the next repository is not asked, the run stops here.
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('a 403 rate limit stays a rate limit, not a configuration error', async () => {
+    fake.setRateLimit(TOKEN, { remaining: 0, reset: T0 + 60 });
+    const poller = createGitHubPoller();
+    const error = await poller.poll(context(poller, { token: TOKEN })).catch((e: unknown) => e);
+    expect(error).not.toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/rate limit is used up/);
   });
 
   it('a used-up rate limit fails the run naming the reset time, and no request is sent before it', async () => {
@@ -186,9 +212,24 @@ describe('github', () => {
     ]);
     expect(fake.requests.map((r) => r.url)).toEqual(['/repos/acme/site', '/repos/acme/site/traffic/views?per=day']);
 
-    await expect(poller.poll(context(poller, { repositories: ['nodejs/node'], token: TOKEN, traffic: true }))).rejects.toThrow(
-      'nodejs/node: GET /repos/nodejs/node/traffic/views?per=day answered 403: Must have push access to repository (traffic needs a token with push access to the repository; or set traffic: false)',
+    // A token without push access: every tick would fail alike, so it is a configuration error naming traffic.
+    const ctx2 = context(poller, { repositories: ['nodejs/node'], token: TOKEN, traffic: true });
+    const refused = await poller.poll(ctx2).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as ConfigError).describe()).toBe(
+      'traffic: nodejs/node: GET /repos/nodejs/node/traffic/views?per=day answered 403: Must have push access to repository; traffic needs a token with push access to every repository: use such a token in GITHUB_TOKEN, or set traffic: false',
     );
+  });
+
+  it('traffic without a token is refused when the config loads, naming token and GITHUB_TOKEN', () => {
+    for (const token of [undefined, '']) {
+      const raw = { repositories: ['a/b'], traffic: true, ...(token === undefined ? {} : { token }) };
+      const issues = githubOptions.safeParse(raw).error?.issues;
+      expect(issues?.map((issue) => [issue.path.join('.'), issue.message])).toEqual([
+        ['token', 'traffic: true needs a token with push access to the repositories: set GITHUB_TOKEN (token: ${GITHUB_TOKEN}), or set traffic: false'],
+      ]);
+    }
+    expect(githubOptions.safeParse({ repositories: ['a/b'], traffic: true, token: 't' }).success).toBe(true);
   });
 
   it('works under a GitHub Enterprise root (/api/v3), with or without a trailing slash', async () => {
@@ -212,7 +253,20 @@ describe('github', () => {
     expect(githubOptions.safeParse({ repositories: ['a/b/c'] }).success).toBe(false);
     expect(githubOptions.safeParse({ repositories: [] }).error?.issues[0]?.message).toBe('expected at least one repository');
     expect(githubOptions.safeParse({ repositories: ['a/b', 'A/B'] }).error?.issues[0]?.message).toBe('a repository is listed twice');
-    expect(githubOptions.parse({ repositories: ['a/b'] })).toEqual({ repositories: ['a/b'], apiRoot: 'https://api.github.com', prefix: 'github', traffic: false, timeout: 10 });
+    expect(githubOptions.parse({ repositories: ['a/b'] })).toEqual({
+      repositories: ['a/b'],
+      apiRoot: 'https://api.github.com',
+      prefix: 'github',
+      traffic: false,
+      timeout: 10,
+      maxResponseBytes: 16 * 1024 * 1024,
+    });
+    expect(githubOptions.parse({ repositories: ['a/b'], maxResponseBytes: '512KiB' }).maxResponseBytes).toBe(512 * 1024);
+    expect(githubOptions.safeParse({ repositories: ['a/b'], maxResponseBytes: 'lots' }).success).toBe(false);
+    // fetch never connects to port 6000 ("bad port"): refused when the config loads, not on every tick.
+    expect(githubOptions.safeParse({ repositories: ['a/b'], apiRoot: 'http://127.0.0.1:6000/api/v3' }).error?.issues[0]?.message).toMatch(
+      /^port 6000 is one fetch refuses to connect to/,
+    );
   });
 
   it('plan: requests per hour against the limit', () => {

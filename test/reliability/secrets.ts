@@ -103,14 +103,15 @@ export function secretsNeverLeak(): void {
         { name: 'host', args: ['bin/poll.ts', 'host', '--once'], env, fails: false },
         { name: 'http-json', args: ['bin/poll.ts', 'http-json', '--once', '--config', file('http-ok', `url: ${api.url}/status?api_key=${SECRETS.apiKeyInQuery}\n${headers}`)], env, fails: false },
         { name: 'http-json 401 echoing the request', args: ['bin/poll.ts', 'http-json', '--once', '--config', file('http-denied', `url: ${api.url}/deny?api_key=${SECRETS.apiKeyInQuery}\n${headers}`)], env, fails: true },
-        { name: 'http-json unreachable', args: ['bin/poll.ts', 'http-json', '--once', '--config', file('http-down', `url: http://127.0.0.1:9/status?api_key=${SECRETS.apiKeyInQuery}\n${headers}`)], env, fails: true },
-        { name: 'http-json credentials in the URL', args: ['bin/poll.ts', 'http-json', '--once', '--config', file('http-userinfo', `url: http://user:${SECRETS.urlPassword}@127.0.0.1:9/status\n`)], env, fails: true, exitCode: 78 },
+        { name: 'http-json unreachable', args: ['bin/poll.ts', 'http-json', '--once', '--config', file('http-down', `url: http://127.0.0.1:65535/status?api_key=${SECRETS.apiKeyInQuery}\n${headers}`)], env, fails: true },
+        { name: 'http-json credentials in the URL', args: ['bin/poll.ts', 'http-json', '--once', '--config', file('http-userinfo', `url: http://user:${SECRETS.urlPassword}@127.0.0.1:65535/status\n`)], env, fails: true, exitCode: 78 },
         { name: 'github', args: ['bin/poll.ts', 'github', '--once', '--config', file('github-ok', `repositories: [acme/widgets]\napiRoot: ${github.apiRoot}\ntoken: \${GITHUB_TOKEN}\n`)], env, fails: false },
         {
           name: 'github bad credentials',
           args: ['bin/poll.ts', 'github', '--once', '--config', file('github-denied', `repositories: [acme/widgets]\napiRoot: ${github.apiRoot}\ntoken: \${GITHUB_TOKEN}\n`)],
           env: { ...env, GITHUB_TOKEN: SECRETS.wrongGithubToken },
           fails: true,
+          exitCode: 78,
         },
         // A long-term key pair works alone; with a session token the fake refuses it, as AWS does.
         { name: 'cloudwatch', args: ['bin/poll.ts', 'cloudwatch', '--once', '--config', file('cloudwatch-ok', cloudwatchConfig(aws.url))], env: { ...env, AWS_SESSION_TOKEN: '' }, fails: false },
