@@ -14,7 +14,7 @@ import { createGraphiteWriter, parseGraphiteUrl } from './graphite-writer.ts';
 import { createLogger, type Logger } from './log.ts';
 import { logProcessWarnings } from './process-warnings.ts';
 import type { JobContext } from './poll-window.ts';
-import { loadPoller } from './poller-registry.ts';
+import { closePoller, loadPoller } from './poller-registry.ts';
 import { createProgressDisplay } from './progress-display.ts';
 import { StatsCollector } from './self-metrics.ts';
 import { commandShard, shardJobName } from './shard.ts';
@@ -238,6 +238,8 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
       display.stop();
       removeSignals();
       await writer.close();
+      // After the final flush: the poller's pools and clients end with the job.
+      await closePoller(poller, log);
     }
   } catch (error) {
     return reportFatal(error instanceof ConfigError ? error.inFile(configFile) : error, log);

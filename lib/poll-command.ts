@@ -7,7 +7,7 @@ import { createGraphiteWriter, type GraphiteWriter } from './graphite-writer.ts'
 import { createLogger, type Logger } from './log.ts';
 import { logProcessWarnings } from './process-warnings.ts';
 import { pollerHelp, pollerList } from './poller-help.ts';
-import { loadPoller, pollerNames } from './poller-registry.ts';
+import { closePoller, loadPoller, pollerNames } from './poller-registry.ts';
 import { runPoller } from './run-poller.ts';
 import { commandShard, formatShard, shardJobName } from './shard.ts';
 import { onStopSignals } from './stop-signals.ts';
@@ -138,6 +138,8 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
     } finally {
       removeSignals();
       await writer.close();
+      // After the final flush: the poller's pools and clients end with the job.
+      await closePoller(poller, log);
     }
   } catch (error) {
     return reportFatal(error instanceof ConfigError ? error.inFile(configFile) : error, log);

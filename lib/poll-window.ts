@@ -50,6 +50,7 @@ export async function pollWindow(job: JobContext, window: TimeWindow, mode: 'liv
       fetch: job.fetch,
       schedule: job.schedule,
       now: () => job.clock.now(),
+      sleep: (ms) => job.clock.sleep(ms, signal),
       ...(job.shard ? { shard: job.shard } : {}),
     });
     // A poller that ignores its signal must not report a run that outlived its deadline as a success.

@@ -29,15 +29,32 @@ export function pollerNames(dirs = pollerDirectories()): string[] {
   return [...names].sort();
 }
 
-/** Imports `<dir>/<name>.ts` and checks it exports a poller; unknown names are configuration errors. */
+/**
+ * Imports `<dir>/<name>.ts` and checks it exports a poller; unknown names are configuration errors. A file that
+ * exports a factory (`export default createXPoller`) gives a new instance on every call: one per job.
+ */
 export async function loadPoller(name: string, dirs = pollerDirectories()): Promise<Poller> {
   const file = NAME.test(name) ? dirs.map((dir) => join(dir, `${name}.ts`)).find((f) => existsSync(f)) : undefined;
   if (!file) throw new ConfigError(`unknown poller "${name}" (known: ${pollerNames(dirs).join(', ')})`, { file: 'command line' });
   const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
-  const poller = module.default;
-  if (!isPoller(poller)) throw new Error(`${file} does not export default definePoller({...})`);
+  const poller = instantiate(module.default);
+  if (!isPoller(poller)) throw new Error(`${file} does not export default definePoller({...}) or a function that returns one`);
   if (poller.name !== name) throw new Error(`${file} declares name "${poller.name}"; it must match the file name`);
   return poller;
+}
+
+/** The poller a file's default export stands for: itself, or what its factory makes. */
+export function instantiate(exported: unknown): unknown {
+  return typeof exported === 'function' ? (exported as () => unknown)() : exported;
+}
+
+/** Ends a poller instance's lifetime (its `close`), reporting a failure as one line instead of throwing. */
+export async function closePoller(poller: Poller, log: { error(message: string, fields?: Record<string, unknown>): void }): Promise<void> {
+  try {
+    await poller.close?.();
+  } catch (error) {
+    log.error(`closing the ${poller.name} poller failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 export function isPoller(value: unknown): value is Poller {
@@ -48,6 +65,7 @@ export function isPoller(value: unknown): value is Poller {
     typeof p.summary === 'string' &&
     typeof p.poll === 'function' &&
     typeof p.options === 'object' &&
-    typeof p.schedule?.interval === 'number'
+    typeof p.schedule?.interval === 'number' &&
+    (p.close === undefined || typeof p.close === 'function')
   );
 }

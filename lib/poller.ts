@@ -58,6 +58,11 @@ export interface PollContext<O> {
   /** The current time in epoch milliseconds, from the runner's clock (fake in tests). */
   now(): number;
   /**
+   * Waits `ms` on the runner's clock (fake in tests): quota waits, throttling backoff. Resolves early when the run's
+   * signal aborts (check `signal.aborted` after it), so a wait never outlives the run's deadline.
+   */
+  sleep(ms: number): Promise<void>;
+  /**
    * This process's share of a job split across processes (`--shard i/n`, or SHARD=i/n); undefined when the
    * job is not split. Only given to pollers that declare `sharding: true`; they poll the work items for which
    * `inShard(key, shard)` (lib/shard.ts) holds, keyed by what each item is.
@@ -121,6 +126,11 @@ export interface PollerDefinition<S extends z.ZodObject = z.ZodObject> {
   plan?(options: z.output<S>, schedule: JobSchedule, context?: PlanContext): PollPlan | Promise<PollPlan>;
   /** True when `poll` honours `context.shard`: only such pollers accept `--shard` (others would poll everything twice). */
   sharding?: boolean;
+  /**
+   * Releases what this instance holds (connection pools, SDK clients, timers): called once by the commands after
+   * the final flush, before the process exits. A poller that holds nothing leaves it out.
+   */
+  close?(): void | Promise<void>;
 }
 
 export type Poller = PollerDefinition<z.ZodObject>;
@@ -129,3 +139,10 @@ export type Poller = PollerDefinition<z.ZodObject>;
 export function definePoller<S extends z.ZodObject>(definition: PollerDefinition<S>): PollerDefinition<S> {
   return definition;
 }
+
+/**
+ * What a poller file exports by default: a poller, or a factory of pollers. A poller that keeps state (clients,
+ * caches, pools, rate limiters) is a factory, `export default createXPoller`: every job gets its own instance,
+ * owning that state, and `close()` ends it. Nothing lives in module-level maps.
+ */
+export type PollerModuleExport = Poller | (() => Poller);

@@ -60,6 +60,8 @@ export interface TestContextOptions<O> {
   signal?: AbortSignal;
   job?: string;
   schedule?: JobSchedule;
+  /** The context's sleep (default: resolves at once, recording nothing; pass a fake clock's sleep to see waits). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** A PollContext for calling `poller.poll` directly in a unit test. */
@@ -76,5 +78,6 @@ export function testContext<O>(options: TestContextOptions<O>): PollContext<O> &
     fetch: options.fetch ?? globalThis.fetch,
     schedule: options.schedule ?? { interval: options.window.end - options.window.start, delay: 0, lookback: 0 },
     now: () => options.now ?? options.window.end * 1000,
+    sleep: options.sleep ?? (() => Promise.resolve()),
   };
 }
