@@ -2,13 +2,13 @@
 // and per backfill, GA4 batchRunReports per tick, and what 1,000 CloudWatch metric-statistics cost a month.
 import type { MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { pathToFileURL } from 'node:url';
-import { runBackfill } from '../lib/backfill.ts';
-import { systemClock } from '../lib/clock.ts';
-import { GraphiteSink } from '../lib/graphite-sink.ts';
-import { silentLogger } from '../lib/log.ts';
-import type { JobContext } from '../lib/poll-window.ts';
-import type { JobSchedule, Poller, TimeWindow } from '../lib/poller.ts';
-import { StatsCollector } from '../lib/self-metrics.ts';
+import { runBackfill } from '../lib/backfill/run-backfill.ts';
+import { systemClock } from '../lib/poller-kit/clock.ts';
+import { GraphiteSink } from '../lib/graphite/sink.ts';
+import { silentLogger } from '../lib/poller-kit/logger.ts';
+import type { JobContext } from '../lib/run/poll-window.ts';
+import type { JobSchedule, Poller, TimeWindow } from '../lib/poller-kit/contract.ts';
+import { StatsCollector } from '../lib/run/self-metrics.ts';
 import cloudwatch from '../pollers/cloudwatch.ts';
 import { destroyCloudWatchClients } from '../pollers/cloudwatch/client.ts';
 import { SECONDS_PER_MONTH, USD_PER_1000_API_REQUESTS, USD_PER_1000_METRICS_REQUESTED } from '../pollers/cloudwatch/plan.ts';

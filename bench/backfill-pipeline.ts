@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { BACKFILL_QUEUE } from '../lib/backfill-command.ts';
-import { DEFAULT_QUEUE_LIMIT } from '../lib/graphite-writer.ts';
+import { BACKFILL_QUEUE } from '../lib/cli/backfill-command.ts';
+import { DEFAULT_QUEUE_LIMIT } from '../lib/graphite/writer.ts';
 import { atMost, count, exactly, formatText, info, megabytes, perSecond, seconds, type Figure, type Section } from './report.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');

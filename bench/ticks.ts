@@ -1,7 +1,7 @@
 // Tick start precision of runSchedule on the real clock, beside a naive "run, then sleep(interval)" loop.
 import { pathToFileURL } from 'node:url';
-import { systemClock } from '../lib/clock.ts';
-import { runSchedule } from '../lib/schedule.ts';
+import { systemClock } from '../lib/poller-kit/clock.ts';
+import { runSchedule } from '../lib/run/schedule.ts';
 import { atMost, formatText, info, ms, type Section } from './report.ts';
 
 const INTERVAL_MS = 100;

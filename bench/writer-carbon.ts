@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { createGraphiteWriter } from '../lib/graphite-writer.ts';
+import { createGraphiteWriter } from '../lib/graphite/writer.ts';
 import { Carbon, carbonUnavailable } from '../test/helpers/carbon.ts';
 import { atLeast, formatText, info, perSecond, ratio, seconds, skipped, type Section } from './report.ts';
 import { startSink } from './writer.ts';

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Server, type Socket, type TcpSocketConnectOpts } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { createGraphiteWriter, DEFAULT_REPLAY_BYTES, type GraphiteWriterOptions } from '../lib/graphite-writer.ts';
+import { createGraphiteWriter, DEFAULT_REPLAY_BYTES, type GraphiteWriterOptions } from '../lib/graphite/writer.ts';
 import { atLeast, formatText, info, perSecond, ratio, type Section } from './report.ts';
 
 const LINES = 2_000_000;

@@ -9,8 +9,8 @@ import { setFlagsFromString } from 'node:v8';
 // (bench/backfill-pipeline.ts). Set before the command's modules load.
 setFlagsFromString('--optimize-for-size');
 setFlagsFromString('--semi-space-growth-factor=1');
-const { backfillCommand } = await import('../lib/backfill-command.ts');
-const { startCommand } = await import('../lib/command-line.ts');
+const { backfillCommand } = await import('../lib/cli/backfill-command.ts');
+const { startCommand } = await import('../lib/cli/command-line.ts');
 
 // Exit explicitly: an SDK's keep-alive socket must not hold a finished backfill open.
 process.exit(await startCommand(backfillCommand, process.argv.slice(2)));

@@ -3,7 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
 import { z } from 'zod';
-import { definePoller, type Sink } from '../../lib/poller.ts';
+import { definePoller, type Sink } from '../../lib/poller-kit/contract.ts';
 
 const STEP = 60;
 /** Times the source found the queue full and how long it waited, reported on stderr at exit. */

@@ -1,6 +1,6 @@
 // Graphite paths of CloudWatch series: the default naming and `path` templates, always as a list of nodes.
-import { ConfigError } from '../../lib/config-error.ts';
-import { renderPathTemplate } from '../../lib/metric-path.ts';
+import { ConfigError } from '../../lib/poller-kit/config-error.ts';
+import { renderPathTemplate } from '../../lib/graphite/metric-path.ts';
 
 export interface SeriesName {
   region: string;

@@ -1,8 +1,8 @@
 // Sends one Data API call under GA's rules: ≤10 at once per property, waits for exhausted quota, bounded 5xx retries.
 import pLimit, { type LimitFunction } from 'p-limit';
-import { formatDuration } from '../../lib/duration.ts';
-import type { Logger } from '../../lib/log.ts';
-import type { PollStats } from '../../lib/poller.ts';
+import { formatDuration } from '../../lib/poller-kit/duration.ts';
+import type { Logger } from '../../lib/poller-kit/logger.ts';
+import type { PollStats } from '../../lib/poller-kit/contract.ts';
 import { classifyError, Ga4ApiError, type QuotaBucket } from './api-error.ts';
 import { QuotaGate, type QuotaBlock, type QuotaPool } from './quota.ts';
 
@@ -15,7 +15,7 @@ export const RETRY_BASE_MS = 2000;
 /** A request that keeps meeting exhausted quota after this many waits gives up (the clock or GA disagree with us). */
 const MAX_QUOTA_WAITS_PER_REQUEST = 3;
 
-/** Sleeps `ms` or until `signal` aborts; never rejects (lib/clock.ts's Clock.sleep). */
+/** Sleeps `ms` or until `signal` aborts; never rejects (lib/poller-kit/clock.ts's Clock.sleep). */
 export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 
 /** What one run lends to its requests. */

@@ -1,6 +1,6 @@
 // A Sink that keeps what a poller emits, for assertions; plus a ready-made PollContext around it.
-import type { JobSchedule, MetricPath, MetricTags, PollContext, PollStats, Sink, TimeWindow } from '../../lib/poller.ts';
-import { silentLogger, type Logger } from '../../lib/log.ts';
+import type { JobSchedule, MetricPath, MetricTags, PollContext, PollStats, Sink, TimeWindow } from '../../lib/poller-kit/contract.ts';
+import { silentLogger, type Logger } from '../../lib/poller-kit/logger.ts';
 
 export interface CapturedPoint {
   /** The path as the poller gave it: dotted string as is, node arrays joined with '.' (unsanitized). */

@@ -2,7 +2,7 @@
 // collection, and prints as JSON how many of 20 timeouts fired. The argument picks what sets the timeout.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { deadline } from '../../lib/deadline.ts';
+import { deadline } from '../../lib/poller-kit/deadline.ts';
 import { createGitHubPoller, githubOptions } from '../../pollers/github.ts';
 import httpJson from '../../pollers/http-json.ts';
 import { testContext } from './capture-sink.ts';

@@ -1,5 +1,5 @@
 // A Clock whose time moves only when a test says so: sleepers wake in deadline order, awaiting code runs between them.
-import type { Clock } from '../../lib/clock.ts';
+import type { Clock } from '../../lib/poller-kit/clock.ts';
 
 export interface FakeClockOptions {
   /** The wall-clock time to start at (epoch ms, a Date or an ISO string). Default 2024-01-01T00:00:00.000Z. */

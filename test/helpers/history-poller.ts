@@ -1,6 +1,6 @@
 // A test-only poller with deterministic history: one point per step, value derived from the timestamp.
 import { z } from 'zod';
-import { definePoller, type Poller, type TimeWindow } from '../../lib/poller.ts';
+import { definePoller, type Poller, type TimeWindow } from '../../lib/poller-kit/contract.ts';
 
 export interface HistoryPollerOptions {
   step?: number;

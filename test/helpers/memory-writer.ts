@@ -1,5 +1,5 @@
 // An in-memory stand-in for the Graphite writer in runner tests: keeps lines, can hold them back or drop them.
-import type { JobWriter } from '../../lib/run-poller.ts';
+import type { JobWriter } from '../../lib/run/run-poller.ts';
 
 export class MemoryWriter implements JobWriter {
   readonly lines: string[] = [];

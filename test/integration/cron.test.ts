@@ -10,7 +10,7 @@ import type { MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Carbon, describeCarbon } from '../helpers/carbon.ts';
 import { CloudWatchFake, FAKE_CREDENTIALS } from '../helpers/cloudwatch-fake.ts';
-import { TEST_NOW_VARIABLE } from '../../lib/clock.ts';
+import { TEST_NOW_VARIABLE } from '../../lib/poller-kit/clock.ts';
 import { Ga4Fake, type SeedRow } from '../helpers/ga4-fake.ts';
 import { ROOT } from '../helpers/run-command.ts';
 

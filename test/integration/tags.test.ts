@@ -43,7 +43,7 @@ export default definePoller({
 });
 `;
 
-// What the line names must be, written out by hand from carbon's rules (not computed with lib/metric-path.ts).
+// What the line names must be, written out by hand from carbon's rules (not computed with lib/graphite/metric-path.ts).
 const EXPECTED_TAGGED: Array<[series: string, value: number]> = [
   ['svc.eu-west-1.requests;region=eu-west-1;service=api', 1],
   ['svc.us-east-1.requests;region=us-east-1;service=api', 2],

@@ -2,12 +2,12 @@
 // failures of one region or role, discovery by tags, sharding; and the pure parts (ARN → dimension, tag filters).
 import type { MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { isConfigError, type ConfigError } from '../../lib/config-error.ts';
-import type { Logger } from '../../lib/log.ts';
-import { formatPath, formatTags } from '../../lib/metric-path.ts';
-import type { JobSchedule, TimeWindow } from '../../lib/poller.ts';
-import { resetSharedRateLimiters } from '../../lib/rate-limiter.ts';
-import type { Shard } from '../../lib/shard.ts';
+import { isConfigError, type ConfigError } from '../../lib/poller-kit/config-error.ts';
+import type { Logger } from '../../lib/poller-kit/logger.ts';
+import { formatPath, formatTags } from '../../lib/graphite/metric-path.ts';
+import type { JobSchedule, TimeWindow } from '../../lib/poller-kit/contract.ts';
+import { resetSharedRateLimiters } from '../../lib/poller-kit/rate-limiter.ts';
+import type { Shard } from '../../lib/poller-kit/shard.ts';
 import cloudwatch from '../../pollers/cloudwatch.ts';
 import { destroyCloudWatchClients } from '../../pollers/cloudwatch/client.ts';
 import { REFRESH_BEFORE_EXPIRY_MS } from '../../pollers/cloudwatch/credentials.ts';

@@ -1,10 +1,10 @@
 // The CloudWatch poller against the honest fake, through the real SDK: calls, windows, periods, paths, discovery, errors.
 import type { MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { isConfigError } from '../../lib/config-error.ts';
-import { formatPath } from '../../lib/metric-path.ts';
-import type { JobSchedule, TimeWindow } from '../../lib/poller.ts';
-import { resetSharedRateLimiters } from '../../lib/rate-limiter.ts';
+import { isConfigError } from '../../lib/poller-kit/config-error.ts';
+import { formatPath } from '../../lib/graphite/metric-path.ts';
+import type { JobSchedule, TimeWindow } from '../../lib/poller-kit/contract.ts';
+import { resetSharedRateLimiters } from '../../lib/poller-kit/rate-limiter.ts';
 import cloudwatch from '../../pollers/cloudwatch.ts';
 import { destroyCloudWatchClients } from '../../pollers/cloudwatch/client.ts';
 import { clearDiscoveryCache } from '../../pollers/cloudwatch/discovery.ts';

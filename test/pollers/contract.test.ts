@@ -8,11 +8,11 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { interpolateEnvironment, loadJobConfig, type JobConfig } from '../../lib/config.ts';
-import { COMMON_KEYS, documentOptions, jobSchema } from '../../lib/job-options.ts';
-import type { Poller } from '../../lib/poller.ts';
-import { pollerHelp } from '../../lib/poller-help.ts';
-import { isPoller, pollerNames } from '../../lib/poller-registry.ts';
+import { interpolateEnvironment, loadJobConfig, type JobConfig } from '../../lib/config/job-config.ts';
+import { COMMON_KEYS, documentOptions, jobSchema } from '../../lib/config/job-options.ts';
+import type { Poller } from '../../lib/poller-kit/contract.ts';
+import { pollerHelp } from '../../lib/config/poller-help.ts';
+import { isPoller, pollerNames } from '../../lib/config/poller-registry.ts';
 import { testContext } from '../helpers/capture-sink.ts';
 
 // Paths from this file, not from lib/: the scaffold's test runs a copy of this file in a temporary checkout.
@@ -97,7 +97,7 @@ for (const name of names) {
 
     it('leaves the keys of every job to lib/ and rejects unknown options', () => {
       const own = Object.keys(poller.options.shape);
-      expect(own.filter((key) => (COMMON_KEYS as readonly string[]).includes(key)), 'options that lib/job-options.ts adds to every job').toEqual([]);
+      expect(own.filter((key) => (COMMON_KEYS as readonly string[]).includes(key)), 'options that lib/config/job-options.ts adds to every job').toEqual([]);
       // A misspelt option must be an error (exit 78), not silently ignored: the schema is strict.
       const raw = readExample(exampleText);
       const parsed = jobSchema(poller).safeParse({ ...raw, contractTestUnknownOption: 1 });

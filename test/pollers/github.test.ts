@@ -1,6 +1,6 @@
 // The github poller against the GitHub fake: paths, conditional requests, rate limits obeyed, errors named.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../lib/config-error.ts';
+import { ConfigError } from '../../lib/poller-kit/config-error.ts';
 import { createGitHubPoller, githubOptions, planLines } from '../../pollers/github.ts';
 import { dailyViews, repositoryValues } from '../../pollers/github/repository-metrics.ts';
 import { testContext } from '../helpers/capture-sink.ts';

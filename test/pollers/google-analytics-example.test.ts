@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadJobConfig } from '../../lib/config.ts';
-import { documentOptions } from '../../lib/job-options.ts';
+import { loadJobConfig } from '../../lib/config/job-config.ts';
+import { documentOptions } from '../../lib/config/job-options.ts';
 import poller from '../../pollers/google-analytics.ts';
 import { ROOT } from '../helpers/run-command.ts';
 

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { expect, it, type TestContext } from 'vitest';
 import { describeCarbon } from '../helpers/carbon.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
-import { createGraphiteWriter, DEFAULT_REPLAY_BYTES } from '../../lib/graphite-writer.ts';
-import { createLogger } from '../../lib/log.ts';
+import { createGraphiteWriter, DEFAULT_REPLAY_BYTES } from '../../lib/graphite/writer.ts';
+import { createLogger } from '../../lib/poller-kit/logger.ts';
 import {
   BlackholeProxy,
   choose,

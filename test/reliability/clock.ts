@@ -2,9 +2,9 @@
 // the runner level, re-aligns to the interval, never spins, never sleeps for hours, and catch-up fills the hole a
 // forward jump leaves.
 import { describe, expect, it } from 'vitest';
-import type { JobConfig } from '../../lib/config.ts';
-import { silentLogger } from '../../lib/log.ts';
-import { runPoller } from '../../lib/run-poller.ts';
+import type { JobConfig } from '../../lib/config/job-config.ts';
+import { silentLogger } from '../../lib/poller-kit/logger.ts';
+import { runPoller } from '../../lib/run/run-poller.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { createHistoryPoller } from '../helpers/history-poller.ts';
 import { MemoryWriter } from '../helpers/memory-writer.ts';

@@ -1,6 +1,6 @@
 // A test-only poller with deterministic history, loadable by bin/*.ts through POLLERS_PATH=test/helpers/pollers.
 import { z } from 'zod';
-import { definePoller } from '../../../lib/poller.ts';
+import { definePoller } from '../../../lib/poller-kit/contract.ts';
 import { historyValue } from '../history-poller.ts';
 
 export default definePoller({

@@ -1,0 +1,117 @@
+// Advances a job's watermark once a window's points have all reached Graphite's socket, in window order.
+import type { Logger } from '../poller-kit/logger.ts';
+import type { TimeWindow } from '../poller-kit/contract.ts';
+import { formatWindow } from '../run/time-window.ts';
+import type { Watermark } from './watermark.ts';
+
+/** The writer's drop counters before a window's poll. */
+export interface DropMark {
+  dropped: number;
+  lost: number;
+}
+
+/** What the tracker needs of the Graphite writer. */
+export interface HandOff {
+  readonly sequence: number;
+  whenHandedOff(sequence: number): Promise<unknown>;
+  /** `lost`: lines dropped because the writer closed with them queued (not an overflow). */
+  stats(): { dropped: number; lost?: number };
+}
+
+export class DeliveryTracker {
+  private chain: Promise<void> = Promise.resolve();
+  private pending = 0;
+  private stateErrorLogged = false;
+  private gapWarned = false;
+
+  constructor(
+    private readonly writer: HandOff,
+    private readonly watermark: Watermark | undefined,
+    /**
+     * Contiguous: a window advances the watermark only when it starts at or before it, so a failed or
+     * dropped window stays a gap for catch-up to fill. Sources without history advance on every delivery.
+     */
+    private readonly contiguous: boolean,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The writer's drop count, to take before a window's poll starts and hand to `delivered`. */
+  dropMark(): DropMark {
+    const stats = this.writer.stats();
+    return { dropped: stats.dropped, lost: stats.lost ?? 0 };
+  }
+
+  /**
+   * Call right after a window's poll succeeded: all its lines are queued up to the writer's sequence. Once
+   * they are handed off, the watermark advances, unless lines were dropped meanwhile (they may have been this
+   * window's): it then stays a gap, which catch-up fills for a source with history.
+   */
+  delivered(window: TimeWindow, mark: DropMark): void {
+    const sequence = this.writer.sequence;
+    this.pending++;
+    this.chain = this.chain.then(async () => {
+      await this.writer.whenHandedOff(sequence);
+      this.pending--;
+      const stats = this.writer.stats();
+      const lost = (stats.lost ?? 0) - mark.lost;
+      const overflowed = stats.dropped - mark.dropped - lost;
+      if (overflowed + lost <= 0) {
+        this.gapWarned = false;
+        this.advance(window);
+        return;
+      }
+      // Lines lost at exit are reported by the exit summary; a source without history has no catch-up to promise,
+      // and the queue already said it is dropping. Once per outage, not once per tick.
+      if (overflowed > 0 && this.contiguous && !this.gapWarned) {
+        this.gapWarned = true;
+        this.log.warn('the full queue dropped points while this window was written; it stays a gap for catch-up', {
+          window: formatWindow(window),
+          dropped: overflowed,
+        });
+      } else {
+        this.log.debug('points of this window were dropped; the watermark stays before it', {
+          window: formatWindow(window),
+          dropped: overflowed,
+          lost,
+        });
+      }
+    });
+  }
+
+  /** Gives up the gap before `window.end` (the caller said it is left for a backfill): the watermark moves over it. */
+  skip(window: TimeWindow): void {
+    const mark = this.watermark;
+    if (!mark || mark.value === undefined || mark.value > window.start) return;
+    this.store(mark, window.end);
+  }
+
+  /** Moves the watermark over a window known to be delivered. */
+  advance(window: TimeWindow): void {
+    const mark = this.watermark;
+    if (!mark) return;
+    if (this.contiguous && mark.value !== undefined && window.start > mark.value) return;
+    this.store(mark, window.end);
+  }
+
+  private store(mark: Watermark, until: number): void {
+    try {
+      mark.advance(until, this.now());
+      this.stateErrorLogged = false;
+    } catch (error) {
+      // Polling goes on without state: say so once per outage of the state directory, not per tick.
+      if (!this.stateErrorLogged) this.log.error('cannot write the watermark; polling goes on without it', { file: mark.file, error });
+      this.stateErrorLogged = true;
+    }
+  }
+
+  /** Windows whose lines are still queued. */
+  get backlog(): number {
+    return this.pending;
+  }
+
+  /** Resolves when every recorded window has been handed off. */
+  settled(): Promise<void> {
+    return this.chain;
+  }
+}

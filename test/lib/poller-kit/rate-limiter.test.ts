@@ -1,0 +1,90 @@
+// The token bucket on a fake clock: burst, sustained rate, call order, abort, and the process-wide registry.
+import { afterEach, describe, expect, it } from 'vitest';
+import { RateLimiter, resetSharedRateLimiters, sharedRateLimiter } from '../../../lib/poller-kit/rate-limiter.ts';
+import { FakeClock } from '../../helpers/fake-clock.ts';
+
+describe('RateLimiter', () => {
+  afterEach(() => resetSharedRateLimiters());
+
+  it('lets a burst through at once, then paces callers at the rate', async () => {
+    const clock = new FakeClock();
+    const limiter = new RateLimiter({ ratePerSecond: 10, burst: 3, clock });
+    const start = clock.now();
+    const doneAt: number[] = [];
+    const calls = Array.from({ length: 6 }, () => limiter.take().then(() => doneAt.push(clock.now() - start)));
+    await clock.runUntilSettled(Promise.all(calls));
+    expect(doneAt).toEqual([0, 0, 0, 100, 200, 300]);
+  });
+
+  it('refills while idle, up to the burst and no further', async () => {
+    const clock = new FakeClock();
+    const limiter = new RateLimiter({ ratePerSecond: 2, burst: 2, clock });
+    await limiter.take();
+    await limiter.take();
+    expect(limiter.available).toBe(0);
+    await clock.advance(10_000);
+    expect(limiter.available).toBe(2);
+  });
+
+  it('serves waiting callers in call order and reports how long each waited', async () => {
+    const clock = new FakeClock();
+    const limiter = new RateLimiter({ ratePerSecond: 1, burst: 1, clock });
+    const order: string[] = [];
+    const waits: number[] = [];
+    const a = limiter.take().then((w) => (order.push('a'), waits.push(w)));
+    const b = limiter.take().then((w) => (order.push('b'), waits.push(w)));
+    const c = limiter.take().then((w) => (order.push('c'), waits.push(w)));
+    await clock.runUntilSettled(Promise.all([a, b, c]));
+    expect(order).toEqual(['a', 'b', 'c']);
+    expect(waits).toEqual([0, 1000, 2000]);
+  });
+
+  it('rejects a waiting caller when its signal aborts and gives its token back', async () => {
+    const clock = new FakeClock();
+    const limiter = new RateLimiter({ ratePerSecond: 1, burst: 1, clock });
+    await limiter.take();
+    const controller = new AbortController();
+    const waiting = limiter.take(controller.signal);
+    waiting.catch(() => {});
+    await clock.flush();
+    controller.abort(new Error('stopping'));
+    await expect(waiting).rejects.toThrow('stopping');
+    await clock.advance(1000);
+    expect(limiter.available).toBeCloseTo(1);
+  });
+
+  it('never waits with an aborted signal: rejects at once', async () => {
+    const limiter = new RateLimiter({ ratePerSecond: 1, clock: new FakeClock() });
+    await expect(limiter.take(AbortSignal.abort(new Error('gone')))).rejects.toThrow('gone');
+  });
+
+  it('refuses a rate that is not positive', () => {
+    expect(() => new RateLimiter({ ratePerSecond: 0 })).toThrow(/positive/);
+  });
+});
+
+describe('sharedRateLimiter', () => {
+  afterEach(() => resetSharedRateLimiters());
+
+  it('returns one bucket per key for the whole process, the strictest rate winning', () => {
+    const clock = new FakeClock();
+    const first = sharedRateLimiter('api.Op.region-1', { ratePerSecond: 20, clock });
+    const second = sharedRateLimiter('api.Op.region-1', { ratePerSecond: 5, clock });
+    const third = sharedRateLimiter('api.Op.region-1', { ratePerSecond: 50, clock });
+    expect(second).toBe(first);
+    expect(third).toBe(first);
+    expect(first.ratePerSecond).toBe(5);
+    expect(sharedRateLimiter('api.Op.region-2', { ratePerSecond: 20, clock })).not.toBe(first);
+  });
+
+  it('paces two callers sharing a key together, as two jobs in one process', async () => {
+    const clock = new FakeClock();
+    const jobA = sharedRateLimiter('shared', { ratePerSecond: 4, burst: 1, clock });
+    const jobB = sharedRateLimiter('shared', { ratePerSecond: 4, burst: 1, clock });
+    const start = clock.now();
+    const times: number[] = [];
+    const all = [jobA.take(), jobB.take(), jobA.take(), jobB.take()].map((p) => p.then(() => times.push(clock.now() - start)));
+    await clock.runUntilSettled(Promise.all(all));
+    expect(times).toEqual([0, 250, 500, 750]);
+  });
+});
