@@ -1,11 +1,20 @@
 // AWS CloudWatch metrics through GetMetricData: every datapoint, late data corrected, in the fewest calls the API allows,
 // over any number of regions and accounts in one job, resources found by tag, and the work splittable across hosts.
 import pLimit from 'p-limit';
-import { isConfigError } from '../lib/poller-kit/config-error.ts';
-import { silentLogger, type Logger } from '../lib/poller-kit/logger.ts';
-import { definePoller, type JobSchedule, type PollStats, type Sink, type TimeWindow } from '../lib/poller-kit/contract.ts';
-import { templatePlaceholders } from '../lib/graphite/metric-path.ts';
-import { inShard, shardOf, type Shard } from '../lib/poller-kit/shard.ts';
+import {
+  definePoller,
+  inShard,
+  isConfigError,
+  type JobSchedule,
+  type Logger,
+  type PollStats,
+  type Shard,
+  shardOf,
+  silentLogger,
+  type Sink,
+  templatePlaceholders,
+  type TimeWindow,
+} from '../lib/poller-kit/index.ts';
 import { CloudWatchCalls } from './cloudwatch/api-calls.ts';
 import { CALL_LIMITS, gcd, planCalls } from './cloudwatch/batching.ts';
 import { cloudWatchTarget, type CloudWatchTarget, type TargetSpec } from './cloudwatch/client.ts';

@@ -1,11 +1,16 @@
 // GitHub repository statistics (stars, forks, open issues, watchers, size; optionally daily views) from the REST API.
 import { z } from 'zod';
-import { DEFAULT_MAX_RESPONSE_BYTES } from '../lib/poller-kit/bounded-body.ts';
-import { byteSize } from '../lib/poller-kit/byte-size.ts';
-import { ConfigError } from '../lib/poller-kit/config-error.ts';
-import { duration, formatDuration } from '../lib/poller-kit/duration.ts';
-import { blockedPortMessage, fetchBlockedPort } from '../lib/poller-kit/fetch-ports.ts';
-import { definePoller, type JobSchedule } from '../lib/poller-kit/contract.ts';
+import {
+  blockedPortMessage,
+  byteSize,
+  ConfigError,
+  DEFAULT_MAX_RESPONSE_BYTES,
+  definePoller,
+  duration,
+  fetchBlockedPort,
+  formatDuration,
+  type JobSchedule,
+} from '../lib/poller-kit/index.ts';
 import { dailyViews, repositoryValues } from './github/repository-metrics.ts';
 import { GitHubApiError, GitHubRestApi, RateLimitError, type ApiSettings } from './github/rest-api.ts';
 

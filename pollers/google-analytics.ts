@@ -1,7 +1,5 @@
 // Google Analytics 4: realtime minutes and hourly/daily reports from the Data API (v1beta), revised data re-fetched, within quota.
-import { systemClock } from '../lib/poller-kit/clock.ts';
-import { isConfigError } from '../lib/poller-kit/config-error.ts';
-import { definePoller, type PollContext } from '../lib/poller-kit/contract.ts';
+import { definePoller, isConfigError, isValidTimeZone, type PollContext, systemClock } from '../lib/poller-kit/index.ts';
 import { classifyError } from './google-analytics/api-error.ts';
 import { runBatch } from './google-analytics/batching.ts';
 import { ClientFactory, type Ga4Client, type RunRealtimeReportRequest, type RunReportResponse } from './google-analytics/client.ts';
@@ -13,7 +11,6 @@ import { QuotaGauges } from './google-analytics/quota.ts';
 import { fillReport, mapRealtimeRows, mapReportRows, type RowNotes } from './google-analytics/report-mapping.ts';
 import { containsPeriodStart, dateRangeFor, pointRange, reportRequest, type DateRange } from './google-analytics/report-request.ts';
 import { RequestPolicy, type RunContext, type Sleep } from './google-analytics/request-policy.ts';
-import { isValidTimeZone } from '../lib/poller-kit/time-zone.ts';
 
 /** GA keeps aggregated report data for years (the retention setting limits explorations, not reports). */
 const RETENTION_SECONDS = 10 * 365 * 86_400;

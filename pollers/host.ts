@@ -1,7 +1,7 @@
 // This machine's load averages, memory and uptime from node:os: needs nothing, so a fresh checkout shows real data.
 import { cpus, freemem, hostname, loadavg, totalmem, uptime } from 'node:os';
 import { z } from 'zod';
-import { definePoller } from '../lib/poller-kit/contract.ts';
+import { definePoller } from '../lib/poller-kit/index.ts';
 
 export default definePoller({
   name: 'host',

@@ -1,11 +1,16 @@
 // Any HTTP endpoint that answers JSON: every finite numeric leaf becomes a datapoint under `prefix`.
 import { z } from 'zod';
-import { DEFAULT_MAX_RESPONSE_BYTES, readBoundedText } from '../lib/poller-kit/bounded-body.ts';
-import { byteSize } from '../lib/poller-kit/byte-size.ts';
-import { deadline, formatMs } from '../lib/poller-kit/deadline.ts';
-import { duration } from '../lib/poller-kit/duration.ts';
-import { blockedPortMessage, fetchBlockedPort } from '../lib/poller-kit/fetch-ports.ts';
-import { definePoller } from '../lib/poller-kit/contract.ts';
+import {
+  blockedPortMessage,
+  byteSize,
+  deadline,
+  DEFAULT_MAX_RESPONSE_BYTES,
+  definePoller,
+  duration,
+  fetchBlockedPort,
+  formatMs,
+  readBoundedText,
+} from '../lib/poller-kit/index.ts';
 
 export default definePoller({
   name: 'http-json',

@@ -1,5 +1,5 @@
 // What every Graphite writer shares: the bounded queue, sequences, ready/whenHandedOff/flush and stats.
-import type { GraphiteWriter, WriterStats } from './writer.ts';
+import type { GraphiteWriter, WriterStats } from './writer-types.ts';
 import { LineQueue, RESOLVED, type HandOff, type QueueOptions } from './line-queue.ts';
 import type { Logger } from '../poller-kit/logger.ts';
 

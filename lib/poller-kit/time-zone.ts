@@ -1,4 +1,4 @@
-// Wall-clock times of an IANA time zone ↔ epoch seconds, with Intl only (GA's dates, backfill's date bounds).
+// Wall-clock times of an IANA time zone ↔ epoch seconds, with Intl only (a source's local days, backfill's date bounds).
 
 /** A local calendar time in some zone: month 1–12, hour 0–23. */
 export interface LocalTime {
@@ -75,35 +75,6 @@ export function epochOfLocalTime(local: LocalTime, timeZone: string): number {
   return asIfUtc - utcOffsetAt(asIfUtc - 86400, timeZone);
 }
 
-const DATE_HOUR = /^(\d{4})(\d{2})(\d{2})(\d{2})$/;
-const DATE = /^(\d{4})(\d{2})(\d{2})$/;
-
-/** GA's `dateHour` (`2026031102`, local to the property) → epoch seconds of the start of that hour. */
-export function dateHourToEpoch(dateHour: string, timeZone: string): number | undefined {
-  const m = DATE_HOUR.exec(dateHour);
-  if (!m) return undefined;
-  return epochOfLocalTime({ year: +m[1]!, month: +m[2]!, day: +m[3]!, hour: +m[4]!, minute: 0 }, timeZone);
-}
-
-/** GA's `date` (`20260311`, local to the property) → epoch seconds of that day's midnight (or first instant). */
-export function dateToEpoch(date: string, timeZone: string): number | undefined {
-  const m = DATE.exec(date);
-  if (!m) return undefined;
-  return epochOfLocalTime({ year: +m[1]!, month: +m[2]!, day: +m[3]!, hour: 0, minute: 0 }, timeZone);
-}
-
-/** `YYYY-MM-DD` of the zone's calendar day containing `epochSeconds`: GA's dateRanges format. */
-export function isoDateAt(epochSeconds: number, timeZone: string): string {
-  const { year, month, day } = localTimeAt(epochSeconds, timeZone);
-  return `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
-}
-
-/** `YYYY-MM-DD` moved by `days` calendar days. */
-export function addDays(isoDate: string, days: number): string {
-  const [y, m, d] = isoDate.split('-').map(Number) as [number, number, number];
-  return new Date(Date.UTC(y, m - 1, d + days)).toISOString().slice(0, 10);
-}
-
 /** Start (epoch seconds) of the zone's hour containing `epochSeconds` (half-hour zones included). */
 export function startOfLocalHour(epochSeconds: number, timeZone: string): number {
   const local = localTimeAt(epochSeconds, timeZone);
@@ -120,7 +91,10 @@ export function startOfLocalDay(epochSeconds: number, timeZone: string): number 
 
 /** The next midnight in `timeZone` strictly after `epochSeconds`. */
 export function nextLocalMidnight(epochSeconds: number, timeZone: string): number {
-  const today = isoDateAt(epochSeconds, timeZone);
-  const [y, m, d] = addDays(today, 1).split('-').map(Number) as [number, number, number];
-  return epochOfLocalTime({ year: y, month: m, day: d, hour: 0, minute: 0 }, timeZone);
+  const { year, month, day } = localTimeAt(epochSeconds, timeZone);
+  const tomorrow = new Date(Date.UTC(year, month - 1, day + 1));
+  return epochOfLocalTime(
+    { year: tomorrow.getUTCFullYear(), month: tomorrow.getUTCMonth() + 1, day: tomorrow.getUTCDate(), hour: 0, minute: 0 },
+    timeZone,
+  );
 }

@@ -8,8 +8,7 @@ import {
   type Metric,
 } from '@aws-sdk/client-cloudwatch';
 import { GetResourcesCommand, type ResourceTagMapping } from '@aws-sdk/client-resource-groups-tagging-api';
-import type { PollStats } from '../../lib/poller-kit/contract.ts';
-import { sharedRateLimiter, type RateLimiter } from '../../lib/poller-kit/rate-limiter.ts';
+import { type PollStats, type RateLimiter, sharedRateLimiter } from '../../lib/poller-kit/index.ts';
 import type { CloudWatchTarget } from './client.ts';
 
 export interface CallSettings {

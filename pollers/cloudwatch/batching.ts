@@ -1,5 +1,5 @@
 // Packing a window's queries into the fewest GetMetricData calls: at most 500 queries and 100,800 datapoints each.
-import type { TimeWindow } from '../../lib/poller-kit/contract.ts';
+import type { TimeWindow } from '../../lib/poller-kit/index.ts';
 import { alignedRange, periodFor, tierSegments, type TierSegment } from './periods.ts';
 import type { Series } from './series.ts';
 

@@ -1,7 +1,7 @@
 // One set of SDK clients per region, endpoint and role for the whole process: credentials, retries and region resolution.
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
-import { ConfigError } from '../../lib/poller-kit/config-error.ts';
+import { ConfigError } from '../../lib/poller-kit/index.ts';
 import { assumedRole, callerAccount, resetCredentials, type StsSettings } from './credentials.ts';
 import { accountOfRoleArn } from './resource-types.ts';
 

@@ -1,5 +1,5 @@
 // AWS errors that mean the credentials are missing or refused, as one line naming what to set: retrying cannot heal them.
-import { ConfigError } from '../../lib/poller-kit/config-error.ts';
+import { ConfigError } from '../../lib/poller-kit/index.ts';
 import type { Role } from './client.ts';
 
 /** The SDK's default chain found no credentials (environment, profile, SSO, process, web identity, container, instance). */

@@ -1,7 +1,6 @@
 // A per-process cache of discovery answers (ListMetrics, GetResources): a TTL on the run's clock, one walk
 // shared by concurrent asks, and the older answer kept when a refresh fails.
-import type { Logger } from '../../lib/poller-kit/logger.ts';
-import type { PollStats } from '../../lib/poller-kit/contract.ts';
+import type { Logger, PollStats } from '../../lib/poller-kit/index.ts';
 
 export interface CacheRun {
   ttlSeconds: number;

@@ -1,7 +1,6 @@
 // Discovery of dimension values with ListMetrics, cached for a TTL per process so a tick rarely pays for it.
 import type { Metric } from '@aws-sdk/client-cloudwatch';
-import type { Logger } from '../../lib/poller-kit/logger.ts';
-import type { PollStats } from '../../lib/poller-kit/contract.ts';
+import type { Logger, PollStats } from '../../lib/poller-kit/index.ts';
 import { DiscoveryCache } from './discovery-cache.ts';
 
 export type DimensionPairs = Array<readonly [name: string, value: string]>;

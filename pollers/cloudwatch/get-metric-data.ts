@@ -1,7 +1,6 @@
 // Runs one planned GetMetricData call: every NextToken page, each value to its paths at its period's start, fill: 0.
 import type { GetMetricDataCommandInput, GetMetricDataCommandOutput, MetricDataQuery } from '@aws-sdk/client-cloudwatch';
-import type { Logger } from '../../lib/poller-kit/logger.ts';
-import type { PollStats, Sink } from '../../lib/poller-kit/contract.ts';
+import type { Logger, PollStats, Sink } from '../../lib/poller-kit/index.ts';
 import type { PlannedCall } from './batching.ts';
 import type { Series } from './series.ts';
 

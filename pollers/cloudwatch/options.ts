@@ -1,7 +1,6 @@
 // The CloudWatch poller's options: one zod schema with defaults and descriptions (config/cloudwatch.example.yaml documents it).
 import { z } from 'zod';
-import { duration } from '../../lib/poller-kit/duration.ts';
-import { templatePlaceholders } from '../../lib/graphite/metric-path.ts';
+import { duration, templatePlaceholders } from '../../lib/poller-kit/index.ts';
 import { RESOURCE_KINDS, resourceKind, TAGGABLE_NAMESPACES } from './resource-types.ts';
 
 /** CloudWatch accepts periods of 1, 5, 10, 20 and 30 s (high resolution) or any multiple of 60 s. */

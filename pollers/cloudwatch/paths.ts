@@ -1,6 +1,5 @@
 // Graphite paths of CloudWatch series: the default naming and `path` templates, always as a list of nodes.
-import { ConfigError } from '../../lib/poller-kit/config-error.ts';
-import { renderPathTemplate } from '../../lib/graphite/metric-path.ts';
+import { ConfigError, renderPathTemplate } from '../../lib/poller-kit/index.ts';
 
 export interface SeriesName {
   region: string;

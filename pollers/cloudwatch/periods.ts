@@ -1,5 +1,5 @@
 // CloudWatch's retention tiers: which period a window's age allows, and how a window splits where the tier changes.
-import type { TimeWindow } from '../../lib/poller-kit/contract.ts';
+import type { TimeWindow } from '../../lib/poller-kit/index.ts';
 
 const HOUR = 3600;
 const DAY = 86400;

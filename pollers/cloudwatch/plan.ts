@@ -1,6 +1,5 @@
 // What a job costs before it runs: queries and calls per tick, metrics requested per month, the estimated bill.
-import { formatDuration } from '../../lib/poller-kit/duration.ts';
-import type { JobSchedule, TimeWindow } from '../../lib/poller-kit/contract.ts';
+import { formatDuration, type JobSchedule, type TimeWindow } from '../../lib/poller-kit/index.ts';
 import { planCalls } from './batching.ts';
 import type { CloudWatchOptions } from './options.ts';
 import type { Series } from './series.ts';

@@ -1,5 +1,5 @@
 // From the `metrics` config to the series to fetch: names × dimension sets (given or discovered) × statistics, each with its path.
-import type { MetricTags } from '../../lib/poller-kit/contract.ts';
+import type { MetricTags } from '../../lib/poller-kit/index.ts';
 import type { CloudWatchOptions, MetricEntry } from './options.ts';
 import type { DimensionPairs, DiscoveryRequest } from './discovery.ts';
 import { seriesPath } from './paths.ts';

@@ -1,6 +1,5 @@
 // Discovery of resources by their tags (Resource Groups Tagging API GetResources), cached for a TTL per process.
-import type { Logger } from '../../lib/poller-kit/logger.ts';
-import type { PollStats } from '../../lib/poller-kit/contract.ts';
+import type { Logger, PollStats } from '../../lib/poller-kit/index.ts';
 import { dimensionOf, type ResourceKind } from './resource-types.ts';
 import { DiscoveryCache } from './discovery-cache.ts';
 

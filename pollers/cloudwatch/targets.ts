@@ -1,5 +1,5 @@
 // The region × role pairs one job reads: `regions` and `roles`, or the single `region` and `roleArn` of older configs.
-import { ConfigError } from '../../lib/poller-kit/config-error.ts';
+import { ConfigError } from '../../lib/poller-kit/index.ts';
 import { resolveRegion, type ClientSettings, type Role, type TargetSpec } from './client.ts';
 import type { CloudWatchOptions } from './options.ts';
 

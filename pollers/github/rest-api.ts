@@ -1,8 +1,6 @@
 // GET requests to GitHub's REST API within its rules: rate-limit headers obeyed, ETags reused, errors named.
 import { createHash } from 'node:crypto';
-import { readBoundedText } from '../../lib/poller-kit/bounded-body.ts';
-import { deadline, formatMs } from '../../lib/poller-kit/deadline.ts';
-import type { PollContext } from '../../lib/poller-kit/contract.ts';
+import { deadline, formatMs, type PollContext, readBoundedText } from '../../lib/poller-kit/index.ts';
 
 /** The API version this poller was written against (GitHub keeps old versions for at least 24 months). */
 export const API_VERSION = '2022-11-28';

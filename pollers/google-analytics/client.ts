@@ -1,7 +1,7 @@
 // The Data API client: credentials (key file, bearer token), root URL, and the three report calls, with no retries of its own.
 import { readFileSync } from 'node:fs';
 import type { analyticsdata_v1beta, auth } from '@googleapis/analyticsdata';
-import { ConfigError } from '../../lib/poller-kit/config-error.ts';
+import { ConfigError } from '../../lib/poller-kit/index.ts';
 
 type Sdk = typeof import('@googleapis/analyticsdata');
 let sdk: Promise<Sdk> | undefined;

@@ -1,5 +1,6 @@
 // GA leaves out rows whose metrics are all 0: the hours and days of a report that had none, and the dimension values recently seen.
-import { dateHourToEpoch, localTimeAt, nextLocalMidnight, startOfLocalDay, startOfLocalHour } from '../../lib/poller-kit/time-zone.ts';
+import { localTimeAt, nextLocalMidnight, startOfLocalDay, startOfLocalHour } from '../../lib/poller-kit/index.ts';
+import { dateHourToEpoch } from './ga-dates.ts';
 
 /** How long a dimension combination is remembered after its last row (data time): it gets 0s for that long. */
 export const FILL_MEMORY_SECONDS = 7 * 86_400;

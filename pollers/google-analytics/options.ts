@@ -1,8 +1,6 @@
 // The google-analytics job options: one zod schema with defaults, descriptions and the checks GA would fail later.
 import { z } from 'zod';
-import { duration } from '../../lib/poller-kit/duration.ts';
-import { templatePlaceholders } from '../../lib/graphite/metric-path.ts';
-import { isValidTimeZone } from '../../lib/poller-kit/time-zone.ts';
+import { duration, isValidTimeZone, templatePlaceholders } from '../../lib/poller-kit/index.ts';
 
 /** GA's Data API limits per request (https://developers.google.com/analytics/devguides/reporting/data/v1/basics). */
 export const MAX_METRICS = 10;

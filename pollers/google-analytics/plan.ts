@@ -1,6 +1,5 @@
 // --plan: requests and estimated quota tokens per tick and per day, against a standard GA4 property's quotas.
-import { formatDuration } from '../../lib/poller-kit/duration.ts';
-import type { JobSchedule, PollPlan } from '../../lib/poller-kit/contract.ts';
+import { formatDuration, type JobSchedule, type PollPlan } from '../../lib/poller-kit/index.ts';
 import { BATCH_LIMIT } from './batching.ts';
 import type { GoogleAnalyticsOptions, ReportEntry } from './options.ts';
 import { MAX_CONCURRENT_REQUESTS } from './request-policy.ts';

@@ -1,8 +1,7 @@
 // GA quota: when an exhausted quota returns, which property is waiting for it, and the remaining tokens as self-metrics.
-import type { PollStats } from '../../lib/poller-kit/contract.ts';
+import { nextLocalMidnight, type PollStats } from '../../lib/poller-kit/index.ts';
 import type { QuotaBucket } from './api-error.ts';
 import type { PropertyQuota } from './client.ts';
-import { nextLocalMidnight } from '../../lib/poller-kit/time-zone.ts';
 
 /** Core reports (runReport, batchRunReports) and realtime reports draw on separate quotas. */
 export type QuotaPool = 'core' | 'realtime';

@@ -1,9 +1,8 @@
 // Rows of GA answers → datapoints: the time axis becomes the timestamp, dimension values become path nodes.
-import { renderPathTemplate } from '../../lib/graphite/metric-path.ts';
-import { ConfigError } from '../../lib/poller-kit/config-error.ts';
+import { ConfigError, renderPathTemplate } from '../../lib/poller-kit/index.ts';
+import { dateHourToEpoch, dateToEpoch } from './ga-dates.ts';
 import type { Row, RunRealtimeReportResponse, RunReportResponse } from './client.ts';
 import { dimensionPlaceholder, type RealtimeEntry, type ReportEntry } from './options.ts';
-import { dateHourToEpoch, dateToEpoch } from '../../lib/poller-kit/time-zone.ts';
 
 export type Emit = (path: readonly string[], value: number, timestamp: number) => void;
 

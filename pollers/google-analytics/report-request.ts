@@ -1,9 +1,9 @@
 // Which hours or days a report fetches for a window, as GA dates of the property's zone, and the request that asks for them.
-import type { TimeWindow } from '../../lib/poller-kit/contract.ts';
+import { startOfLocalDay, startOfLocalHour, type TimeWindow } from '../../lib/poller-kit/index.ts';
+import { addDays, isoDateAt } from './ga-dates.ts';
 import type { RunReportRequest } from './client.ts';
 import type { ReportEntry } from './options.ts';
 import { axisOf } from './report-mapping.ts';
-import { addDays, isoDateAt, startOfLocalDay, startOfLocalHour } from '../../lib/poller-kit/time-zone.ts';
 
 /** GA4's Data API has no data before this date and rejects earlier start dates. */
 export const EARLIEST_DATE = '2015-08-14';

@@ -1,8 +1,6 @@
 // Sends one Data API call under GA's rules: ≤10 at once per property, waits for exhausted quota, bounded 5xx retries.
 import pLimit, { type LimitFunction } from 'p-limit';
-import { formatDuration } from '../../lib/poller-kit/duration.ts';
-import type { Logger } from '../../lib/poller-kit/logger.ts';
-import type { PollStats } from '../../lib/poller-kit/contract.ts';
+import { formatDuration, type Logger, type PollStats } from '../../lib/poller-kit/index.ts';
 import { classifyError, Ga4ApiError, type QuotaBucket } from './api-error.ts';
 import { QuotaGate, type QuotaBlock, type QuotaPool } from './quota.ts';
 

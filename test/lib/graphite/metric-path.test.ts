@@ -1,7 +1,8 @@
 // Paths and lines: no API value can add a line, a space or a path node; NaN/Infinity are never sent.
 import { describe, expect, it } from 'vitest';
 import { GraphiteSink } from '../../../lib/graphite/sink.ts';
-import { formatLine, formatPath, formatTags, NODE_MAX_BYTES, renderPathTemplate, sanitizeNode } from '../../../lib/graphite/metric-path.ts';
+import { formatLine, formatPath, formatTags, NODE_MAX_BYTES, sanitizeNode } from '../../../lib/graphite/metric-path.ts';
+import { renderPathTemplate } from '../../../lib/poller-kit/path-template.ts';
 
 /** A valid plaintext line: path without whitespace, a float, an integer timestamp. */
 const LINE = /^([^\s]+) (-?(?:\d+(?:\.\d+)?(?:e[+-]\d+)?)) (\d+)\n$/;

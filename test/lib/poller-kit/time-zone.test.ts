@@ -1,13 +1,7 @@
 // GA's local dates and hours → epoch seconds across DST changes, with Intl only.
 import { describe, expect, it } from 'vitest';
-import {
-  dateHourToEpoch,
-  dateToEpoch,
-  isoDateAt,
-  nextLocalMidnight,
-  startOfLocalDay,
-  startOfLocalHour,
-} from '../../../lib/poller-kit/time-zone.ts';
+import { nextLocalMidnight, startOfLocalDay, startOfLocalHour } from '../../../lib/poller-kit/time-zone.ts';
+import { dateHourToEpoch, dateToEpoch, isoDateAt } from '../../../pollers/google-analytics/ga-dates.ts';
 import { quotaReturnsAt } from '../../../pollers/google-analytics/quota.ts';
 
 const utc = (iso: string) => Date.parse(iso) / 1000;
