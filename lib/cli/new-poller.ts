@@ -109,11 +109,8 @@ export async function newPollerCommand(
 function pollerSource(name: string): string {
   return `// ${name}: TODO say in one line what this poller reads, and from where.
 import { z } from 'zod';
-import { DEFAULT_MAX_RESPONSE_BYTES, readBoundedJson } from '../lib/poller-kit/bounded-body.ts';
-import { byteSize } from '../lib/poller-kit/byte-size.ts';
-import { deadline } from '../lib/poller-kit/deadline.ts';
-import { duration } from '../lib/poller-kit/duration.ts';
-import { definePoller } from '../lib/poller-kit/contract.ts';
+// A poller imports from lib/ only the poller kit (test/pollers/contract.test.ts checks it).
+import { byteSize, deadline, DEFAULT_MAX_RESPONSE_BYTES, definePoller, duration, readBoundedJson } from '../lib/poller-kit/index.ts';
 
 export default definePoller({
   name: '${name}',

@@ -1,10 +1,11 @@
 // The poller contract, checked for every file in pollers/: a new poller is tested here without being listed anywhere.
 import dgram from 'node:dgram';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -36,12 +37,11 @@ const SDK_FRAMES = /[\\/]node_modules[\\/](@aws-sdk|@smithy|@googleapis|googleap
 /** Modules a poller never imports: sockets (its HTTP goes through ctx.fetch or its SDK). */
 const FORBIDDEN_MODULES = /^(node:)?(net|dgram|tls|http|https|http2|cluster|child_process|worker_threads)$|^(undici|ws)$/;
 
-/** lib/ modules that are the runner's business: Graphite's wire format, the writer, the schedule, state. */
-const FORBIDDEN_LIB = new Set([
-  'graphite-sink', 'graphite-writer', 'graphite-url', 'tcp-writer', 'udp-writer', 'stream-writer', 'queued-writer',
-  'line-queue', 'replay-buffer', 'schedule', 'run-poller', 'poll-window', 'poll-command', 'backfill', 'backfill-command',
-  'catch-up', 'watermark', 'state-file', 'delivery-tracker', 'stop-signals',
-]);
+/**
+ * The one part of lib/ a poller may import: the poller kit. Everything else in lib/ (Graphite's wire format, the
+ * writers, the schedule, state, backfill, config loading, the commands) is the runner's business.
+ */
+const KIT = join(LIB, 'poller-kit');
 
 /** What a fetch stub answers every request with: a generic JSON document with numbers at a few depths. */
 const GENERIC_JSON = { value: 1, count: 2, total: 3, items: [{ name: 'a', value: 4 }], data: { value: 5 } };
@@ -145,12 +145,8 @@ for (const name of names) {
         const code = stripComments(readFileSync(source, 'utf8'));
         for (const specifier of importsOf(code)) {
           expect(specifier, `${shown} imports ${specifier}: use ctx.fetch (or the source's SDK)`).not.toMatch(FORBIDDEN_MODULES);
-          if (specifier.startsWith('.')) {
-            const target = resolve(dirname(source), specifier);
-            const module = basename(target).replace(/\.ts$/, '');
-            if (dirname(target) === LIB) expect(FORBIDDEN_LIB.has(module), `${shown} imports lib/${module}.ts, which is the runner's business`).toBe(false);
-          }
         }
+        expect(importsOutsideKit(source, code), `${shown}: a poller imports from lib/ only lib/poller-kit/`).toEqual([]);
         expect(code, `${shown} calls setInterval: the runner owns the schedule`).not.toMatch(/\bsetInterval\s*\(/);
         expect(code, `${shown} writes to stdout: datapoints go through the sink, logs through ctx.log`).not.toMatch(/process\.stdout|console\.(log|info|warn|error|debug)\s*\(/);
       }
@@ -197,6 +193,43 @@ for (const name of names) {
     );
   });
 }
+
+describe('the poller kit boundary', () => {
+  it('fails a poller that imports lib/ outside the kit, from its file or a helper module, statically or not', () => {
+    // A checkout of its own: pollers/ and lib/ side by side, the imports resolved as in the real one.
+    const root = mkdtempSync(join(tmpdir(), 'gp-contract-kit-'));
+    try {
+      const lib = join(root, 'lib');
+      mkdirSync(join(root, 'pollers', 'leaky'), { recursive: true });
+      const poller = join(root, 'pollers', 'leaky.ts');
+      const helper = join(root, 'pollers', 'leaky', 'paths.ts');
+      writeFileSync(
+        poller,
+        [
+          "import { definePoller, duration } from '../lib/poller-kit/index.ts';",
+          "import { GraphiteSink } from '../lib/graphite/sink.ts';",
+          "import type { Watermark } from '../lib/state/watermark.ts';",
+          "// import { schedule } from '../lib/run/schedule.ts'; (a comment is not an import)",
+          'export default definePoller({} as never);',
+        ].join('\n'),
+      );
+      writeFileSync(helper, "import { shardOf } from '../../lib/poller-kit/shard.ts';\nconst m = await import('../../lib/cli/poll-command.ts');\n");
+      expect(importsOutsideKit(poller, stripComments(readFileSync(poller, 'utf8')), lib)).toEqual(['lib/graphite/sink.ts', 'lib/state/watermark.ts']);
+      expect(importsOutsideKit(helper, stripComments(readFileSync(helper, 'utf8')), lib)).toEqual(['lib/cli/poll-command.ts']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('the kit itself imports nothing in lib/ outside the kit (a poller cannot reach the runner through it)', () => {
+    const files = readdirSync(KIT).filter((file) => file.endsWith('.ts'));
+    expect(files).toContain('index.ts');
+    for (const file of files) {
+      const source = join(KIT, file);
+      expect(importsOutsideKit(source, stripComments(readFileSync(source, 'utf8'))), `lib/poller-kit/${file}`).toEqual([]);
+    }
+  });
+});
 
 afterEach(() => {
   // A failed assertion inside the runtime check must not leave the spies in place for the next poller.
@@ -251,6 +284,20 @@ function importsOf(code: string): string[] {
   const pattern = /\bfrom\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)|\brequire\s*\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
   for (const match of code.matchAll(pattern)) found.push((match[1] ?? match[2] ?? match[3] ?? match[4])!);
   return found;
+}
+
+/** The lib/ files outside lib/poller-kit/ that `source` imports (relative imports only: lib/ has no package name). */
+function importsOutsideKit(source: string, code: string, lib = LIB): string[] {
+  const kit = join(lib, 'poller-kit');
+  const outside: string[] = [];
+  for (const specifier of importsOf(code)) {
+    if (!specifier.startsWith('.')) continue;
+    const target = resolve(dirname(source), specifier);
+    const inLib = !relative(lib, target).startsWith('..');
+    const inKit = !relative(kit, target).startsWith('..');
+    if (inLib && !inKit) outside.push(join('lib', relative(lib, target)));
+  }
+  return outside;
 }
 
 /** The SDK packages a poller's files import (type-only imports do not count: they open nothing). */
