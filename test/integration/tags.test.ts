@@ -12,7 +12,7 @@ import { ROOT, runCommand } from '../helpers/run-command.ts';
 // that break each of carbon's rules. Written at run time into POLLERS_PATH.
 const TAGGED_POLLER = `
 import { z } from 'zod';
-import { definePoller } from ${JSON.stringify(pathToFileURL(join(ROOT, 'lib', 'poller.ts')).href)};
+import { definePoller } from ${JSON.stringify(pathToFileURL(join(ROOT, 'lib', 'poller-kit', 'index.ts')).href)};
 
 export default definePoller({
   name: 'tagged',
