@@ -64,11 +64,14 @@ describe('imports among lib/ files', () => {
     const root = mkdtempSync(join(tmpdir(), 'gp-cycles-'));
     try {
       mkdirSync(join(root, 'graphite'));
-      writeFileSync(join(root, 'graphite', 'writer.ts'), "import { TcpWriter } from './tcp-writer.ts';\nexport const x = TcpWriter;\n");
-      writeFileSync(join(root, 'graphite', 'tcp-writer.ts'), "import { QueuedWriter } from './queued-writer.ts';\nexport class TcpWriter extends QueuedWriter {}\n");
-      writeFileSync(join(root, 'graphite', 'queued-writer.ts'), "import type { Writer } from './writer.ts';\nexport class QueuedWriter {}\n");
-      writeFileSync(join(root, 'clock.ts'), "// import { x } from './graphite/writer.ts';\nexport const now = 1;\n");
-      expect(importCycles(root)).toEqual(['graphite/queued-writer.ts -> graphite/writer.ts -> graphite/tcp-writer.ts -> graphite/queued-writer.ts']);
+      const write = (file: string, ...lines: string[]) => writeFileSync(join(root, file), lines.join('\n'));
+      write('graphite/writer.ts', "import { Tcp } from './tcp-writer.ts';", 'export const x = Tcp;');
+      write('graphite/tcp-writer.ts', "import { QueuedWriter } from './queued-writer.ts';", 'export class Tcp extends QueuedWriter {}');
+      write('graphite/queued-writer.ts', "import type { Writer } from './writer.ts';", 'export class QueuedWriter {}');
+      write('clock.ts', "// import { x } from './graphite/writer.ts';", 'export const now = 1;');
+      expect(importCycles(root)).toEqual([
+        'graphite/queued-writer.ts -> graphite/writer.ts -> graphite/tcp-writer.ts -> graphite/queued-writer.ts',
+      ]);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

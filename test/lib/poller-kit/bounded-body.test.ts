@@ -1,6 +1,11 @@
 // readBoundedText/readBoundedJson: a body is read up to its bound and no further, whatever the server sends.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_RESPONSE_BYTES, ResponseTooLargeError, readBoundedJson, readBoundedText } from '../../../lib/poller-kit/bounded-body.ts';
+import {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  ResponseTooLargeError,
+  readBoundedJson,
+  readBoundedText,
+} from '../../../lib/poller-kit/bounded-body.ts';
 import { byteSize, formatByteSize, parseByteSize } from '../../../lib/poller-kit/byte-size.ts';
 import { TestHttpServer } from '../../helpers/http-server.ts';
 

@@ -8,7 +8,16 @@ import { silentLogger } from '../../../lib/poller-kit/logger.ts';
 import { pollWindow } from '../../../lib/run/poll-window.ts';
 import { definePoller, type PollContext } from '../../../lib/poller-kit/contract.ts';
 import { StatsCollector } from '../../../lib/run/self-metrics.ts';
-import { commandShard, formatShard, inShard, MAX_SHARDS, parseShard, shardJobName, shardOf, type Shard } from '../../../lib/poller-kit/shard.ts';
+import {
+  commandShard,
+  formatShard,
+  inShard,
+  MAX_SHARDS,
+  parseShard,
+  shardJobName,
+  shardOf,
+  type Shard,
+} from '../../../lib/poller-kit/shard.ts';
 import { MemoryWriter } from '../../helpers/memory-writer.ts';
 
 const keys = Array.from({ length: 10_000 }, (_, i) => JSON.stringify(['eu-west-1', 'AWS/EC2', 'CPUUtilization', [['InstanceId', `i-${i}`]], 'Average', 60]));

@@ -1,6 +1,13 @@
 // The live loop on a fake clock: boundaries, drift, overruns, failures, stop, deadlines and clock jumps.
 import { describe, expect, it } from 'vitest';
-import { lastBoundary, nextBoundary, runSchedule, type ScheduleOptions, type ScheduleResult, type Tick } from '../../../lib/run/schedule.ts';
+import {
+  lastBoundary,
+  nextBoundary,
+  runSchedule,
+  type ScheduleOptions,
+  type ScheduleResult,
+  type Tick,
+} from '../../../lib/run/schedule.ts';
 import { FakeClock } from '../../helpers/fake-clock.ts';
 
 const SECOND = 1000;
