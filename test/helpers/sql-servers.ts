@@ -91,8 +91,10 @@ export interface SqlServer {
   admin(sql: string, values?: unknown[]): Promise<Array<Record<string, unknown>>>;
   /** Ends every connection of the reader account (the server side of a dropped connection). */
   dropReaderConnections(): Promise<number>;
-  /** Stops and starts the server on the same port and directory. */
-  restart(): Promise<void>;
+  /** Stops the server (its data stays), as a crash or an outage would. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and directory. */
+  start(): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -183,9 +185,12 @@ export class PostgresServer implements SqlServer {
     return rows.filter((r) => r.ended === true).length;
   }
 
-  async restart(): Promise<void> {
-    await this.stopProcess();
-    await this.startProcess();
+  stop(): Promise<void> {
+    return this.stopProcess();
+  }
+
+  start(): Promise<void> {
+    return this.startProcess();
   }
 
   log(): string {
@@ -306,9 +311,12 @@ export class MariadbServer implements SqlServer {
     return rows.length;
   }
 
-  async restart(): Promise<void> {
-    await this.stopProcess();
-    await this.startProcess();
+  stop(): Promise<void> {
+    return this.stopProcess();
+  }
+
+  start(): Promise<void> {
+    return this.startProcess();
   }
 
   log(): string {
