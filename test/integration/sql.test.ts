@@ -279,6 +279,28 @@ queries:
         }
       }, 30_000);
 
+      it(`${kind}: the row limit stops reading and is counted; tags go with the points`, async () => {
+        const server = kind === 'postgres' ? postgres : mariadb;
+        const poller = createSqlPoller();
+        try {
+          const opts = options(server, [{ name: 'jobs', sql: 'SELECT queue, big FROM jobs', values: ['big'], path: 'app.{queue}', tags: ['queue'] }], { maxRows: 2 });
+          const ctx = context(opts);
+          await poller.poll(ctx);
+          expect(ctx.stats.counters['sql.row_limit_hit']).toBe(1);
+          expect(ctx.stats.counters['sql.rows']).toBe(2);
+          // Which rows a limit keeps is the server's choice (MariaDB ignores ORDER BY inside the poller's derived table).
+          const seeded: Record<string, number> = { mail: 9007199254740992, 'mail.urgent\nx 1 0': 5, sms: 7 };
+          expect(ctx.sink.points).toHaveLength(2);
+          for (const point of ctx.sink.points) {
+            expect(point.nodes![0]).toBe('app');
+            expect(point.tags).toEqual({ queue: point.nodes![1] });
+            expect(point.value).toBe(seeded[point.nodes![1]!]);
+          }
+        } finally {
+          await poller.close?.();
+        }
+      }, 30_000);
+
       it(`${kind}: a dropped connection and a stopped server are retried on a fresh connection`, async () => {
         const server = kind === 'postgres' ? postgres : mariadb;
         const poller = createSqlPoller();
