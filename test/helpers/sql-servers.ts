@@ -1,7 +1,7 @@
 // Real PostgreSQL and MariaDB servers for integration tests: each in its own temporary directory, on a port the
 // OS chose, as an unprivileged user when the tests run as root (postgres refuses root), stopped by destroy().
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,14 @@ import { describe, it } from 'vitest';
 
 const run = promisify(execFile);
 
-export const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+/** The newest installed PostgreSQL (Debian keeps each major version under /usr/lib/postgresql/<n>/bin); PG_BIN overrides. */
+export const PG_BIN = process.env.PG_BIN ?? newestPostgres();
+
+function newestPostgres(): string {
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : [];
+  return join(root, versions[0] ?? '15', 'bin');
+}
 const MARIADBD = ['/usr/sbin/mariadbd', '/usr/sbin/mysqld'].find((f) => existsSync(f)) ?? '/usr/sbin/mariadbd';
 const INSTALL_DB = ['/usr/bin/mariadb-install-db', '/usr/bin/mysql_install_db'].find((f) => existsSync(f)) ?? '/usr/bin/mariadb-install-db';
 
@@ -25,7 +32,7 @@ const NOBODY_GID = 65534;
 export const READER_PASSWORD = 'r3ader-Secret-pw';
 
 function whyUnavailable(): string | undefined {
-  if (!existsSync(join(PG_BIN, 'postgres')) || !existsSync(join(PG_BIN, 'initdb'))) return `PostgreSQL is not installed (${PG_BIN}/postgres; apt-get install -y postgresql)`;
+  if (!existsSync(join(PG_BIN, 'postgres')) || !existsSync(join(PG_BIN, 'initdb'))) return `PostgreSQL is not installed (${PG_BIN}/postgres; apt-get install -y postgresql, or set PG_BIN)`;
   if (!existsSync(MARIADBD) || !existsSync(INSTALL_DB)) return 'MariaDB is not installed (apt-get install -y mariadb-server)';
   if (process.getuid?.() === 0 && !existsSync('/usr/sbin/runuser')) return 'runuser is missing (util-linux): postgres cannot run as root';
   return undefined;
