@@ -13,7 +13,7 @@ import { interpolateEnvironment, loadJobConfig, type JobConfig } from '../../lib
 import { COMMON_KEYS, documentOptions, jobSchema } from '../../lib/config/job-options.ts';
 import type { Poller } from '../../lib/poller-kit/contract.ts';
 import { pollerHelp } from '../../lib/config/poller-help.ts';
-import { isPoller, pollerNames } from '../../lib/config/poller-registry.ts';
+import { instantiate, isPoller, pollerNames } from '../../lib/config/poller-registry.ts';
 import { testContext } from '../helpers/capture-sink.ts';
 
 // Paths from this file, not from lib/: the scaffold's test runs a copy of this file in a temporary checkout.
@@ -31,8 +31,9 @@ const NAME = /^[a-z][a-z0-9_-]*$/;
  * through such a package's code (SDK_FRAMES) is the SDK's and allowed — for pollers that import one. Its own
  * code is held to the same rules as everyone's; everything else must do its HTTP through `ctx.fetch`.
  */
-const SDK_PACKAGE = /^(@aws-sdk\/|@smithy\/|@googleapis\/|googleapis$|google-auth-library$|gaxios$|@google-cloud\/|@azure\/)/;
-const SDK_FRAMES = /[\\/]node_modules[\\/](@aws-sdk|@smithy|@googleapis|googleapis|googleapis-common|google-auth-library|gaxios|gcp-metadata|@google-cloud|@azure)[\\/]/;
+const SDK_PACKAGE = /^(@aws-sdk\/|@smithy\/|@googleapis\/|googleapis$|google-auth-library$|gaxios$|@google-cloud\/|@azure\/|pg$|mysql2(\/promise)?$)/;
+const SDK_FRAMES =
+  /[\\/]node_modules[\\/](@aws-sdk|@smithy|@googleapis|googleapis|googleapis-common|google-auth-library|gaxios|gcp-metadata|@google-cloud|@azure|pg|pg-pool|mysql2)[\\/]/;
 
 /** Modules a poller never imports: sockets (its HTTP goes through ctx.fetch or its SDK). */
 const FORBIDDEN_MODULES = /^(node:)?(net|dgram|tls|http|https|http2|cluster|child_process|worker_threads)$|^(undici|ws)$/;
@@ -74,8 +75,10 @@ for (const name of names) {
 
     beforeAll(async () => {
       const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
-      if (!isPoller(module.default)) throw new Error(`${relative(ROOT, file)} does not export default definePoller({...})`);
-      poller = module.default;
+      // A factory (export default createXPoller) gives one instance per job, as the registry makes it.
+      const exported = instantiate(module.default);
+      if (!isPoller(exported)) throw new Error(`${relative(ROOT, file)} does not export default definePoller({...}) or a factory of one`);
+      poller = exported;
       exampleText = existsSync(example) ? readFileSync(example, 'utf8') : '';
       try {
         config = loadJobConfig(poller, { configFile: example, env: { ...process.env, ...dummyEnvironment(exampleText) } });
@@ -246,7 +249,10 @@ function dummyEnvironment(text: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [, name, fallback] of text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}/g)) {
     if (fallback !== undefined || process.env[name!]) continue;
-    env[name!] = /(URL|ROOT|ENDPOINT)$/.test(name!) ? 'http://contract-test.invalid/' : /(_ID|PORT|NUMBER)$/.test(name!) ? '123456789' : 'contract-test-value';
+    // A database URL names its scheme (postgres://): port 65535, where nothing listens.
+    env[name!] = /DATABASE_URL$/.test(name!)
+      ? 'postgres://contract:contract-test-value@127.0.0.1:65535/contract'
+      : /(URL|ROOT|ENDPOINT)$/.test(name!) ? 'http://contract-test.invalid/' : /(_ID|PORT|NUMBER)$/.test(name!) ? '123456789' : 'contract-test-value';
   }
   return env;
 }

@@ -114,8 +114,8 @@ describe('the schema is the one place variables are declared', () => {
     'GA4_API_ROOT_URL',
     'GITHUB_TOKEN',
   ];
-  // .env.example's sample of a user's own ${VAR} for a config (config/http-json.example.yaml).
-  const EXAMPLE_VARIABLES = ['STATUS_API_TOKEN'];
+  // .env.example's samples of a user's own ${VAR} for a config (config/http-json.example.yaml, config/sql.example.yaml).
+  const EXAMPLE_VARIABLES = ['STATUS_API_TOKEN', 'DATABASE_URL'];
 
   function sources(dir: string): string[] {
     return readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })
