@@ -12,7 +12,7 @@ import { interpolateEnvironment, loadJobConfig, type JobConfig } from '../../lib
 import { COMMON_KEYS, documentOptions, jobSchema } from '../../lib/job-options.ts';
 import type { Poller } from '../../lib/poller.ts';
 import { pollerHelp } from '../../lib/poller-help.ts';
-import { isPoller, pollerNames } from '../../lib/poller-registry.ts';
+import { instantiate, isPoller, pollerNames } from '../../lib/poller-registry.ts';
 import { testContext } from '../helpers/capture-sink.ts';
 
 // Paths from this file, not from lib/: the scaffold's test runs a copy of this file in a temporary checkout.
@@ -74,8 +74,10 @@ for (const name of names) {
 
     beforeAll(async () => {
       const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
-      if (!isPoller(module.default)) throw new Error(`${relative(ROOT, file)} does not export default definePoller({...})`);
-      poller = module.default;
+      // A factory (`export default createXPoller`) stands for the instance it makes, as the registry loads it.
+      const exported = instantiate(module.default);
+      if (!isPoller(exported)) throw new Error(`${relative(ROOT, file)} does not export default definePoller({...}) or a factory of one`);
+      poller = exported;
       exampleText = existsSync(example) ? readFileSync(example, 'utf8') : '';
       try {
         config = loadJobConfig(poller, { configFile: example, env: { ...process.env, ...dummyEnvironment(exampleText) } });
