@@ -35,7 +35,7 @@ export function createPrometheusPoller() {
     for (const range of stepRanges(window, ctx.schedule.interval, MAX_POINTS_PER_SERIES)) {
       // A backfill pushes millions of points: wait for the writer between requests rather than queue them all.
       await sink.ready(signal);
-      stats.count('prometheus.requests');
+      stats.count('api_calls');
       let answer;
       try {
         answer = await queryRange({ fetch: ctx.fetch, signal }, options, query.query, range);

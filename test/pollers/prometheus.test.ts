@@ -87,7 +87,7 @@ describe('prometheus poll', () => {
     expect(request!.method).toBe('POST');
     expect(request!.path).toBe('/api/v1/query_range');
     expect(request!.form).toEqual({ query: 'up', start: String(T0), end: String(T0 + 3 * STEP), step: '15', timeout: '30s' });
-    expect(ctx.stats.counters['prometheus.requests']).toBe(1);
+    expect(ctx.stats.counters.api_calls).toBe(1);
   });
 
   it('keeps a path under the url (Mimir\'s /prometheus) and sends partial_response when set', async () => {
