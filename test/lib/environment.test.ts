@@ -114,8 +114,9 @@ describe('the schema is the one place variables are declared', () => {
     'GA4_API_ROOT_URL',
     'GITHUB_TOKEN',
   ];
-  // .env.example's sample of a user's own ${VAR} for a config (config/http-json.example.yaml).
-  const EXAMPLE_VARIABLES = ['STATUS_API_TOKEN'];
+  // .env.example's sample of a user's own ${VAR} for a config (config/http-json.example.yaml), and the ${VAR}s
+  // config/prometheus.example.yaml refers to (the poller reads its options, never the environment).
+  const EXAMPLE_VARIABLES = ['STATUS_API_TOKEN', 'PROMETHEUS_URL', 'PROMETHEUS_TOKEN', 'PROMETHEUS_USERNAME', 'PROMETHEUS_PASSWORD', 'PROMETHEUS_TENANT'];
 
   function sources(dir: string): string[] {
     return readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })
