@@ -42,16 +42,20 @@ export function createPrometheusPoller() {
       } catch (error) {
         if (error instanceof ConfigError) throw error;
         // The API's own words ("1:4: parse error: unclosed left parenthesis") are what the user needs.
-        if (error instanceof PrometheusApiError) throw new Error(`the server refused the query: ${error.message}`, { cause: error });
+        if (error instanceof PrometheusApiError) throw new Error(`the server answered ${error.message}`, { cause: error });
         throw error;
       }
       for (const warning of answer.warnings) {
         stats.count('prometheus.warnings');
-        once(log, `warning ${query.name} ${warning}`, (l) => l.warn(`query ${query.name}: the server warns: ${warning} (logged once; counted in prometheus.warnings)`));
+        once(log, `warning ${query.name} ${warning}`, (l) =>
+          l.warn(`query ${query.name}: the server warns: ${warning} (logged once; counted in prometheus.warnings)`),
+        );
       }
       for (const info of answer.infos) {
         stats.count('prometheus.infos');
-        once(log, `info ${query.name} ${info}`, (l) => l.info(`query ${query.name}: the server notes: ${info} (logged once; counted in prometheus.infos)`));
+        once(log, `info ${query.name} ${info}`, (l) =>
+          l.info(`query ${query.name}: the server notes: ${info} (logged once; counted in prometheus.infos)`),
+        );
       }
       const figures = emitSeries(answer.series, query, { prefix, maxSeries, window }, sink);
       stats.count('prometheus.series', Math.min(answer.series.length, maxSeries));
@@ -59,21 +63,27 @@ export function createPrometheusPoller() {
       if (figures.outsideWindow > 0) {
         stats.count('prometheus.outside_window', figures.outsideWindow);
         once(log, `outside ${query.name}`, (l) =>
-          l.warn(`query ${query.name}: the server answered samples at times not asked for; they are not sent (counted in prometheus.outside_window)`),
+          l.warn(
+            `query ${query.name}: the server answered samples at times not asked for; ` +
+              'they are not sent (counted in prometheus.outside_window)',
+          ),
         );
       }
       if (figures.histograms > 0) {
         stats.count('prometheus.histogram_samples', figures.histograms);
         once(log, `histograms ${query.name}`, (l) =>
-          l.warn(`query ${query.name}: native histogram samples are not sent (Graphite holds numbers): use histogram_quantile() or histogram_count() in the query`),
+          l.warn(
+            `query ${query.name}: native histogram samples are not sent (Graphite holds numbers): ` +
+              'use histogram_quantile() or histogram_count() in the query',
+          ),
         );
       }
       if (figures.capped > 0) {
         stats.count('prometheus.series_capped', figures.capped);
         once(log, `capped ${query.name}`, (l) =>
           l.warn(
-            `query ${query.name}: ${answer.series.length} series, only the first ${maxSeries} (by labels) are sent: narrow the query or raise maxSeries ` +
-              '(logged once; counted in prometheus.series_capped)',
+            `query ${query.name}: ${answer.series.length} series, only the first ${maxSeries} (by labels) are sent: ` +
+              'narrow the query or raise maxSeries (logged once; counted in prometheus.series_capped)',
           ),
         );
       }

@@ -48,7 +48,12 @@ export interface RequestContext {
  * the parsed answer. The request, body included, must finish within `timeout`; the same timeout is sent as the
  * query's, so the server gives up too. 401 and 403 are the credentials' fault: a ConfigError (exit 78).
  */
-export async function queryRange(context: RequestContext, options: PrometheusOptions, query: string, range: StepRange): Promise<QueryAnswer> {
+export async function queryRange(
+  context: RequestContext,
+  options: PrometheusOptions,
+  query: string,
+  range: StepRange,
+): Promise<QueryAnswer> {
   const url = queryRangeUrl(options.url);
   const where = redactUrl(url);
   const form = new URLSearchParams({
@@ -56,7 +61,8 @@ export async function queryRange(context: RequestContext, options: PrometheusOpt
     start: String(range.start),
     end: String(range.end),
     step: String(range.step),
-    timeout: `${options.timeout}s`,
+    // Seconds as a plain number: the API parses it as a float first, so 0.5 works where "0.5s" would not.
+    timeout: String(options.timeout),
   });
   if (options.partialResponse !== undefined) form.set('partial_response', String(options.partialResponse));
 

@@ -43,7 +43,9 @@ export function emitSeries(
 ): MappingFigures {
   const figures: MappingFigures = { datapoints: 0, nonFinite: 0, outsideWindow: 0, histograms: 0, capped: 0, collisions: [] };
   const placeholders = templatePlaceholders(query.path);
-  const named = series.map((s) => ({ series: s, key: describeLabels(s.labels) })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const named = series
+    .map((s) => ({ series: s, key: describeLabels(s.labels) }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const seen = new Map<string, string>();
   let kept = 0;
   for (const { series: one, key } of named) {
@@ -82,7 +84,11 @@ export function emitSeries(
 }
 
 /** `{name}` and each `{label.X}` the template uses; a label the series lacks is empty, as PromQL treats it. */
-function placeholderValues(placeholders: readonly string[], name: string, labels: Readonly<Record<string, string>>): Record<string, string> {
+function placeholderValues(
+  placeholders: readonly string[],
+  name: string,
+  labels: Readonly<Record<string, string>>,
+): Record<string, string> {
   const values: Record<string, string> = { name };
   for (const placeholder of placeholders) {
     if (placeholder.startsWith('label.')) values[placeholder] = labels[placeholder.slice('label.'.length)] ?? '';

@@ -28,12 +28,14 @@ function checkTemplate(template: string, ctx: z.RefinementCtx): void {
     if (placeholder === 'name') continue;
     const label = /^label\.(.+)$/.exec(placeholder)?.[1];
     if (label === undefined || !LABEL_NAME.test(label)) {
-      ctx.addIssue({ code: 'custom', message: `unknown placeholder {${placeholder}}: expected {name} or {label.NAME} (a label of the result, e.g. {label.instance})` });
+      const message = `unknown placeholder {${placeholder}}: expected {name} or {label.NAME} (a label of the result: {label.instance})`;
+      ctx.addIssue({ code: 'custom', message });
     }
   }
   const literal = template.replace(/\{[^{}]*\}/g, 'x');
   if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(literal)) {
-    ctx.addIssue({ code: 'custom', message: 'expected dot-separated nodes of letters, digits, "_", "-" and placeholders such as {label.instance}' });
+    const message = 'expected dot-separated nodes of letters, digits, "_", "-" and placeholders such as {label.instance}';
+    ctx.addIssue({ code: 'custom', message });
   }
 }
 
@@ -48,12 +50,15 @@ export const queryOptions = z.strictObject({
     .default('{name}')
     .superRefine(checkTemplate)
     .describe(
-      'Path of each resulting series under prefix: {name} and {label.NAME} (e.g. {label.instance}); each label value stays one node (dots, spaces, newlines become "_").',
+      'Path of each resulting series under prefix: {name} and {label.NAME} (e.g. {label.instance}); ' +
+        'each label value stays one node (dots, spaces, newlines become "_").',
     ),
   tags: z
     .union([z.boolean(), z.array(z.string().regex(LABEL_NAME, 'expected a label name'))])
     .default(false)
-    .describe('With GRAPHITE_TAGS=1, labels sent as Graphite tags (name;label=value): true for all (but __name__), or a list of label names.'),
+    .describe(
+      'With GRAPHITE_TAGS=1, labels sent as Graphite tags (name;label=value): true for all (but __name__), or a list of label names.',
+    ),
   maxSeries: z.number().int().min(1).optional().describe('Overrides the job\'s maxSeries for this query.'),
 });
 
@@ -63,10 +68,14 @@ export const prometheusOptions = z
   .strictObject({
     url: z
       .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
-      .refine((url) => !/^https?:\/\/[^/]*@/.test(url), 'expected no user:password@ in the URL: use basicAuth (with ${PROMETHEUS_PASSWORD})')
+      .refine(
+        (url) => !/^https?:\/\/[^/]*@/.test(url),
+        'expected no user:password@ in the URL: use basicAuth (with ${PROMETHEUS_PASSWORD})',
+      )
       .refine((url) => fetchBlockedPort(url) === undefined, { error: (issue) => blockedPortMessage(String(issue.input)) })
       .describe(
-        'The Prometheus-compatible HTTP API\'s root, where /api/v1/query_range is: http://prometheus:9090, a Thanos Query, http://mimir/prometheus, VictoriaMetrics.',
+        'The Prometheus-compatible HTTP API\'s root, where /api/v1/query_range is: ' +
+          'http://prometheus:9090, a Thanos Query, http://mimir/prometheus, VictoriaMetrics.',
       ),
     prefix: nodes.default('prometheus').describe('Path under which every query\'s series go: <prefix>.<path>.'),
     queries: z
@@ -95,22 +104,30 @@ export const prometheusOptions = z
       .min(1)
       .default(1000)
       .describe(
-        'At most this many series per query and window are sent (the first by their labels); the rest are counted in prometheus.series_capped and logged once, so {__name__=~".+"} cannot flood Graphite.',
+        'At most this many series per query and window are sent (the first by their labels); the rest are counted in ' +
+          'prometheus.series_capped and logged once, so {__name__=~".+"} cannot flood Graphite.',
       ),
     partialResponse: z
       .boolean()
       .optional()
-      .describe('Thanos: sent as partial_response. false makes a query fail when a store is down; true accepts partial data (logged once and counted as warnings).'),
+      .describe(
+        'Thanos: sent as partial_response. false makes a query fail when a store is down; ' +
+          'true accepts partial data (logged once and counted as warnings).',
+      ),
     maxWindow: duration({ max: 30 * 86400 })
       .refine((s) => s >= 1, 'expected at least 1 second')
       .default(86400)
       .describe(
-        'The longest window one poll covers (backfill and catch-up split ranges by it, and resume by it); within it, one request per query and 11,000 steps.',
+        'The longest window one poll covers (backfill and catch-up split ranges by it, and resume by it); ' +
+          'within it, one request per query and 11,000 steps.',
       ),
     retention: duration({ max: MAX_RETENTION })
       .refine((s) => s > 0, 'expected more than 0 seconds')
       .default(15 * 86400)
-      .describe('How far back the server keeps data (Prometheus\'s --storage.tsdb.retention.time, 15d by default): backfill and catch-up never ask for older.'),
+      .describe(
+        'How far back the server keeps data (Prometheus\'s --storage.tsdb.retention.time, 15d by default): ' +
+          'backfill and catch-up never ask for older.',
+      ),
     timeout: duration()
       .refine((s) => s > 0, 'expected more than 0 seconds')
       .default(30)

@@ -42,7 +42,8 @@ const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filt
  */
 export function parseAnswer(body: unknown, httpStatus: number): QueryAnswer {
   if (!isRecord(body) || (body.status !== 'success' && body.status !== 'error')) {
-    throw new Error(`answered ${httpStatus} without a Prometheus API envelope ({"status": "success" | "error", …}): is url the API's root?`);
+    const envelope = '{"status": "success" | "error", …}';
+    throw new Error(`answered ${httpStatus} without a Prometheus API envelope (${envelope}): is url the API's root?`);
   }
   if (body.status === 'error') {
     const errorType = typeof body.errorType === 'string' ? body.errorType : 'error';
@@ -63,7 +64,9 @@ export function parseAnswer(body: unknown, httpStatus: number): QueryAnswer {
       // A scalar has no labels: one series whose only sample is the scalar.
       return { resultType, series: [{ labels: {}, samples: [sample(result)], histograms: 0 }], warnings, infos };
     default:
-      throw new Error(`answered a result of type ${JSON.stringify(resultType)}: expected matrix, vector or scalar (a string has no numbers)`);
+      throw new Error(
+        `answered a result of type ${JSON.stringify(resultType)}: expected matrix, vector or scalar (a string has no numbers)`,
+      );
   }
 }
 

@@ -101,12 +101,16 @@ export class PrometheusServer {
       log += chunk;
     });
     const exited = new Promise<never>((_, reject) => {
-      child.once('exit', (code, signal) => reject(new Error(`prometheus exited (${code ?? signal}) before it was ready:\n${log.slice(-2000)}`)));
+      child.once('exit', (code, signal) => {
+        reject(new Error(`prometheus exited (${code ?? signal}) before it was ready:\n${log.slice(-2000)}`));
+      });
     });
     const server = (async () => {
-      const port = await until(() => /msg="Listening on" address=127\.0\.0\.1:(\d+)/.exec(log)?.[1], 30_000, () => `no "Listening on" line:\n${log}`);
+      const listening = () => /msg="Listening on" address=127\.0\.0\.1:(\d+)/.exec(log)?.[1];
+      const port = await until(listening, 30_000, () => `no "Listening on" line:\n${log}`);
       const url = `http://127.0.0.1:${port}`;
-      await until(async () => ((await fetch(`${url}/-/ready`).catch(() => undefined))?.status === 200 ? true : undefined), 30_000, () => `not ready:\n${log}`);
+      const ready = async () => ((await fetch(`${url}/-/ready`).catch(() => undefined))?.status === 200 ? true : undefined);
+      await until(ready, 30_000, () => `not ready:\n${log}`);
       return new PrometheusServer(dir, url, child, () => log);
     })();
     try {
@@ -158,7 +162,8 @@ function configText(options: PrometheusStartOptions): string {
   const interval = options.scrapeInterval ?? '1s';
   const lines = ['global:', `  scrape_interval: ${interval}`, `  evaluation_interval: ${interval}`, 'scrape_configs:'];
   if (options.scrapeTargets?.length) {
-    lines.push('  - job_name: test', '    static_configs:', `      - targets: [${options.scrapeTargets.map((t) => JSON.stringify(t)).join(', ')}]`);
+    const targets = options.scrapeTargets.map((t) => JSON.stringify(t)).join(', ');
+    lines.push('  - job_name: test', '    static_configs:', `      - targets: [${targets}]`);
   } else {
     lines[lines.length - 1] = 'scrape_configs: []';
   }

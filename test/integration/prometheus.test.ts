@@ -30,7 +30,9 @@ const iso = (t: number) => new Date(t * 1000).toISOString();
 function historyText(): string {
   const lines = ['# TYPE gp_history gauge'];
   for (const series of [0, 1]) {
-    for (let t = D0; t < HISTORY_END; t += STEP) lines.push(`gp_history{host="${HOST}",series="${series}"} ${historyValue(t, series)} ${t}`);
+    for (let t = D0; t < HISTORY_END; t += STEP) {
+      lines.push(`gp_history{host="${HOST}",series="${series}"} ${historyValue(t, series)} ${t}`);
+    }
   }
   lines.push('# EOF');
   return lines.join('\n') + '\n';
@@ -67,7 +69,8 @@ async function startProxy(target: string) {
       state.held++;
       return; // never answered: the client is killed while waiting
     }
-    const answer = await fetch(`${target}${request.url}`, { method: request.method, headers: { 'content-type': String(request.headers['content-type']) }, body });
+    const headers = { 'content-type': String(request.headers['content-type']) };
+    const answer = await fetch(`${target}${request.url}`, { method: request.method, headers, body });
     response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
     response.end(Buffer.from(await answer.arrayBuffer()));
   });
@@ -76,10 +79,10 @@ async function startProxy(target: string) {
 }
 
 /** Waits for `condition` (checked every 100 ms), failing with `what` after `ms`. */
-async function waitUntil(condition: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+async function waitUntil(condition: () => boolean | Promise<boolean>, ms: number, what: string | (() => string)): Promise<void> {
   const stop = Date.now() + ms;
   while (!(await condition())) {
-    if (Date.now() > stop) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > stop) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -109,7 +112,12 @@ describePrometheus('prometheus poller against a real Prometheus', () => {
       await Promise.allSettled([carbon?.destroy(), prometheus?.stop(), new Promise((resolve) => exporter?.server.close(resolve))]);
     });
 
-    const env = (name: string) => ({ GRAPHITE_URL: carbon.url, STATE_DIR: join(work, `state-${name}`), GRAPHITE_PREFIX: name, LOG_LEVEL: 'info' });
+    const env = (name: string) => ({
+      GRAPHITE_URL: carbon.url,
+      STATE_DIR: join(work, `state-${name}`),
+      GRAPHITE_PREFIX: name,
+      LOG_LEVEL: 'info',
+    });
     const config = (name: string, text: string) => {
       const file = join(work, `${name}.yaml`);
       writeFileSync(file, text);
@@ -122,9 +130,11 @@ describePrometheus('prometheus poller against a real Prometheus', () => {
     it(`backfills 3 days at a 15 s step (${STEPS} steps, split into requests of at most 11,000): exact values and timestamps`, async () => {
       const file = config(
         'split',
-        historyQueries(prometheus.url, 'maxWindow: 2d\n') + `  - name: doubled\n    query: gp_history * 2\n    path: '{name}.{label.host}.s{label.series}'\n`,
+        historyQueries(prometheus.url, 'maxWindow: 2d\n') +
+          `  - name: doubled\n    query: gp_history * 2\n    path: '{name}.{label.host}.s{label.series}'\n`,
       );
-      const result = await runCommand(['bin/backfill.ts', 'prometheus', '--from', iso(D0), '--to', iso(HISTORY_END), '--config', file, '--concurrency', '2'], {
+      const args = ['bin/backfill.ts', 'prometheus', '--from', iso(D0), '--to', iso(HISTORY_END), '--config', file, '--concurrency', '2'];
+      const result = await runCommand(args, {
         env: env('split'),
         timeoutMs: 120_000,
       });
@@ -134,8 +144,10 @@ describePrometheus('prometheus poller against a real Prometheus', () => {
       await carbon.flush();
       for (const series of [0, 1]) {
         const node = `db_example_com.s${series}`;
-        expect(await carbon.fetch(`split.prometheus.history.${node}`, D0 - STEP, HISTORY_END - STEP)).toEqual(expectedHistory(D0, HISTORY_END, series));
-        expect(await carbon.fetch(`split.prometheus.doubled.${node}`, D0 - STEP, HISTORY_END - STEP)).toEqual(expectedHistory(D0, HISTORY_END, series, 2));
+        const history = await carbon.fetch(`split.prometheus.history.${node}`, D0 - STEP, HISTORY_END - STEP);
+        expect(history).toEqual(expectedHistory(D0, HISTORY_END, series));
+        const doubled = await carbon.fetch(`split.prometheus.doubled.${node}`, D0 - STEP, HISTORY_END - STEP);
+        expect(doubled).toEqual(expectedHistory(D0, HISTORY_END, series, 2));
       }
     }, 150_000);
 
@@ -150,12 +162,13 @@ describePrometheus('prometheus poller against a real Prometheus', () => {
 
         // First run: the third day's request is held; once the first two days are recorded, kill -9.
         proxy.state.hold = (form) => Number(form.get('start')) >= D0 + 2 * DAY;
-        const first = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: environment, stdio: ['ignore', 'ignore', 'pipe'] });
+        const stdio = ['ignore', 'ignore', 'pipe'] as const;
+        const first = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: environment, stdio: [...stdio] });
         let firstErr = '';
         first.stderr.setEncoding('utf8').on('data', (chunk: string) => (firstErr += chunk));
         const exited = new Promise((resolve) => first.once('exit', resolve));
         try {
-          await waitUntil(() => proxy.state.held > 0 && done() === 2, 60_000, `a held request and 2 recorded windows (stderr: ${firstErr})`);
+          await waitUntil(() => proxy.state.held > 0 && done() === 2, 60_000, () => `a held request and 2 recorded windows: ${firstErr}`);
         } finally {
           first.kill('SIGKILL');
           await exited;
@@ -167,7 +180,8 @@ describePrometheus('prometheus poller against a real Prometheus', () => {
         const second = await runCommand(args, { env: env('resume'), timeoutMs: 60_000 });
         expect(second.code, second.stderr).toBe(0);
         expect(second.stderr).toMatch(/resuming the interrupted backfill .*: 2 windows already done/);
-        expect(proxy.state.requests.map((f) => [Number(f.get('start')), Number(f.get('end'))])).toEqual([[D0 + 2 * DAY, HISTORY_END - STEP]]);
+        const asked = proxy.state.requests.map((f) => [Number(f.get('start')), Number(f.get('end'))]);
+        expect(asked).toEqual([[D0 + 2 * DAY, HISTORY_END - STEP]]);
         await carbon.flush();
         for (const series of [0, 1]) {
           expect(await carbon.fetch(`resume.prometheus.history.db_example_com.s${series}`, D0 - STEP, HISTORY_END - STEP)).toEqual(
@@ -189,13 +203,15 @@ describePrometheus('prometheus poller against a real Prometheus', () => {
           `  - name: third\n    query: gp_history{series="1"} + 1\n`,
       );
       const to = D0 + 3600;
-      const result = await runCommand(['bin/backfill.ts', 'prometheus', '--from', iso(D0), '--to', iso(to), '--config', file], { env: env('bad') });
+      const args = ['bin/backfill.ts', 'prometheus', '--from', iso(D0), '--to', iso(to), '--config', file];
+      const result = await runCommand(args, { env: env('bad') });
       expect(result.code, result.stderr).toBe(1);
-      expect(result.stderr).toMatch(/1 of 3 queries failed: query broken: the server refused the query: 400 bad_data: .*parse error/);
+      expect(result.stderr).toMatch(/1 of 3 queries failed: query broken: the server answered 400 bad_data: .*parse error/);
       await carbon.flush();
       expect(await carbon.fetch('bad.prometheus.first', D0 - STEP, to - STEP)).toEqual(expectedHistory(D0, to, 0));
       expect(await carbon.fetch('bad.prometheus.third', D0 - STEP, to - STEP)).toEqual(expectedHistory(D0, to, 1, 1, 1));
-      expect((await carbon.list()).filter((m) => m.startsWith('bad.prometheus.'))).toEqual(['bad.prometheus.first', 'bad.prometheus.third']);
+      const written = (await carbon.list()).filter((m) => m.startsWith('bad.prometheus.'));
+      expect(written).toEqual(['bad.prometheus.first', 'bad.prometheus.third']);
     }, 90_000);
 
     it('live ticks with lookback deliver exactly what the server holds; odd label values stay one node each', async () => {
@@ -217,7 +233,8 @@ describePrometheus('prometheus poller against a real Prometheus', () => {
         30_000,
         'the first scrapes of the exporter',
       );
-      const watermark = () => (JSON.parse(readFileSync(join(work, 'state-live', 'live.watermark.json'), 'utf8')) as { deliveredUntil: number }).deliveredUntil;
+      const watermarkFile = join(work, 'state-live', 'live.watermark.json');
+      const watermark = () => (JSON.parse(readFileSync(watermarkFile, 'utf8')) as { deliveredUntil: number }).deliveredUntil;
 
       const first = await runCommand(['bin/poll.ts', 'prometheus', '--once', '--config', file], { env: env('live') });
       expect(first.code, first.stderr).toBe(0);
@@ -233,7 +250,9 @@ describePrometheus('prometheus poller against a real Prometheus', () => {
       const from = firstEnd - 10;
       const expected = new Map<string, Point[]>();
       const add = (results: RangeResult[], nodes: (labels: Record<string, string>) => string[]) => {
-        for (const series of results) expected.set(formatPath(['live', 'prometheus', ...nodes(series.metric)]), series.values.map(([t, v]) => [t, Number(v)]));
+        for (const series of results) {
+          expected.set(formatPath(['live', 'prometheus', ...nodes(series.metric)]), series.values.map(([t, v]) => [t, Number(v)]));
+        }
       };
       add(await prometheus.queryRange('gp_exporter_scrapes_total', from, secondEnd - step, step), () => ['scrapes']);
       add(await prometheus.queryRange('gp_weird', from, secondEnd - step, step), (m) => ['weird', m.v!]);

@@ -86,7 +86,7 @@ describe('prometheus poll', () => {
     const [request] = fake.received;
     expect(request!.method).toBe('POST');
     expect(request!.path).toBe('/api/v1/query_range');
-    expect(request!.form).toEqual({ query: 'up', start: String(T0), end: String(T0 + 3 * STEP), step: '15', timeout: '30s' });
+    expect(request!.form).toEqual({ query: 'up', start: String(T0), end: String(T0 + 3 * STEP), step: '15', timeout: '30' });
     expect(ctx.stats.counters.api_calls).toBe(1);
   });
 
@@ -135,7 +135,10 @@ describe('prometheus poll', () => {
   it('never sends NaN, +Inf, -Inf or stale markers (NaN on the wire); counts them', async () => {
     fake.answers.set('up', {
       status: 200,
-      body: matrix([{ metric: { instance: 'a' }, values: values('NaN', '+Inf', '-Inf', '7.5') }, { metric: { instance: 'b' }, values: values('1e3', 'Inf', 'nan', '-0') }]),
+      body: matrix([
+        { metric: { instance: 'a' }, values: values('NaN', '+Inf', '-Inf', '7.5') },
+        { metric: { instance: 'b' }, values: values('1e3', 'Inf', 'nan', '-0') },
+      ]),
     });
     const poller = createPrometheusPoller();
     const ctx = testContext({ options: options(), window, schedule });
@@ -151,7 +154,8 @@ describe('prometheus poll', () => {
   });
 
   it('handles vector and scalar answers (compatible servers), and refuses a string result', async () => {
-    fake.answers.set('v', { status: 200, body: { status: 'success', data: { resultType: 'vector', result: [{ metric: { instance: 'a' }, value: [T0 + 15, '5'] }] } } });
+    const vector = { resultType: 'vector', result: [{ metric: { instance: 'a' }, value: [T0 + 15, '5'] }] };
+    fake.answers.set('v', { status: 200, body: { status: 'success', data: vector } });
     fake.answers.set('s', { status: 200, body: { status: 'success', data: { resultType: 'scalar', result: [T0 + 30, '6'] } } });
     fake.answers.set('str', { status: 200, body: { status: 'success', data: { resultType: 'string', result: [T0, 'hello'] } } });
     const queries = [
@@ -167,7 +171,8 @@ describe('prometheus poll', () => {
 
   it('a query the server refuses (400 bad_data) fails its part with the API\'s message; the others deliver', async () => {
     fake.answers.set('good_a', { status: 200, body: matrix([{ metric: {}, values: values('1', '2', '3', '4') }]) });
-    fake.answers.set('rate(x[5m]', { status: 400, body: { status: 'error', errorType: 'bad_data', error: '1:11: parse error: unclosed left parenthesis' } });
+    const refusal = { status: 'error', errorType: 'bad_data', error: '1:11: parse error: unclosed left parenthesis' };
+    fake.answers.set('rate(x[5m]', { status: 400, body: refusal });
     fake.answers.set('good_b', { status: 200, body: matrix([{ metric: {}, values: values('5', '6', '7', '8') }]) });
     const queries = [
       { name: 'a', query: 'good_a' },
@@ -178,7 +183,9 @@ describe('prometheus poll', () => {
     const ctx = testContext({ options: options({ queries }), window, schedule });
     const error = await poller.poll(ctx).catch((e: unknown) => e as Error);
     expect(error).toBeInstanceOf(Error);
-    expect(error!.message).toBe('1 of 3 queries failed: query bad: the server refused the query: 400 bad_data: 1:11: parse error: unclosed left parenthesis');
+    expect(error!.message).toBe(
+      '1 of 3 queries failed: query bad: the server answered 400 bad_data: 1:11: parse error: unclosed left parenthesis',
+    );
     expect(Object.keys(ctx.sink.series()).sort()).toEqual(['prometheus.a', 'prometheus.b']);
     expect(ctx.sink.points).toHaveLength(8);
     expect(ctx.stats.counters['prometheus.failed_queries']).toBe(1);
@@ -203,7 +210,9 @@ describe('prometheus poll', () => {
     const poller = createPrometheusPoller();
     const ctx = testContext({ options: options({ queries, timeout: 1 }), window, schedule });
     const started = Date.now();
-    await expect(poller.poll(ctx)).rejects.toThrow(/1 of 2 queries failed: query slow: POST .* no complete answer within the timeout \(1 s\)/);
+    await expect(poller.poll(ctx)).rejects.toThrow(
+      /1 of 2 queries failed: query slow: POST .* no complete answer within the timeout \(1 s\)/,
+    );
     // Generous for a busy host: the deadline is 1 s, the point is that it is not the test's own timeout.
     expect(Date.now() - started).toBeLessThan(8000);
     expect(ctx.sink.series()).toEqual({ 'prometheus.fast': values('1', '1', '1', '1').map(([t]) => [t, 1]) });
@@ -225,7 +234,8 @@ describe('prometheus poll', () => {
 
   it('sends the bearer token, or basic auth, and the custom headers; 401 is a ConfigError naming the field', async () => {
     const poller = createPrometheusPoller();
-    await poller.poll(testContext({ options: options({ bearerToken: 'tok-123', headers: { 'X-Scope-OrgID': 'tenant-1' } }), window, schedule }));
+    const withToken = options({ bearerToken: 'tok-123', headers: { 'X-Scope-OrgID': 'tenant-1' } });
+    await poller.poll(testContext({ options: withToken, window, schedule }));
     expect(fake.received[0]!.headers.authorization).toBe('Bearer tok-123');
     expect(fake.received[0]!.headers['x-scope-orgid']).toBe('tenant-1');
     await poller.poll(testContext({ options: options({ basicAuth: { username: 'reader', password: 'pa:ss' } }), window, schedule }));
@@ -235,7 +245,8 @@ describe('prometheus poll', () => {
     expect(fake.received[2]!.headers.authorization).toBeUndefined();
 
     fake.answers.set('up', { status: 401, body: 'Unauthorized' });
-    const error = await poller.poll(testContext({ options: options({ bearerToken: 'wrong-token' }), window, schedule })).catch((e: unknown) => e);
+    const refused = testContext({ options: options({ bearerToken: 'wrong-token' }), window, schedule });
+    const error = await poller.poll(refused).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).where.field).toBe('bearerToken');
     expect((error as ConfigError).message).not.toContain('wrong-token');
@@ -281,7 +292,8 @@ describe('prometheus poll', () => {
     expect(ctx.stats.counters['prometheus.series_capped']).toBe(4);
     expect(lines.filter((l) => /only the first 2/.test(l))).toHaveLength(1);
     // A query's own maxSeries overrides the job's.
-    const own = testContext({ options: options({ maxSeries: 2, queries: [{ name: 'up', query: 'up', path: '{name}.{label.instance}', maxSeries: 3 }] }), window, schedule });
+    const queries = [{ name: 'up', query: 'up', path: '{name}.{label.instance}', maxSeries: 3 }];
+    const own = testContext({ options: options({ maxSeries: 2, queries }), window, schedule });
     await createPrometheusPoller().poll(own);
     expect(own.sink.paths()).toEqual(['prometheus.up.a', 'prometheus.up.b', 'prometheus.up.c']);
   });
@@ -305,7 +317,8 @@ describe('prometheus poll', () => {
   });
 
   it('offers labels as tags (used with GRAPHITE_TAGS=1): all but __name__, or the listed ones', async () => {
-    fake.answers.set('up', { status: 200, body: matrix([{ metric: { __name__: 'up', instance: 'a:1', job: 'node' }, values: values('1', '1', '1', '1') }]) });
+    const series = { metric: { __name__: 'up', instance: 'a:1', job: 'node' }, values: values('1', '1', '1', '1') };
+    fake.answers.set('up', { status: 200, body: matrix([series]) });
     const all = testContext({ options: options({ queries: [{ name: 'up', query: 'up', tags: true }] }), window, schedule });
     await createPrometheusPoller().poll(all);
     expect(all.sink.points[0]!.tags).toEqual({ instance: 'a:1', job: 'node' });
@@ -333,7 +346,8 @@ describe('prometheus options', () => {
       const result = prometheusOptions.safeParse({ ...base, queries: [{ name: 'up', query: 'up', path }] });
       expect(result.success, path).toBe(false);
     }
-    expect(prometheusOptions.safeParse({ ...base, queries: [{ name: 'up', query: 'up', path: 'svc.{label.job}_{label.__name__}.{name}' }] }).success).toBe(true);
+    const path = 'svc.{label.job}_{label.__name__}.{name}';
+    expect(prometheusOptions.safeParse({ ...base, queries: [{ name: 'up', query: 'up', path }] }).success).toBe(true);
   });
   it('refuses a token and basic auth together, two queries of one name, and credentials in the URL', () => {
     expect(prometheusOptions.safeParse({ ...base, bearerToken: 't', basicAuth: { username: 'u', password: 'p' } }).success).toBe(false);
@@ -352,20 +366,25 @@ describe('prometheus response parsing', () => {
     expect(() => parseAnswer({ status: 'error', errorType: 'execution', error: 'many-to-many matching not allowed' }, 422)).toThrow(
       '422 execution: many-to-many matching not allowed',
     );
-    const answer = parseAnswer({ status: 'success', data: { resultType: 'matrix', result: [{ metric: {}, histograms: [[T0, { count: '1' }]] }] } }, 200);
+    const data = { resultType: 'matrix', result: [{ metric: {}, histograms: [[T0, { count: '1' }]] }] };
+    const answer = parseAnswer({ status: 'success', data }, 200);
     expect(answer.series[0]!.histograms).toBe(1);
   });
 });
 
 describe('prometheus --plan', () => {
   it('says requests per tick and per backfill day and points per request, against the limits', () => {
-    const options = prometheusOptions.parse({ url: 'http://127.0.0.1:9090', queries: [{ name: 'a', query: 'a' }, { name: 'b', query: 'b' }, { name: 'c', query: 'c' }] });
+    const queries = ['a', 'b', 'c'].map((name) => ({ name, query: name }));
+    const options = prometheusOptions.parse({ url: 'http://127.0.0.1:9090', queries });
     const lines = planLines(options, { interval: 15, delay: 0, lookback: 180 });
     expect(lines[0]).toBe('3 queries, step 15s (the interval): 3 requests per tick (every 15s, 12 points per series each, window 3m)');
-    expect(lines[1]).toBe('backfill and catch-up: windows of 1d (maxWindow), 1 request(s) per query and window, 3 requests per backfill day, up to 5760 points per series per request');
+    expect(lines[1]).toBe(
+      'backfill and catch-up: windows of 1d (maxWindow), 1 request(s) per query and window, 3 requests per backfill day, ' +
+        'up to 5760 points per series per request',
+    );
     expect(lines[2]).toMatch(/^limits: 11,000 points per series per request .* at maxSeries 1000, a request holds up to 5,760,000 samples/);
     const big = planLines({ ...options, maxWindow: 30 * 86400, maxSeries: 10_000 }, { interval: 5, delay: 0, lookback: 0 });
-    expect(big[1]).toMatch(/windows of 30d \(maxWindow\), 48 request\(s\) per query and window, 5 requests per backfill day, up to 11000 points/);
+    expect(big[1]).toMatch(/windows of 30d \(maxWindow\), 48 request\(s\) per query and window, 5 requests per backfill day, up to 11000/);
     expect(big.some((l) => /over the limit: .*too many samples/.test(l))).toBe(true);
   });
 });
