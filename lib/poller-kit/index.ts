@@ -39,3 +39,4 @@ export {
   type LocalTime,
 } from './time-zone.ts';
 export { renderPathTemplate, templatePlaceholders } from './path-template.ts';
+export { seriesName } from './series-name.ts';

@@ -114,8 +114,17 @@ describe('the schema is the one place variables are declared', () => {
     'GA4_API_ROOT_URL',
     'GITHUB_TOKEN',
   ];
-  // .env.example's samples of a user's own ${VAR} for a config (config/http-json.example.yaml, config/sql.example.yaml).
-  const EXAMPLE_VARIABLES = ['STATUS_API_TOKEN', 'DATABASE_URL'];
+  // .env.example's samples of a user's own ${VAR} for a config (config/http-json.example.yaml, config/sql.example.yaml),
+  // and the ${VAR}s config/prometheus.example.yaml refers to (the poller reads its options, never the environment).
+  const EXAMPLE_VARIABLES = [
+    'STATUS_API_TOKEN',
+    'DATABASE_URL',
+    'PROMETHEUS_URL',
+    'PROMETHEUS_TOKEN',
+    'PROMETHEUS_USERNAME',
+    'PROMETHEUS_PASSWORD',
+    'PROMETHEUS_TENANT',
+  ];
 
   function sources(dir: string): string[] {
     return readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })
