@@ -45,7 +45,13 @@ interface Discovery {
 }
 
 function newInstance(env: () => NodeJS.ProcessEnv): Instance {
-  return { clients: new CloudWatchClients(), discovery: { dimensions: new DiscoveryCache(), resources: new DiscoveryCache() }, limits: new RateLimits(), env };
+  const discovery = { dimensions: new DiscoveryCache<DimensionPairs[]>(), resources: new DiscoveryCache<ResourceTagMapping[]>() };
+  return { clients: new CloudWatchClients(), discovery, limits: new RateLimits(), env };
+}
+
+/** How a job without `regions` finds its region: the option, the environment, then the AWS profile (asked once). */
+function regionsOf(instance: Instance): (configured: string | undefined) => Promise<string> {
+  return (configured) => instance.clients.resolveRegion(configured, instance.env());
 }
 
 /** A cloudwatch poller with its own clients, caches and rate limits; the runner makes one per job. */
@@ -70,9 +76,10 @@ export function createCloudWatchPoller(dependencies: CloudWatchDependencies = {}
     },
 
     async poll({ options, window, sink, signal, log, stats, mode, now, sleep, shard }) {
-      const job = await jobTargets(options, (configured) => instance.clients.resolveRegion(configured, instance.env()));
+      const job = await jobTargets(options, regionsOf(instance));
       const calls: CallRun = { signal, stats, now: () => now(), sleep: (ms) => sleep(ms) };
-      const run: TargetRun = { options, job, window, sink, log, calls, instance, shard, recentlyActive: mode === 'live' && options.recentlyActiveOnly };
+      const recentlyActive = mode === 'live' && options.recentlyActiveOnly;
+      const run: TargetRun = { options, job, window, sink, log, calls, instance, shard, recentlyActive };
       // Region and account pairs side by side, each with its own clients, rate limits and calls; on abort, the
       // pairs still queued are rejected at once.
       const limit = pLimit({ concurrency: options.targetConcurrency, rejectOnClear: true });
@@ -136,7 +143,7 @@ async function planOf(options: CloudWatchOptions, schedule: JobSchedule, shard: 
   } else {
     // Discovery is the only way to know how many series '*' and tags stand for: ListMetrics and GetResources, no datapoints.
     const stats = countingStats();
-    const job = await jobTargets(options, (configured) => instance.clients.resolveRegion(configured, instance.env()));
+    const job = await jobTargets(options, regionsOf(instance));
     const signal = AbortSignal.timeout(60_000);
     // --plan runs outside any job, so there is no run clock to use: the wall clock dates the cache and times the waits.
     const run: CallRun = { signal, stats, now: () => systemClock.now(), sleep: (ms) => systemClock.sleep(ms, signal) };
@@ -147,7 +154,8 @@ async function planOf(options: CloudWatchOptions, schedule: JobSchedule, shard: 
         const calls = new CloudWatchCalls(target, options, run, instance.limits);
         const account = spec.role ? accountOfRoleArn(spec.role.roleArn) : '<account>';
         const paths = { account, accountInDefaultPath: job.multiAccount };
-        series = await seriesOf(options, target, calls, { log: silentLogger, stats, now: run.now, discovery: instance.discovery }, options.recentlyActiveOnly, paths);
+        const seriesRun = { log: silentLogger, stats, now: run.now, discovery: instance.discovery };
+        series = await seriesOf(options, target, calls, seriesRun, options.recentlyActiveOnly, paths);
       } catch (error) {
         if (isConfigError(error)) throw error;
         const refused = job.specs.length === 1 ? credentialError(error, { region: spec.region, role: spec.role, roleField: spec.role?.field }) : undefined;
@@ -192,7 +200,8 @@ async function pollTarget(spec: TargetSpec, run: TargetRun): Promise<number> {
   const calls = new CloudWatchCalls(target, options, run.calls, instance.limits);
   const account = needsAccount(options, run.job) ? await target.account(signal) : undefined;
   const paths = { account, accountInDefaultPath: run.job.multiAccount };
-  const all = await seriesOf(options, target, calls, { log, stats, now: run.calls.now, discovery: instance.discovery }, run.recentlyActive, paths);
+  const seriesRun = { log, stats, now: run.calls.now, discovery: instance.discovery };
+  const all = await seriesOf(options, target, calls, seriesRun, run.recentlyActive, paths);
   const label = labelOf(spec);
   const series = run.shard ? all.filter((s) => inShard(queryKey(label, s), run.shard)) : all;
 
@@ -236,8 +245,10 @@ function seriesOf(
     region: target.region,
     ...paths,
     recentlyActive,
-    discover: (request) => discoverDimensionSets(request, { ...cache, cache: dimensions, listMetrics: (input) => calls.listMetrics(input) }),
-    discoverTagged: (request) => discoverTaggedResources(request, { ...cache, cache: resources, getResources: (input) => calls.getResources(input) }),
+    discover: (request) =>
+      discoverDimensionSets(request, { ...cache, cache: dimensions, listMetrics: (input) => calls.listMetrics(input) }),
+    discoverTagged: (request) =>
+      discoverTaggedResources(request, { ...cache, cache: resources, getResources: (input) => calls.getResources(input) }),
   });
 }
 
@@ -263,7 +274,7 @@ function needsAccount(options: CloudWatchOptions, job: JobTargets): boolean {
 /** The pairs a plan shows without asking AWS anything: a missing region is shown as <region>. */
 async function planSpecs(options: CloudWatchOptions, instance: Instance): Promise<TargetSpec[]> {
   try {
-    return (await jobTargets(options, (configured) => instance.clients.resolveRegion(configured, instance.env()))).specs;
+    return (await jobTargets(options, regionsOf(instance))).specs;
   } catch (error) {
     if (!isConfigError(error) || (error as { where?: { field?: string } }).where?.field !== 'region') throw error;
     const roles = options.roles?.map((r) => (r === 'default' ? undefined : r)) ?? [options.roleArn !== undefined ? { roleArn: options.roleArn } : undefined];

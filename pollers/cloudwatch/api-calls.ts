@@ -110,7 +110,8 @@ export class CloudWatchCalls {
     do {
       await this.#throttle(this.#getResourcesLimiter);
       this.#stats.count('get_resources_calls');
-      const command = () => this.#counted(new GetResourcesCommand({ ...input, ResourcesPerPage: RESOURCES_PER_PAGE, ...(token ? { PaginationToken: token } : {}) }));
+      const pageInput = { ...input, ResourcesPerPage: RESOURCES_PER_PAGE, ...(token ? { PaginationToken: token } : {}) };
+      const command = () => this.#counted(new GetResourcesCommand(pageInput));
       const page = await this.#retried(() => this.#target.tagging().send(command(), { abortSignal: this.#signal }));
       mappings.push(...(page.ResourceTagMappingList ?? []));
       // The last page answers an empty PaginationToken.

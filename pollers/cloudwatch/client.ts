@@ -63,12 +63,14 @@ export class CloudWatchClients {
   target(spec: TargetSpec, settings: ClientSettings, env: NodeJS.ProcessEnv = process.env): CloudWatchTarget {
     const { region, role } = spec;
     const endpointFromEnv = env.AWS_ENDPOINT_URL_CLOUDWATCH ?? env.AWS_ENDPOINT_URL;
-    const key = JSON.stringify([region, settings.endpoint ?? endpointFromEnv ?? '', role?.roleArn ?? '', role?.externalId ?? '', settings.roleSessionName]);
+    const endpoint = settings.endpoint ?? endpointFromEnv ?? '';
+    const key = JSON.stringify([region, endpoint, role?.roleArn ?? '', role?.externalId ?? '', settings.roleSessionName]);
     const cached = this.#targets.get(key);
     if (cached) return cached;
 
     const sts: StsSettings = { region: settings.stsRegion, maxAttempts: settings.maxAttempts };
-    const session = role ? this.#sts.assumedRole({ roleArn: role.roleArn, externalId: role.externalId, sessionName: settings.roleSessionName }, sts) : undefined;
+    const roleSettings = role ? { roleArn: role.roleArn, externalId: role.externalId, sessionName: settings.roleSessionName } : undefined;
+    const session = roleSettings ? this.#sts.assumedRole(roleSettings, sts) : undefined;
     // One attempt per send: a retry waits, and waits run on the run's clock and end with its deadline (api-calls.ts).
     const common = { region, retryMode: 'standard', maxAttempts: 1, ...(session ? { credentials: session.provider } : {}) } as const;
     const client = new CloudWatchClient({ ...common, ...(settings.endpoint !== undefined ? { endpoint: settings.endpoint } : {}) });

@@ -3,10 +3,12 @@ import { backoffDelay } from '../../lib/backoff.ts';
 
 // Error names the SDK gives throttling answers (CloudWatch's JSON protocol answers `Throttling` in the
 // x-amzn-query-error header and `ThrottlingException` in the body's __type).
-const THROTTLING = new Set(['Throttling', 'ThrottlingException', 'ThrottledException', 'TooManyRequestsException', 'RequestLimitExceeded', 'RequestThrottled']);
+const THROTTLING = new Set([
+  'Throttling', 'ThrottlingException', 'ThrottledException', 'TooManyRequestsException', 'RequestLimitExceeded', 'RequestThrottled',
+]);
 // What the SDK's own retry strategy counts as transient besides 5xx: timeouts and connections lost or refused.
 const TRANSIENT_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
-const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND']);
 
 /** The SDK's delays: throttles back off from 1 s, other failures from 50 ms, never more than 20 s. */
 const THROTTLE_BASE_MS = 1000;

@@ -16,7 +16,10 @@ export interface JobTargets {
  * reads with `roleArn` if set, else with the process's own credentials. `resolveRegion` finds the region of a job
  * without `regions` (the instance's CloudWatchClients.resolveRegion: option, environment, then AWS profile).
  */
-export async function jobTargets(options: CloudWatchOptions, resolveRegion: (configured: string | undefined) => Promise<string>): Promise<JobTargets> {
+export async function jobTargets(
+  options: CloudWatchOptions,
+  resolveRegion: (configured: string | undefined) => Promise<string>,
+): Promise<JobTargets> {
   if (options.region !== undefined && options.regions !== undefined) {
     throw new ConfigError('give region or regions, not both', { field: 'regions' });
   }

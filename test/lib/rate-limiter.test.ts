@@ -61,7 +61,7 @@ describe('RateLimiter', () => {
   it('reserve: spends tokens at the time the caller gives and says how long that caller must wait', () => {
     const limiter = new RateLimiter({ ratePerSecond: 2, burst: 2, clock: new FakeClock({ start: 0 }) });
     // On the caller's clock (a run's), not the limiter's: two from the burst, then 500 ms more per token.
-    expect([limiter.reserve(1, 10_000), limiter.reserve(1, 10_000), limiter.reserve(1, 10_000), limiter.reserve(1, 10_000)]).toEqual([0, 0, 500, 1000]);
+    expect([1, 2, 3, 4].map(() => limiter.reserve(1, 10_000))).toEqual([0, 0, 500, 1000]);
     // A second later the debt is paid: the next one waits only its own 500 ms.
     expect(limiter.reserve(1, 11_000)).toBe(500);
   });

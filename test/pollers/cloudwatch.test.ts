@@ -439,7 +439,8 @@ describe('throttling and errors', () => {
   });
 
   it('shares one rate limit between the runs of a job, waiting on the run\'s clock', async () => {
-    const opts = options({ getMetricDataRate: 2, metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(501) } }] });
+    const metrics = [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(501) } }];
+    const opts = options({ getMetricDataRate: 2, metrics });
     const clock = new FakeClock({ start: NOW * 1000 });
     const started = clock.now();
     const [a, b] = [1, 2].map(() => onClock(clock, testContext({ options: opts, window: LIVE_WINDOW, now: NOW * 1000, schedule: LIVE })));
@@ -451,7 +452,8 @@ describe('throttling and errors', () => {
   });
 
   it('keeps its own rate limits: another instance (another job) has buckets of its own', async () => {
-    const opts = options({ getMetricDataRate: 2, metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(501) } }] });
+    const metrics = [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(501) } }];
+    const opts = options({ getMetricDataRate: 2, metrics });
     const clock = new FakeClock({ start: NOW * 1000 });
     const other = createCloudWatchPoller();
     try {
@@ -470,7 +472,8 @@ describe('throttling and errors', () => {
   it('waits its retry backoff on the run\'s clock, with jitter, from 1 s for throttles', async () => {
     fake.throttleNext(2, 'GetMetricData');
     const sleeps: number[] = [];
-    const ctx = testContext({ options: one(), window: LIVE_WINDOW, now: NOW * 1000, schedule: LIVE, sleep: async (ms) => void sleeps.push(ms) });
+    const sleep = async (ms: number) => void sleeps.push(ms);
+    const ctx = testContext({ options: one(), window: LIVE_WINDOW, now: NOW * 1000, schedule: LIVE, sleep });
     await cloudwatch.poll(ctx);
     expect(ctx.sink.points).toHaveLength(10);
     expect(sleeps).toHaveLength(2);
@@ -488,7 +491,9 @@ describe('throttling and errors', () => {
       const controller = new AbortController();
       // The run's deadline, 30 s on the run's clock; backoffs of 0.5, 1, 2, 4, 8, 10 and 10 s reach it in the 7th.
       void clock.sleep(30_000).then(() => controller.abort(new Error('run deadline')));
-      const ctx = onClock(clock, testContext({ options: options({ maxAttempts: 20, metrics: one().metrics }), window: LIVE_WINDOW, now: NOW * 1000, schedule: LIVE, signal: controller.signal }));
+      const opts = options({ maxAttempts: 20, metrics: one().metrics });
+      const { signal } = controller;
+      const ctx = onClock(clock, testContext({ options: opts, window: LIVE_WINDOW, now: NOW * 1000, schedule: LIVE, signal }));
       await expect(clock.runUntilSettled(cloudwatch.poll(ctx))).rejects.toThrow('run deadline');
       expect(clock.now() - NOW * 1000).toBe(30_000);
       expect(ctx.stats.counters.throttles).toBe(7);

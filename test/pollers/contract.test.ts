@@ -79,7 +79,8 @@ for (const name of names) {
       exported = module.default;
       // A poller, or a factory of pollers (one instance per job), as the registry loads it.
       const instance = instantiate(exported);
-      if (!isPoller(instance)) throw new Error(`${relative(ROOT, file)} does not export default definePoller({...}) or a function that returns one`);
+      const shown = relative(ROOT, file);
+      if (!isPoller(instance)) throw new Error(`${shown} does not export default definePoller({...}) or a function that returns one`);
       poller = instance;
       exampleText = existsSync(example) ? readFileSync(example, 'utf8') : '';
       try {

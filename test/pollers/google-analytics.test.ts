@@ -546,7 +546,8 @@ describe('quota', () => {
       sleep: (ms) => runClock.sleep(ms, controller.signal),
     });
     h.fake.exhaust('1', 'hour');
-    const run = h.run({ propertyId: 1, reports: [report('r')] }, { mode: 'backfill', signal: controller.signal, window: { start: utc('2026-03-08T00:00:00Z'), end: utc('2026-03-09T00:00:00Z') } });
+    const window = { start: utc('2026-03-08T00:00:00Z'), end: utc('2026-03-09T00:00:00Z') };
+    const run = h.run({ propertyId: 1, reports: [report('r')] }, { mode: 'backfill', signal: controller.signal, window });
     await expect(runClock.runUntilSettled(run)).rejects.toThrow(/deadline passed while waiting for GA quota/);
     // It asked to wait until 13:00 and stopped waiting at the deadline, not 180 s later.
     expect(runClock.sleepRequests.map((r) => r.ms)).toEqual([300_000, 480_000]);
