@@ -9,8 +9,7 @@ import { silentLogger } from '../lib/poller-kit/logger.ts';
 import type { JobContext } from '../lib/run/poll-window.ts';
 import type { JobSchedule, Poller, TimeWindow } from '../lib/poller-kit/contract.ts';
 import { StatsCollector } from '../lib/run/self-metrics.ts';
-import cloudwatch from '../pollers/cloudwatch.ts';
-import { destroyCloudWatchClients } from '../pollers/cloudwatch/client.ts';
+import { createCloudWatchPoller } from '../pollers/cloudwatch.ts';
 import { SECONDS_PER_MONTH, USD_PER_1000_API_REQUESTS, USD_PER_1000_METRICS_REQUESTED } from '../pollers/cloudwatch/plan.ts';
 import { createGoogleAnalyticsPoller } from '../pollers/google-analytics.ts';
 import { testContext } from '../test/helpers/capture-sink.ts';
@@ -24,6 +23,9 @@ const LIMITS = { queries: 500, datapoints: 100_800 };
 const LIVE: JobSchedule = { interval: 300, delay: 120, lookback: 600 };
 /** The fake and the poller agree on "now": a whole minute, so windows are whole periods. */
 const NOW = Math.floor(Date.now() / 60_000) * 60;
+
+/** One instance for the whole bench, as one job: its clients are closed at the end. */
+const cloudwatch = createCloudWatchPoller();
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `i-${String(i).padStart(5, '0')}`);
 
@@ -208,7 +210,7 @@ async function cloudWatchFigures(figures: Figure[], notes: string[]): Promise<vo
         '2 calls a tick instead of 1,000 requests.',
     );
   } finally {
-    destroyCloudWatchClients();
+    await cloudwatch.close?.();
     await fake.close();
     for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
     Object.assign(process.env, saved);

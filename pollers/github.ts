@@ -66,7 +66,7 @@ export const githubOptions = z.strictObject({
 
 export type GitHubOptions = z.output<typeof githubOptions>;
 
-/** A github poller with its own memory (ETags, rate-limit pauses); the runner uses the default export. */
+/** A github poller with its own memory (ETags, rate-limit pauses): the runner makes one per job. It holds nothing to close. */
 export function createGitHubPoller() {
   const api = new GitHubRestApi();
 
@@ -132,7 +132,7 @@ export function createGitHubPoller() {
   });
 }
 
-export default createGitHubPoller();
+export default createGitHubPoller;
 
 /** What a tick costs against the hourly limit, for `bin/poll.ts github --plan`. */
 export function planLines(options: GitHubOptions, schedule: JobSchedule): string[] {

@@ -1,5 +1,5 @@
 // Google Analytics 4: realtime minutes and hourly/daily reports from the Data API (v1beta), revised data re-fetched, within quota.
-import { definePoller, isConfigError, isValidTimeZone, type PollContext, systemClock } from '../lib/poller-kit/index.ts';
+import { isConfigError, definePoller, type PollContext } from '../lib/poller-kit/index.ts';
 import { classifyError } from './google-analytics/api-error.ts';
 import { runBatch } from './google-analytics/batching.ts';
 import { ClientFactory, type Ga4Client, type RunRealtimeReportRequest, type RunReportResponse } from './google-analytics/client.ts';
@@ -10,7 +10,8 @@ import { planRequests } from './google-analytics/plan.ts';
 import { QuotaGauges } from './google-analytics/quota.ts';
 import { fillReport, mapRealtimeRows, mapReportRows, type RowNotes } from './google-analytics/report-mapping.ts';
 import { containsPeriodStart, dateRangeFor, pointRange, reportRequest, type DateRange } from './google-analytics/report-request.ts';
-import { RequestPolicy, type RunContext, type Sleep } from './google-analytics/request-policy.ts';
+import { RequestPolicy, type RunContext } from './google-analytics/request-policy.ts';
+import { isValidTimeZone } from '../lib/poller-kit/index.ts';
 
 /** GA keeps aggregated report data for years (the retention setting limits explorations, not reports). */
 const RETENTION_SECONDS = 10 * 365 * 86_400;
@@ -18,17 +19,18 @@ const RETENTION_SECONDS = 10 * 365 * 86_400;
 export interface GoogleAnalyticsDependencies {
   /** Where credentials and GA4_API_ROOT_URL are read; process.env by default. */
   env?: NodeJS.ProcessEnv;
-  /** Waits for quota and between retries; tests pass one that does not really wait. */
-  sleep?: Sleep;
 }
 
 type Context = PollContext<GoogleAnalyticsOptions>;
 
-/** A google-analytics poller with its own caches (auth clients, time zones, quota state); the runner uses the default export. */
+/**
+ * A google-analytics poller with its own caches (auth clients, time zones, quota state): the runner makes one per job.
+ * Its waits (quota, retry backoff) run on the poll context's `sleep`: the runner's clock, ended by the run's deadline.
+ */
 export function createGoogleAnalyticsPoller(dependencies: GoogleAnalyticsDependencies = {}) {
   const env = () => dependencies.env ?? process.env;
   const clients = new ClientFactory();
-  const policy = new RequestPolicy(dependencies.sleep ?? systemClock.sleep);
+  const policy = new RequestPolicy();
   const timeZones = new Map<string, string>(); // property → IANA zone, from GA's answers
   const lastFetch = new Map<string, number>(); // job/report → window end of its last complete live fetch
   const noted = new Set<string>(); // notes already logged, so each is logged once per report
@@ -56,6 +58,7 @@ export function createGoogleAnalyticsPoller(dependencies: GoogleAnalyticsDepende
     mode: ctx.mode,
     interval: ctx.schedule.interval,
     now: () => ctx.now(),
+    sleep: (ms) => ctx.sleep(ms),
   });
 
   async function pollRealtime(ctx: Context, client: Ga4Client, entry: RealtimeEntry, index: number, gauges: QuotaGauges): Promise<void> {
@@ -255,4 +258,4 @@ function asError(error: unknown, what: string): Error {
   return classifyError(error, what);
 }
 
-export default createGoogleAnalyticsPoller();
+export default createGoogleAnalyticsPoller;

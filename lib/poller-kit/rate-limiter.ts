@@ -57,22 +57,35 @@ export class RateLimiter {
    */
   async take(signal?: AbortSignal, tokens = 1): Promise<number> {
     signal?.throwIfAborted();
-    this.#refill();
-    this.#tokens -= tokens;
-    if (this.#tokens >= 0) return 0;
-    const waitMs = Math.ceil((-this.#tokens / this.#rate) * 1000);
+    const waitMs = this.reserve(tokens);
+    if (waitMs === 0) return 0;
     const started = this.#clock.now();
     await this.#clock.sleep(waitMs, signal);
     if (signal?.aborted) {
-      this.#refill();
-      this.#tokens = Math.min(this.#burst, this.#tokens + tokens);
+      this.release(tokens);
       throw signal.reason;
     }
     return Math.max(0, this.#clock.now() - started);
   }
 
-  #refill(): void {
-    const now = this.#clock.now();
+  /**
+   * Spends `tokens` now and returns how long (ms) the caller must wait before using them: 0 when they were there.
+   * For a caller that waits on a clock of its own (a poll context's `sleep`, which ends with its run); `nowMs` is
+   * the time on that clock. A caller that gives up waiting hands the tokens back with `release`.
+   */
+  reserve(tokens = 1, nowMs = this.#clock.now()): number {
+    this.#refill(nowMs);
+    this.#tokens -= tokens;
+    return this.#tokens >= 0 ? 0 : Math.ceil((-this.#tokens / this.#rate) * 1000);
+  }
+
+  /** Gives back tokens reserved but not used (the caller's run was aborted while it waited). */
+  release(tokens = 1, nowMs = this.#clock.now()): void {
+    this.#refill(nowMs);
+    this.#tokens = Math.min(this.#burst, this.#tokens + tokens);
+  }
+
+  #refill(now = this.#clock.now()): void {
     const elapsed = Math.max(0, now - this.#updatedAt) / 1000;
     this.#updatedAt = now;
     this.#tokens = Math.min(this.#burst, this.#tokens + elapsed * this.#rate);

@@ -1,4 +1,5 @@
-// Assumed-role credentials (STS AssumeRole) shared by every client reading with the role, refreshed before they expire; account ids.
+// Assumed-role credentials (STS AssumeRole) shared by every client of a poller instance reading with the role, refreshed
+// before they expire; account ids.
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { AssumeRoleError } from './credential-errors.ts';
 
@@ -32,33 +33,23 @@ export interface Expiring {
   expiration: Date;
 }
 
-const stsClients = new Map<string, STSClient>();
-const roles = new Map<string, AssumedRole>();
-const callerAccounts = new Map<string, Promise<string>>();
-
-function stsClient(settings: StsSettings): STSClient {
-  const key = JSON.stringify([settings.region, settings.maxAttempts]);
-  let client = stsClients.get(key);
-  if (!client) stsClients.set(key, (client = new STSClient({ region: settings.region, maxAttempts: settings.maxAttempts, retryMode: 'adaptive' })));
-  return client;
-}
-
 /**
- * One role's credentials for the whole process: every client that reads with the role (one per region, and
+ * One role's credentials for a poller instance (a job): every client that reads with the role (one per region, and
  * the Tagging API's) shares them, so a job of ten regions assumes each role once per session, not ten times.
  * Concurrent requests share one AssumeRole call. When renewing fails while the current credentials still
  * hold, those are used (the next request tries again), so a brief STS outage costs nothing.
  */
 export class AssumedRole {
   readonly #role: RoleSettings;
-  readonly #sts: StsSettings;
+  readonly #sts: () => STSClient;
   readonly #now: () => number;
   #current: Expiring | undefined;
   #pending: Promise<Expiring> | undefined;
   /** AssumeRole calls made (tests and self-metrics). */
   calls = 0;
 
-  constructor(role: RoleSettings, sts: StsSettings, now: () => number = Date.now) {
+  /** `sts` gives the STS client to ask (made on first use); `now` is the wall clock, as STS's expiry times are. */
+  constructor(role: RoleSettings, sts: () => STSClient, now: () => number = Date.now) {
     this.#role = role;
     this.#sts = sts;
     this.#now = now;
@@ -82,7 +73,7 @@ export class AssumedRole {
   async #assume(): Promise<Expiring> {
     this.calls++;
     try {
-      const output = await stsClient(this.#sts).send(
+      const output = await this.#sts().send(
         new AssumeRoleCommand({
           RoleArn: this.#role.roleArn,
           RoleSessionName: this.#role.sessionName,
@@ -101,38 +92,55 @@ export class AssumedRole {
   }
 }
 
-/** The process-wide AssumedRole for these settings. */
-export function assumedRole(role: RoleSettings, sts: StsSettings): AssumedRole {
-  const key = JSON.stringify([role.roleArn, role.externalId ?? '', role.sessionName, sts.region, sts.maxAttempts]);
-  let assumed = roles.get(key);
-  if (!assumed) roles.set(key, (assumed = new AssumedRole(role, sts)));
-  return assumed;
-}
-
 /**
- * The account of the process's own credentials, from STS GetCallerIdentity: asked once per process (the
- * answer never changes), only when something needs it ({account} in a path, roles listing "default").
+ * The STS side of one poller instance: its STS clients, the roles it assumed and the account of its own
+ * credentials. `close()` destroys the clients (their connections) and forgets the sessions.
  */
-export function callerAccount(sts: StsSettings, signal?: AbortSignal): Promise<string> {
-  const key = JSON.stringify([sts.region, sts.maxAttempts]);
-  let account = callerAccounts.get(key);
-  if (!account) {
-    account = (async () => {
-      const output = await stsClient(sts).send(new GetCallerIdentityCommand({}), { abortSignal: signal ?? AbortSignal.timeout(STS_TIMEOUT_MS) });
-      if (!output.Account) throw new Error('STS answered GetCallerIdentity without an account');
-      return output.Account;
-    })();
-    callerAccounts.set(key, account);
-    // A failure is not remembered: the next run asks again.
-    account.catch(() => callerAccounts.delete(key));
-  }
-  return account;
-}
+export class StsSessions {
+  readonly #clients = new Map<string, STSClient>();
+  readonly #roles = new Map<string, AssumedRole>();
+  readonly #callerAccounts = new Map<string, Promise<string>>();
 
-/** Forgets every role's credentials and closes the STS clients (tests, and a clean exit). */
-export function resetCredentials(): void {
-  for (const client of stsClients.values()) client.destroy();
-  stsClients.clear();
-  roles.clear();
-  callerAccounts.clear();
+  /** The AssumedRole for these settings, shared by every client of this instance that reads with the role. */
+  assumedRole(role: RoleSettings, sts: StsSettings): AssumedRole {
+    const key = JSON.stringify([role.roleArn, role.externalId ?? '', role.sessionName, sts.region, sts.maxAttempts]);
+    let assumed = this.#roles.get(key);
+    if (!assumed) this.#roles.set(key, (assumed = new AssumedRole(role, () => this.#client(sts))));
+    return assumed;
+  }
+
+  /**
+   * The account of the process's own credentials, from STS GetCallerIdentity: asked once per instance (the
+   * answer never changes), only when something needs it ({account} in a path, roles listing "default").
+   */
+  callerAccount(sts: StsSettings, signal?: AbortSignal): Promise<string> {
+    const key = JSON.stringify([sts.region, sts.maxAttempts]);
+    let account = this.#callerAccounts.get(key);
+    if (!account) {
+      account = (async () => {
+        const output = await this.#client(sts).send(new GetCallerIdentityCommand({}), { abortSignal: signal ?? AbortSignal.timeout(STS_TIMEOUT_MS) });
+        if (!output.Account) throw new Error('STS answered GetCallerIdentity without an account');
+        return output.Account;
+      })();
+      this.#callerAccounts.set(key, account);
+      // A failure is not remembered: the next run asks again.
+      account.catch(() => this.#callerAccounts.delete(key));
+    }
+    return account;
+  }
+
+  /** Closes the STS clients and forgets every session and account. */
+  close(): void {
+    for (const client of this.#clients.values()) client.destroy();
+    this.#clients.clear();
+    this.#roles.clear();
+    this.#callerAccounts.clear();
+  }
+
+  #client(settings: StsSettings): STSClient {
+    const key = JSON.stringify([settings.region, settings.maxAttempts]);
+    let client = this.#clients.get(key);
+    if (!client) this.#clients.set(key, (client = new STSClient({ region: settings.region, maxAttempts: settings.maxAttempts, retryMode: 'adaptive' })));
+    return client;
+  }
 }

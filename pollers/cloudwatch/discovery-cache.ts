@@ -1,4 +1,4 @@
-// A per-process cache of discovery answers (ListMetrics, GetResources): a TTL on the run's clock, one walk
+// A poller instance's cache of discovery answers (ListMetrics, GetResources): a TTL on the run's clock, one walk
 // shared by concurrent asks, and the older answer kept when a refresh fails.
 import type { Logger, PollStats } from '../../lib/poller-kit/index.ts';
 

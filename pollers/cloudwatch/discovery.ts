@@ -1,7 +1,7 @@
-// Discovery of dimension values with ListMetrics, cached for a TTL per process so a tick rarely pays for it.
+// Discovery of dimension values with ListMetrics, cached for a TTL by the poller instance so a tick rarely pays for it.
 import type { Metric } from '@aws-sdk/client-cloudwatch';
 import type { Logger, PollStats } from '../../lib/poller-kit/index.ts';
-import { DiscoveryCache } from './discovery-cache.ts';
+import type { DiscoveryCache } from './discovery-cache.ts';
 
 export type DimensionPairs = Array<readonly [name: string, value: string]>;
 
@@ -23,9 +23,9 @@ export interface DiscoveryRun {
   listMetrics: (input: { Namespace: string; MetricName: string; Dimensions?: Array<{ Name: string; Value?: string }>; RecentlyActive?: 'PT3H' }) => Promise<Metric[]>;
   log: Logger;
   stats: PollStats;
+  /** The poller instance's answers (CloudWatchDiscovery.dimensions). */
+  cache: DiscoveryCache<DimensionPairs[]>;
 }
-
-const cache = new DiscoveryCache<DimensionPairs[]>();
 
 /**
  * The dimension sets of `request.metric` that ListMetrics lists (every page), each as name/value pairs in
@@ -35,7 +35,7 @@ const cache = new DiscoveryCache<DimensionPairs[]>();
  */
 export async function discoverDimensionSets(request: DiscoveryRequest, run: DiscoveryRun): Promise<DimensionPairs[]> {
   const key = JSON.stringify([run.scope, request.namespace, request.metric, request.filter, request.recentlyActive]);
-  return cache.get(
+  return run.cache.get(
     key,
     run,
     { counter: 'discovery', staleWarning: 'ListMetrics failed; using the series discovered earlier', fields: { namespace: request.namespace, metric: request.metric } },
@@ -49,9 +49,4 @@ export async function discoverDimensionSets(request: DiscoveryRequest, run: Disc
       return metrics.map((metric) => (metric.Dimensions ?? []).map((d) => [d.Name ?? '', d.Value ?? ''] as const));
     },
   );
-}
-
-/** Forgets every discovered series (tests). */
-export function clearDiscoveryCache(): void {
-  cache.clear();
 }

@@ -195,24 +195,27 @@ export const cloudWatchOptions = z.strictObject({
     .number()
     .positive()
     .default(25)
-    .describe('GetMetricData calls per second, at most, for all jobs of this process reading the same region and account (AWS allows 50 per account and region).'),
+    .describe('GetMetricData calls per second, at most, for this job in each region and account, all its runs together ' +
+        '(AWS allows 50 per account and region).'),
   listMetricsRate: z
     .number()
     .positive()
     .default(10)
-    .describe('ListMetrics calls per second, at most, for all jobs of this process reading the same region and account (AWS allows 25).'),
+    .describe('ListMetrics calls per second, at most, for this job in each region and account, all its runs together (AWS allows 25).'),
   getResourcesRate: z
     .number()
     .positive()
     .default(5)
-    .describe('Tagging API GetResources calls per second, at most, for all jobs of this process reading the same region and account (for metrics with tags).'),
+    .describe('Tagging API GetResources calls per second, at most, for this job in each region and account, all its runs together ' +
+        '(for metrics with tags).'),
   maxAttempts: z
     .number()
     .int()
     .min(1)
     .max(20)
     .default(5)
-    .describe('Attempts per API call (the SDK\'s adaptive retry mode, with backoff) before a throttled or failing call fails the run.'),
+    .describe('Attempts per API call (retries wait an exponential backoff with jitter, ended by the run\'s deadline) ' +
+        'before a throttled or failing call fails the run.'),
 });
 
 export type CloudWatchOptions = z.output<typeof cloudWatchOptions>;

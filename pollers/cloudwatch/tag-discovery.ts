@@ -1,7 +1,7 @@
-// Discovery of resources by their tags (Resource Groups Tagging API GetResources), cached for a TTL per process.
+// Discovery of resources by their tags (Resource Groups Tagging API GetResources), cached for a TTL by the poller instance.
 import type { Logger, PollStats } from '../../lib/poller-kit/index.ts';
 import { dimensionOf, type ResourceKind } from './resource-types.ts';
-import { DiscoveryCache } from './discovery-cache.ts';
+import type { DiscoveryCache } from './discovery-cache.ts';
 
 /** A metric entry's `tags`: key → one value, any of several, or '*' for any value (the key must be there). */
 export type TagSelector = Readonly<Record<string, string | readonly string[]>>;
@@ -61,9 +61,9 @@ export interface TagDiscoveryRun {
   getResources: (input: { ResourceTypeFilters: string[]; TagFilters: TagFilter[] }) => Promise<ResourceTagMapping[]>;
   log: Logger;
   stats: PollStats;
+  /** The poller instance's answers (CloudWatchDiscovery.resources). */
+  cache: DiscoveryCache<ResourceTagMapping[]>;
 }
-
-const cache = new DiscoveryCache<ResourceTagMapping[]>();
 
 /**
  * The resources of `request.kind` whose tags match `request.selector`, each with its dimension and tags, in
@@ -92,10 +92,5 @@ export async function discoverTaggedResources(request: TagDiscoveryRequest, run:
 
 function cachedWalk(key: string, input: { ResourceTypeFilters: string[]; TagFilters: TagFilter[] }, run: TagDiscoveryRun): Promise<ResourceTagMapping[]> {
   const labels = { counter: 'tag_discovery', staleWarning: 'GetResources failed; using the resources found earlier', fields: { resourceType: input.ResourceTypeFilters[0] } };
-  return cache.get(key, run, labels, () => run.getResources(input));
-}
-
-/** Forgets every resource found (tests). */
-export function clearTagDiscoveryCache(): void {
-  cache.clear();
+  return run.cache.get(key, run, labels, () => run.getResources(input));
 }

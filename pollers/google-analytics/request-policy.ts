@@ -13,8 +13,6 @@ export const RETRY_BASE_MS = 2000;
 /** A request that keeps meeting exhausted quota after this many waits gives up (the clock or GA disagree with us). */
 const MAX_QUOTA_WAITS_PER_REQUEST = 3;
 
-/** Sleeps `ms` or until `signal` aborts; never rejects (lib/poller-kit/clock.ts's Clock.sleep). */
-export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 
 /** What one run lends to its requests. */
 export interface RunContext {
@@ -25,6 +23,11 @@ export interface RunContext {
   /** The job's interval (seconds): a live tick never waits longer than that for quota. */
   readonly interval: number;
   now(): number;
+  /**
+   * The poll context's sleep: waits `ms` on the runner's clock (fake in tests) and ends early, never rejecting,
+   * when the run's signal aborts; quota waits and retry backoffs use it, so none outlives the run's deadline.
+   */
+  sleep(ms: number): Promise<void>;
 }
 
 export interface RequestLimits {
@@ -43,16 +46,14 @@ const BUCKET_NAMES: Record<QuotaBucket, string> = {
   thresholded: 'potentially thresholded requests per hour',
 };
 
-/** State shared by every run of the process: limiters, quota blocks and the server-error budget per property. */
+/** State shared by every run of a poller instance (a job): limiters, quota blocks and the server-error budget per property. */
 export class RequestPolicy {
   readonly gate = new QuotaGate();
   readonly #limiters = new Map<string, LimitFunction>();
   readonly #serverErrors = new Map<string, number[]>();
   readonly #announced = new WeakSet<QuotaBlock>();
 
-  constructor(private readonly sleep: Sleep) {}
-
-  /** The limiter of a property: every request to it, from any run of this process, passes through it. */
+  /** The limiter of a property: every request to it, from any run of this instance, passes through it. */
   limiter(propertyId: string): LimitFunction {
     let limit = this.#limiters.get(propertyId);
     if (!limit) {
@@ -100,7 +101,7 @@ export class RequestPolicy {
             const delay = RETRY_BASE_MS * 2 ** retries++;
             run.stats.count('retries');
             run.log.warn(`${error.message}; retry ${retries} of ${limits.serverErrorRetries} in ${formatDuration(delay / 1000)}`);
-            await this.sleep(delay, run.signal);
+            await run.sleep(delay);
             if (run.signal.aborted) throw new Ga4ApiError(`${error.message} (no retry: the run's deadline passed during the backoff)`, error.kind, error.httpStatus, error.apiStatus);
             continue;
           }
@@ -136,7 +137,7 @@ export class RequestPolicy {
     }
     run.stats.count('quota_waits');
     run.log.info(`${what}: waiting ${formatDuration(Math.ceil(waitSeconds))} for GA quota (${BUCKET_NAMES[block.bucket]})`);
-    await this.sleep(waitSeconds * 1000, run.signal);
+    await run.sleep(waitSeconds * 1000);
     if (run.signal.aborted) {
       // Waiting again in the next run would only burn its deadline too (catch-up windows run inside live ticks).
       block.waitCut = true;

@@ -6,14 +6,11 @@ import { isConfigError, type ConfigError } from '../../lib/poller-kit/config-err
 import type { Logger } from '../../lib/poller-kit/logger.ts';
 import { formatPath, formatTags } from '../../lib/graphite/metric-path.ts';
 import type { JobSchedule, TimeWindow } from '../../lib/poller-kit/contract.ts';
-import { resetSharedRateLimiters } from '../../lib/poller-kit/rate-limiter.ts';
 import type { Shard } from '../../lib/poller-kit/shard.ts';
-import cloudwatch from '../../pollers/cloudwatch.ts';
-import { destroyCloudWatchClients } from '../../pollers/cloudwatch/client.ts';
+import { createCloudWatchPoller } from '../../pollers/cloudwatch.ts';
 import { REFRESH_BEFORE_EXPIRY_MS } from '../../pollers/cloudwatch/credentials.ts';
-import { clearDiscoveryCache } from '../../pollers/cloudwatch/discovery.ts';
 import { accountOfRoleArn, dimensionOf, parseArn, RESOURCE_KINDS, resourceKind } from '../../pollers/cloudwatch/resource-types.ts';
-import { clearTagDiscoveryCache, matchesTags, tagFilters } from '../../pollers/cloudwatch/tag-discovery.ts';
+import { matchesTags, tagFilters } from '../../pollers/cloudwatch/tag-discovery.ts';
 import { testContext } from '../helpers/capture-sink.ts';
 import { CloudWatchFake, FAKE_ACCOUNT, FAKE_CREDENTIALS } from '../helpers/cloudwatch-fake.ts';
 
@@ -28,6 +25,8 @@ const ACCOUNTS = [FAKE_ACCOUNT, '222222222222', '333333333333'];
 const base = (region: string, account: string) => REGIONS.indexOf(region) * 1000 + ACCOUNTS.indexOf(account) * 100;
 
 let fake: CloudWatchFake;
+/** The instance under test, a fresh one per test: its own clients, STS sessions, discovery caches and rate limits. */
+let cloudwatch = createCloudWatchPoller();
 
 function options(extra: Record<string, unknown>) {
   return cloudwatch.options.parse({ metrics: [{ namespace: 'Fleet/App', name: 'Requests', dimensions: { Service: ['a', 'b'] }, stats: ['Sum'] }], ...extra });
@@ -91,19 +90,17 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  destroyCloudWatchClients();
+  await cloudwatch.close?.();
   await fake.close();
   vi.unstubAllEnvs();
 });
 
 beforeEach(() => fake.clearRequests());
 
-afterEach(() => {
+afterEach(async () => {
   vi.useRealTimers();
-  clearDiscoveryCache();
-  clearTagDiscoveryCache();
-  resetSharedRateLimiters();
-  destroyCloudWatchClients();
+  await cloudwatch.close?.();
+  cloudwatch = createCloudWatchPoller();
 });
 
 describe('resource types: ARN → CloudWatch namespace and dimension', () => {

@@ -6,7 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { loadJobConfig } from '../../lib/config/job-config.ts';
 import { jobSchema } from '../../lib/config/job-options.ts';
-import cloudwatch from '../../pollers/cloudwatch.ts';
+import { createCloudWatchPoller } from '../../pollers/cloudwatch.ts';
 import { isConfigError } from '../../lib/poller-kit/config-error.ts';
 import { planCalls, type CallLimits } from '../../pollers/cloudwatch/batching.ts';
 import { cloudWatchOptions } from '../../pollers/cloudwatch/options.ts';
@@ -161,6 +161,8 @@ describe('plan figures', () => {
 });
 
 describe('config/cloudwatch.example.yaml', () => {
+  // Nothing here polls: the instance's clients are never made.
+  const cloudwatch = createCloudWatchPoller();
   const file = fileURLToPath(new URL('../../config/cloudwatch.example.yaml', import.meta.url));
   const text = readFileSync(file, 'utf8');
 

@@ -4,12 +4,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { isConfigError } from '../../lib/poller-kit/config-error.ts';
 import { formatPath } from '../../lib/graphite/metric-path.ts';
 import type { JobSchedule, TimeWindow } from '../../lib/poller-kit/contract.ts';
-import { resetSharedRateLimiters } from '../../lib/poller-kit/rate-limiter.ts';
-import cloudwatch from '../../pollers/cloudwatch.ts';
-import { destroyCloudWatchClients } from '../../pollers/cloudwatch/client.ts';
-import { clearDiscoveryCache } from '../../pollers/cloudwatch/discovery.ts';
+import { createCloudWatchPoller } from '../../pollers/cloudwatch.ts';
 import { CloudWatchFake, FAKE_CREDENTIALS } from '../helpers/cloudwatch-fake.ts';
 import { testContext } from '../helpers/capture-sink.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
 
 const HOUR = 3600;
 const DAY = 86400;
@@ -21,6 +19,14 @@ const LIVE_WINDOW: TimeWindow = { start: NOW - 120 - 600, end: NOW - 120 };
 
 let fake: CloudWatchFake;
 let clockSeconds = NOW;
+/** The instance under test: a fresh one per test, with its own clients, discovery caches and rate limits. */
+let cloudwatch = createCloudWatchPoller();
+
+/** Ends the instance (its SDK clients) and starts another: nothing a test cached or slowed down carries over. */
+async function freshInstance(): Promise<void> {
+  await cloudwatch.close?.();
+  cloudwatch = createCloudWatchPoller();
+}
 
 function options(extra: Record<string, unknown>) {
   return cloudwatch.options.parse({ region: 'eu-west-1', endpoint: fake.url, ...extra });
@@ -30,6 +36,11 @@ async function poll(opts: ReturnType<typeof options>, window: TimeWindow = LIVE_
   const ctx = testContext({ options: opts, window, now: (extra.now ?? clockSeconds) * 1000, mode: extra.mode ?? 'live', schedule: LIVE, ...(extra.signal ? { signal: extra.signal } : {}) });
   await cloudwatch.poll(ctx);
   return ctx;
+}
+
+/** The context as the runner makes it: `now` and `sleep` on a (fake) clock, a sleep ended by the run's signal. */
+function onClock<C extends { signal: AbortSignal }>(clock: FakeClock, ctx: C) {
+  return Object.assign(ctx, { now: () => clock.now(), sleep: (ms: number) => clock.sleep(ms, ctx.signal) });
 }
 
 /** One value per minute for `minutes` minutes from `from`, value = f(minute index). */
@@ -62,7 +73,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  destroyCloudWatchClients();
+  await cloudwatch.close?.();
   await fake.close();
   vi.unstubAllEnvs();
 });
@@ -74,11 +85,9 @@ beforeEach(() => {
   fake.responseDelayMs = 0;
 });
 
-afterEach(() => {
-  clearDiscoveryCache();
-  resetSharedRateLimiters();
-  // Fresh clients: the SDK's adaptive retry slows a client down after throttles, which must not leak between tests.
-  destroyCloudWatchClients();
+afterEach(async () => {
+  // A fresh instance: discovered series, rate limit buckets and clients must not leak between tests.
+  await freshInstance();
 });
 
 describe('GetMetricData batching', () => {
@@ -292,7 +301,7 @@ describe('paths', () => {
       expect(line.split('.')).toHaveLength(evil.nodes!.length);
       expect(line).not.toMatch(/\s/);
       expect(line).toContain('.evil_lb_name_x_1_2_.');
-      clearDiscoveryCache();
+      await freshInstance();
     }
   });
 });
@@ -429,14 +438,68 @@ describe('throttling and errors', () => {
     expect(ctx.stats.counters.throttles).toBe(2);
   });
 
-  it('shares one rate limit between jobs of the process', async () => {
-    const opts = options({ getMetricDataRate: 2, metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(501) } }] });
-    const started = Date.now();
-    const [a, b] = await Promise.all([poll(opts), poll(opts)]);
+  it('shares one rate limit between the runs of a job, waiting on the run\'s clock', async () => {
+    const metrics = [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(501) } }];
+    const opts = options({ getMetricDataRate: 2, metrics });
+    const clock = new FakeClock({ start: NOW * 1000 });
+    const started = clock.now();
+    const [a, b] = [1, 2].map(() => onClock(clock, testContext({ options: opts, window: LIVE_WINDOW, now: NOW * 1000, schedule: LIVE })));
+    await clock.runUntilSettled(Promise.all([cloudwatch.poll(a!), cloudwatch.poll(b!)]));
     // Four calls at 2 per second with a burst of 2: the last two wait about 0.5 s and 1 s.
-    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
-    expect((a.stats.counters.rate_limit_wait_ms ?? 0) + (b.stats.counters.rate_limit_wait_ms ?? 0)).toBeGreaterThanOrEqual(1400);
+    expect(clock.now() - started).toBeGreaterThanOrEqual(900);
+    expect((a!.stats.counters.rate_limit_wait_ms ?? 0) + (b!.stats.counters.rate_limit_wait_ms ?? 0)).toBeGreaterThanOrEqual(1400);
     expect(fake.calls('GetMetricData')).toHaveLength(4);
+  });
+
+  it('keeps its own rate limits: another instance (another job) has buckets of its own', async () => {
+    const metrics = [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(501) } }];
+    const opts = options({ getMetricDataRate: 2, metrics });
+    const clock = new FakeClock({ start: NOW * 1000 });
+    const other = createCloudWatchPoller();
+    try {
+      const [a, b] = [1, 2].map(() => onClock(clock, testContext({ options: opts, window: LIVE_WINDOW, now: NOW * 1000, schedule: LIVE })));
+      await clock.runUntilSettled(Promise.all([cloudwatch.poll(a!), other.poll(b!)]));
+      // Two calls each, within each instance's burst of 2: nobody waited.
+      expect(clock.now()).toBe(NOW * 1000);
+      expect(clock.sleepCalls).toBe(0);
+      expect([a!.stats.counters.rate_limit_wait_ms, b!.stats.counters.rate_limit_wait_ms]).toEqual([undefined, undefined]);
+      expect(fake.calls('GetMetricData')).toHaveLength(4);
+    } finally {
+      await other.close?.();
+    }
+  });
+
+  it('waits its retry backoff on the run\'s clock, with jitter, from 1 s for throttles', async () => {
+    fake.throttleNext(2, 'GetMetricData');
+    const sleeps: number[] = [];
+    const sleep = async (ms: number) => void sleeps.push(ms);
+    const ctx = testContext({ options: one(), window: LIVE_WINDOW, now: NOW * 1000, schedule: LIVE, sleep });
+    await cloudwatch.poll(ctx);
+    expect(ctx.sink.points).toHaveLength(10);
+    expect(sleeps).toHaveLength(2);
+    expect(sleeps[0]).toBeGreaterThanOrEqual(0);
+    expect(sleeps[0]).toBeLessThan(1000);
+    expect(sleeps[1]).toBeLessThan(2000);
+  });
+
+  it('ends a throttling backoff at the run\'s deadline: no wait outlives the run', async () => {
+    // Seven throttles, all used up by the time the deadline passes (none is left over for the next test).
+    fake.throttleNext(7, 'GetMetricData');
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.5);
+    try {
+      const clock = new FakeClock({ start: NOW * 1000 });
+      const controller = new AbortController();
+      // The run's deadline, 30 s on the run's clock; backoffs of 0.5, 1, 2, 4, 8, 10 and 10 s reach it in the 7th.
+      void clock.sleep(30_000).then(() => controller.abort(new Error('run deadline')));
+      const opts = options({ maxAttempts: 20, metrics: one().metrics });
+      const { signal } = controller;
+      const ctx = onClock(clock, testContext({ options: opts, window: LIVE_WINDOW, now: NOW * 1000, schedule: LIVE, signal }));
+      await expect(clock.runUntilSettled(cloudwatch.poll(ctx))).rejects.toThrow('run deadline');
+      expect(clock.now() - NOW * 1000).toBe(30_000);
+      expect(ctx.stats.counters.throttles).toBe(7);
+    } finally {
+      random.mockRestore();
+    }
   });
 
   it('stops at once when the run is aborted mid-way: the call in flight is cancelled, the queued ones never sent', async () => {

@@ -13,7 +13,7 @@ import { interpolateEnvironment, loadJobConfig, type JobConfig } from '../../lib
 import { COMMON_KEYS, documentOptions, jobSchema } from '../../lib/config/job-options.ts';
 import type { Poller } from '../../lib/poller-kit/contract.ts';
 import { pollerHelp } from '../../lib/config/poller-help.ts';
-import { instantiate, isPoller, pollerNames } from '../../lib/config/poller-registry.ts';
+import { instantiate, isPoller, loadPoller, pollerNames } from '../../lib/config/poller-registry.ts';
 import { testContext } from '../helpers/capture-sink.ts';
 
 // Paths from this file, not from lib/: the scaffold's test runs a copy of this file in a temporary checkout.
@@ -73,12 +73,16 @@ for (const name of names) {
     let config: JobConfig;
     let loadError: unknown;
 
+    let exported: unknown;
+
     beforeAll(async () => {
       const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
-      // A factory (export default createXPoller) gives one instance per job, as the registry makes it.
-      const exported = instantiate(module.default);
-      if (!isPoller(exported)) throw new Error(`${relative(ROOT, file)} does not export default definePoller({...}) or a factory of one`);
-      poller = exported;
+      exported = module.default;
+      // A poller, or a factory of pollers (one instance per job), as the registry loads it.
+      const instance = instantiate(exported);
+      const shown = relative(ROOT, file);
+      if (!isPoller(instance)) throw new Error(`${shown} does not export default definePoller({...}) or a function that returns one`);
+      poller = instance;
       exampleText = existsSync(example) ? readFileSync(example, 'utf8') : '';
       try {
         config = loadJobConfig(poller, { configFile: example, env: { ...process.env, ...dummyEnvironment(exampleText) } });
@@ -96,6 +100,35 @@ for (const name of names) {
       expect(poller.schedule.interval).toBeGreaterThanOrEqual(1);
       expect(poller.schedule.delay ?? 0).toBeGreaterThanOrEqual(0);
       expect(poller.schedule.lookback ?? 0).toBeGreaterThanOrEqual(0);
+    });
+
+    it('gives every job its own instance: a factory makes a new poller on each load, state is not shared', async () => {
+      if (typeof exported !== 'function') {
+        // A plain poller is shared by every job that loads it: it must keep no state (no factory needed).
+        expect(isPoller(exported)).toBe(true);
+        return;
+      }
+      // Loaded as the commands load it, once per job.
+      const first = await loadPoller(name, [POLLERS]);
+      const second = await loadPoller(name, [POLLERS]);
+      expect(second, 'two loads, two instances').not.toBe(first);
+      expect(second.poll, 'each instance has its own poll (its own state)').not.toBe(first.poll);
+      await first.close?.();
+      await second.close?.();
+    });
+
+    it('keeps no state at module level: state belongs to an instance, made by an exported factory', () => {
+      for (const source of sourceFiles(name)) {
+        const shown = relative(ROOT, source);
+        const code = stripComments(readFileSync(source, 'utf8'));
+        expect(code, `${shown}: export the factory (export default createXPoller), not one instance every job would share`).not.toMatch(
+          /export\s+default\s+(?!definePoller\b)\w+\s*\(/,
+        );
+        // Caches, clients and limiters in module-level maps outlive jobs and leak between tests.
+        expect(code, `${shown} keeps a Map at module level: move it into the poller instance`).not.toMatch(
+          /^(const|let|var)\s+\w+\s*(:[^=]+)?=\s*new\s+(Map|WeakMap)\b/m,
+        );
+      }
     });
 
     it('leaves the keys of every job to lib/ and rejects unknown options', () => {
@@ -181,6 +214,8 @@ for (const name of names) {
         } catch (error) {
           outcome = error; // a generic document may not be what the poller expects: failing is allowed, side effects are not
         } finally {
+          // The instance ends as the commands end it: after the run, close() releases its clients.
+          await poller.close?.();
           watch.restore();
         }
         // The SDK's own HTTP (its stack runs through the SDK's code) is allowed to pollers that use one.

@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadJobConfig } from '../../lib/config/job-config.ts';
 import { documentOptions } from '../../lib/config/job-options.ts';
-import poller from '../../pollers/google-analytics.ts';
+import { createGoogleAnalyticsPoller } from '../../pollers/google-analytics.ts';
 import { ROOT } from '../helpers/run-command.ts';
+
+const poller = createGoogleAnalyticsPoller();
 
 const EXAMPLE = join(ROOT, 'config', 'google-analytics.example.yaml');
 

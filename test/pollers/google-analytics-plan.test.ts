@@ -1,7 +1,9 @@
 // --plan for GA4: request counts and token estimates per tick and per day, against the standard quotas.
 import { describe, expect, it } from 'vitest';
-import poller from '../../pollers/google-analytics.ts';
+import { createGoogleAnalyticsPoller } from '../../pollers/google-analytics.ts';
 import { reportCost } from '../../pollers/google-analytics/plan.ts';
+
+const poller = createGoogleAnalyticsPoller();
 
 const schedule = { interval: 60, delay: 0, lookback: 0 };
 const reports = (count: number, extra: Record<string, unknown> = {}) =>

@@ -12,6 +12,7 @@ import { createGoogleAnalyticsPoller } from '../../pollers/google-analytics.ts';
 import { fetchAllPages } from '../../pollers/google-analytics/pagination.ts';
 import { Ga4Fake, MESSAGES, type FakeProperty, type SeedRow } from '../helpers/ga4-fake.ts';
 import { testContext } from '../helpers/capture-sink.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
 
 const TOKEN = 'test-token';
 const utc = (iso: string) => Date.parse(iso) / 1000;
@@ -47,16 +48,14 @@ async function harness(properties: FakeProperty[], setup: { start?: string; late
   for (const p of properties) fake.addProperty(p);
   const sleeps: number[] = [];
   const logs: string[] = [];
-  const poller = createGoogleAnalyticsPoller({
-    env: setup.env ?? { GOOGLE_OAUTH_ACCESS_TOKEN: TOKEN, GA4_API_ROOT_URL: fake.url },
-    // Time moves by exactly the sleep: nothing really waits.
-    sleep:
-      setup.sleep ??
-      (async (ms) => {
-        sleeps.push(ms);
-        clock.now += ms;
-      }),
-  });
+  const poller = createGoogleAnalyticsPoller({ env: setup.env ?? { GOOGLE_OAUTH_ACCESS_TOKEN: TOKEN, GA4_API_ROOT_URL: fake.url } });
+  // The context's sleep: time moves by exactly the sleep, nothing really waits.
+  const sleep =
+    setup.sleep ??
+    (async (ms: number) => {
+      sleeps.push(ms);
+      clock.now += ms;
+    });
   const log = createLogger({ write: (line) => logs.push(line), secrets: [], format: 'text', level: 'debug', now: () => clock.now });
   return {
     fake,
@@ -76,7 +75,7 @@ async function harness(properties: FakeProperty[], setup: { start?: string; late
         signal: how.signal,
         schedule: { interval, delay: 0, lookback: 0 },
       });
-      const ctx = { ...base, now: () => clock.now };
+      const ctx = { ...base, now: () => clock.now, sleep };
       await poller.poll(ctx);
       return base;
     },
@@ -537,6 +536,25 @@ describe('quota', () => {
     expect(h.fake.calls()).toHaveLength(1);
   });
 
+  it("ends a quota wait longer than the run's deadline at the deadline, on the run's clock (480 s wait, 300 s deadline)", async () => {
+    // The runner's clock and the run's 300 s deadline; the context's sleep ends when the run's signal aborts.
+    const runClock = new FakeClock({ start: '2026-03-09T12:52:00Z' });
+    const controller = new AbortController();
+    void runClock.sleep(300_000).then(() => controller.abort(new Error('run deadline')));
+    const h = await harness([{ id: '1', timeZone: 'UTC', rows: hours('2026030800', 2, () => ({ sessions: 1 })) }], {
+      start: '2026-03-09T12:52:00Z',
+      sleep: (ms) => runClock.sleep(ms, controller.signal),
+    });
+    h.fake.exhaust('1', 'hour');
+    const window = { start: utc('2026-03-08T00:00:00Z'), end: utc('2026-03-09T00:00:00Z') };
+    const run = h.run({ propertyId: 1, reports: [report('r')] }, { mode: 'backfill', signal: controller.signal, window });
+    await expect(runClock.runUntilSettled(run)).rejects.toThrow(/deadline passed while waiting for GA quota/);
+    // It asked to wait until 13:00 and stopped waiting at the deadline, not 180 s later.
+    expect(runClock.sleepRequests.map((r) => r.ms)).toEqual([300_000, 480_000]);
+    expect(runClock.now() - Date.parse('2026-03-09T12:52:00Z')).toBe(300_000);
+    expect(h.fake.calls()).toHaveLength(1);
+  });
+
   it('sends at most 10 requests to a property at once', async () => {
     const realtime = Array.from({ length: 14 }, () => ({ metrics: ['activeUsers'] }));
     const h = await harness([{ id: '1', realtime: [{ minute: utc('2026-03-09T11:59:00Z'), metrics: { activeUsers: 1 } }] }], { latencyMs: 40 });
@@ -573,9 +591,9 @@ describe('server errors', () => {
     const url = h.fake.url;
     await h.fake.close();
     fakes.splice(fakes.indexOf(h.fake), 1);
-    const poller = createGoogleAnalyticsPoller({ env: { GOOGLE_OAUTH_ACCESS_TOKEN: TOKEN, GA4_API_ROOT_URL: url }, sleep: async (ms) => void h.sleeps.push(ms) });
+    const poller = createGoogleAnalyticsPoller({ env: { GOOGLE_OAUTH_ACCESS_TOKEN: TOKEN, GA4_API_ROOT_URL: url } });
     const options = poller.options.parse({ propertyId: 1, reports: [report('r')] });
-    const ctx = testContext({ options, mode: 'backfill', window: backfill.window });
+    const ctx = testContext({ options, mode: 'backfill', window: backfill.window, sleep: async (ms) => void h.sleeps.push(ms) });
     await expect(poller.poll(ctx)).rejects.toThrow(/no answer from GA: .*ECONNREFUSED.*\(after 2 retries\)/);
     expect(h.sleeps).toEqual([2000, 4000]);
   });

@@ -11,7 +11,7 @@ import { loadJobConfig, type JobConfig } from '../../lib/config/job-config.ts';
 import { silentLogger } from '../../lib/poller-kit/logger.ts';
 import type { Poller } from '../../lib/poller-kit/contract.ts';
 import { runPoller } from '../../lib/run/run-poller.ts';
-import cloudwatch from '../../pollers/cloudwatch.ts';
+import { createCloudWatchPoller } from '../../pollers/cloudwatch.ts';
 import { createGitHubPoller } from '../../pollers/github.ts';
 import { createGoogleAnalyticsPoller } from '../../pollers/google-analytics.ts';
 import httpJson from '../../pollers/http-json.ts';
@@ -222,6 +222,7 @@ function scenario<F extends { close(): Promise<void> }>(
         proxy,
         ...hooks(proxy, fake),
         close: async () => {
+          await poller.close?.();
           await proxy.close();
           await fake.close();
         },
@@ -241,7 +242,7 @@ let regions = 0;
 const CLOUDWATCH = {
   fake: cloudwatchFake,
   target: (f: CloudWatchFake) => f.url,
-  poller: () => cloudwatch,
+  poller: () => createCloudWatchPoller(),
   // A region per scenario: each gets its own SDK client and rate limiter, as separate accounts would.
   options: (url: string) => ({
     region: ['eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1', 'us-east-2', 'us-west-1', 'us-west-2', 'ap-south-1'][regions++ % 8],

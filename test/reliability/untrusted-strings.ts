@@ -14,7 +14,7 @@ import { silentLogger } from '../../lib/poller-kit/logger.ts';
 import { NODE_MAX_BYTES } from '../../lib/graphite/metric-path.ts';
 import type { Poller } from '../../lib/poller-kit/contract.ts';
 import { runPoller } from '../../lib/run/run-poller.ts';
-import cloudwatch from '../../pollers/cloudwatch.ts';
+import { createCloudWatchPoller } from '../../pollers/cloudwatch.ts';
 import { createGoogleAnalyticsPoller } from '../../pollers/google-analytics.ts';
 import httpJson from '../../pollers/http-json.ts';
 import { CloudWatchFake } from '../helpers/cloudwatch-fake.ts';
@@ -156,6 +156,7 @@ export function untrustedStrings(): void {
       const values = randomStrings(STRINGS, SEED + 1).map((v) => v.slice(0, 1024)).filter((v) => v.length > 0);
       const unique = [...new Set(values)];
       const fake = await CloudWatchFake.start();
+      const cloudwatch = createCloudWatchPoller();
       try {
         // Inside the live window of a tick now: [tick - 12 min, tick - 2 min), ticks every 5 minutes.
         const minute = Math.floor(Date.now() / 300_000) * 300 - 300;
@@ -174,6 +175,7 @@ export function untrustedStrings(): void {
         expect(c.injected).toEqual([]);
         expect(lines.filter((line) => line.startsWith('cloudwatch.'))).toHaveLength(unique.length);
       } finally {
+        await cloudwatch.close?.();
         await fake.close();
       }
     }, 120_000);

@@ -58,6 +58,22 @@ describe('RateLimiter', () => {
     await expect(limiter.take(AbortSignal.abort(new Error('gone')))).rejects.toThrow('gone');
   });
 
+  it('reserve: spends tokens at the time the caller gives and says how long that caller must wait', () => {
+    const limiter = new RateLimiter({ ratePerSecond: 2, burst: 2, clock: new FakeClock({ start: 0 }) });
+    // On the caller's clock (a run's), not the limiter's: two from the burst, then 500 ms more per token.
+    expect([1, 2, 3, 4].map(() => limiter.reserve(1, 10_000))).toEqual([0, 0, 500, 1000]);
+    // A second later the debt is paid: the next one waits only its own 500 ms.
+    expect(limiter.reserve(1, 11_000)).toBe(500);
+  });
+
+  it('release: a caller that gives up waiting hands its tokens back', () => {
+    const limiter = new RateLimiter({ ratePerSecond: 1, burst: 1, clock: new FakeClock({ start: 0 }) });
+    expect(limiter.reserve(1, 5_000)).toBe(0);
+    expect(limiter.reserve(1, 5_000)).toBe(1000);
+    limiter.release(1, 5_000);
+    expect(limiter.reserve(1, 5_000)).toBe(1000);
+  });
+
   it('refuses a rate that is not positive', () => {
     expect(() => new RateLimiter({ ratePerSecond: 0 })).toThrow(/positive/);
   });
