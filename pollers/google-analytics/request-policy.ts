@@ -50,7 +50,11 @@ export class RequestPolicy {
   readonly #serverErrors = new Map<string, number[]>();
   readonly #announced = new WeakSet<QuotaBlock>();
 
-  constructor(private readonly sleep: Sleep) {}
+  private readonly sleep: Sleep;
+
+  constructor(sleep: Sleep) {
+    this.sleep = sleep;
+  }
 
   /** The limiter of a property: every request to it, from any run of this process, passes through it. */
   limiter(propertyId: string): LimitFunction {
