@@ -57,7 +57,8 @@ export function checkExampleConfig(poller: Poller, text: string): string[] {
     }
     const first = shown[0]!;
     if (option.description && !normalize(first.doc.join(' ')).includes(normalize(option.description))) {
-      problems.push(`line ${first.line}: the comment above ${option.key} does not contain its description: ${JSON.stringify(option.description)}`);
+      const expected = JSON.stringify(option.description);
+      problems.push(`line ${first.line}: the comment above ${option.key} does not contain its description: ${expected}`);
     }
     if (option.required && !shown.some((d) => !d.commented)) {
       problems.push(`line ${first.line}: ${option.key} is required: set it (uncommented), so the example is a working config`);
@@ -78,13 +79,15 @@ function checkShownValue(declaration: Declaration, schema: z.ZodType): string[] 
   try {
     value = (parseYaml(declaration.yaml!) as Record<string, unknown>)[declaration.key];
   } catch (error) {
-    return [`line ${declaration.line}: "# ${declaration.key}:" is not valid YAML once uncommented (${(error as Error).message.split('\n')[0]})`];
+    const reason = (error as Error).message.split('\n')[0];
+    return [`line ${declaration.line}: "# ${declaration.key}:" is not valid YAML once uncommented (${reason})`];
   }
   // ${VAR} is replaced when a config is loaded, not here: such values are not checked.
   if (JSON.stringify(value ?? null).includes('${')) return [];
   const result = schema.safeParse(value);
   if (result.success) return [];
-  return [`line ${declaration.line}: "# ${declaration.key}:" shows a value the schema refuses: ${result.error.issues[0]?.message ?? 'invalid'}`];
+  const reason = result.error.issues[0]?.message ?? 'invalid';
+  return [`line ${declaration.line}: "# ${declaration.key}:" shows a value the schema refuses: ${reason}`];
 }
 
 /** The value a commented declaration stands for, parsed by the option's schema (`5m` → 300); undefined when invalid. */

@@ -19,6 +19,8 @@ const poller = definePoller({
   async poll() {},
 }) as unknown as Poller;
 
+const REWORD = '(a comment line starting with a lowercase word and a colon declares an option: reword it)';
+
 const GOOD = `# sample: an introduction, which declares nothing.
 # note: a lowercase word and a colon here is prose.
 
@@ -84,14 +86,14 @@ describe('checkExampleConfig', () => {
 
   it('fails on an option that no longer exists, commented out or set', () => {
     expect(checkExampleConfig(poller, `${GOOD}\n# Old.\n# retries: 3\n`)).toEqual([
-      'line 38: "# retries:" is not an option of sample (a comment line starting with a lowercase word and a colon declares an option: reword it)',
+      `line 38: "# retries:" is not an option of sample ${REWORD}`,
     ]);
     expect(checkExampleConfig(poller, `${GOOD}\nretries: 3\n`)).toEqual(['line 37: "retries:" is not an option of sample']);
   });
 
   it('fails on catchUp in the example of a poller without history', () => {
     expect(checkExampleConfig(poller, `${GOOD}\n# Catch-up.\n# catchUp: 24h\n`)).toEqual([
-      'line 38: "# catchUp:" is not an option of sample (a comment line starting with a lowercase word and a colon declares an option: reword it)',
+      `line 38: "# catchUp:" is not an option of sample ${REWORD}`,
     ]);
   });
 
@@ -106,9 +108,9 @@ describe('checkExampleConfig', () => {
 
   it('renders a block that passes the check (what the scaffold writes)', () => {
     const options = documentOptions(poller);
-    const blocks = options.map((option) =>
-      exampleBlock(option, option.key === 'url' ? 'http://x' : option.key === 'job' ? 'sample' : option.key === 'runTimeout' ? '60' : option.key === 'tags' ? '[a, b]' : undefined),
-    );
+    // What the example shows instead of the default: a value for the options that have none.
+    const shown: Record<string, string> = { url: 'http://x', job: 'sample', runTimeout: '60', tags: '[a, b]' };
+    const blocks = options.map((option) => exampleBlock(option, shown[option.key]));
     const text = `# sample: introduction.\n\n${blocks.join('\n')}`;
     expect(text).toContain('# ttl: 300\n');
     expect(checkExampleConfig(poller, text)).toEqual([]);
