@@ -21,10 +21,16 @@ export class BackfillProgress {
   private state: ProgressFile | undefined;
   private readonly done = new Set<string>();
 
+  readonly file: string;
+  private readonly now: () => number;
+
   constructor(
-    readonly file: string,
-    private readonly now: () => number,
-  ) {}
+    file: string,
+    now: () => number,
+  ) {
+    this.file = file;
+    this.now = now;
+  }
 
   static forJob(stateDir: string, job: string, now: () => number): BackfillProgress {
     return new BackfillProgress(join(stateDir, `${job}.backfill.json`), now);

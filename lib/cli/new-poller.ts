@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ConfigError, EXIT_CONFIG } from '../poller-kit/config-error.ts';
 import { formatDuration } from '../poller-kit/duration.ts';
+import { exampleBlock } from '../config/example-config.ts';
 import { documentOptions, type OptionDoc } from '../config/job-options.ts';
 import { definePoller } from '../poller-kit/contract.ts';
 
@@ -251,8 +252,8 @@ function exampleConfig(name: string): string {
 # The API endpoint to GET on every tick; it must answer a JSON object. Required.
 url: http://127.0.0.1:8080/${name}.json
 
-# Request headers, for example Authorization. Values may use \${ENV_VAR} (or \${ENV_VAR:-default}), read
-# from the environment or .env, so secrets never sit in this file:
+# Request headers, for example Authorization. Values may use \${ENV_VAR} so secrets stay in the environment or
+# .env. \${ENV_VAR:-default} gives a value for an unset variable. For example:
 #   headers:
 #     Authorization: Bearer \${${tokenVariable}}
 # headers: {}
@@ -260,11 +261,11 @@ url: http://127.0.0.1:8080/${name}.json
 # Path under which the values go: <prefix>.<field>.
 # prefix: ${name}
 
-# Seconds (or "10s", "1m") the request may take before the run counts as failed.
+# Seconds the request may take before the run counts as failed. A duration works too: "10s", "1m".
 # timeout: 10
 
-# The largest answer read, in bytes or with a unit ("512KiB", "16MiB", "1GiB"); past it the run fails with
-# one line and the rest of the answer is not read.
+# The largest answer read, in bytes or with a unit ("512KiB", "16MiB"); past it the run fails and the rest is
+# not read. The failure is one line naming maxResponseBytes and the URL.
 # maxResponseBytes: 16MiB
 
 # --- Options of every job -------------------------------------------------------------------------
@@ -277,27 +278,13 @@ function commonOptionsSection(name: string): string {
   const probe = definePoller({ name, summary: '', options: z.strictObject({}), schedule: { interval }, poll: async () => {} });
   return documentOptions(probe)
     .filter((option) => option.common)
-    .map((option) => `\n${wrapComment(option.description)}\n# ${option.key}: ${shownDefault(option, name, interval)}\n`)
+    .map((option) => `\n${exampleBlock(option, shownDefault(option, name, interval))}`)
     .join('');
 }
 
-function shownDefault(option: OptionDoc, name: string, interval: number): string {
+function shownDefault(option: OptionDoc, name: string, interval: number): string | undefined {
   if (option.key === 'job') return name;
   if (option.key === 'runTimeout') return String(interval);
   if (option.key === 'catchUp' && typeof option.default === 'number') return formatDuration(option.default);
-  return option.default === undefined ? '' : String(option.default);
-}
-
-function wrapComment(text: string, width = 105): string {
-  const lines: string[] = [];
-  let line = '#';
-  for (const word of text.split(/\s+/)) {
-    if (line.length + 1 + word.length > width && line !== '#') {
-      lines.push(line);
-      line = '#';
-    }
-    line += ` ${word}`;
-  }
-  lines.push(line);
-  return lines.join('\n');
+  return undefined;
 }

@@ -26,6 +26,7 @@ export interface JobConfig {
   options: Record<string, unknown>;
   schedule: JobSchedule;
   runTimeout: number;
+  /** The longest gap filled at start-up, in seconds; 0 for pollers without history (they have no catchUp key). */
   catchUp: number;
 }
 
@@ -63,7 +64,7 @@ export function loadJobConfig(poller: Poller, { configFile, env = process.env }:
     options,
     schedule: { interval, delay, lookback },
     runTimeout: runTimeout ?? interval,
-    catchUp,
+    catchUp: catchUp ?? 0,
   };
 }
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { duration } from '../poller-kit/duration.ts';
 import type { Poller } from '../poller-kit/contract.ts';
 
-/** Keys lib adds to every poller's options; a poller's own schema must not declare them. */
+/** Keys lib adds to a poller's options (catchUp only to pollers with history); a poller's own schema must not declare them. */
 export const COMMON_KEYS = ['job', 'interval', 'delay', 'lookback', 'runTimeout', 'catchUp'] as const;
 
 export interface CommonJobOptions {
@@ -12,7 +12,8 @@ export interface CommonJobOptions {
   delay: number;
   lookback: number;
   runTimeout?: number;
-  catchUp: number;
+  /** Only for pollers with history: other jobs have no such key. */
+  catchUp?: number;
 }
 
 const JOB_NAME = /^[A-Za-z0-9_-]{1,100}$/;
@@ -43,9 +44,17 @@ function commonShape(poller: Poller) {
       .refine((s) => s >= 1, 'expected at least 1 second (leave it out to use the interval)')
       .optional()
       .describe('Deadline of one run, after which its requests are aborted and it counts as an error. Defaults to the interval.'),
-    catchUp: duration()
-      .default(86400)
-      .describe('For sources with history: at start-up, fill a gap since the last delivered window of at most this long (older data is left to bin/backfill.ts). 0 turns catch-up off.'),
+    // Offered only where there is history to fetch again: in any other job `catchUp` is an unknown option.
+    ...(poller.history
+      ? {
+          catchUp: duration()
+            .default(86400)
+            .describe(
+              'At start-up, fill a gap since the last delivered window of at most this long (older data is left to bin/backfill.ts). ' +
+                '0 turns catch-up off.',
+            ),
+        }
+      : {}),
   };
 }
 
@@ -59,32 +68,58 @@ export interface OptionDoc {
   description: string;
   required: boolean;
   default?: unknown;
+  /** JSON Schema's type of the value a config file gives ("string", "integer", …), or "value" when it may be several. */
   type: string;
+  /** The values allowed, when the option is an enumeration. */
+  values?: unknown[];
   common: boolean;
 }
 
-/** Every option of a poller with its description, default and type: for --help and the contract test. */
+interface JsonSchemaProperty {
+  description?: string;
+  default?: unknown;
+  type?: string | string[];
+  enum?: unknown[];
+  const?: unknown;
+  anyOf?: JsonSchemaProperty[];
+}
+
+interface JsonSchemaObject {
+  properties?: Record<string, JsonSchemaProperty>;
+  required?: string[];
+}
+
+/**
+ * Every option of a poller with its description, default and type, read through zod's own JSON Schema
+ * (z.toJSONSchema): for --help, the example configs' check and the scaffold. The input side says what a file
+ * must give (required, accepted types), the output side the default a missing option takes.
+ */
 export function documentOptions(poller: Poller): OptionDoc[] {
-  const shape = jobSchema(poller).shape as Record<string, z.ZodType>;
-  return Object.entries(shape).map(([key, schema]) => {
-    let description = '';
-    let required = true;
-    let defaultValue: unknown;
-    let type = 'value';
-    let current: z.ZodType | undefined = schema;
-    while (current) {
-      description ||= current.description ?? '';
-      const def = current.def as { type: string; defaultValue?: unknown; innerType?: z.ZodType; in?: z.ZodType };
-      if (def.type === 'default') {
-        required = false;
-        defaultValue = def.defaultValue;
-      } else if (def.type === 'optional' || def.type === 'nullable') {
-        required = false;
-      } else if (def.type !== 'pipe' && type === 'value') {
-        type = def.type === 'union' ? 'value' : def.type;
-      }
-      current = def.innerType ?? def.in;
-    }
-    return { key, description, required, default: defaultValue, type, common: (COMMON_KEYS as readonly string[]).includes(key) };
+  const schema = jobSchema(poller);
+  // unrepresentable: 'any' — a transform (durations, byte sizes) or a refinement describes nothing JSON Schema
+  // can say; its description, default and input types still come through.
+  const input = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchemaObject;
+  const output = z.toJSONSchema(schema, { io: 'output', unrepresentable: 'any' }) as JsonSchemaObject;
+  const required = new Set(input.required ?? []);
+  return Object.entries(input.properties ?? {}).map(([key, property]) => {
+    const values = enumValues(property);
+    return {
+      key,
+      description: property.description ?? '',
+      required: required.has(key),
+      default: output.properties?.[key]?.default,
+      type: typeof property.type === 'string' ? property.type : 'value',
+      ...(values ? { values } : {}),
+      common: (COMMON_KEYS as readonly string[]).includes(key),
+    };
   });
+}
+
+/** The allowed values of an enumeration (z.enum, a union of literals), or undefined for any other option. */
+function enumValues(property: JsonSchemaProperty): unknown[] | undefined {
+  if (property.enum) return property.enum;
+  if (property.anyOf && property.anyOf.length > 0 && property.anyOf.every((branch) => 'const' in branch)) {
+    return property.anyOf.map((branch) => branch.const);
+  }
+  return undefined;
 }

@@ -1,5 +1,5 @@
 // Text for `--help` and `--list`, generated from the pollers' own schemas (no second copy of the docs).
-import { documentOptions } from './job-options.ts';
+import { documentOptions, type OptionDoc } from './job-options.ts';
 import type { Poller } from '../poller-kit/contract.ts';
 
 export function pollerHelp(poller: Poller, command = 'bin/poll.ts'): string {
@@ -23,8 +23,12 @@ export function pollerHelp(poller: Poller, command = 'bin/poll.ts'): string {
   return lines.join('\n');
 }
 
-function formatOption(option: ReturnType<typeof documentOptions>[number]): string {
-  const tail = option.required ? ' (required)' : option.default !== undefined ? ` (default: ${JSON.stringify(option.default)})` : '';
+function formatOption(option: OptionDoc): string {
+  const notes = [
+    option.required ? 'required' : option.default !== undefined ? `default: ${JSON.stringify(option.default)}` : undefined,
+    option.values ? `one of ${option.values.map((value) => JSON.stringify(value)).join(', ')}` : undefined,
+  ].filter((note) => note !== undefined);
+  const tail = notes.length > 0 ? ` (${notes.join('; ')})` : '';
   return `  ${option.key}${tail}\n      ${option.description || '(undocumented)'}`;
 }
 

@@ -90,11 +90,16 @@ export class LineQueue {
   // Data lines dropped (reserved lines have no sequence): what whenHandedOff counts.
   private droppedData = 0;
 
+  readonly limit: number;
+  private readonly log: Logger;
+
   constructor(
-    readonly limit: number,
-    private readonly log: Logger,
+    limit: number,
+    log: Logger,
     options: QueueOptions = {},
   ) {
+    this.limit = limit;
+    this.log = log;
     this.readyBelow = Math.min(limit / 2, options.readyLines ?? Infinity);
     this.growWhenFull = options.overflow === 'grow';
     this.reserveLines = Math.max(0, Math.floor(options.reserveLines ?? DEFAULT_RESERVE_LINES));

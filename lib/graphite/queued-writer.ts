@@ -18,7 +18,10 @@ export abstract class QueuedWriter implements GraphiteWriter {
   protected reconnects = 0;
   private flushWaiters: Array<(flushed: boolean) => void> = [];
 
-  constructor(queueLimit: number, protected readonly log: Logger, queueOptions: QueueOptions = {}) {
+  protected readonly log: Logger;
+
+  constructor(queueLimit: number, log: Logger, queueOptions: QueueOptions = {}) {
+    this.log = log;
     this.queue = new LineQueue(queueLimit, log, queueOptions);
   }
 

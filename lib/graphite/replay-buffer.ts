@@ -24,11 +24,19 @@ export class ReplayBuffer {
   /** Characters held. */
   private chars = 0;
 
+  private readonly maxAgeMs: number;
+  private readonly maxLines: number;
+  private readonly minChars: number;
+
   constructor(
-    private readonly maxAgeMs: number,
-    private readonly maxLines: number,
-    private readonly minChars = 0,
-  ) {}
+    maxAgeMs: number,
+    maxLines: number,
+    minChars = 0,
+  ) {
+    this.maxAgeMs = maxAgeMs;
+    this.maxLines = maxLines;
+    this.minChars = minChars;
+  }
 
   add(text: string, lines: number, now: number): void {
     if (this.minChars <= 0 && (this.maxLines <= 0 || this.maxAgeMs <= 0)) return;

@@ -26,10 +26,16 @@ export class GraphiteSink implements Sink {
   private readonly byNodes = new Map<string, PathEntry>();
   private cached = 0;
 
+  private readonly writer: LineWriter;
+  private readonly options: GraphiteSinkOptions;
+
   constructor(
-    private readonly writer: LineWriter,
-    private readonly options: GraphiteSinkOptions = {},
-  ) {}
+    writer: LineWriter,
+    options: GraphiteSinkOptions = {},
+  ) {
+    this.writer = writer;
+    this.options = options;
+  }
 
   emit(path: MetricPath, value: number, timestamp: number, tags?: MetricTags): void {
     this.write(path, value, timestamp, tags);
@@ -114,10 +120,16 @@ interface PathEntry {
 export class CountingSink implements Sink {
   datapoints = 0;
   invalid = 0;
+  private readonly inner: GraphiteSink;
+  private readonly signal?: AbortSignal;
+
   constructor(
-    private readonly inner: GraphiteSink,
-    private readonly signal?: AbortSignal,
-  ) {}
+    inner: GraphiteSink,
+    signal?: AbortSignal,
+  ) {
+    this.inner = inner;
+    this.signal = signal;
+  }
 
   emit(path: MetricPath, value: number, timestamp: number, tags?: MetricTags): void {
     if (this.inner.write(path, value, timestamp, tags)) this.datapoints++;

@@ -22,8 +22,11 @@ export class StreamGraphiteWriter extends QueuedWriter {
   private broken = false;
   private pumpScheduled = false;
 
-  constructor(private readonly options: StreamWriterOptions) {
+  private readonly options: StreamWriterOptions;
+
+  constructor(options: StreamWriterOptions) {
     super(options.queueLimit, options.log, options.queue);
+    this.options = options;
     this.stream = options.stream;
     this.stream.on('drain', this.onDrain);
     this.stream.on('error', this.onError);

@@ -62,8 +62,11 @@ export class TcpGraphiteWriter extends QueuedWriter {
   private readonly eagerLines: number;
   private connectWaiters: Array<(connected: boolean) => void> = [];
 
-  constructor(private readonly options: TcpWriterOptions) {
+  private readonly options: TcpWriterOptions;
+
+  constructor(options: TcpWriterOptions) {
     super(options.queueLimit, options.log, options.queue);
+    this.options = options;
     // About four chunks of typical (~60 byte) lines; at most half the queue, or a synchronous burst larger
     // than a small queue would drop lines a connected socket could have taken.
     this.eagerLines = Math.max(1, Math.min(Math.max(256, Math.ceil(options.chunkChars / 16)), Math.floor(options.queueLimit / 2)));

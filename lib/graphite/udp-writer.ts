@@ -42,8 +42,11 @@ export class UdpGraphiteWriter extends QueuedWriter {
   private closing: Promise<void> | undefined;
   private connectWaiters: Array<(connected: boolean) => void> = [];
 
-  constructor(private readonly options: UdpWriterOptions) {
+  private readonly options: UdpWriterOptions;
+
+  constructor(options: UdpWriterOptions) {
     super(options.queueLimit, options.log, options.queue);
+    this.options = options;
     this.target = `udp://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
     this.open();
   }

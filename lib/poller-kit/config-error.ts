@@ -3,11 +3,14 @@ export const EXIT_CONFIG = 78;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
+  readonly where: { file?: string; field?: string };
+
   constructor(
     message: string,
-    readonly where: { file?: string; field?: string } = {},
+    where: { file?: string; field?: string } = {},
   ) {
     super(message);
+    this.where = where;
   }
 
   /** This error naming `file` when it names none: a run finds missing credentials by field, the command knows the job's file. */

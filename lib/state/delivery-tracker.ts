@@ -24,17 +24,29 @@ export class DeliveryTracker {
   private stateErrorLogged = false;
   private gapWarned = false;
 
+  private readonly writer: HandOff;
+  private readonly watermark: Watermark | undefined;
+  /**
+   * Contiguous: a window advances the watermark only when it starts at or before it, so a failed or
+   * dropped window stays a gap for catch-up to fill. Sources without history advance on every delivery.
+   */
+  private readonly contiguous: boolean;
+  private readonly log: Logger;
+  private readonly now: () => number;
+
   constructor(
-    private readonly writer: HandOff,
-    private readonly watermark: Watermark | undefined,
-    /**
-     * Contiguous: a window advances the watermark only when it starts at or before it, so a failed or
-     * dropped window stays a gap for catch-up to fill. Sources without history advance on every delivery.
-     */
-    private readonly contiguous: boolean,
-    private readonly log: Logger,
-    private readonly now: () => number = Date.now,
-  ) {}
+    writer: HandOff,
+    watermark: Watermark | undefined,
+    contiguous: boolean,
+    log: Logger,
+    now: () => number = Date.now,
+  ) {
+    this.writer = writer;
+    this.watermark = watermark;
+    this.contiguous = contiguous;
+    this.log = log;
+    this.now = now;
+  }
 
   /** The writer's drop count, to take before a window's poll starts and hand to `delivered`. */
   dropMark(): DropMark {

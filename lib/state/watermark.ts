@@ -14,11 +14,16 @@ export class Watermark {
   readonly file: string;
   private current: number | undefined;
 
+  private readonly job: string;
+  private readonly poller: string;
+
   constructor(
     directory: string,
-    private readonly job: string,
-    private readonly poller: string,
+    job: string,
+    poller: string,
   ) {
+    this.job = job;
+    this.poller = poller;
     this.file = join(directory, `${job}.watermark.json`);
   }
 

@@ -22,23 +22,33 @@ type Context = Pick<PollContext<unknown>, 'fetch' | 'signal' | 'stats' | 'now' |
 /** A 4xx/5xx answer, with GitHub's own message (`{"message": …, "documentation_url": …}`). */
 export class GitHubApiError extends Error {
   override readonly name = 'GitHubApiError';
+  readonly status: number;
+  readonly path: string;
+  readonly apiMessage: string;
+
   constructor(
-    readonly status: number,
-    readonly path: string,
-    readonly apiMessage: string,
+    status: number,
+    path: string,
+    apiMessage: string,
   ) {
     super(`GET ${path} answered ${status}: ${apiMessage}`);
+    this.status = status;
+    this.path = path;
+    this.apiMessage = apiMessage;
   }
 }
 
 /** The rate limit is used up: no request is sent until `until` (epoch ms). */
 export class RateLimitError extends Error {
   override readonly name = 'RateLimitError';
+  readonly until: number;
+
   constructor(
     message: string,
-    readonly until: number,
+    until: number,
   ) {
     super(message);
+    this.until = until;
   }
 }
 

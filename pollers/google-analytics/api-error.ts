@@ -15,15 +15,24 @@ export type Ga4ErrorKind =
 
 export class Ga4ApiError extends Error {
   override readonly name = 'Ga4ApiError';
+  readonly kind: Ga4ErrorKind;
+  readonly httpStatus?: number;
+  /** GA's status name, e.g. RESOURCE_EXHAUSTED. */
+  readonly apiStatus?: string;
+  readonly quotaBucket?: QuotaBucket;
+
   constructor(
     message: string,
-    readonly kind: Ga4ErrorKind,
-    readonly httpStatus?: number,
-    /** GA's status name, e.g. RESOURCE_EXHAUSTED. */
-    readonly apiStatus?: string,
-    readonly quotaBucket?: QuotaBucket,
+    kind: Ga4ErrorKind,
+    httpStatus?: number,
+    apiStatus?: string,
+    quotaBucket?: QuotaBucket,
   ) {
     super(message);
+    this.kind = kind;
+    this.httpStatus = httpStatus;
+    this.apiStatus = apiStatus;
+    this.quotaBucket = quotaBucket;
   }
 
   get retryable(): boolean {

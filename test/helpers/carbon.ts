@@ -52,11 +52,19 @@ export interface CarbonOptions {
 }
 
 export class Carbon {
+  readonly dir: string;
+  readonly port: number;
+  private readonly env: NodeJS.ProcessEnv;
+
   private constructor(
-    readonly dir: string,
-    readonly port: number,
-    private readonly env: NodeJS.ProcessEnv,
-  ) {}
+    dir: string,
+    port: number,
+    env: NodeJS.ProcessEnv,
+  ) {
+    this.dir = dir;
+    this.port = port;
+    this.env = env;
+  }
 
   static async start(options: CarbonOptions = {}): Promise<Carbon> {
     const env = { ...process.env, ...(options.retentions ? { GTS_RETENTIONS: options.retentions } : {}) };
@@ -226,10 +234,16 @@ async function freePort(): Promise<number> {
 
 /** carbon-c-relay with consistent hashing (carbon_ch) in front of carbon-caches, through the test server script. */
 export class Relay {
+  readonly dir: string;
+  readonly port: number;
+
   private constructor(
-    readonly dir: string,
-    readonly port: number,
-  ) {}
+    dir: string,
+    port: number,
+  ) {
+    this.dir = dir;
+    this.port = port;
+  }
 
   static async start(caches: readonly Carbon[]): Promise<Relay> {
     const dir = mkdtempSync(join(tmpdir(), 'gp-relay-'));

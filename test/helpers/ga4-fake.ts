@@ -145,11 +145,14 @@ const MAX_ROWS = 250_000;
 const DEFAULT_LIMIT = 10_000;
 
 class ApiError extends Error {
+  readonly status: number;
+
   constructor(
-    readonly status: number,
+    status: number,
     message: string,
   ) {
     super(message);
+    this.status = status;
   }
 }
 
@@ -173,10 +176,13 @@ export class Ga4Fake {
   readonly #basePath: string;
   readonly #latencyMs: number;
 
+  private readonly server: Server;
+
   private constructor(
-    private readonly server: Server,
+    server: Server,
     options: Ga4FakeOptions,
   ) {
+    this.server = server;
     this.#tokens = new Set(options.tokens ?? ['test-token']);
     this.#now = options.now ?? Date.now;
     this.#basePath = (options.basePath ?? '').replace(/\/+$/, '');

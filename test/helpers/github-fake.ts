@@ -76,11 +76,19 @@ export class GitHubFake {
   /** Status of every answer, in order. */
   readonly statuses: number[] = [];
 
+  private readonly server: TestHttpServer;
+  private readonly basePath: string;
+  private readonly now: () => number;
+
   private constructor(
-    private readonly server: TestHttpServer,
-    private readonly basePath: string,
-    private readonly now: () => number,
-  ) {}
+    server: TestHttpServer,
+    basePath: string,
+    now: () => number,
+  ) {
+    this.server = server;
+    this.basePath = basePath;
+    this.now = now;
+  }
 
   /** `basePath` "/api/v3" serves like GitHub Enterprise Server; `now` (epoch ms) drives the rate-limit windows. */
   static async start(options: { basePath?: string; now?: () => number } = {}): Promise<GitHubFake> {

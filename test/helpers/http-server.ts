@@ -6,10 +6,16 @@ export type Handler = (request: IncomingMessage, response: ServerResponse) => vo
 
 export class TestHttpServer {
   readonly requests: Array<{ method: string; url: string; headers: IncomingMessage['headers'] }> = [];
+  private readonly server: Server;
+  handler: Handler;
+
   private constructor(
-    private readonly server: Server,
-    public handler: Handler,
-  ) {}
+    server: Server,
+    handler: Handler,
+  ) {
+    this.server = server;
+    this.handler = handler;
+  }
 
   static async start(handler: Handler): Promise<TestHttpServer> {
     const holder: { instance?: TestHttpServer } = {};

@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { interpolateEnvironment, loadJobConfig, type JobConfig } from '../../lib/config/job-config.ts';
+import { checkExampleConfig } from '../../lib/config/example-config.ts';
 import { COMMON_KEYS, documentOptions, jobSchema } from '../../lib/config/job-options.ts';
 import type { Poller } from '../../lib/poller-kit/contract.ts';
 import { pollerHelp } from '../../lib/config/poller-help.ts';
@@ -156,6 +157,11 @@ for (const name of names) {
         expect(help, `--help does not show ${option.key}`).toContain(`\n  ${option.key}`);
         expect(help).toContain(option.description);
       }
+    });
+
+    it(`config/${name}.example.yaml shows every option with the schema's description and default, and no other`, () => {
+      // One source for the documentation: the schema. The example may say more, never something else.
+      expect(checkExampleConfig(poller, exampleText).map((problem) => `config/${name}.example.yaml: ${problem}`)).toEqual([]);
     });
 
     it('declares its maximum window and retention if it has history', () => {

@@ -33,11 +33,19 @@ export class FaultyProxy {
   /** Called for each request as it arrives: its result becomes the request's tag. */
   tagger: (() => number) | undefined;
 
+  private readonly server: ReturnType<typeof createServer>;
+  readonly port: number;
+  private readonly target: URL;
+
   private constructor(
-    private readonly server: ReturnType<typeof createServer>,
-    readonly port: number,
-    private readonly target: URL,
-  ) {}
+    server: ReturnType<typeof createServer>,
+    port: number,
+    target: URL,
+  ) {
+    this.server = server;
+    this.port = port;
+    this.target = target;
+  }
 
   static async start(target: string): Promise<FaultyProxy> {
     let self!: FaultyProxy;

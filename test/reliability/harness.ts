@@ -61,7 +61,10 @@ export class PollerProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
   private readonly watchers = new Set<() => void>();
 
-  private constructor(readonly child: ChildProcess) {
+  readonly child: ChildProcess;
+
+  private constructor(child: ChildProcess) {
+    this.child = child;
     let rest = '';
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       const parts = (rest + chunk).split('\n');
@@ -203,10 +206,16 @@ export class CountingServer {
   /** What was received (with `keep`), as text. */
   received = '';
   private readonly sockets = new Set<Socket>();
+  private readonly server: Server;
+  readonly port: number;
+
   private constructor(
-    private readonly server: Server,
-    readonly port: number,
-  ) {}
+    server: Server,
+    port: number,
+  ) {
+    this.server = server;
+    this.port = port;
+  }
 
   static async start(keep = false): Promise<CountingServer> {
     let self!: CountingServer;
@@ -249,12 +258,19 @@ export class BlackholeProxy {
   private mode: 'forward' | 'blackhole';
   private readonly all = new Set<Socket>();
 
+  private readonly server: Server;
+  readonly port: number;
+  private readonly target: number | undefined;
+
   private constructor(
-    private readonly server: Server,
-    readonly port: number,
-    private readonly target: number | undefined,
+    server: Server,
+    port: number,
+    target: number | undefined,
     mode: 'forward' | 'blackhole',
   ) {
+    this.server = server;
+    this.port = port;
+    this.target = target;
     this.mode = mode;
   }
 

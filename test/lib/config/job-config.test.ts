@@ -21,6 +21,17 @@ const poller = definePoller({
     auth: z.strictObject({ user: z.string(), password: z.string() }).optional().describe('credentials'),
   }),
   schedule: { interval: 60, delay: 30 },
+  // History: this job takes catchUp, like cloudwatch's and google-analytics'.
+  history: { maxWindow: () => 86400, retention: () => 30 * 86400 },
+  async poll() {},
+}) as unknown as Poller;
+
+/** A live-only source (host, http-json, github): catch-up has nothing to fetch again, so it has no catchUp key. */
+const liveOnly = definePoller({
+  name: 'live',
+  summary: 'test',
+  options: z.strictObject({ url: z.string().describe('where') }),
+  schedule: { interval: 60 },
   async poll() {},
 }) as unknown as Poller;
 
@@ -103,6 +114,12 @@ describe('loadJobConfig', () => {
   ])('%s → exactly one line naming file and field', (_, text, line) => {
     const error = errorOf(() => loadJobConfig(poller, { configFile: file('bad.yaml', text) }));
     expect(error.describe().replace(dir + '/', '')).toBe(line);
+  });
+
+  it('offers catchUp only to pollers with history: elsewhere it is an unknown option, in one line', () => {
+    const error = errorOf(() => loadJobConfig(liveOnly, { configFile: file('live.yaml', 'url: http://x\ncatchUp: 1h\n') }));
+    expect(error.describe().replace(dir + '/', '')).toBe('live.yaml: unknown option "catchUp"');
+    expect(loadJobConfig(liveOnly, { configFile: file('live.yaml', 'url: http://x\n') }).catchUp).toBe(0);
   });
 
   it('accepts a duration of a year', () => {
