@@ -197,9 +197,10 @@ export function graphiteFaults(): void {
         await sleep(OUTAGE_S * 1000);
         // The outage must outlast the queue: on a busy host ticks may be skipped, so wait for twice its worth of them.
         await job.waitFor(() => job.fetchedWindows.length >= atStop + (2 * queueLimit) / series, WAIT_MS, 'ticks enough to overflow the queue');
-        await carbon.restart();
-        // The gap is fetched again once the queue has drained: one window longer than a tick.
+        // The gap is fetched again once the queue has drained: one window longer than a tick. Counted from before the
+        // restart: on a busy host the job may reconnect and refill before carbon's start script has returned.
         const backAt = job.fetchedWindows.length;
+        await carbon.restart();
         await job.waitFor(() => job.fetchedWindows.slice(backAt).some(([start, end]) => end - start > 1), 90_000, 'a catch-up window');
         const stopped = await finish(job);
         const windows = job.fetchedWindows;
