@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'vitest';
+import { WAIT_MS } from './wait-for.ts';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -67,7 +68,8 @@ export class Carbon {
   }
 
   static async start(options: CarbonOptions = {}): Promise<Carbon> {
-    const env = { ...process.env, ...(options.retentions ? { GTS_RETENTIONS: options.retentions } : {}) };
+    // The script's 30 s for carbon to listen is tight when several suites start carbons at once on a loaded host.
+    const env = { GTS_START_TIMEOUT: '90', ...process.env, ...(options.retentions ? { GTS_RETENTIONS: options.retentions } : {}) };
     let lastError: unknown;
     // Port 0 lets the script pick free ports, but a suite running beside this one may bind them between the
     // pick and carbon's bind: start again in a fresh directory (a fixed port is the caller's to retry).
@@ -110,10 +112,13 @@ export class Carbon {
     }
   }
 
-  /** Waits until at least `min` points of `metric` are on disk (exit 0), or throws after the script's timeout. */
+  /**
+   * Waits until at least `min` points of `metric` are on disk (exit 0), or throws after WAIT_MS: generous, as a
+   * poller's first points can take tens of seconds on a busy 2-core host (node + tsx start-up, carbon's writer).
+   */
   async wait(metric: string, min: number, from?: number, until?: number): Promise<void> {
     await this.script(['wait', this.dir, metric, String(min), ...(from !== undefined ? [String(from)] : []), ...(until !== undefined ? [String(until)] : [])], {
-      GTS_FETCH_TIMEOUT: '20',
+      GTS_FETCH_TIMEOUT: String(WAIT_MS / 1000),
     });
   }
 

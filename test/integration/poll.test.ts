@@ -47,7 +47,9 @@ describeCarbon('bin/poll.ts into a real carbon-cache', () => {
       response.end(JSON.stringify({ requests: hits, healthy: true }));
     });
     const config = join(work, 'api.yaml');
-    writeFileSync(config, `url: ${api.url}/status\nprefix: it.api\ninterval: 1\ntimeout: 0.8\n`);
+    // Deadlines far above a local answer's time: a request the API counted but the job gave up on (a CPU-starved
+    // host) would look like a lost point. A run that overruns skips ticks, which the job counts.
+    writeFileSync(config, `url: ${api.url}/status\nprefix: it.api\ninterval: 1\ntimeout: 5\nrunTimeout: 5\n`);
     const poller = spawnPoller(['bin/poll.ts', 'http-json', '--config', config], {
       GRAPHITE_URL: carbon.url,
       STATE_DIR: join(work, 'state-api'),
@@ -55,9 +57,11 @@ describeCarbon('bin/poll.ts into a real carbon-cache', () => {
     try {
       await carbon.wait('it.api.requests', 3);
       await carbon.stop(); // flushes carbon's own cache first: what is tested here is our side
-      await sleep(4000);
+      await sleep(4000); // the outage
+      const atRestart = hits;
       await carbon.restart();
-      await sleep(3000);
+      // Reconnected, and what was queued plus a few ticks after it delivered.
+      await carbon.wait('it.api.requests', atRestart + 3);
     } finally {
       poller.kill('SIGTERM');
     }
@@ -78,7 +82,8 @@ describeCarbon('bin/poll.ts into a real carbon-cache', () => {
     // starved of CPU for over a second may skip one, and then the job says so in its self-metrics.
     const skipped = (await carbon.fetch('pollers.api.skipped_ticks', since)).reduce((sum, [, n]) => sum + n, 0);
     expect(seconds.length + skipped).toBe(last - first + 1);
-    expect(skipped).toBeLessThanOrEqual(2);
+    // Real time on a shared 2-core host: a starved job may skip several.
+    expect(skipped).toBeLessThanOrEqual(Math.floor((last - first + 1) / 3));
     expect((await carbon.fetch('it.api.healthy', first - 1)).length).toBe(seconds.length);
   });
 

@@ -11,10 +11,10 @@ import { Carbon, describeCarbon, Relay, taggedWhisperName, type Point } from '..
 import { historyValue } from '../helpers/history-poller.ts';
 import { TestHttpServer } from '../helpers/http-server.ts';
 import { ROOT, runCommand } from '../helpers/run-command.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const HOUR = 3600;
 const SERIES = 40;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describeCarbon('carbon-c-relay in front of two carbon-caches', () => {
   let caches: Carbon[] = [];
@@ -66,13 +66,15 @@ describeCarbon('carbon-c-relay in front of two carbon-caches', () => {
     // The relay forwards asynchronously: read both caches until every point has arrived (or time runs out).
     let dumps: Array<Map<string, Point[]>> = [];
     const count = () => dumps.reduce((n, dump) => n + [...dump.entries()].filter(([name]) => expected.has(name) || liveNames.includes(name)).reduce((m, [, p]) => m + p.length, 0), 0);
-    const deadline = Date.now() + 30_000;
-    do {
-      await Promise.all(caches.map((c) => c.flush()));
-      dumps = await Promise.all(caches.map((c) => c.dump(from - HOUR, now + 120)));
-      if (count() >= expectedCount) break;
-      await sleep(250);
-    } while (Date.now() < deadline);
+    await waitFor(
+      'every point in the caches',
+      async () => {
+        await Promise.all(caches.map((c) => c.flush()));
+        dumps = await Promise.all(caches.map((c) => c.dump(from - HOUR, now + 120)));
+        return count() >= expectedCount;
+      },
+      { intervalMs: 250 },
+    ).catch(() => undefined); // the checks below say what is missing
 
     // Each datapoint in exactly one cache, with its value.
     for (const [name, points] of expected) {
@@ -121,12 +123,8 @@ describeCarbon('carbon-c-relay in front of two carbon-caches', () => {
       return (await Promise.all(caches.map((c) => c.list()))).flat().filter((n) => n.startsWith('cities.') || n.startsWith('_tagged.'));
     };
     const tagged = taggedWhisperName('cities.tagged;city=Zürich');
-    const deadline = Date.now() + 20_000;
-    let stored = await names();
-    while (stored.length < 3 && Date.now() < deadline) {
-      await sleep(250);
-      stored = await names();
-    }
+    let stored: string[] = [];
+    await waitFor('three series stored', async () => (stored = await names()).length >= 3, { intervalMs: 250 }).catch(() => undefined);
     expect(stored.sort()).toEqual(['cities.Z__rich', 'cities.Zurich', tagged].sort());
   });
 });

@@ -13,9 +13,9 @@ import { Carbon, carbonUnavailable, describeCarbon } from '../helpers/carbon.ts'
 import { CloudWatchFake, FAKE_CREDENTIALS } from '../helpers/cloudwatch-fake.ts';
 import { TestHttpServer } from '../helpers/http-server.ts';
 import { ROOT } from '../helpers/run-command.ts';
+import { pause, waitFor as waitUntil } from '../helpers/wait-for.ts';
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SUPERVISORD = '/usr/bin/supervisord';
 const SUPERVISORCTL = '/usr/bin/supervisorctl';
 const EXAMPLE = join(ROOT, 'config', 'supervisord.example.conf');
@@ -82,13 +82,8 @@ describeSupervisor('config/supervisord.example.conf under supervisord', () => {
     }
   };
   const states = async () => new Map([...(await ctl('status')).matchAll(/^(\S+)\s+([A-Z]+)/gm)].map((m) => [m[1]!, m[2]!]));
-  const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMs = 30_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${await ctl('status')}\n${readFileSync(join(work, 'supervisord.log'), 'utf8')}`);
-      await sleep(200);
-    }
-  };
+  const waitFor = (what: string, check: () => Promise<boolean>, timeoutMs = 90_000) =>
+    waitUntil(what, check, { timeoutMs, intervalMs: 200, detail: async () => `${await ctl('status')}\n${supervisordLog()}` });
   const supervisordLog = () => readFileSync(join(work, 'supervisord.log'), 'utf8');
 
   beforeAll(async () => {
@@ -127,7 +122,9 @@ describeSupervisor('config/supervisord.example.conf under supervisord', () => {
     );
     writeFileSync(join(opt, 'config', 'host.yaml'), 'interval: 1\n');
     writeFileSync(join(opt, 'config', 'cloudwatch.yaml'), 'region: eu-west-1\nmetrics:\n  - namespace: Test/App\n    name: Requests\n    dimensions: { Service: api }\n    stats: [Sum]\n');
-    writeFileSync(join(opt, 'config', 'shop-status.yaml'), `url: ${api.url}/status\nprefix: shop\ninterval: 1\ntimeout: 3\nrunTimeout: 3\n`);
+    // A generous run deadline: the test holds one request while supervisorctl (a python start-up, seconds on a busy
+    // host) delivers SIGTERM, and that run must not time out first.
+    writeFileSync(join(opt, 'config', 'shop-status.yaml'), `url: ${api.url}/status\nprefix: shop\ninterval: 1\ntimeout: 20\nrunTimeout: 20\n`);
     writeFileSync(join(opt, 'config', 'broken.yaml'), 'url: not a url\n');
 
     // The example's programs, moved: node's full path, the temporary directory, log files under `work`, no
@@ -144,9 +141,15 @@ describeSupervisor('config/supervisord.example.conf under supervisord', () => {
       return [`[${name}]`, ...lines].join('\n');
     };
     const shop = programs.find((p) => setting(p, 'command')!.includes('http-json'))!;
-    const brokenProgram = { name: 'program:poller-broken', lines: shop.lines.map((l) => (l.startsWith('command=') ? l.replace(/--config \S+/, '--config config/broken.yaml') : l)) };
-    // supervisor's own semantics for the example's policy: a program that exits 78 after startsecs.
-    const exits78 = { name: 'program:exits-78', lines: shop.lines.map((l) => (l.startsWith('command=') ? `command=/bin/sh -c "sleep ${Number(setting(shop, 'startsecs')) + 1}; exit 78"` : l)) };
+    // startsecs is a wall-clock bet that a broken config exits sooner; on a busy 2-core host node + tsx alone can take
+    // longer than the example's 5 s, and supervisor would then call the exit 78 "expected" (EXITED, the next test's
+    // case) instead of retrying to FATAL. The test is about the retry policy, not about start-up speed.
+    const brokenProgram = {
+      name: 'program:poller-broken',
+      lines: shop.lines.map((l) => (l.startsWith('command=') ? l.replace(/--config \S+/, '--config config/broken.yaml') : l.startsWith('startsecs=') ? 'startsecs=120' : l)),
+    };
+    // supervisor's own semantics for the example's policy: a program that exits 78 well after startsecs.
+    const exits78 = { name: 'program:exits-78', lines: shop.lines.map((l) => (l.startsWith('command=') ? `command=/bin/sh -c "sleep ${Number(setting(shop, 'startsecs')) + 5}; exit 78"` : l)) };
     conf = join(work, 'supervisord.conf');
     writeFileSync(
       conf,
@@ -182,7 +185,7 @@ describeSupervisor('config/supervisord.example.conf under supervisord', () => {
     if (supervisord && supervisord.exitCode === null) {
       await ctl('shutdown');
       const exited = new Promise((r) => supervisord!.once('exit', r));
-      await Promise.race([exited, sleep(20_000)]);
+      await Promise.race([exited, pause(20_000)]);
       if (supervisord.exitCode === null) supervisord.kill('SIGKILL');
     }
     await api?.close();
@@ -220,7 +223,8 @@ describeSupervisor('config/supervisord.example.conf under supervisord', () => {
     const lastHit = await inFlight;
     const started = Date.now();
     const stopping = ctl('stop', 'graphite-pollers:*');
-    await waitFor('shop-status to log that it is stopping', async () => /stopping: finishing the current run/.test(shopLog()), 2000);
+    // Checked often: the run in flight gets the product's stop grace (2.5 s) from SIGTERM to finish.
+    await waitUntil('shop-status to log that it is stopping', () => /stopping: finishing the current run/.test(shopLog()), { timeoutMs: 30_000, intervalMs: 20 });
     release();
     const stopped = await stopping;
     const took = (Date.now() - started) / 1000;
@@ -242,7 +246,7 @@ describeSupervisor('config/supervisord.example.conf under supervisord', () => {
     // The logs the example names, one line per event.
     expect(shopLog()).toMatch(/http-json started/);
     expect(shopLog()).toMatch(/http-json stopped/);
-  });
+  }, 180_000);
 
   it('a job with a broken config exits 78 and ends FATAL after startretries, without looping', async () => {
     const broken = programs[0]!;
@@ -251,17 +255,17 @@ describeSupervisor('config/supervisord.example.conf under supervisord', () => {
     const spawned = () => [...supervisordLog().matchAll(/spawned: 'poller-broken'/g)].length;
     expect(spawned()).toBe(attempts);
     expect([...supervisordLog().matchAll(/exited: poller-broken \(exit status 78; not expected\)/g)]).toHaveLength(attempts);
-    await sleep(3000);
+    await pause(3000); // nothing may happen: no condition to wait on
     expect(spawned()).toBe(attempts);
     expect((await states()).get('poller-broken')).toBe('FATAL');
     expect(readFileSync(join(work, 'log', 'poller-broken.log'), 'utf8')).toMatch(/config\/broken\.yaml.*url/);
-  });
+  }, 180_000);
 
   it('with the example policy, a program that exits 78 once RUNNING is EXITED and not restarted', async () => {
     await waitFor('exits-78 EXITED', async () => (await states()).get('exits-78') === 'EXITED');
     expect(supervisordLog()).toMatch(/exited: exits-78 \(exit status 78; expected\)/);
-    await sleep(1500);
+    await pause(1500); // nothing may happen: no condition to wait on
     expect([...supervisordLog().matchAll(/spawned: 'exits-78'/g)]).toHaveLength(1);
     expect((await states()).get('exits-78')).toBe('EXITED');
-  });
+  }, 180_000);
 });

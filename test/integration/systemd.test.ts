@@ -227,18 +227,18 @@ describeCarbon('config/graphite-poller@.service: ExecStart run as systemd runs a
     await carbon.flush();
     const orders = await carbon.fetch('sd.shop.orders', Math.floor(Date.now() / 1000) - 600);
     expect(orders.map(([, v]) => v).sort((a, b) => a - b)).toEqual(Array.from({ length: hits }, (_, i) => i + 1));
-  });
+  }, 120_000);
 
   it('graphite-poller@host runs with an empty config/host.yaml', async () => {
     const job = startInstance('host');
     await carbon.wait(`sd.host.${hostname().split('.')[0]}.uptime_seconds`, 1);
     expect((await stopInstance(job)).code, job.output()).toBe(0);
-  });
+  }, 120_000);
 
   it('a broken job exits with the status RestartPreventExitStatus keeps systemd from restarting', async () => {
     const job = startInstance('broken');
     const code = await job.exited;
     expect(String(code)).toBe(one('Service.RestartPreventExitStatus'));
     expect(job.output()).toMatch(/config\/broken\.yaml: interval/);
-  });
+  }, 120_000);
 });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { expect, it, type TestContext } from 'vitest';
 import { describeCarbon } from '../helpers/carbon.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { WAIT_MS } from '../helpers/wait-for.ts';
 import { createGraphiteWriter, DEFAULT_REPLAY_BYTES } from '../../lib/graphite/writer.ts';
 import { createLogger } from '../../lib/poller-kit/logger.ts';
 import {
@@ -13,6 +14,7 @@ import {
   compareHistory,
   count,
   expectedPoints,
+  FULL,
   historyConfig,
   PollerProcess,
   readWhisper,
@@ -24,7 +26,7 @@ import {
 } from './harness.ts';
 
 const HANG_S = choose(16, 30);
-const TIMEOUT = choose(120_000, 240_000);
+const TIMEOUT = choose(240_000, 240_000);
 
 /** A peer that accepts and never reads, in front of carbon and instead of it. */
 export function blackholeFaults(): void {
@@ -45,13 +47,17 @@ export function blackholeFaults(): void {
         });
         await carbon.wait('hung.history.s0', 3);
         proxy.blackhole();
+        const hungAt = job.fetchedWindows.length;
         await sleep(HANG_S * 1000);
         // The hung carbon is restarted: the connection it never read is reset, and what its kernel held is gone.
         proxy.recover();
-        await job.waitFor(() => job.find('reconnected to graphite') !== undefined, 60_000, 'the reconnection');
+        // Ticks of the hang (on a busy host some may be skipped); the last one's points may reach the socket after the reset.
+        const hungTicks = job.fetchedWindows.length - hungAt - 1;
+        await job.waitFor(() => job.find('reconnected to graphite') !== undefined, 90_000, 'the reconnection');
         const reconnects = job.logs.filter((l) => l.msg === 'reconnected to graphite');
         const reconnected = reconnects[0]!;
-        await sleep(2500);
+        const ticks = job.fetchedWindows.length + 2;
+        await job.waitFor(() => job.fetchedWindows.length >= ticks, WAIT_MS, 'two ticks after the reconnection');
         const exit = await job.stop();
         expect(exit.code, job.tail()).toBe(0);
         const result = await compareHistory(carbon, 'hung', series, expectedPoints(job.fetchedWindows, 1));
@@ -69,7 +75,8 @@ export function blackholeFaults(): void {
         expect(result.wrong).toBe(0);
         // The writer learnt of the hang only from the reset: one reconnection, which re-sent the hung lines.
         expect(reconnects).toHaveLength(1);
-        expect(reconnected.replaying_lines).toBeGreaterThanOrEqual(HANG_S * series);
+        expect(reconnected.replaying_lines).toBeGreaterThanOrEqual(hungTicks * series);
+        expect(hungTicks).toBeGreaterThanOrEqual(choose(HANG_S / 4, HANG_S - 2));
       } finally {
         await proxy.close();
         await carbon.destroy();
@@ -109,7 +116,11 @@ export function blackholeFaults(): void {
           const hungAt = Date.now();
           proxy.blackhole();
           await sleep(HANG_S * 1000);
-          const stalls = logs.filter((l) => l.msg === 'graphite connection lost' && /write stalled/.test(String(l.error)));
+          const stalled = () => logs.filter((l) => l.msg === 'graphite connection lost' && /write stalled/.test(String(l.error)));
+          // On a busy host the producer fills the kernel buffers more slowly: under npm test, hang on until a stall.
+          const deadline = Date.now() + WAIT_MS;
+          while (!FULL && stalled().length === 0 && Date.now() < deadline) await sleep(100);
+          const stalls = stalled();
           proxy.recover();
           await producing;
           const flushed = await writer.flush(120_000);
@@ -145,7 +156,7 @@ export function blackholeFaults(): void {
           );
           // Writes timed out and the writer reconnected while the peer was still a black hole: it did not hang.
           expect(stalls.length).toBeGreaterThanOrEqual(1);
-          expect(firstStall).toBeLessThan(HANG_S);
+          if (FULL) expect(firstStall).toBeLessThan(HANG_S);
           expect(flushed).toBe(true);
           expect(stats.dropped).toBe(0);
           expect(wrong).toBe(0);
@@ -173,11 +184,11 @@ export function blackholeFaults(): void {
           POLLERS_PATH: join(ROOT, 'test', 'helpers', 'pollers'),
         });
         const started = Date.now();
-        await job.waitFor(() => job.fetchedWindows.length > 0, 30_000, 'the first tick');
+        await job.waitFor(() => job.fetchedWindows.length > 0, WAIT_MS, 'the first tick');
         const firstTick = Date.now();
         await job.waitFor(() => job.logs.some((l) => l.msg === 'graphite connection lost' && /write stalled/.test(String(l.error))), 60_000, 'a stalled write');
         const stallAfter = (Date.now() - started) / 1000;
-        await job.waitFor(() => job.logs.filter((l) => /connected to graphite$/.test(l.msg)).length >= 2, 30_000, 'a new connection');
+        await job.waitFor(() => job.logs.filter((l) => /connected to graphite$/.test(l.msg)).length >= 2, WAIT_MS, 'a new connection');
         const ticks = job.fetchedWindows.length;
         const elapsed = (Date.now() - firstTick) / 1000;
         const signalled = Date.now();
@@ -195,10 +206,13 @@ export function blackholeFaults(): void {
           task,
         );
         expect(exit.code, job.tail()).toBe(0);
-        expect(stopS).toBeLessThan(5);
+        // The product's 5 s, exact under npm run reliability; under npm test on a busy 2-core host, a margin that
+        // still tells a bounded stop from one that waits on the black hole.
+        expect(stopS).toBeLessThan(choose(15, 5));
         expect(hole.connections).toBeGreaterThanOrEqual(2);
-        // The loop never waited on the socket: a tick every second (give or take the first and the last).
-        expect(ticks).toBeGreaterThanOrEqual(Math.floor(elapsed) - 2);
+        // The loop never waited on the socket: a tick every second (give or take the first and the last); under npm
+        // test a loaded host may skip ticks of this 20,000-series job, so a third of them.
+        expect(ticks).toBeGreaterThanOrEqual(choose(Math.floor(elapsed / 3), Math.floor(elapsed) - 2));
       } finally {
         await hole.close();
       }

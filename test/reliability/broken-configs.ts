@@ -87,14 +87,15 @@ export function brokenConfigs(): void {
                 LOG_FORMAT: 'text',
                 ...fixture.env,
               },
-              timeoutMs: 30_000,
+              // Only bounds a hang: four node + tsx start-ups at once take many seconds on a busy 2-core host.
+              timeoutMs: 120_000,
             });
             return { fixture, code: result.code, stdout: result.stdout, stderr: result.stderr, stateFiles: filesUnder(stateDir) };
           }),
         ),
       );
       outcomes.push(...results);
-    }, 180_000);
+    }, 600_000);
 
     afterAll(async () => {
       await graphite?.close();

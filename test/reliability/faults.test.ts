@@ -18,7 +18,7 @@ describe.concurrent('faults', () => {
   // One carbon-cache for each test that uses one (11), all started before any test stops its own.
   beforeAll(async () => {
     if (!carbonUnavailable) await startCarbons(11);
-  }, 120_000);
+  }, 300_000);
   // Poller processes and carbon-caches that a failed or timed-out test left behind.
   afterAll(cleanUp);
 

@@ -129,8 +129,8 @@ export class PollerProcess {
     return this.logs.find((line) => (typeof msg === 'string' ? line.msg === msg : msg.test(line.msg)));
   }
 
-  /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
-  async stop(graceMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }> {
+  /** SIGTERM, then SIGKILL if it has not exited after `graceMs` (under npm test, a margin for a busy 2-core host). */
+  async stop(graceMs = choose(30_000, 10_000)): Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
     const exit = await this.exited;

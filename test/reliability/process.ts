@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { expect, it, type TestContext } from 'vitest';
 import { describeCarbon } from '../helpers/carbon.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { WAIT_MS } from '../helpers/wait-for.ts';
 import { choose, compareHistory, count, expectedPoints, historyConfig, PollerProcess, report, ROOT, sleep, startCarbon } from './harness.ts';
 
-const TIMEOUT = choose(90_000, 180_000);
+const TIMEOUT = choose(240_000, 240_000);
 
 /** SIGTERM and SIGKILL mid-run. */
 export function processFaults(): void {
@@ -25,7 +26,7 @@ export function processFaults(): void {
           POLLERS_PATH: join(ROOT, 'test', 'helpers', 'pollers'),
           SELF_METRICS: '0',
         });
-        await job.waitFor(() => job.fetchedWindows.length >= choose(3, 10), 30_000, 'a few runs');
+        await job.waitFor(() => job.fetchedWindows.length >= choose(3, 10), WAIT_MS, 'a few runs');
         await sleep(1300 - (Date.now() % 1000));
         const before = job.fetchedWindows.length;
         const signalled = Date.now();
@@ -47,7 +48,8 @@ export function processFaults(): void {
           task,
         );
         expect(exit.code, job.tail()).toBe(0);
-        expect(seconds).toBeLessThan(5);
+        // The product's 5 s, exact under npm run reliability; a margin for a busy 2-core host under npm test.
+        expect(seconds).toBeLessThan(choose(15, 5));
         // The run in flight at the signal (if the signal found one) finished, and no new one started.
         expect(finishedAfter).toBeLessThanOrEqual(1);
         expect(job.find('Graphite did not take every line before exit; they are lost')).toBeUndefined();
@@ -73,14 +75,14 @@ export function processFaults(): void {
           SELF_METRICS: '0',
         };
         const first = PollerProcess.start(['bin/poll.ts', 'history', '--config', config], env);
-        await first.waitFor(() => first.fetchedWindows.length >= 4, 30_000, 'a few runs');
+        await first.waitFor(() => first.fetchedWindows.length >= 4, WAIT_MS, 'a few runs');
         await sleep(1150 - (Date.now() % 1000));
         first.child.kill('SIGKILL');
         await first.exited;
         await sleep(downS * 1000);
         const second = PollerProcess.start(['bin/poll.ts', 'history', '--config', config], env);
-        await second.waitFor(() => second.find('catch-up done') !== undefined, 30_000, 'the catch-up');
-        await second.waitFor(() => second.fetchedWindows.length >= 4, 30_000, 'live runs after the catch-up');
+        await second.waitFor(() => second.find('catch-up done') !== undefined, WAIT_MS, 'the catch-up');
+        await second.waitFor(() => second.fetchedWindows.length >= 4, WAIT_MS, 'live runs after the catch-up');
         const exit = await second.stop();
         expect(exit.code, second.tail()).toBe(0);
         const windows = [...first.fetchedWindows, ...second.fetchedWindows];

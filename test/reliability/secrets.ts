@@ -135,14 +135,14 @@ export function secretsNeverLeak(): void {
               const sink = await CountingServer.start(true);
               graphite.set(id, sink);
               const stateDir = join(work, `state-${id}`);
-              const result = await runCommand(run.args, { env: { ...run.env, LOG_LEVEL: level, GRAPHITE_URL: sink.url, STATE_DIR: stateDir }, timeoutMs: 60_000 });
+              const result = await runCommand(run.args, { env: { ...run.env, LOG_LEVEL: level, GRAPHITE_URL: sink.url, STATE_DIR: stateDir }, timeoutMs: 120_000 });
               await sink.close();
               results.push({ run, level, result, state: readAll(filesUnder(stateDir)), wire: sink.received });
             }),
           ),
         ),
       );
-    }, 180_000);
+    }, 600_000);
 
     afterAll(async () => {
       await Promise.all([api?.close(), github?.close(), aws?.close(), ga?.close()]);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it, type TestContext } from 'vitest';
 import { describeCarbon } from '../helpers/carbon.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { WAIT_MS } from '../helpers/wait-for.ts';
 import { choose, compareHistory, count, expectedPoints, historyConfig, PollerProcess, report, ROOT, sleep, startCarbon } from './harness.ts';
 
 const RUN_S = choose(6, 20);
@@ -47,7 +48,7 @@ export function stateDirectoryFaults(): void {
           POLLERS_PATH: join(ROOT, 'test', 'helpers', 'pollers'),
           SELF_METRICS: '0',
         });
-        await job.waitFor(() => job.fetchedWindows.length >= 2, 30_000, 'the first runs');
+        await job.waitFor(() => job.fetchedWindows.length >= 2, WAIT_MS, 'the first runs');
         await sleep(RUN_S * 1000);
         // Errors only: on a busy machine a run may overrun and a warning say so, which is not the fault here.
       const errorsWhileBroken = job.logs.filter((l) => l.level === 'error');
@@ -56,7 +57,7 @@ export function stateDirectoryFaults(): void {
         if (free) {
           free();
           const file = join(stateDir, `${kind}.watermark.json`);
-          await job.waitFor(() => existsSync(file) && readFileSync(file, 'utf8').length > 0, 15_000, 'the watermark written again').catch(() => undefined);
+          await job.waitFor(() => existsSync(file) && readFileSync(file, 'utf8').length > 0, WAIT_MS, 'the watermark written again').catch(() => undefined);
           recorded = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { deliveredUntil: number }).deliveredUntil : undefined;
         }
         const exit = await job.stop();
@@ -87,7 +88,7 @@ export function stateDirectoryFaults(): void {
       expect(String(errorsWhileBroken[1]!.error)).toMatch(/ENOTDIR/);
       expect(result.missing).toEqual([]);
       expect(result.wrong).toBe(0);
-    }, choose(60_000, 120_000));
+    }, choose(180_000, 180_000));
 
     it.concurrent('full (ENOSPC): one clear error, polling goes on, the watermark is kept again once there is room', async ({ task }: TestContext) => {
       const dir = tempDir('rel-state-full');
@@ -116,6 +117,6 @@ export function stateDirectoryFaults(): void {
       expect(recorded).toBeGreaterThan(0);
       // A failed write leaves nothing behind (a temporary file per tick would fill the inodes too).
       expect(stray).toEqual([]);
-    }, choose(60_000, 120_000));
+    }, choose(180_000, 180_000));
   });
 }

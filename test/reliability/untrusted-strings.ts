@@ -149,7 +149,7 @@ export function untrustedStrings(): void {
       } finally {
         await api.close();
       }
-    }, 60_000);
+    }, 180_000);
 
     it('as CloudWatch dimension values (the CloudWatch fake, discovered with "*")', async ({ task }) => {
       // CloudWatch takes dimension values of 1 to 1,024 characters.
