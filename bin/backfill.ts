@@ -10,5 +10,5 @@
 import { backfillCommand } from '../lib/cli/backfill-command.ts';
 import { startCommand } from '../lib/cli/command-line.ts';
 
-// No process.exit(): the command closed its writer and its poller, so nothing is left to hold the process open.
+// The exit code, not an exit: the command closed its writer and its poller, so nothing is left to hold the process open.
 process.exitCode = await startCommand(backfillCommand, process.argv.slice(2));

@@ -52,6 +52,12 @@ ${environmentHelp('backfill')}`;
  */
 export const BACKFILL_QUEUE = { readyLines: 50_000, overflow: 'grow' } as const;
 
+/**
+ * The V8 flags a backfill is launched with (see bin/backfill.ts): on the `node` line of its shebang, of
+ * `npm run backfill` and of every example that starts it (test/lib/cli/launch-lines.test.ts checks each).
+ */
+export const BACKFILL_NODE_FLAGS = ['--optimize-for-size', '--semi-space-growth-factor=1'] as const;
+
 /** After the last window: how long Graphite may take none of the queued lines, then how long the socket may take to drain. */
 export const FINAL_FLUSH_MS = 120_000;
 
