@@ -233,7 +233,8 @@ export default async function benchBackfillPipeline(): Promise<Section> {
       "`sink.ready()`. The backfill runs in a child process; its peak RSS is the kernel's high-water mark (VmHWM) read at exit by a preloaded " +
       `module. The server (in the parent) counts the lines it read; at ${SINK_BYTES_PER_SECOND / 1e6} MB/s it takes about ` +
       `${perSecond(SINK_BYTES_PER_SECOND / lineBytes, 'lines/s')} of these ${lineBytes.toFixed(0)}-byte lines, the pace a waiting producer is held to. ` +
-      'bin/backfill.ts is launched with V8 flags that collect early (`--optimize-for-size`, no young-generation growth); without them, the same "windows" run ' +
+      'bin/backfill.ts is launched with V8 flags that collect early (`--optimize-for-size`, no young-generation growth); ' +
+      'without them, the same "windows" run ' +
       'peaked at 260–320 MB and the fast-server run made about 2.3 M points/s (measured when the setting was chosen).',
     figures,
     notes,

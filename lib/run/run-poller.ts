@@ -59,7 +59,8 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
     return true;
   };
   const clock = options.clock ?? systemClock;
-  const job = createJobContext({ poller, config, writer, log: options.log, clock, fetch: options.fetch, shard: options.shard, prefix: options.prefix, tags: options.tags });
+  const { fetch, shard, prefix, tags } = options;
+  const job = createJobContext({ poller, config, writer, log: options.log, clock, fetch, shard, prefix, tags });
   const log = job.log;
   // Self-metrics use the writer's reserve: a full queue drops data before the figures that report the drops.
   const selfMetrics = job.sink.reserved();
