@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { runBackfill } from '../lib/backfill/run-backfill.ts';
 import { systemClock } from '../lib/poller-kit/clock.ts';
 import { GraphiteSink } from '../lib/graphite/sink.ts';
+import type { GraphiteWriter } from '../lib/graphite/writer-types.ts';
 import { silentLogger } from '../lib/poller-kit/logger.ts';
 import type { JobContext } from '../lib/run/poll-window.ts';
 import type { JobSchedule, Poller, TimeWindow } from '../lib/poller-kit/contract.ts';
@@ -70,6 +71,19 @@ async function liveTick(fake: CloudWatchFake, options: ReturnType<typeof cloudWa
   return { ...countCalls(fake), points: ctx.sink.points.length };
 }
 
+/** A writer whose lines go nowhere, each delivered at once. */
+const NOWHERE: GraphiteWriter = {
+  sequence: 0,
+  write() {},
+  writeReserved() {},
+  ready: () => Promise.resolve(),
+  connect: () => Promise.resolve(true),
+  whenDelivered: () => Promise.resolve({ dropped: 0 }),
+  flush: () => Promise.resolve(true),
+  close: () => Promise.resolve(),
+  stats: () => ({ sent: 0, dropped: 0, lost: 0, queued: 0, reconnects: 0 }),
+};
+
 /** A backfill of `range` through runBackfill with the poller's own windows; the points go nowhere. */
 async function backfill(fake: CloudWatchFake, options: ReturnType<typeof cloudWatchOptions>, range: TimeWindow): Promise<CallCount & { windows: number; perWindowMinimum: number }> {
   fake.clearRequests();
@@ -90,7 +104,7 @@ async function backfill(fake: CloudWatchFake, options: ReturnType<typeof cloudWa
   };
   const summary = await runBackfill({
     job,
-    writer: { sequence: 0, whenHandedOff: () => Promise.resolve({ dropped: 0 }), stats: () => ({ dropped: 0, queued: 0 }) },
+    writer: NOWHERE,
     range,
     maxWindow,
     step,

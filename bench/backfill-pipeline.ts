@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { BACKFILL_QUEUE } from '../lib/cli/backfill-command.ts';
+import { BACKFILL_NODE_FLAGS, BACKFILL_QUEUE } from '../lib/cli/backfill-command.ts';
 import { DEFAULT_QUEUE_LIMIT } from '../lib/graphite/writer.ts';
 import { atMost, count, exactly, formatText, info, megabytes, perSecond, seconds, type Figure, type Section } from './report.ts';
 
@@ -125,9 +125,11 @@ function runBackfillCommand(port: number, scenario: Scenario, work: string): Pro
   const end = Math.floor(Date.now() / 1000 / 86_400) * 86_400 - 86_400;
   const start = end - minutes * STEP;
   const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
+  // Launched as `npm run backfill` launches it: its V8 flags on the node line.
   const args = [
     '--import',
     'tsx',
+    ...BACKFILL_NODE_FLAGS,
     '--import',
     pathToFileURL(join(ROOT, 'bench', 'child-report.ts')).href,
     join(ROOT, 'bin', 'backfill.ts'),
@@ -174,7 +176,8 @@ function runBackfillCommand(port: number, scenario: Scenario, work: string): Pro
 /** The RSS of the same command doing no work (--help), to show what the pipeline itself adds. */
 function idleRss(): Promise<number> {
   return new Promise((resolveRun) => {
-    const args = ['--import', 'tsx', '--import', pathToFileURL(join(ROOT, 'bench', 'child-report.ts')).href, join(ROOT, 'bin', 'backfill.ts'), '--help'];
+    const report = pathToFileURL(join(ROOT, 'bench', 'child-report.ts')).href;
+    const args = ['--import', 'tsx', ...BACKFILL_NODE_FLAGS, '--import', report, join(ROOT, 'bin', 'backfill.ts'), '--help'];
     execFile(process.execPath, args, { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '' } }, (_error, _stdout, stderr) => {
       resolveRun(Number(/peak-rss-kb (\d+)/.exec(stderr)?.[1] ?? NaN) / 1024);
     });
@@ -230,7 +233,8 @@ export default async function benchBackfillPipeline(): Promise<Section> {
       "`sink.ready()`. The backfill runs in a child process; its peak RSS is the kernel's high-water mark (VmHWM) read at exit by a preloaded " +
       `module. The server (in the parent) counts the lines it read; at ${SINK_BYTES_PER_SECOND / 1e6} MB/s it takes about ` +
       `${perSecond(SINK_BYTES_PER_SECOND / lineBytes, 'lines/s')} of these ${lineBytes.toFixed(0)}-byte lines, the pace a waiting producer is held to. ` +
-      'bin/backfill.ts sets V8 to collect early (`--optimize-for-size`, no young-generation growth); without that, the same "windows" run ' +
+      'bin/backfill.ts is launched with V8 flags that collect early (`--optimize-for-size`, no young-generation growth); ' +
+      'without them, the same "windows" run ' +
       'peaked at 260–320 MB and the fast-server run made about 2.3 M points/s (measured when the setting was chosen).',
     figures,
     notes,

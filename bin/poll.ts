@@ -3,5 +3,5 @@
 import { startCommand } from '../lib/cli/command-line.ts';
 import { pollCommand } from '../lib/cli/poll-command.ts';
 
-// Exit explicitly: an SDK's keep-alive socket must not hold a finished `--once` run open.
-process.exit(await startCommand(pollCommand, process.argv.slice(2)));
+// The exit code, not an exit: the command closed its writer and its poller, so nothing is left to hold the process open.
+process.exitCode = await startCommand(pollCommand, process.argv.slice(2));

@@ -1,5 +1,5 @@
 // History for any poller that has it: a range split into the source's windows, run with bounded concurrency,
-// each window recorded once its points reached Graphite's socket, so an interrupted run resumes.
+// each window recorded once its points were delivered to Graphite (the delivery ledger), so an interrupted run resumes.
 import pLimit from 'p-limit';
 import { WaitReporter } from './backfill-wait.ts';
 import type { Clock } from '../poller-kit/clock.ts';
@@ -8,14 +8,8 @@ import { deadline } from '../poller-kit/deadline.ts';
 import { describeError, pollWindow, type JobContext } from '../run/poll-window.ts';
 import type { TimeWindow } from '../poller-kit/contract.ts';
 import { formatWindow, splitRange } from '../run/time-window.ts';
-import type { WriterFigures } from '../run/self-metrics.ts';
-
-/** What backfill needs of the Graphite writer. */
-export interface BackfillWriter {
-  readonly sequence: number;
-  whenHandedOff(sequence: number): Promise<unknown>;
-  stats(): Pick<WriterFigures, 'dropped' | 'queued'>;
-}
+import type { GraphiteWriter } from '../graphite/writer-types.ts';
+import { DeliveryLedger } from '../state/delivery-ledger.ts';
 
 export interface BackfillState {
   done: number;
@@ -35,13 +29,13 @@ export interface WaitingState extends BackfillState {
 export interface BackfillEvents {
   /** Called after each window: done so far, datapoints so far. */
   onWindow?(state: BackfillState): void;
-  /** Called every `waitingEveryMs` while the run waits for Graphite: for room in the queue, or for the last hand-offs. */
+  /** Called every `waitingEveryMs` while the run waits for Graphite: for room in the queue, or for the last deliveries. */
   onWaiting?(state: WaitingState): void;
 }
 
 export interface BackfillOptions extends BackfillEvents {
   job: JobContext;
-  writer: BackfillWriter;
+  writer: GraphiteWriter;
   range: TimeWindow;
   maxWindow: number;
   step: number;
@@ -50,13 +44,13 @@ export interface BackfillOptions extends BackfillEvents {
   clock: Clock;
   /** Windows an earlier, interrupted run finished: skipped. */
   isDone?(window: TimeWindow): boolean;
-  /** A window whose points all reached Graphite's socket (none dropped meanwhile): record it. */
+  /** A window whose points were all delivered to Graphite (none dropped meanwhile): record it. */
   onDelivered?(window: TimeWindow): void;
   /** Attempts per window before it counts as failed (source errors are often transient). */
   attempts?: number;
   /** Deadline of one attempt. */
   windowTimeoutMs?: number;
-  /** Wait until the socket has taken every fetched point before resolving (default true). */
+  /** Wait until every fetched point is delivered before resolving (default true). */
   awaitDelivery?: boolean;
   /**
    * How long, after the last window, that wait may go on while Graphite takes none of the queued lines (default:
@@ -80,9 +74,9 @@ export interface BackfillSummary {
   apiCalls: number;
   durationMs: number;
   interrupted: boolean;
-  /** Windows fetched whose points had not all reached Graphite's socket when the wait for them ended: not recorded. */
+  /** Windows fetched whose points were not all delivered when the wait for them ended: not recorded. */
   undelivered: number;
-  /** The wait for the last hand-offs ended after `deliveryTimeoutMs` in which Graphite took nothing. */
+  /** The wait for the last deliveries ended after `deliveryTimeoutMs` in which Graphite took nothing. */
   deliveryTimedOut: boolean;
 }
 
@@ -110,11 +104,8 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillSum
     undelivered: 0,
     deliveryTimedOut: false,
   };
-  // Hand-off waits are chained so the writer is asked about increasing sequences, in completion order.
-  let handOffs: Promise<void> = Promise.resolve();
-  // Windows fetched whose hand-off is still awaited; once the run has stopped waiting, late ones are not recorded.
-  let awaitingHandOff = 0;
-  let stoppedWaiting = false;
+  // Windows are recorded in completion order once delivered; once the run has stopped waiting, late ones are not.
+  const ledger = new DeliveryLedger(writer);
   const state = (): BackfillState => ({
     done: summary.alreadyDone + summary.fetched,
     total: windows.length,
@@ -136,7 +127,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillSum
       summary.notStarted++;
       return;
     }
-    const droppedBefore = writer.stats().dropped;
+    const mark = ledger.mark();
     for (let attempt = 1; attempt <= attempts; attempt++) {
       // deadline(), not AbortSignal.any with AbortSignal.timeout: on Node 20 a collected timeout never fires.
       const ms = options.windowTimeoutMs;
@@ -145,18 +136,14 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillSum
       windowDeadline?.clear();
       summary.datapoints += result.datapoints;
       if (result.ok) {
-        const sequence = writer.sequence;
-        awaitingHandOff++;
-        handOffs = handOffs.then(async () => {
-          await writer.whenHandedOff(sequence);
-          if (stoppedWaiting) return;
-          awaitingHandOff--;
+        ledger.record(mark, ({ delivered }) => {
           // Any drop while this window was in flight may have hit its lines: then it is not recorded.
-          if (writer.stats().dropped !== droppedBefore) {
-            job.log.warn('points were dropped while this window was written; it is not recorded and runs again next time', { window: formatWindow(window) });
+          if (delivered) options.onDelivered?.(window);
+          else {
+            job.log.warn('points were dropped while this window was written; it is not recorded and runs again next time', {
+              window: formatWindow(window),
+            });
             summary.failed.push(window);
-          } else {
-            options.onDelivered?.(window);
           }
         });
         summary.fetched++;
@@ -180,12 +167,11 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillSum
   };
 
   await Promise.all(pending.map((window) => limit(() => runOne(window))));
-  // Wait for the socket to take what was fetched; a stop or the timeout cuts this short (unrecorded windows run next time).
+  // Wait until what was fetched is delivered; a stop or the timeout cuts this short (unrecorded windows run next time).
   if (options.awaitDelivery !== false) {
     const queued = () => writer.stats().queued;
-    const delivered = await waits.wait(handOffs, { signal: stop, timeoutMs: options.deliveryTimeoutMs, progress: queued });
-    stoppedWaiting = true;
-    summary.undelivered = awaitingHandOff;
+    const delivered = await waits.wait(ledger.settled(), { signal: stop, timeoutMs: options.deliveryTimeoutMs, progress: queued });
+    summary.undelivered = ledger.abandon();
     summary.deliveryTimedOut = !delivered && !stop.aborted;
   }
   if (configError) throw configError;

@@ -3,21 +3,18 @@ import { runBackfill, type BackfillState } from '../backfill/run-backfill.ts';
 import { BackfillProgress } from '../backfill/progress-records.ts';
 import { WaitReporter } from '../backfill/backfill-wait.ts';
 import { systemClock, type Clock } from '../poller-kit/clock.ts';
-import { loadEnvironmentFile, loadJobConfig } from '../config/job-config.ts';
+import { loadEnvironmentFile } from '../config/job-config.ts';
 import { parseCommandLine, reportFatal } from './command-line.ts';
 import { ConfigError } from '../poller-kit/config-error.ts';
 import { deadline } from '../poller-kit/deadline.ts';
 import { formatDuration, parseDuration } from '../poller-kit/duration.ts';
 import { environmentHelp, readEnvironment } from '../config/environment.ts';
-import { GraphiteSink } from '../graphite/sink.ts';
-import { createGraphiteWriter, parseGraphiteUrl } from '../graphite/writer.ts';
+import { parseGraphiteUrl } from '../graphite/url.ts';
 import { createLogger, type Logger } from '../poller-kit/logger.ts';
+import { loadJob, openJob } from '../run/open-job.ts';
 import { logProcessWarnings } from '../run/process-warnings.ts';
-import type { JobContext } from '../run/poll-window.ts';
-import { closePoller, loadPoller } from '../config/poller-registry.ts';
 import { createProgressDisplay } from '../backfill/progress-display.ts';
-import { StatsCollector } from '../run/self-metrics.ts';
-import { commandShard, shardJobName } from '../poller-kit/shard.ts';
+import { STOP_BUDGET } from '../run/stop-budget.ts';
 import { onStopSignals } from '../run/stop-signals.ts';
 import { needsTimeZone, parseTimeBound } from '../backfill/time-range.ts';
 import { formatWindow } from '../run/time-window.ts';
@@ -55,6 +52,12 @@ ${environmentHelp('backfill')}`;
  */
 export const BACKFILL_QUEUE = { readyLines: 50_000, overflow: 'grow' } as const;
 
+/**
+ * The V8 flags a backfill is launched with (see bin/backfill.ts): on the `node` line of its shebang, of
+ * `npm run backfill` and of every example that starts it (test/lib/cli/launch-lines.test.ts checks each).
+ */
+export const BACKFILL_NODE_FLAGS = ['--optimize-for-size', '--semi-space-growth-factor=1'] as const;
+
 /** After the last window: how long Graphite may take none of the queued lines, then how long the socket may take to drain. */
 export const FINAL_FLUSH_MS = 120_000;
 
@@ -79,15 +82,10 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
       return 0;
     }
     if (positionals.length > 1) throw new ConfigError(`one poller per run, got ${positionals.join(' ')}`, { file: 'command line' });
-    const poller = await loadPoller(positionals[0]!);
-    const history = poller.history;
-    if (!history) {
-      throw new ConfigError(`the ${poller.name} poller has no history (its source only tells the present), so it cannot be backfilled`, { file: 'command line' });
-    }
-    const loaded = loadJobConfig(poller, { configFile: values.config });
-    configFile = loaded.file;
-    const shard = commandShard(values.shard, process.env, poller);
-    const config = { ...loaded, job: shardJobName(loaded.job, shard) };
+    const loaded = await loadJob({ poller: positionals[0]!, configFile: values.config, shard: values.shard, needsHistory: true });
+    const { poller, config } = loaded;
+    const history = poller.history!;
+    configFile = config.file;
     const environment = readEnvironment();
     if (!values.from) throw new ConfigError('required, for example --from -7d or --from 2026-01-01', { file: 'command line', field: '--from' });
     const fromText = values.from;
@@ -124,26 +122,10 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
     if (start >= end) throw new ConfigError('the range holds no time the source still has', { file: 'command line', field: '--from' });
 
     const dryRun = values['dry-run'] ?? false;
-    const writer = createGraphiteWriter({
-      url: dryRun ? '-' : environment.graphiteUrl,
-      queueLimit: environment.queueLimit,
-      log: log.child({ component: 'graphite' }),
-      ...BACKFILL_QUEUE,
-    });
-    const job: JobContext = {
-      poller,
-      job: config.job,
-      options: config.options,
-      schedule: config.schedule,
-      sink: new GraphiteSink(writer, { prefix: environment.prefix, tags: environment.tags }),
-      stats: new StatsCollector(),
-      log: log.child({ job: config.job }),
-      clock,
-      fetch: globalThis.fetch,
-      shard,
-    };
+    const opened = openJob({ job: loaded, environment, log, dryRun, queue: BACKFILL_QUEUE, clock });
+    const { writer, stateDir } = opened;
 
-    const progress = dryRun ? undefined : BackfillProgress.forJob(environment.stateDir, config.job, () => clock.now());
+    const progress = stateDir === undefined ? undefined : BackfillProgress.forJob(stateDir, config.job, () => clock.now());
     const command = `${poller.name} ${config.file ?? '-'} ${fromText}..${toText}`;
     const begun = progress?.begin(command, { start, end }, values.restart ?? false) ?? { range: { start, end }, resumed: false, alreadyDone: 0 };
     if (begun.resumed) {
@@ -152,7 +134,7 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
 
     const step = history.step?.(config.options) ?? config.schedule.interval;
     const maxWindow = history.maxWindow(config.options);
-    const stop = new AbortController();
+    const stop = opened.stop;
     const removeSignals = onStopSignals(() => {
       log.info('stopping: no new windows; flushing what was fetched');
       stop.abort();
@@ -164,11 +146,11 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
     // While Graphite does not take the lines, the run says so at the progress cadence instead of going quiet.
     const waitingEveryMs = tty ? BAR_WAITING_EVERY_MS : everyMs;
     let lastState: BackfillState = { done: 0, total: 0, datapoints: 0, failed: 0 };
-    log.info(`backfill ${poller.name} ${formatWindow(begun.range)}`, { job: config.job, concurrency, graphite: dryRun ? 'stdout (dry run)' : (environment.graphiteUrl ?? 'stdout') });
+    log.info(`backfill ${poller.name} ${formatWindow(begun.range)}`, { job: config.job, concurrency, graphite: opened.graphite });
     let progressErrorLogged = false;
     try {
       const summary = await runBackfill({
-        job,
+        job: opened.context,
         writer,
         range: begun.range,
         maxWindow,
@@ -208,7 +190,8 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
       if (!summary.deliveryTimedOut) {
         const tell = (waitedMs: number) => display.waiting({ ...lastState, queued: writer.stats().queued, waitedMs });
         const flushWaits = new WaitReporter(clock, waitingEveryMs, tell);
-        await flushWaits.wait(writer.flush(stop.signal.aborted ? 3000 : FINAL_FLUSH_MS).then((ok) => (flushed = ok)));
+        const flushMs = stop.signal.aborted ? STOP_BUDGET.backfillFlushMs : FINAL_FLUSH_MS;
+        await flushWaits.wait(writer.flush(flushMs).then((ok) => (flushed = ok)));
       }
       display.stop();
       // What close() is about to drop: never handed to Graphite.
@@ -237,9 +220,7 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
     } finally {
       display.stop();
       removeSignals();
-      await writer.close();
-      // After the final flush: the poller's pools and clients end with the job.
-      await closePoller(poller, log);
+      await opened.close();
     }
   } catch (error) {
     return reportFatal(error instanceof ConfigError ? error.inFile(configFile) : error, log);

@@ -18,16 +18,17 @@ export function parseCommandLine<O extends Options>(argv: string[], options: O) 
 }
 
 /**
- * The one line a command prints for an error that ended it, and its exit code: 78 for the user's
- * configuration mistakes, 1 for anything else (the stack only at LOG_LEVEL=debug, for bug reports).
+ * The line a command prints for an error that ended it, and its exit code: a user's configuration mistake is one
+ * line naming file and field, exit 78; anything else is a bug or an outage nobody handled, exit 1, and its line
+ * carries the stack (as one `stack=` field, so a log stays one line per event) for the bug report.
  */
 export function reportFatal(error: unknown, log: Logger): number {
   if (error instanceof ConfigError) {
     log.error(error.describe());
     return EXIT_CONFIG;
   }
-  log.error(`fatal: ${error instanceof Error ? error.message : String(error)}`);
-  if (error instanceof Error) log.debug(error.stack ?? '');
+  const stack = error instanceof Error ? error.stack : undefined;
+  log.error(`fatal: ${error instanceof Error ? error.message : String(error)}`, stack ? { stack } : undefined);
   return 1;
 }
 

@@ -1,15 +1,18 @@
 // `bin/poll.ts`: parse argv, load the poller and its job, run it live until SIGTERM (or once), flush, exit.
-import { loadEnvironmentFile, loadJobConfig } from '../config/job-config.ts';
+import { loadEnvironmentFile } from '../config/job-config.ts';
 import { parseCommandLine, reportFatal } from './command-line.ts';
+import { systemClock } from '../poller-kit/clock.ts';
 import { ConfigError } from '../poller-kit/config-error.ts';
 import { environmentHelp, readEnvironment } from '../config/environment.ts';
-import { createGraphiteWriter, type GraphiteWriter } from '../graphite/writer.ts';
+import type { GraphiteWriter } from '../graphite/writer-types.ts';
 import { createLogger, type Logger } from '../poller-kit/logger.ts';
+import { loadJob, openJob } from '../run/open-job.ts';
 import { logProcessWarnings } from '../run/process-warnings.ts';
 import { pollerHelp, pollerList } from '../config/poller-help.ts';
-import { closePoller, loadPoller, pollerNames } from '../config/poller-registry.ts';
+import { loadPoller, pollerNames } from '../config/poller-registry.ts';
 import { runPoller } from '../run/run-poller.ts';
-import { commandShard, formatShard, shardJobName } from '../poller-kit/shard.ts';
+import { formatShard } from '../poller-kit/shard.ts';
+import { STOP_BUDGET } from '../run/stop-budget.ts';
 import { onStopSignals } from '../run/stop-signals.ts';
 
 const USAGE = `Usage: npx tsx bin/poll.ts <poller> [--config FILE] [--once] [--dry-run] [--plan] [--shard i/n] [--help]
@@ -26,9 +29,8 @@ const USAGE = `Usage: npx tsx bin/poll.ts <poller> [--config FILE] [--once] [--d
 
 ${environmentHelp('poll')}`;
 
-/** Stop within 5 s of SIGTERM: the current run gets STOP_GRACE_MS, the writer FLUSH_MS. */
-const STOP_GRACE_MS = 2500;
-const FLUSH_MS = 1800;
+/** Stop within 5 s of SIGTERM: the current run gets its grace, the writer its flush (lib/run/stop-budget.ts). */
+const FLUSH_MS = STOP_BUDGET.flushMs;
 /** --once waits for Graphite as long as it keeps taking lines (up to the job's runTimeout), this long without. */
 const ONCE_IDLE_MS = 3000;
 const ONCE_SLICE_MS = 250;
@@ -59,11 +61,8 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
       process.stdout.write(pollerHelp(poller) + '\n');
       return 0;
     }
-    const loaded = loadJobConfig(poller, { configFile: values.config });
-    configFile = loaded.file;
-    const shard = commandShard(values.shard, process.env, poller);
-    // A shard delivers only its share: its own watermark, state and self-metrics.
-    const config = { ...loaded, job: shardJobName(loaded.job, shard) };
+    const { config, shard } = await loadJob({ poller, configFile: values.config, shard: values.shard });
+    configFile = config.file;
     if (values.plan) {
       if (!poller.plan) throw new ConfigError(`the ${poller.name} poller cannot estimate its cost (it has no plan)`, { file: 'command line', field: '--plan' });
       const plan = await poller.plan(config.options, config.schedule, { shard });
@@ -71,16 +70,12 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
       return 0;
     }
     const environment = readEnvironment();
-    const writer = createGraphiteWriter({
-      url: values['dry-run'] ? '-' : environment.graphiteUrl,
-      queueLimit: environment.queueLimit,
-      log: log.child({ component: 'graphite' }),
-    });
+    const job = openJob({ job: { poller, config, shard }, environment, log, dryRun: values['dry-run'], clock: systemClock });
+    const { writer } = job;
 
-    const stop = new AbortController();
     const removeSignals = onStopSignals(() => {
       log.info('stopping: finishing the current run and flushing');
-      stop.abort();
+      job.stop.abort();
     }, undefined, log);
     try {
       log.info(`${poller.name} started`, {
@@ -88,7 +83,7 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
         config: config.file ?? '(none)',
         interval: config.schedule.interval,
         ...(shard ? { shard: formatShard(shard) } : {}),
-        graphite: values['dry-run'] ? 'stdout (dry run)' : (environment.graphiteUrl ?? 'stdout'),
+        graphite: job.graphite,
       });
       // Cron's one tick: a connection first (its failure is logged before anything is fetched), not at the first line.
       if (values.once) await writer.connect();
@@ -97,18 +92,18 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
         config,
         writer,
         log,
-        stop: stop.signal,
+        stop: job.stop.signal,
         once: values.once,
-        stateDir: values['dry-run'] ? undefined : environment.stateDir,
+        stateDir: job.stateDir,
         prefix: environment.prefix,
         tags: environment.tags,
         selfMetrics: environment.selfMetrics,
-        stopGraceMs: STOP_GRACE_MS,
+        stopGraceMs: STOP_BUDGET.runGraceMs,
         shard,
       });
       // SIGTERM keeps its 5 s budget; --once gives a slow but working Graphite the time it takes.
       const flushed =
-        values.once && !stop.signal.aborted
+        values.once && !job.stop.signal.aborted
           ? await drain(writer, Math.max(config.runTimeout * 1000, FLUSH_MS))
           : await writer.flush(FLUSH_MS);
       // What is still queued now is dropped by close() and counted as lost.
@@ -137,9 +132,7 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
       return stats.lost > 0 ? 1 : 0;
     } finally {
       removeSignals();
-      await writer.close();
-      // After the final flush: the poller's pools and clients end with the job.
-      await closePoller(poller, log);
+      await job.close();
     }
   } catch (error) {
     return reportFatal(error instanceof ConfigError ? error.inFile(configFile) : error, log);

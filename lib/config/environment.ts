@@ -4,6 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { delimiter, resolve } from 'node:path';
 import { ConfigError } from '../poller-kit/config-error.ts';
 import { parseGraphiteUrl } from '../graphite/url.ts';
+import { DEFAULT_QUEUE_LIMIT } from '../graphite/writer-types.ts';
 import { readLogFormat, readLogLevel, type LogFormat, type LogLevel } from '../poller-kit/logger.ts';
 import { sanitizeNode } from '../graphite/metric-path.ts';
 import { parseShard, type Shard } from '../poller-kit/shard.ts';
@@ -24,8 +25,6 @@ export interface RuntimeEnvironment {
   /** POLLERS_PATH's directories, each checked to exist. */
   pollersPath: string[];
 }
-
-export const DEFAULT_QUEUE_LIMIT = 500_000;
 
 export type CommandName = 'poll' | 'backfill';
 

@@ -1,10 +1,6 @@
 // The writer's bounded line queue: drop-oldest, sequence numbers, and the promises that wait on it.
 import type { Logger } from '../poller-kit/logger.ts';
-
-/** How many lines were dropped since the previous `whenHandedOff` call settled. */
-export interface HandOff {
-  dropped: number;
-}
+import type { Delivery, Overflow } from './writer-types.ts';
 
 // Drop ranges kept for `whenHandedOff` callers that ask about lines already gone; beyond this many, the
 // oldest are forgotten (only a caller that never asked for a long time, then asks about old lines, notices).
@@ -13,9 +9,6 @@ const MAX_DROP_RANGES = 10_000;
 const INITIAL_CAPACITY = 1024;
 /** What `ready()` returns when there is room: compare against it to know whether a caller will wait. */
 export const RESOLVED: Promise<void> = Promise.resolve();
-
-/** What a full queue does with one more line. */
-export type Overflow = 'drop-oldest' | 'grow';
 
 export interface QueueOptions {
   /** `ready()` resolves below this many queued lines (at most half the limit, the default). */
@@ -69,7 +62,7 @@ export class LineQueue {
 
   // whenHandedOff waiters, in call order (their sequences never decrease).
   private waitSequence: number[] = [];
-  private waitResolve: Array<(handOff: HandOff) => void> = [];
+  private waitResolve: Array<(delivery: Delivery) => void> = [];
   private waitHead = 0;
   private nextWait = Infinity;
   private lastCalled = 0;
@@ -318,11 +311,11 @@ export class LineQueue {
   }
 
   /** Resolves once every line with a sequence up to `sequence` has left the queue (taken or dropped). */
-  whenHandedOff(sequence: number): Promise<HandOff> {
+  whenHandedOff(sequence: number): Promise<Delivery> {
     // Sequences never go backwards for the settling logic: an older one settles with the previous call.
     const at = Math.max(sequence, this.lastCalled);
     this.lastCalled = at;
-    const promise = new Promise<HandOff>((resolve) => {
+    const promise = new Promise<Delivery>((resolve) => {
       this.waitSequence.push(at);
       this.waitResolve.push(resolve);
     });

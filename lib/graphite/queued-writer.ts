@@ -1,6 +1,6 @@
-// What every Graphite writer shares: the bounded queue, sequences, ready/whenHandedOff/flush and stats.
-import type { GraphiteWriter, WriterStats } from './writer-types.ts';
-import { LineQueue, RESOLVED, type HandOff, type QueueOptions } from './line-queue.ts';
+// What every plaintext Graphite writer shares: the bounded queue, sequences, ready/whenDelivered/flush and stats.
+import type { Delivery, GraphiteWriter, WriterStats } from './writer-types.ts';
+import { LineQueue, RESOLVED, type QueueOptions } from './line-queue.ts';
 import type { Logger } from '../poller-kit/logger.ts';
 
 /**
@@ -50,10 +50,11 @@ export abstract class QueuedWriter implements GraphiteWriter {
     return Promise.resolve(!this.closed);
   }
 
-  whenHandedOff(sequence: number): Promise<HandOff> {
-    const handOff = this.queue.whenHandedOff(sequence);
+  /** Plaintext has no acknowledgement: a line is delivered once it left the queue for the socket (or stream). */
+  whenDelivered(sequence: number): Promise<Delivery> {
+    const delivery = this.queue.whenHandedOff(sequence);
     if (this.queue.hasWaiters) this.onWait();
-    return handOff;
+    return delivery;
   }
 
   stats(): WriterStats {
@@ -86,7 +87,7 @@ export abstract class QueuedWriter implements GraphiteWriter {
   /** Called by `write` while `idle` is set. */
   protected abstract wake(): void;
 
-  /** Someone now awaits delivery (ready, whenHandedOff, flush): a transport may keep the process alive for it. */
+  /** Someone now awaits delivery (ready, whenDelivered, flush): a transport may keep the process alive for it. */
   protected onWait(): void {}
 
   /** A flush has begun (usually at shutdown, with a short timeout): a transport should not sit out a long backoff. */
@@ -97,7 +98,7 @@ export abstract class QueuedWriter implements GraphiteWriter {
     return this.flushWaiters.length > 0;
   }
 
-  /** True while a ready, whenHandedOff or flush promise is pending. */
+  /** True while a ready, whenDelivered or flush promise is pending. */
   protected get awaited(): boolean {
     return this.queue.hasWaiters || this.flushWaiters.length > 0;
   }

@@ -1,15 +1,13 @@
 // The Sink pollers emit into: sanitizes paths, adds the prefix and tags, formats lines for the writer.
 import { formatPath, formatTags, formatValue } from './metric-path.ts';
 import type { MetricPath, MetricTags, Sink } from '../poller-kit/contract.ts';
+import type { GraphiteWriter } from './writer-types.ts';
 
-/** What the sink needs of a writer (the Graphite writer, or a test's capture). */
-export interface LineWriter {
-  write(line: string): void;
-  /** A line that must outlive a full queue (self-metrics); writers without a reserve take it as a plain write. */
-  writeReserved?(line: string): void;
-  /** Resolves when the writer has room; rejects with the signal's reason if it aborts first. */
-  ready(signal?: AbortSignal): Promise<void>;
-}
+/**
+ * What the sink uses of the Graphite writer: write and ready; writeReserved (self-metrics) where the writer has
+ * it, else a plain write (a test's line capture needs no reserve).
+ */
+export type SinkWriter = Pick<GraphiteWriter, 'write' | 'ready'> & Partial<Pick<GraphiteWriter, 'writeReserved'>>;
 
 export interface GraphiteSinkOptions {
   /** GRAPHITE_PREFIX: prepended to every path (dotted; each node sanitized). */
@@ -25,14 +23,10 @@ export class GraphiteSink implements Sink {
   private readonly byString = new Map<string, string>();
   private readonly byNodes = new Map<string, PathEntry>();
   private cached = 0;
-
-  private readonly writer: LineWriter;
+  private readonly writer: SinkWriter;
   private readonly options: GraphiteSinkOptions;
 
-  constructor(
-    writer: LineWriter,
-    options: GraphiteSinkOptions = {},
-  ) {
+  constructor(writer: SinkWriter, options: GraphiteSinkOptions = {}) {
     this.writer = writer;
     this.options = options;
   }

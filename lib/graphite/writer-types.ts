@@ -1,12 +1,28 @@
-// What a Graphite writer is and takes, apart from the factory (writer.ts), so the writers it builds need not import it.
+// The one Graphite writer interface every consumer takes (sink, runner, backfill, delivery ledger, commands), its
+// figures and options, apart from the factory (writer.ts) so the writers it builds need not import it.
 import type { Clock } from '../poller-kit/clock.ts';
 import type { Logger } from '../poller-kit/logger.ts';
-import type { HandOff, Overflow } from './line-queue.ts';
 
+/** GRAPHITE_QUEUE_LIMIT's default: lines held while Graphite is slow or away. */
+export const DEFAULT_QUEUE_LIMIT = 500_000;
+
+/** What a full queue does with one more line. */
+export type Overflow = 'drop-oldest' | 'grow';
+
+/** What `whenDelivered` reports about the lines it waited for. */
+export interface Delivery {
+  /** Lines that will never be delivered (dropped, lost), among sequences after the previous call's and up to this one's. */
+  dropped: number;
+}
+
+/** A writer's lifetime totals (self-metrics turn them into per-run deltas). */
 export interface WriterStats {
   /** Lines handed to the socket or stream (a replay after a reconnect does not count them again). */
   sent: number;
-  /** Lines dropped: oldest first when the queue was full, or still queued at close() (those also count in `lost`). */
+  /**
+   * Lines that will never be delivered: dropped oldest first when the queue was full, or still queued at close()
+   * (those also count in `lost`). A writer with acknowledgements counts the lines Graphite refused here too.
+   */
   dropped: number;
   /** Of `dropped`, the lines never handed to Graphite because the writer closed (or its output broke) with them queued. */
   lost: number;
@@ -63,6 +79,13 @@ export interface GraphiteWriterOptions {
   clock?: Pick<Clock, 'now'>;
 }
 
+/**
+ * A Graphite writer: a queue in front of a transport. "Delivered" is what the transport can know: for plaintext
+ * (TCP, UDP, a stream) a line handed to the socket; a transport with acknowledgements (an HTTP ingestion endpoint)
+ * says delivered only once Graphite acknowledged the line's batch. Watermarks and backfill progress follow
+ * `whenDelivered` (lib/state/delivery-ledger.ts), so they never run ahead of what Graphite has.
+ * One writer may serve several jobs of a process: sequences and figures are the writer's, not a job's.
+ */
 export interface GraphiteWriter {
   /** Enqueues one line (ending with '\n'). Synchronous and cheap; never throws. At queueLimit, drops the oldest queued line (unless overflow is 'grow'). */
   write(line: string): void;
@@ -84,10 +107,12 @@ export interface GraphiteWriter {
   /** Lines ever passed to write(); line N has sequence N (1-based). */
   readonly sequence: number;
   /**
-   * Resolves once every line with a sequence up to `sequence` has left the queue, handed to the socket or
-   * dropped; `dropped` counts the drops among sequences after the previous call's and up to this one's.
+   * Resolves once every line with a sequence up to `sequence` is delivered or will never be (dropped); for
+   * plaintext, once each has left the queue. `dropped` counts the drops among sequences after the previous call's
+   * (whoever made it) and up to this one's. Calls settle in call order; a sequence below an earlier call's settles
+   * with that call.
    */
-  whenHandedOff(sequence: number): Promise<HandOff>;
+  whenDelivered(sequence: number): Promise<Delivery>;
   /** Waits until the queue is empty and the socket has drained, or the timeout; true if everything was handed off. */
   flush(timeoutMs: number): Promise<boolean>;
   /** Stops reconnecting and ends the socket, dropping (and counting) what is still queued: call flush first. */

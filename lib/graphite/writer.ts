@@ -5,11 +5,11 @@ import { silentLogger } from '../poller-kit/logger.ts';
 import { StreamGraphiteWriter } from './stream-writer.ts';
 import { TcpGraphiteWriter } from './tcp-writer.ts';
 import { UdpGraphiteWriter } from './udp-writer.ts';
-import type { GraphiteWriter, GraphiteWriterOptions } from './writer-types.ts';
+import { DEFAULT_QUEUE_LIMIT, type GraphiteWriter, type GraphiteWriterOptions } from './writer-types.ts';
 
 /*
  * What the writer can lose, plainly (carbon's plaintext protocol has no acknowledgement):
- * - lines dropped, oldest first, from a full queue (never with overflow 'grow'): counted in stats().dropped and by whenHandedOff;
+ * - lines dropped, oldest first, from a full queue (never with overflow 'grow'): counted in stats().dropped and by whenDelivered;
  *   reserved lines (self-metrics, writeReserved) are dropped only when no data line is left to drop instead;
  * - lines still queued at close(): counted the same way, and in stats().lost (flush first);
  * - over TCP, lines carbon had not read when a connection died and that are older than the replay tail
@@ -20,10 +20,7 @@ import type { GraphiteWriter, GraphiteWriterOptions } from './writer-types.ts';
  */
 
 export { parseGraphiteUrl, type GraphiteTarget } from './url.ts';
-export type { HandOff } from './line-queue.ts';
-export type { GraphiteWriter, GraphiteWriterOptions, WriterStats } from './writer-types.ts';
-
-export const DEFAULT_QUEUE_LIMIT = 500_000;
+export { DEFAULT_QUEUE_LIMIT, type Delivery, type GraphiteWriter, type GraphiteWriterOptions, type WriterStats } from './writer-types.ts';
 /**
  * A peer that accepts but stops reading (a hung carbon, a blackholed route) leaves ~4 MB unread in kernel
  * buffers on loopback (our socket's send buffer and its receive buffer), up to ~10 MB across a network with

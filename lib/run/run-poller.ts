@@ -3,26 +3,24 @@ import { catchUpLimits, catchUpWindows, clippedGap } from './catch-up.ts';
 import { systemClock, type Clock } from '../poller-kit/clock.ts';
 import type { JobConfig } from '../config/job-config.ts';
 import { ConfigError } from '../poller-kit/config-error.ts';
-import { DeliveryTracker, type HandOff } from '../state/delivery-tracker.ts';
-import { GraphiteSink, type LineWriter } from '../graphite/sink.ts';
+import { DeliveryTracker } from '../state/delivery-tracker.ts';
+import type { GraphiteWriter } from '../graphite/writer-types.ts';
+import { createJobContext } from './job-context.ts';
 import type { Logger } from '../poller-kit/logger.ts';
-import { describeError, pollWindow, type JobContext, type WindowResult } from './poll-window.ts';
+import { describeError, pollWindow, type WindowResult } from './poll-window.ts';
 import type { Poller } from '../poller-kit/contract.ts';
 import { runBackfill } from '../backfill/run-backfill.ts';
 import { runSchedule, type Tick } from './schedule.ts';
 import type { Shard } from '../poller-kit/shard.ts';
-import { emitSelfMetrics, StatsCollector, WriterDeltas, type WriterFigures } from './self-metrics.ts';
+import { emitSelfMetrics, WriterDeltas } from './self-metrics.ts';
 import { formatWindow, liveWindow } from './time-window.ts';
 import { Watermark } from '../state/watermark.ts';
-
-export interface JobWriter extends LineWriter, HandOff {
-  stats(): WriterFigures;
-}
 
 export interface RunPollerOptions {
   poller: Poller;
   config: JobConfig;
-  writer: JobWriter;
+  /** The job's writer; one writer may serve several jobs (the job neither flushes nor closes it). */
+  writer: GraphiteWriter;
   log: Logger;
   /** Aborted on SIGTERM/SIGINT: no new ticks, the current run finishes (bounded). */
   stop: AbortSignal;
@@ -61,22 +59,11 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
     return true;
   };
   const clock = options.clock ?? systemClock;
-  const log = options.log.child({ job: config.job });
-  const sink = new GraphiteSink(writer, { prefix: options.prefix, tags: options.tags });
+  const { fetch, shard, prefix, tags } = options;
+  const job = createJobContext({ poller, config, writer, log: options.log, clock, fetch, shard, prefix, tags });
+  const log = job.log;
   // Self-metrics use the writer's reserve: a full queue drops data before the figures that report the drops.
-  const selfMetrics = sink.reserved();
-  const job: JobContext = {
-    poller,
-    job: config.job,
-    options: config.options,
-    schedule: config.schedule,
-    sink,
-    stats: new StatsCollector(),
-    log,
-    clock,
-    fetch: options.fetch ?? globalThis.fetch,
-    shard: options.shard,
-  };
+  const selfMetrics = job.sink.reserved();
   const step = poller.history?.step?.(config.options) ?? config.schedule.interval;
   const limits = catchUpLimits(poller, config.options, config.catchUp, config.schedule.interval);
   const watermark = options.stateDir ? openWatermark(options.stateDir, config.job, poller.name, log) : undefined;

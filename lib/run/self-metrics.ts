@@ -1,5 +1,6 @@
 // What the runner measures about every job, written to Graphite under <GRAPHITE_PREFIX>.pollers.<job>.
 import type { PollStats, Sink } from '../poller-kit/contract.ts';
+import type { WriterStats } from '../graphite/writer-types.ts';
 
 /** Counters a poller reports through ctx.stats (api_calls, throttles…), collected between two flushes. */
 export class StatsCollector implements PollStats {
@@ -31,15 +32,6 @@ export interface RunFigures {
   /** Seconds between now and the end of the last delivered window (the watermark). */
   lag_seconds?: number;
   invalid_values: number;
-}
-
-export interface WriterFigures {
-  sent: number;
-  dropped: number;
-  /** Of `dropped`, lines lost because the writer closed with them queued (absent from test doubles). */
-  lost?: number;
-  queued: number;
-  reconnects: number;
 }
 
 /** The writer's figures as self-metrics: counts since the previous run, plus gauges. */
@@ -78,9 +70,9 @@ export function emitSelfMetrics(
 
 /** Turns the writer's lifetime totals into per-run deltas (queued and dropped_total stay gauges). */
 export class WriterDeltas {
-  private previous: WriterFigures = { sent: 0, dropped: 0, queued: 0, reconnects: 0 };
+  private previous: WriterStats = { sent: 0, dropped: 0, lost: 0, queued: 0, reconnects: 0 };
 
-  next(current: WriterFigures): WriterSelfFigures {
+  next(current: WriterStats): WriterSelfFigures {
     const delta = {
       sent: current.sent - this.previous.sent,
       dropped: current.dropped - this.previous.dropped,

@@ -1,7 +1,8 @@
 // SIGTERM and SIGINT ask the process to stop cleanly; a second signal, or 4.8 s, ends it at once.
 import type { Logger } from '../poller-kit/logger.ts';
+import { STOP_BUDGET } from './stop-budget.ts';
 
-const HARD_STOP_MS = 4800;
+const HARD_STOP_MS = STOP_BUDGET.hardStopMs;
 
 /**
  * Calls `stop` on the first SIGTERM/SIGINT; returns a function that removes the handlers. A clean stop that has

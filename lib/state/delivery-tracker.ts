@@ -1,30 +1,13 @@
-// Advances a job's watermark once a window's points have all reached Graphite's socket, in window order.
+// Advances a job's watermark once a window's points have all been delivered to Graphite, in window order.
 import type { Logger } from '../poller-kit/logger.ts';
 import type { TimeWindow } from '../poller-kit/contract.ts';
 import { formatWindow } from '../run/time-window.ts';
+import { DeliveryLedger, type DeliveryMark, type LedgerWriter } from './delivery-ledger.ts';
 import type { Watermark } from './watermark.ts';
 
-/** The writer's drop counters before a window's poll. */
-export interface DropMark {
-  dropped: number;
-  lost: number;
-}
-
-/** What the tracker needs of the Graphite writer. */
-export interface HandOff {
-  readonly sequence: number;
-  whenHandedOff(sequence: number): Promise<unknown>;
-  /** `lost`: lines dropped because the writer closed with them queued (not an overflow). */
-  stats(): { dropped: number; lost?: number };
-}
-
+/** The watermark's side of the delivery ledger: a live job's windows, in the order they were polled. */
 export class DeliveryTracker {
-  private chain: Promise<void> = Promise.resolve();
-  private pending = 0;
-  private stateErrorLogged = false;
-  private gapWarned = false;
-
-  private readonly writer: HandOff;
+  private readonly ledger: DeliveryLedger;
   private readonly watermark: Watermark | undefined;
   /**
    * Contiguous: a window advances the watermark only when it starts at or before it, so a failed or
@@ -33,15 +16,11 @@ export class DeliveryTracker {
   private readonly contiguous: boolean;
   private readonly log: Logger;
   private readonly now: () => number;
+  private stateErrorLogged = false;
+  private gapWarned = false;
 
-  constructor(
-    writer: HandOff,
-    watermark: Watermark | undefined,
-    contiguous: boolean,
-    log: Logger,
-    now: () => number = Date.now,
-  ) {
-    this.writer = writer;
+  constructor(writer: LedgerWriter, watermark: Watermark | undefined, contiguous: boolean, log: Logger, now: () => number = Date.now) {
+    this.ledger = new DeliveryLedger(writer);
     this.watermark = watermark;
     this.contiguous = contiguous;
     this.log = log;
@@ -49,26 +28,18 @@ export class DeliveryTracker {
   }
 
   /** The writer's drop count, to take before a window's poll starts and hand to `delivered`. */
-  dropMark(): DropMark {
-    const stats = this.writer.stats();
-    return { dropped: stats.dropped, lost: stats.lost ?? 0 };
+  dropMark(): DeliveryMark {
+    return this.ledger.mark();
   }
 
   /**
    * Call right after a window's poll succeeded: all its lines are queued up to the writer's sequence. Once
-   * they are handed off, the watermark advances, unless lines were dropped meanwhile (they may have been this
+   * they are delivered, the watermark advances, unless lines were dropped meanwhile (they may have been this
    * window's): it then stays a gap, which catch-up fills for a source with history.
    */
-  delivered(window: TimeWindow, mark: DropMark): void {
-    const sequence = this.writer.sequence;
-    this.pending++;
-    this.chain = this.chain.then(async () => {
-      await this.writer.whenHandedOff(sequence);
-      this.pending--;
-      const stats = this.writer.stats();
-      const lost = (stats.lost ?? 0) - mark.lost;
-      const overflowed = stats.dropped - mark.dropped - lost;
-      if (overflowed + lost <= 0) {
+  delivered(window: TimeWindow, mark: DeliveryMark): void {
+    this.ledger.record(mark, ({ delivered, overflowed, lost }) => {
+      if (delivered) {
         this.gapWarned = false;
         this.advance(window);
         return;
@@ -117,13 +88,13 @@ export class DeliveryTracker {
     }
   }
 
-  /** Windows whose lines are still queued. */
+  /** Windows whose lines are not delivered yet. */
   get backlog(): number {
-    return this.pending;
+    return this.ledger.pending;
   }
 
-  /** Resolves when every recorded window has been handed off. */
+  /** Resolves when every recorded window has settled. */
   settled(): Promise<void> {
-    return this.chain;
+    return this.ledger.settled();
   }
 }

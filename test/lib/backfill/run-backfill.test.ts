@@ -34,30 +34,14 @@ class FullQueueWriter extends MemoryWriter {
 }
 
 /** A Graphite that takes lines only when the test says so, a few at a time. */
-class TrickleWriter {
-  sequence = 0;
-  private handedOff = 0;
-  private waiters: Array<{ sequence: number; resolve: (handOff: { dropped: number }) => void }> = [];
-
-  write(): void {
-    this.sequence++;
-  }
-
-  async ready(): Promise<void> {}
-
-  whenHandedOff(sequence: number): Promise<{ dropped: number }> {
-    if (sequence <= this.handedOff) return Promise.resolve({ dropped: 0 });
-    return new Promise((resolve) => this.waiters.push({ sequence, resolve }));
+class TrickleWriter extends MemoryWriter {
+  constructor() {
+    super();
+    this.hold();
   }
 
   take(lines: number): void {
-    this.handedOff = Math.min(this.sequence, this.handedOff + lines);
-    for (const waiter of this.waiters.filter((w) => w.sequence <= this.handedOff)) waiter.resolve({ dropped: 0 });
-    this.waiters = this.waiters.filter((w) => w.sequence > this.handedOff);
-  }
-
-  stats() {
-    return { sent: this.handedOff, dropped: 0, queued: this.sequence - this.handedOff, reconnects: 0 };
+    this.deliver(lines);
   }
 }
 

@@ -347,8 +347,8 @@ describe('graphite writer over TCP', { timeout: 120_000 }, () => {
     const sent = lines(1, 1250);
     for (const text of sent) writer.write(text);
     expect(writer.stats()).toEqual({ sent: 0, dropped: 250, lost: 0, queued: 1000, reconnects: 0 });
-    expect(await writer.whenHandedOff(250)).toEqual({ dropped: 250 });
-    const rest = writer.whenHandedOff(1250);
+    expect(await writer.whenDelivered(250)).toEqual({ dropped: 250 });
+    const rest = writer.whenDelivered(1250);
     expect(await isSettled(rest)).toBe(false);
     expect(logs.filter((entry) => entry.msg.includes('dropping the oldest'))).toHaveLength(1);
 
@@ -463,10 +463,10 @@ describe('graphite writer over TCP', { timeout: 120_000 }, () => {
     const { writer } = writerFor(port, { queueLimit: 10 });
     for (const text of lines(1, 5)) writer.write(text);
     const order: string[] = [];
-    const first = writer.whenHandedOff(5).then((result) => (order.push('first'), result));
+    const first = writer.whenDelivered(5).then((result) => (order.push('first'), result));
     for (const text of lines(6, 15)) writer.write(text); // drops 1..5
-    const second = writer.whenHandedOff(12).then((result) => (order.push('second'), result));
-    const third = writer.whenHandedOff(15).then((result) => (order.push('third'), result));
+    const second = writer.whenDelivered(12).then((result) => (order.push('second'), result));
+    const third = writer.whenDelivered(15).then((result) => (order.push('third'), result));
     expect(await first).toEqual({ dropped: 5 });
     expect(await isSettled(second)).toBe(false);
     const sink = await server(port);
@@ -474,7 +474,7 @@ describe('graphite writer over TCP', { timeout: 120_000 }, () => {
     expect(await third).toEqual({ dropped: 0 });
     expect(order).toEqual(['first', 'second', 'third']);
     // Already handed off: settles at once.
-    expect(await writer.whenHandedOff(15)).toEqual({ dropped: 0 });
+    expect(await writer.whenDelivered(15)).toEqual({ dropped: 0 });
     expect(await writer.flush(60_000)).toBe(true);
     await closeAndWait(writer, sink);
     expect(sink.lines()).toEqual(lines(6, 15));
@@ -502,7 +502,7 @@ describe('graphite writer over TCP', { timeout: 120_000 }, () => {
     const port = await freePort();
     const { writer, logs } = writerFor(port);
     for (const text of lines(1, 10)) writer.write(text);
-    const handOff = writer.whenHandedOff(10);
+    const handOff = writer.whenDelivered(10);
     expect(await writer.flush(30)).toBe(false);
     await writer.close();
     expect(await handOff).toEqual({ dropped: 10 });
