@@ -70,8 +70,8 @@ export const prometheusOptions = z
       )
       .refine((url) => fetchBlockedPort(url) === undefined, { error: (issue) => blockedPortMessage(String(issue.input)) })
       .describe(
-        'The Prometheus-compatible HTTP API\'s root, where /api/v1/query_range is: ' +
-          'http://prometheus:9090, a Thanos Query, http://mimir/prometheus, VictoriaMetrics.',
+        'The Prometheus-compatible HTTP API\'s root, where /api/v1/query_range is: http://prometheus:9090, ' +
+          'a Thanos Query\'s address, http://mimir:8080/prometheus, http://victoriametrics:8428.',
       ),
     prefix: nodes.default('prometheus').describe('Path under which every query\'s series go: <prefix>.<path>.'),
     queries: z
@@ -100,8 +100,9 @@ export const prometheusOptions = z
       .min(1)
       .default(1000)
       .describe(
-        'At most this many series per query and window are sent (the first by their labels); the rest are counted in ' +
-          'prometheus.series_capped and logged once, so {__name__=~".+"} cannot flood Graphite.',
+        'At most this many series per query and request are sent: the first in the order of their labels, so the same ones ' +
+          'from window to window. The rest are counted in prometheus.series_capped and logged once, so a careless ' +
+          '{__name__=~".+"} cannot flood Graphite.',
       ),
     partialResponse: z
       .boolean()
@@ -114,8 +115,8 @@ export const prometheusOptions = z
       .refine((s) => s >= 1, 'expected at least 1 second')
       .default(86400)
       .describe(
-        'The longest window one poll covers (backfill and catch-up split ranges by it, and resume by it); ' +
-          'within it, one request per query and 11,000 steps.',
+        'The longest window one poll covers: backfill and catch-up split their range into windows of it and resume by them. ' +
+          'Within a window each query is one request, or several when the window holds more than 11,000 steps.',
       ),
     retention: duration({ max: MAX_RETENTION })
       .refine((s) => s > 0, 'expected more than 0 seconds')

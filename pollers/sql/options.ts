@@ -68,8 +68,8 @@ export const optionsSchema = z
         }
       }, 'expected a URL with a host, such as postgres://reader:${DATABASE_PASSWORD}@db.internal:5432/app')
       .describe(
-        'The database: postgres://user:password@host:5432/db or mysql://user:password@host:3306/db (mariadb:// is the same). Keep it in the environment ' +
-          '(url: ${DATABASE_URL}); its password is never logged. Use an account that may only read.',
+        'The database: postgres://user:password@host:5432/db (postgresql:// too) or mysql://user:password@host:3306/db (mariadb:// too). ' +
+          'Keep it in the environment (url: ${DATABASE_URL}); its password is never logged. Use an account that may only read.',
       ),
     queries: z.array(query).min(1, 'expected at least one query').describe('The queries run at every tick, each its own part: one failing does not stop the others.'),
     statementTimeout: duration()

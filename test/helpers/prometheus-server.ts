@@ -57,12 +57,17 @@ process.once('exit', () => {
 });
 
 export class PrometheusServer {
-  private constructor(
-    readonly dir: string,
-    readonly url: string,
-    private readonly child: ChildProcess,
-    private readonly output: () => string,
-  ) {}
+  readonly dir: string;
+  readonly url: string;
+  private readonly child: ChildProcess;
+  private readonly output: () => string;
+
+  private constructor(dir: string, url: string, child: ChildProcess, output: () => string) {
+    this.dir = dir;
+    this.url = url;
+    this.child = child;
+    this.output = output;
+  }
 
   static async start(options: PrometheusStartOptions = {}): Promise<PrometheusServer> {
     const dir = mkdtempSync(join(tmpdir(), 'gp-prometheus-'));

@@ -109,10 +109,13 @@ export interface SqlServer {
 
 export class PostgresServer implements SqlServer {
   readonly kind = 'postgres' as const;
-  private constructor(
-    readonly dir: string,
-    readonly port: number,
-  ) {}
+  readonly dir: string;
+  readonly port: number;
+
+  private constructor(dir: string, port: number) {
+    this.dir = dir;
+    this.port = port;
+  }
 
   get url(): string {
     return `postgres://reader:${READER_PASSWORD}@127.0.0.1:${this.port}/app`;
@@ -220,11 +223,13 @@ export class MariadbServer implements SqlServer {
   readonly kind = 'mariadb' as const;
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
+  readonly dir: string;
+  readonly port: number;
 
-  private constructor(
-    readonly dir: string,
-    readonly port: number,
-  ) {}
+  private constructor(dir: string, port: number) {
+    this.dir = dir;
+    this.port = port;
+  }
 
   get url(): string {
     return `mysql://reader:${READER_PASSWORD}@127.0.0.1:${this.port}/app`;

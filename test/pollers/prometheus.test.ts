@@ -28,7 +28,11 @@ class FakePrometheus {
   readonly received: Received[] = [];
   /** The answer (status, body) for a query; unknown queries get an empty matrix. */
   answers = new Map<string, { status: number; body: unknown } | ((form: Record<string, string>, response: ServerResponse) => void)>();
-  private constructor(readonly server: TestHttpServer) {}
+  readonly server: TestHttpServer;
+
+  private constructor(server: TestHttpServer) {
+    this.server = server;
+  }
 
   static async start(): Promise<FakePrometheus> {
     const holder: { fake?: FakePrometheus } = {};
