@@ -56,6 +56,11 @@ export class ReplayBuffer {
     }
   }
 
+  /** When the oldest chunk held was handed to the socket (epoch ms), undefined when empty. */
+  oldestTime(): number | undefined {
+    return this.head < this.times.length ? this.times[this.head] : undefined;
+  }
+
   /** Empties the buffer, returning its chunks oldest first. */
   takeAll(): ReplayChunk[] {
     const out: ReplayChunk[] = [];

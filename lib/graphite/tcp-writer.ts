@@ -20,6 +20,12 @@ export interface TcpWriterOptions {
   replayLines: number;
   /** The replay always keeps at least this many of the newest characters handed to the socket, whatever their age. */
   replayChars: number;
+  /**
+   * When the replay has held chunks this long (epoch ms by `now`), the writer asks the peer to prove it read them:
+   * it ends the connection and waits for the peer's own end (stallTimeoutMs at most), then empties the replay and
+   * connects again. 0: never (the replay's floor then keeps its newest `replayChars` however old).
+   */
+  replayProofMs: number;
   connectTimeoutMs: number;
   stallTimeoutMs: number;
   backoffMinMs: number;
@@ -61,6 +67,10 @@ export class TcpGraphiteWriter extends QueuedWriter {
   private closing: Promise<void> | undefined;
   private readonly eagerLines: number;
   private connectWaiters: Array<(connected: boolean) => void> = [];
+  /** A connection we ended to learn whether the peer read everything (see replayProofMs), and whether it did. */
+  private proving: Socket | undefined;
+  private proven = false;
+  private proofTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: TcpWriterOptions) {
     super(options.queueLimit, options.log, options.queue);
@@ -115,8 +125,9 @@ export class TcpGraphiteWriter extends QueuedWriter {
         clearTimeout(this.connectTimer);
         resolve();
       });
+      // A proof under way has ended our side already: its answer (or the timer) closes the socket.
       if (this.connected) socket.end();
-      else socket.destroy();
+      else if (this.proving !== socket) socket.destroy();
     });
     return this.closing;
   }
@@ -181,6 +192,8 @@ export class TcpGraphiteWriter extends QueuedWriter {
     socket.on('data', ignore);
     socket.on('end', () => {
       if (socket !== this.socket) return;
+      // The peer ended its side after ours: it read everything we sent (a peer closing with unread data resets).
+      if (socket === this.proving && this.lastError === undefined) this.proven = true;
       this.lastError ??= new Error('graphite closed the connection');
       socket.destroy();
     });
@@ -199,7 +212,10 @@ export class TcpGraphiteWriter extends QueuedWriter {
     this.replaying = this.replay.takeAll();
     this.replayIndex = 0;
     const replayLines = this.replaying.reduce((sum, chunk) => sum + chunk.lines, 0);
-    if (this.everConnected) {
+    if (this.proven) {
+      this.proven = false;
+      this.options.log.debug('connected to graphite again after it proved it read the replay', { target: this.target });
+    } else if (this.everConnected) {
       this.reconnects++;
       this.options.log.info('reconnected to graphite', {
         target: this.target,
@@ -222,8 +238,21 @@ export class TcpGraphiteWriter extends QueuedWriter {
     if (socket !== this.socket) return;
     clearTimeout(this.connectTimer);
     this.socket = undefined;
-    const wasConnected = this.connected;
+    const wasConnected = this.connected || socket === this.proving;
     this.connected = false;
+    if (socket === this.proving) {
+      clearTimeout(this.proofTimer);
+      this.proving = this.proofTimer = undefined;
+      if (this.proven && !this.closed) {
+        // Everything handed to that connection was read: nothing is left to replay. Lines written meanwhile
+        // are queued; the next connection takes them at once.
+        this.replay.clear();
+        this.eagerLength = Infinity;
+        this.open();
+        return;
+      }
+      this.proven = false;
+    }
     this.eagerLength = Infinity;
     this.blocked = false;
     if (this.closed) return;
@@ -282,7 +311,29 @@ export class TcpGraphiteWriter extends QueuedWriter {
     this.eagerLength = this.eagerLines;
     this.idle = true;
     this.settleFlushes();
+    this.proveIfOld(socket, now);
   };
+
+  /**
+   * A peer that stops reading holds what it was sent unread in kernel buffers (megabytes), and a job writing a few
+   * lines a second never fills them: no write ever stalls. So the replay keeps its floor however old, until the
+   * peer proves it read it: ending the connection and getting the peer's end back (carbon reads to the end of the
+   * stream, then closes) does. A hung peer never answers: after stallTimeoutMs the connection is destroyed and
+   * the replay is sent again on the next, as after any lost connection.
+   */
+  private proveIfOld(socket: Socket, now: number): void {
+    const oldest = this.replay.oldestTime();
+    if (this.options.replayProofMs <= 0 || oldest === undefined || now - oldest < this.options.replayProofMs) return;
+    if (this.closed || this.flushing) return;
+    this.connected = false;
+    this.proving = socket;
+    this.proofTimer = setTimeout(() => {
+      if (this.proving !== socket) return;
+      this.lastError ??= new Error(`graphite did not end the connection within ${this.options.stallTimeoutMs} ms after we did`);
+      socket.destroy();
+    }, this.options.stallTimeoutMs).unref();
+    socket.end();
+  }
 
   private afterWrite = (error?: Error | null): void => {
     if (!error) this.settleFlushes();

@@ -31,6 +31,11 @@ export const DEFAULT_QUEUE_LIMIT = 500_000;
  * connection is destroyed loses the rest (measured in test/reliability/blackhole.ts).
  */
 export const DEFAULT_REPLAY_BYTES = 16 * 1024 * 1024;
+/**
+ * How long the replay may hold lines before the writer has the peer prove it read them (it ends the connection
+ * and waits for carbon's end, then connects again): an idle job's replay holds minutes, not 16 MiB of hours.
+ */
+export const DEFAULT_REPLAY_PROOF_SECONDS = 600;
 
 export function createGraphiteWriter(options: GraphiteWriterOptions = {}): GraphiteWriter {
   const target = parseGraphiteUrl(options.url);
@@ -62,6 +67,7 @@ export function createGraphiteWriter(options: GraphiteWriterOptions = {}): Graph
     replaySeconds: Math.max(0, options.replaySeconds ?? 10),
     replayLines: Math.max(0, options.replayLines ?? Math.ceil(queueLimit / 10)),
     replayChars: Math.max(0, options.replayBytes ?? DEFAULT_REPLAY_BYTES),
+    replayProofMs: DEFAULT_REPLAY_PROOF_SECONDS * 1000,
     connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs ?? 10_000),
     stallTimeoutMs: positive('stallTimeoutMs', options.stallTimeoutMs ?? 10_000),
     backoffMinMs,
