@@ -21,9 +21,9 @@ export interface TcpWriterOptions {
   /** The replay always keeps at least this many of the newest characters handed to the socket, whatever their age. */
   replayChars: number;
   /**
-   * When the replay has held chunks this long (epoch ms by `now`), the writer asks the peer to prove it read them:
-   * it ends the connection and waits for the peer's own end (stallTimeoutMs at most), then empties the replay and
-   * connects again. 0: never (the replay's floor then keeps its newest `replayChars` however old).
+   * When the replay has held chunks this long (ms by `now`), the writer asks the peer to prove it read them: it
+   * ends the connection and waits for the peer's own end (stallTimeoutMs at most), then drops the chunks older
+   * than half this from the replay and connects again. 0: never (the floor keeps its newest `replayChars` however old).
    */
   replayProofMs: number;
   connectTimeoutMs: number;
@@ -209,7 +209,8 @@ export class TcpGraphiteWriter extends QueuedWriter {
     this.connected = true;
     this.blocked = false;
     this.connectedAt = performance.now();
-    this.replaying = this.replay.takeAll();
+    // After a proof the replay holds only what carbon read in the last minutes: kept, not sent again.
+    this.replaying = this.proven ? [] : this.replay.takeAll();
     this.replayIndex = 0;
     const replayLines = this.replaying.reduce((sum, chunk) => sum + chunk.lines, 0);
     if (this.proven) {
@@ -244,9 +245,10 @@ export class TcpGraphiteWriter extends QueuedWriter {
       clearTimeout(this.proofTimer);
       this.proving = this.proofTimer = undefined;
       if (this.proven && !this.closed) {
-        // Everything handed to that connection was read: nothing is left to replay. Lines written meanwhile
-        // are queued; the next connection takes them at once.
-        this.replay.clear();
+        // Everything handed to that connection was read. The last minutes stay in the replay all the same: carbon
+        // keeps what it read in its cache a while before whisper has it, and a carbon killed then loses it.
+        // Lines written meanwhile are queued; the next connection takes them at once.
+        this.replay.dropOlderThan(this.options.now() - this.options.replayProofMs / 2);
         this.eagerLength = Infinity;
         this.open();
         return;
@@ -318,8 +320,9 @@ export class TcpGraphiteWriter extends QueuedWriter {
    * A peer that stops reading holds what it was sent unread in kernel buffers (megabytes), and a job writing a few
    * lines a second never fills them: no write ever stalls. So the replay keeps its floor however old, until the
    * peer proves it read it: ending the connection and getting the peer's end back (carbon reads to the end of the
-   * stream, then closes) does. A hung peer never answers: after stallTimeoutMs the connection is destroyed and
-   * the replay is sent again on the next, as after any lost connection.
+   * stream, then closes; a peer closing with unread data resets instead) does. A hung peer never answers: after
+   * stallTimeoutMs the connection is destroyed and the replay is sent again on the next, as after any loss.
+   * A job busy enough to fill the floor within replayProofMs never needs a proof: its replay is bounded by bytes.
    */
   private proveIfOld(socket: Socket, now: number): void {
     const oldest = this.replay.oldestTime();

@@ -14,7 +14,8 @@ import type { GraphiteWriter, GraphiteWriterOptions } from './writer-types.ts';
  * - lines still queued at close(): counted the same way, and in stats().lost (flush first);
  * - over TCP, lines carbon had not read when a connection died and that are older than the replay tail
  *   (the last `replayBytes` of traffic before the loss, and more of it up to `replaySeconds` and
- *   `replayLines`: a peer that stops reading holds ~4 MB unread in kernel buffers, measured on loopback);
+ *   `replayLines`: a peer that stops reading holds ~4 MB unread in kernel buffers, measured on loopback;
+ *   lines older than 5 minutes that carbon proved it read are dropped, see DEFAULT_REPLAY_PROOF_SECONDS);
  * - over UDP, any datagram.
  * A replay re-sends lines carbon may already have: harmless, a whisper point is overwritten, and in order.
  */
@@ -33,7 +34,8 @@ export const DEFAULT_QUEUE_LIMIT = 500_000;
 export const DEFAULT_REPLAY_BYTES = 16 * 1024 * 1024;
 /**
  * How long the replay may hold lines before the writer has the peer prove it read them (it ends the connection
- * and waits for carbon's end, then connects again): an idle job's replay holds minutes, not 16 MiB of hours.
+ * and waits for carbon's end, then connects again, keeping the newer half): an idle job's replay holds 5 to 10
+ * minutes, not 16 MiB of hours. A hung peer does not answer, and gets the whole replay on the next connection.
  */
 export const DEFAULT_REPLAY_PROOF_SECONDS = 600;
 
