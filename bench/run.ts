@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import benchApiCalls from './api-calls.ts';
 import benchBackfillPipeline from './backfill-pipeline.ts';
+import benchJobCost from './job-cost.ts';
 import { atMost, exactly, formatMarkdown, formatText, info, megabytes, seconds, type Section } from './report.ts';
 import benchStartup from './startup.ts';
 import benchTicks, { TARGET_TICKS } from './ticks.ts';
@@ -24,6 +25,7 @@ const BENCHES: Array<{ name: string; run: () => Promise<Section> }> = [
   { name: 'ticks', run: () => benchTicks(ticks()) },
   { name: 'api', run: benchApiCalls },
   { name: 'startup', run: benchStartup },
+  { name: 'cost', run: benchJobCost },
 ];
 
 function ticks(): number {

@@ -64,6 +64,22 @@ export class ReplayBuffer {
     }
   }
 
+  /** When the oldest chunk held was handed to the socket (epoch ms), undefined when empty. */
+  oldestTime(): number | undefined {
+    return this.head < this.times.length ? this.times[this.head] : undefined;
+  }
+
+  /** Drops the chunks handed to the socket before `time` (epoch ms). */
+  dropOlderThan(time: number): void {
+    while (this.head < this.texts.length && this.times[this.head]! < time) {
+      this.lines -= this.lineCounts[this.head]!;
+      this.chars -= this.texts[this.head]!.length;
+      this.texts[this.head] = '';
+      this.head++;
+    }
+    if (this.head === this.texts.length) this.clear();
+  }
+
   /** Empties the buffer, returning its chunks oldest first. */
   takeAll(): ReplayChunk[] {
     const out: ReplayChunk[] = [];

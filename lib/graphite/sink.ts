@@ -16,13 +16,25 @@ export interface GraphiteSinkOptions {
   tags?: boolean;
 }
 
-const CACHE_LIMIT = 50_000;
+/** Paths the cache holds at first, and the most it grows to for a document that keeps coming back. */
+export const PATH_CACHE_START = 50_000;
+export const PATH_CACHE_MAX = 800_000;
 
 export class GraphiteSink implements Sink {
   // Paths repeat on every tick: remember their sanitized form instead of running the regexes again.
   private readonly byString = new Map<string, string>();
   private readonly byNodes = new Map<string, PathEntry>();
+  /**
+   * Bounded, and sized to what comes back. Once `limit` paths are held the cache stops taking new ones and
+   * watches: when the paths it holds come back (half as many hits as it holds) it is a steady document larger
+   * than the cache, and the limit doubles (up to PATH_CACHE_MAX); when PATH_CACHE_MAX misses come with fewer than
+   * half as many hits, the paths do not repeat (ids or timestamps in names) and it starts over. Clearing at every
+   * overflow, as before, made a document larger than the cache miss on every path of every tick.
+   */
+  private limit = PATH_CACHE_START;
   private cached = 0;
+  private hits = 0;
+  private misses = 0;
   private readonly writer: SinkWriter;
   private readonly options: GraphiteSinkOptions;
 
@@ -70,25 +82,30 @@ export class GraphiteSink implements Sink {
   }
 
   private pathOf(path: MetricPath): string {
-    let name: string | undefined;
     if (typeof path === 'string') {
-      name = this.byString.get(path);
-      if (name === undefined) {
-        name = formatPath(path, this.options.prefix);
-        this.remember();
-        this.byString.set(path, name);
-      }
+      const known = this.byString.get(path);
+      if (known !== undefined) return this.hit(known);
+      const name = formatPath(path, this.options.prefix);
+      if (this.room()) this.byString.set(path, name);
       return name;
     }
     // One map per node, so a hit builds no key string: a backfill's millions of points make no garbage here.
     if (path.length === 0) return formatPath(path, this.options.prefix);
-    let entry = this.entryOf(this.byNodes, path[0]!);
+    let entry = this.byNodes.get(path[0]!);
+    for (let i = 1; i < path.length && entry !== undefined; i++) entry = entry.next?.get(path[i]!);
+    if (entry?.name !== undefined) return this.hit(entry.name);
+    const name = formatPath(path, this.options.prefix);
+    if (!this.room()) return name;
+    // Only a path the cache takes adds nodes to it.
+    entry = this.entryOf(this.byNodes, path[0]!);
     for (let i = 1; i < path.length; i++) entry = this.entryOf((entry.next ??= new Map()), path[i]!);
-    if (entry.name === undefined) {
-      this.remember();
-      entry.name = formatPath(path, this.options.prefix);
-    }
-    return entry.name;
+    entry.name = name;
+    return name;
+  }
+
+  private hit(name: string): string {
+    this.hits++;
+    return name;
   }
 
   private entryOf(level: Map<string, PathEntry>, node: string): PathEntry {
@@ -97,11 +114,30 @@ export class GraphiteSink implements Sink {
     return entry;
   }
 
-  private remember(): void {
-    if (++this.cached <= CACHE_LIMIT) return;
-    this.byString.clear();
-    this.byNodes.clear();
-    this.cached = 1;
+  /** After a miss: true if the path is to be cached. */
+  private room(): boolean {
+    if (this.cached < this.limit) {
+      if (++this.cached === this.limit) this.hits = this.misses = 0;
+      return true;
+    }
+    this.misses++;
+    if (this.hits * 2 >= this.limit && this.limit < PATH_CACHE_MAX) {
+      this.limit = Math.min(this.limit * 2, PATH_CACHE_MAX);
+    } else if (this.misses >= PATH_CACHE_MAX && this.hits * 2 < this.misses) {
+      this.byString.clear();
+      this.byNodes.clear();
+      this.cached = 0;
+      this.limit = PATH_CACHE_START;
+    } else {
+      return false;
+    }
+    this.cached++;
+    return true;
+  }
+
+  /** Paths held, and how many the cache may hold now (tests, benchmarks). */
+  cacheFigures(): { cached: number; limit: number } {
+    return { cached: this.cached, limit: this.limit };
   }
 }
 

@@ -20,6 +20,12 @@ export interface TcpWriterOptions {
   replayLines: number;
   /** The replay always keeps at least this many of the newest characters handed to the socket, whatever their age. */
   replayChars: number;
+  /**
+   * When the replay has held chunks this long (ms by `now`), the writer asks the peer to prove it read them: it
+   * ends the connection and waits for the peer's own end (stallTimeoutMs at most), then drops the chunks older
+   * than half this from the replay and connects again. 0: never (the floor keeps its newest `replayChars` however old).
+   */
+  replayProofMs: number;
   connectTimeoutMs: number;
   stallTimeoutMs: number;
   backoffMinMs: number;
@@ -61,6 +67,10 @@ export class TcpGraphiteWriter extends QueuedWriter {
   private closing: Promise<void> | undefined;
   private readonly eagerLines: number;
   private connectWaiters: Array<(connected: boolean) => void> = [];
+  /** A connection we ended to learn whether the peer read everything (see replayProofMs), and whether it did. */
+  private proving: Socket | undefined;
+  private proven = false;
+  private proofTimer: NodeJS.Timeout | undefined;
 
   private readonly options: TcpWriterOptions;
 
@@ -118,8 +128,9 @@ export class TcpGraphiteWriter extends QueuedWriter {
         clearTimeout(this.connectTimer);
         resolve();
       });
+      // A proof under way has ended our side already: its answer (or the timer) closes the socket.
       if (this.connected) socket.end();
-      else socket.destroy();
+      else if (this.proving !== socket) socket.destroy();
     });
     return this.closing;
   }
@@ -184,6 +195,8 @@ export class TcpGraphiteWriter extends QueuedWriter {
     socket.on('data', ignore);
     socket.on('end', () => {
       if (socket !== this.socket) return;
+      // The peer ended its side after ours: it read everything we sent (a peer closing with unread data resets).
+      if (socket === this.proving && this.lastError === undefined) this.proven = true;
       this.lastError ??= new Error('graphite closed the connection');
       socket.destroy();
     });
@@ -199,10 +212,14 @@ export class TcpGraphiteWriter extends QueuedWriter {
     this.connected = true;
     this.blocked = false;
     this.connectedAt = performance.now();
-    this.replaying = this.replay.takeAll();
+    // After a proof the replay holds only what carbon read in the last minutes: kept, not sent again.
+    this.replaying = this.proven ? [] : this.replay.takeAll();
     this.replayIndex = 0;
     const replayLines = this.replaying.reduce((sum, chunk) => sum + chunk.lines, 0);
-    if (this.everConnected) {
+    if (this.proven) {
+      this.proven = false;
+      this.options.log.debug('connected to graphite again after it proved it read the replay', { target: this.target });
+    } else if (this.everConnected) {
       this.reconnects++;
       this.options.log.info('reconnected to graphite', {
         target: this.target,
@@ -225,8 +242,22 @@ export class TcpGraphiteWriter extends QueuedWriter {
     if (socket !== this.socket) return;
     clearTimeout(this.connectTimer);
     this.socket = undefined;
-    const wasConnected = this.connected;
+    const wasConnected = this.connected || socket === this.proving;
     this.connected = false;
+    if (socket === this.proving) {
+      clearTimeout(this.proofTimer);
+      this.proving = this.proofTimer = undefined;
+      if (this.proven && !this.closed) {
+        // Everything handed to that connection was read. The last minutes stay in the replay all the same: carbon
+        // keeps what it read in its cache a while before whisper has it, and a carbon killed then loses it.
+        // Lines written meanwhile are queued; the next connection takes them at once.
+        this.replay.dropOlderThan(this.options.now() - this.options.replayProofMs / 2);
+        this.eagerLength = Infinity;
+        this.open();
+        return;
+      }
+      this.proven = false;
+    }
     this.eagerLength = Infinity;
     this.blocked = false;
     if (this.closed) return;
@@ -285,7 +316,30 @@ export class TcpGraphiteWriter extends QueuedWriter {
     this.eagerLength = this.eagerLines;
     this.idle = true;
     this.settleFlushes();
+    this.proveIfOld(socket, now);
   };
+
+  /**
+   * A peer that stops reading holds what it was sent unread in kernel buffers (megabytes), and a job writing a few
+   * lines a second never fills them: no write ever stalls. So the replay keeps its floor however old, until the
+   * peer proves it read it: ending the connection and getting the peer's end back (carbon reads to the end of the
+   * stream, then closes; a peer closing with unread data resets instead) does. A hung peer never answers: after
+   * stallTimeoutMs the connection is destroyed and the replay is sent again on the next, as after any loss.
+   * A job busy enough to fill the floor within replayProofMs never needs a proof: its replay is bounded by bytes.
+   */
+  private proveIfOld(socket: Socket, now: number): void {
+    const oldest = this.replay.oldestTime();
+    if (this.options.replayProofMs <= 0 || oldest === undefined || now - oldest < this.options.replayProofMs) return;
+    if (this.closed || this.flushing) return;
+    this.connected = false;
+    this.proving = socket;
+    this.proofTimer = setTimeout(() => {
+      if (this.proving !== socket) return;
+      this.lastError ??= new Error(`graphite did not end the connection within ${this.options.stallTimeoutMs} ms after we did`);
+      socket.destroy();
+    }, this.options.stallTimeoutMs).unref();
+    socket.end();
+  }
 
   private afterWrite = (error?: Error | null): void => {
     if (!error) this.settleFlushes();

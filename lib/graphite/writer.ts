@@ -14,7 +14,8 @@ import { DEFAULT_QUEUE_LIMIT, type GraphiteWriter, type GraphiteWriterOptions } 
  * - lines still queued at close(): counted the same way, and in stats().lost (flush first);
  * - over TCP, lines carbon had not read when a connection died and that are older than the replay tail
  *   (the last `replayBytes` of traffic before the loss, and more of it up to `replaySeconds` and
- *   `replayLines`: a peer that stops reading holds ~4 MB unread in kernel buffers, measured on loopback);
+ *   `replayLines`: a peer that stops reading holds ~4 MB unread in kernel buffers, measured on loopback;
+ *   lines older than 5 minutes that carbon proved it read are dropped, see DEFAULT_REPLAY_PROOF_SECONDS);
  * - over UDP, any datagram.
  * A replay re-sends lines carbon may already have: harmless, a whisper point is overwritten, and in order.
  */
@@ -28,6 +29,12 @@ export { DEFAULT_QUEUE_LIMIT, type Delivery, type GraphiteWriter, type GraphiteW
  * connection is destroyed loses the rest (measured in test/reliability/blackhole.ts).
  */
 export const DEFAULT_REPLAY_BYTES = 16 * 1024 * 1024;
+/**
+ * How long the replay may hold lines before the writer has the peer prove it read them (it ends the connection
+ * and waits for carbon's end, then connects again, keeping the newer half): an idle job's replay holds 5 to 10
+ * minutes, not 16 MiB of hours. A hung peer does not answer, and gets the whole replay on the next connection.
+ */
+export const DEFAULT_REPLAY_PROOF_SECONDS = 600;
 
 export function createGraphiteWriter(options: GraphiteWriterOptions = {}): GraphiteWriter {
   const target = parseGraphiteUrl(options.url);
@@ -59,6 +66,7 @@ export function createGraphiteWriter(options: GraphiteWriterOptions = {}): Graph
     replaySeconds: Math.max(0, options.replaySeconds ?? 10),
     replayLines: Math.max(0, options.replayLines ?? Math.ceil(queueLimit / 10)),
     replayChars: Math.max(0, options.replayBytes ?? DEFAULT_REPLAY_BYTES),
+    replayProofMs: DEFAULT_REPLAY_PROOF_SECONDS * 1000,
     connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs ?? 10_000),
     stallTimeoutMs: positive('stallTimeoutMs', options.stallTimeoutMs ?? 10_000),
     backoffMinMs,

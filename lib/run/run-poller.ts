@@ -67,6 +67,7 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
   const step = poller.history?.step?.(config.options) ?? config.schedule.interval;
   const limits = catchUpLimits(poller, config.options, config.catchUp, config.schedule.interval);
   const watermark = options.stateDir ? openWatermark(options.stateDir, config.job, poller.name, log) : undefined;
+  if (watermark && !limits) coalesceWatermark(watermark, stop, clock, log);
   const tracker = new DeliveryTracker(writer, watermark, !!limits, log, () => clock.now());
   const writerDeltas = new WriterDeltas();
   let errors = 0;
@@ -203,6 +204,29 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
     onSkipped: (count) => log.warn('ticks skipped (the previous run overran, or the clock jumped forward)', { skipped: count }),
   });
   return { runs: outcome.runs, errors, skipped: outcome.skipped, configError };
+}
+
+/** How often a job without catch-up writes its watermark while it runs. */
+export const WATERMARK_WITHOUT_CATCH_UP_MS = 10 * 60_000;
+
+/**
+ * Without catch-up the watermark only says when the job last delivered (and its lag after a restart): write it at
+ * the first delivery, then every WATERMARK_WITHOUT_CATCH_UP_MS, and on every delivery once the job stops.
+ */
+function coalesceWatermark(watermark: Watermark, stop: AbortSignal, clock: Clock, log: Logger): void {
+  watermark.writeEveryMs = WATERMARK_WITHOUT_CATCH_UP_MS;
+  stop.addEventListener(
+    'abort',
+    () => {
+      watermark.writeEveryMs = 0;
+      try {
+        watermark.flush(clock.now());
+      } catch (error) {
+        log.error('cannot write the watermark; polling goes on without it', { file: watermark.file, error });
+      }
+    },
+    { once: true },
+  );
 }
 
 function openWatermark(directory: string, job: string, poller: string, log: Logger): Watermark | undefined {

@@ -13,6 +13,14 @@ interface WatermarkFile {
 export class Watermark {
   readonly file: string;
   private current: number | undefined;
+  /** When the file was last written (epoch ms), undefined before the first successful write. */
+  private writtenAt: number | undefined;
+  private unwritten = false;
+  /**
+   * Write the file at most this often (0: on every advance). For a job without catch-up the file only says
+   * when it last delivered: an fsync per tick is most of such a job's work, and a staler file costs nothing.
+   */
+  writeEveryMs: number;
 
   private readonly job: string;
   private readonly poller: string;
@@ -21,9 +29,11 @@ export class Watermark {
     directory: string,
     job: string,
     poller: string,
+    writeEveryMs = 0,
   ) {
     this.job = job;
     this.poller = poller;
+    this.writeEveryMs = writeEveryMs;
     this.file = join(directory, `${job}.watermark.json`);
   }
 
@@ -38,11 +48,24 @@ export class Watermark {
     return this.current;
   }
 
-  /** Moves the watermark forward (never back) and stores it atomically. */
+  /**
+   * Moves the watermark forward (never back) and stores it atomically: at once the first time, then at most every
+   * `writeEveryMs` (a failed write is tried again at the next advance).
+   */
   advance(deliveredUntil: number, now = Date.now()): void {
     if (this.current !== undefined && deliveredUntil <= this.current) return;
     this.current = deliveredUntil;
-    const state: WatermarkFile = { job: this.job, poller: this.poller, deliveredUntil, updatedAt: new Date(now).toISOString() };
+    this.unwritten = true;
+    if (this.writtenAt !== undefined && now - this.writtenAt < this.writeEveryMs) return;
+    this.flush(now);
+  }
+
+  /** Stores a value that advance() held back. */
+  flush(now = Date.now()): void {
+    if (!this.unwritten || this.current === undefined) return;
+    const state: WatermarkFile = { job: this.job, poller: this.poller, deliveredUntil: this.current, updatedAt: new Date(now).toISOString() };
     writeJsonState(this.file, state);
+    this.unwritten = false;
+    this.writtenAt = now;
   }
 }

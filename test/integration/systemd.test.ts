@@ -38,9 +38,10 @@ function parseUnit(text: string): Map<string, string[]> {
   return settings;
 }
 
-/** systemd's specifiers this unit uses: %i (instance), %S (state directory root), %%. */
+/** systemd's specifiers this unit uses: %i (instance), %S (state directory root), %C (cache root), %%. */
 function specifiers(value: string, instance: string, stateRoot: string): string {
-  return value.replace(/%([iS%])/g, (_, s: string) => (s === 'i' ? instance : s === 'S' ? stateRoot : '%'));
+  const roots: Record<string, string> = { i: instance, S: stateRoot, C: join(stateRoot, 'cache'), '%': '%' };
+  return value.replace(/%([iSC%])/g, (_, s: string) => roots[s]!);
 }
 
 /** An EnvironmentFile as systemd reads it: KEY=VALUE lines, `#`/`;` comments, optional quotes. */
@@ -182,6 +183,8 @@ describeCarbon('config/graphite-poller@.service: ExecStart run as systemd runs a
     const at = (path: string) => path.replace(/^\/etc\/graphite-pollers\//, `${etc}/`).replace(/^\/opt\/graphite-pollers/, opt);
     const stateDirectory = join(stateRoot, one('Service.StateDirectory'));
     mkdirSync(stateDirectory, { recursive: true, mode: 0o700 });
+    const cacheDirectory = join(specifiers('%C', instance, stateRoot), one('Service.CacheDirectory'));
+    mkdirSync(cacheDirectory, { recursive: true, mode: 0o700 });
     // A bare environment: systemd passes only its own defaults plus Environment= and EnvironmentFile=.
     const env: Record<string, string> = { PATH: SYSTEMD_SEARCH_PATH.join(':'), LANG: 'C.UTF-8' };
     for (const assignment of unit.get('Service.Environment') ?? []) {
@@ -201,7 +204,7 @@ describeCarbon('config/graphite-poller@.service: ExecStart run as systemd runs a
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    return { child, exited, env, output: () => output, stateDirectory };
+    return { child, exited, env, output: () => output, stateDirectory, cacheDirectory };
   }
 
   /** `systemctl stop`: KillSignal, then the exit status and how long it took (SIGKILL would come at TimeoutStopSec). */
@@ -222,8 +225,11 @@ describeCarbon('config/graphite-poller@.service: ExecStart run as systemd runs a
     expect(stopped.code, job.output()).toBe(0);
     expect(stopped.seconds).toBeLessThan(Number(one('Service.TimeoutStopSec')));
     expect(job.output()).toMatch(/http-json started.*job=shop-status/);
-    // The watermark lives where systemd's StateDirectory put it.
+    // The watermark lives where systemd's StateDirectory put it, tsx's compiled files where its CacheDirectory is
+    // (they outlive restarts: a cold cache keeps esbuild's service running beside the job).
     expect(readdirSync(job.stateDirectory).some((f) => f.startsWith('shop-status'))).toBe(true);
+    expect(job.env.TMPDIR).toBe(job.cacheDirectory);
+    expect(readdirSync(job.cacheDirectory).some((f) => f.startsWith('tsx-'))).toBe(true);
     await carbon.flush();
     const orders = await carbon.fetch('sd.shop.orders', Math.floor(Date.now() / 1000) - 600);
     expect(orders.map(([, v]) => v).sort((a, b) => a - b)).toEqual(Array.from({ length: hits }, (_, i) => i + 1));

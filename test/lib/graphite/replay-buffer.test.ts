@@ -14,6 +14,21 @@ describe('ReplayBuffer', () => {
     expect(buffer.lines).toBe(0);
   });
 
+  it('dropOlderThan drops the chunks handed off before a time, whatever the floor', () => {
+    const buffer = new ReplayBuffer(1000, 1000, 1_000_000);
+    buffer.add('a', 1, 0);
+    buffer.add('b', 2, 5_000);
+    buffer.add('c', 3, 10_000);
+    buffer.dropOlderThan(5_000);
+    expect(buffer.oldestTime()).toBe(5_000);
+    expect(buffer.lines).toBe(5);
+    expect(texts(buffer)).toEqual(['b', 'c']);
+    buffer.add('d', 1, 20_000);
+    buffer.dropOlderThan(30_000);
+    expect(buffer.oldestTime()).toBeUndefined();
+    expect(buffer.lines).toBe(0);
+  });
+
   it('ages chunks only as new ones are handed off, so an outage of any length replays the tail', () => {
     const buffer = new ReplayBuffer(10_000, 1000);
     buffer.add('a', 1, 0);

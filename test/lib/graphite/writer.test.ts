@@ -4,7 +4,7 @@ import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createGraphiteWriter, type GraphiteWriter, type GraphiteWriterOptions } from '../../../lib/graphite/writer.ts';
+import { createGraphiteWriter, DEFAULT_REPLAY_PROOF_SECONDS, type GraphiteWriter, type GraphiteWriterOptions } from '../../../lib/graphite/writer.ts';
 import { createLogger } from '../../../lib/poller-kit/logger.ts';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -407,6 +407,48 @@ describe('graphite writer over TCP', { timeout: 120_000 }, () => {
     expect(await writer.flush(90_000)).toBe(true);
     const afterStall = await closeAndWait(writer, sink, 1);
     expect(compare(completeLines(afterStall), sent)).toEqual(complete);
+  });
+
+  it('(6c) a replay older than 10 minutes: the peer proves it read it by ending the connection after us; the older half is dropped', async () => {
+    const sink = await server();
+    let now = Date.UTC(2026, 0, 1);
+    const { writer, logs } = writerFor(sink.port, { clock: { now: () => now } });
+    for (const text of lines(1, 100)) writer.write(text);
+    await sink.waitFor(() => sink.distinct.size === 100);
+    now += DEFAULT_REPLAY_PROOF_SECONDS * 1000;
+    writer.write(line(101));
+    // The writer ended connection 0, carbon ended it back, and the next line goes over a new connection.
+    await sink.waitFor(() => sink.connections[0]!.closed && sink.connections.length === 2);
+    writer.write(line(102));
+    await sink.waitFor(() => sink.distinct.size === 102);
+    expect(completeLines(sink.connections.slice(0, 1))).toEqual(lines(1, 101));
+    expect(writer.stats().reconnects).toBe(0);
+    expect(logs.filter((entry) => entry.level === 'warn')).toEqual([]);
+    // Carbon restarts: of what carbon proved it read, only the last 5 minutes are sent again (carbon's cache).
+    sink.connections[1]!.socket.resetAndDestroy();
+    writer.write(line(103));
+    expect(await writer.flush(30_000)).toBe(true);
+    const [, , third] = await closeAndWait(writer, sink);
+    expect(completeLines([third!])).toEqual(lines(101, 103));
+  });
+
+  it('(6d) a hung peer never ends the connection after us: the writer gives up after the stall timeout and replays it all', async () => {
+    // Connection 0 accepts and never reads (nor answers our end); the next ones read.
+    const sink = await server(0, (connection, index) => {
+      if (index === 0) connection.socket.pause();
+    });
+    let now = Date.UTC(2026, 0, 1);
+    const { writer, logs } = writerFor(sink.port, { clock: { now: () => now }, stallTimeoutMs: 200 });
+    const sent = lines(1, 300);
+    for (const text of sent.slice(0, 299)) writer.write(text);
+    await until(() => sink.connections.length === 1 && writer.stats().queued === 0);
+    now += DEFAULT_REPLAY_PROOF_SECONDS * 1000;
+    writer.write(sent[299]!);
+    await until(() => sink.connections.length === 2);
+    expect(logs.find((entry) => entry.msg === 'graphite connection lost')?.error).toMatch(/did not end the connection within 200 ms/);
+    expect(await writer.flush(30_000)).toBe(true);
+    const afterHang = await closeAndWait(writer, sink, 1);
+    expect(completeLines(afterHang)).toEqual(sent);
   });
 
   it("(5c) overflow 'grow' (backfills) never drops: the queue grows past its limit while Graphite is away", async () => {

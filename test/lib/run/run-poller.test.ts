@@ -99,6 +99,30 @@ describe('runPoller', () => {
     await clock.runUntilSettled(done);
   });
 
+  it('without catch-up the watermark is written at the first delivery, then every 10 minutes, and when the job stops', async () => {
+    const clock = new FakeClock({ start: START });
+    const writer = new MemoryWriter();
+    const stateDir = tempDir('run');
+    const stop = new AbortController();
+    const job = config({ catchUp: 0 });
+    const done = runPoller({ poller: createHistoryPoller(), config: job, writer, log: silentLogger, stop: stop.signal, clock, stateDir, selfMetrics: false });
+    const stored = () => new Watermark(stateDir, 'hist', 'history').read();
+    await clock.advance(1000);
+    expect(stored()).toBe(T0);
+    await clock.advance(3 * 60_000);
+    expect(stored()).toBe(T0);
+    // The first write was at 12:00:31: the tick at 12:10 is not yet a whole period later, the one at 12:11 is.
+    await clock.advance(7 * 60_000);
+    expect(stored()).toBe(T0);
+    await clock.advance(60_000);
+    expect(stored()).toBe(T0 + 660);
+    await clock.advance(60_000);
+    expect(stored()).toBe(T0 + 660);
+    stop.abort();
+    await clock.runUntilSettled(done);
+    expect(stored()).toBe(T0 + 720);
+  });
+
   it('after downtime, catches up from the watermark before ticking live', async () => {
     const clock = new FakeClock({ start: START });
     const stateDir = tempDir('run');
