@@ -1,6 +1,6 @@
 // Sends one Data API call under GA's rules: ≤10 at once per property, waits for exhausted quota, bounded 5xx retries.
 import pLimit, { type LimitFunction } from 'p-limit';
-import { formatDuration, type Logger, type PollStats } from '../../lib/poller-kit/index.ts';
+import { backoffDelay, formatDuration, type Logger, type PollStats } from '../../lib/poller-kit/index.ts';
 import { classifyError, Ga4ApiError, type QuotaBucket } from './api-error.ts';
 import { QuotaGate, type QuotaBlock, type QuotaPool } from './quota.ts';
 
@@ -8,8 +8,9 @@ import { QuotaGate, type QuotaBlock, type QuotaPool } from './quota.ts';
 export const MAX_CONCURRENT_REQUESTS = 10;
 /** GA allows 10 server errors per project and property per hour; retries stop at half of that. */
 export const SERVER_ERROR_BUDGET_PER_HOUR = 5;
-/** First retry after 2 s, then 4 s, 8 s… */
+/** First retry after 2 s, then 4 s, 8 s… (exact, as the option's description says), up to 64 s at the 5 retries allowed. */
 export const RETRY_BASE_MS = 2000;
+const RETRY_MAX_MS = 64_000;
 /** A request that keeps meeting exhausted quota after this many waits gives up (the clock or GA disagree with us). */
 const MAX_QUOTA_WAITS_PER_REQUEST = 3;
 
@@ -98,7 +99,7 @@ export class RequestPolicy {
           run.stats.count('server_errors');
           const budgetLeft = error.kind === 'server' ? this.#recordServerError(propertyId, run.now()) : true;
           if (retries < limits.serverErrorRetries && budgetLeft && !run.signal.aborted) {
-            const delay = RETRY_BASE_MS * 2 ** retries++;
+            const delay = backoffDelay(retries++, RETRY_BASE_MS, RETRY_MAX_MS, Math.random, { jitter: 0 });
             run.stats.count('retries');
             run.log.warn(`${error.message}; retry ${retries} of ${limits.serverErrorRetries} in ${formatDuration(delay / 1000)}`);
             await run.sleep(delay);
