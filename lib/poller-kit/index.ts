@@ -40,3 +40,4 @@ export {
 } from './time-zone.ts';
 export { renderPathTemplate, templatePlaceholders } from './path-template.ts';
 export { seriesName } from './series-name.ts';
+export { RequestGate, RequestGates, type ClosedGate, type GateClosure } from './request-gate.ts';

@@ -1,8 +1,8 @@
 // Sends one Data API call under GA's rules: ≤10 at once per property, waits for exhausted quota, bounded 5xx retries.
 import pLimit, { type LimitFunction } from 'p-limit';
-import { backoffDelay, formatDuration, type Logger, type PollStats } from '../../lib/poller-kit/index.ts';
+import { backoffDelay, formatDuration, RequestGates, type GateClosure, type Logger, type PollStats } from '../../lib/poller-kit/index.ts';
 import { classifyError, Ga4ApiError, type QuotaBucket } from './api-error.ts';
-import { QuotaGate, type QuotaBlock, type QuotaPool } from './quota.ts';
+import { quotaReturnsAt, type QuotaPool } from './quota.ts';
 
 /** Standard properties allow 10 concurrent requests (Analytics 360: 50); more would only earn 429s. */
 export const MAX_CONCURRENT_REQUESTS = 10;
@@ -47,12 +47,20 @@ const BUCKET_NAMES: Record<QuotaBucket, string> = {
   thresholded: 'potentially thresholded requests per hour',
 };
 
+/** What GA's quota gate of a property and pool notes besides its reason and time. */
+interface QuotaClosure {
+  bucket: QuotaBucket;
+  /** A run's deadline already cut a wait for this closure: later runs fail at once instead of waiting in vain. */
+  waitCut?: boolean;
+}
+
 /** State shared by every run of a poller instance (a job): limiters, quota blocks and the server-error budget per property. */
 export class RequestPolicy {
-  readonly gate = new QuotaGate();
+  /** Per property and pool (core and realtime reports draw on separate quotas), closed until exhausted quota returns. */
+  readonly gates = new RequestGates<QuotaClosure>();
   readonly #limiters = new Map<string, LimitFunction>();
   readonly #serverErrors = new Map<string, number[]>();
-  readonly #announced = new WeakSet<QuotaBlock>();
+  readonly #announced = new WeakSet<GateClosure<QuotaClosure>>();
 
   /** The limiter of a property: every request to it, from any run of this instance, passes through it. */
   limiter(propertyId: string): LimitFunction {
@@ -85,10 +93,12 @@ export class RequestPolicy {
         const error = classifyError(raw, what);
         if (error.kind === 'quota') {
           run.stats.count('throttles');
-          const block = this.gate.block(propertyId, pool, error.quotaBucket ?? 'hour', error.message, run.now() / 1000);
+          const bucket = error.quotaBucket ?? 'hour';
+          const returnsAt = quotaReturnsAt(bucket, run.now() / 1000) * 1000;
+          const block = this.gates.for(`${propertyId}/${pool}`).closeUntil(returnsAt, error.message, { bucket });
           if (!this.#announced.has(block)) {
             this.#announced.add(block);
-            run.log.warn(`GA quota exhausted (${BUCKET_NAMES[block.bucket]}): ${pool} requests to property ${propertyId} wait until ${iso(block.until)}`, {
+            run.log.warn(`GA quota exhausted (${BUCKET_NAMES[block.detail.bucket]}): ${pool} requests to property ${propertyId} wait until ${iso(block.until)}`, {
               reason: error.message,
             });
           }
@@ -123,25 +133,26 @@ export class RequestPolicy {
 
   /** Waits while the pool is blocked, if the run may wait that long; otherwise ends the request with the reason. */
   async #waitForQuota(what: string, propertyId: string, pool: QuotaPool, limits: RequestLimits, run: RunContext): Promise<void> {
-    const block = this.gate.blockedUntil(propertyId, pool, run.now() / 1000);
+    const block = this.gates.for(`${propertyId}/${pool}`).check(run.now());
     if (!block) return;
-    const waitSeconds = block.until - run.now() / 1000;
+    const { bucket } = block.detail;
+    const waitSeconds = block.leftMs / 1000;
     const mayWait = run.mode === 'live' ? Math.min(limits.maxQuotaWait, run.interval) : limits.maxQuotaWait;
-    const exhausted = `GA quota exhausted (${BUCKET_NAMES[block.bucket]}) for ${pool} requests to property ${propertyId}`;
-    if (waitSeconds > mayWait || block.waitCut) {
-      const why = block.waitCut
+    const exhausted = `GA quota exhausted (${BUCKET_NAMES[bucket]}) for ${pool} requests to property ${propertyId}`;
+    if (waitSeconds > mayWait || block.detail.waitCut) {
+      const why = block.detail.waitCut
         ? "an earlier run's deadline already cut a wait for it"
         : run.mode === 'live' && mayWait < limits.maxQuotaWait
           ? `a live tick waits at most its interval (${formatDuration(mayWait)})`
           : `maxQuotaWait is ${formatDuration(mayWait)}`;
-      throw new Ga4ApiError(`${what}: not sent: ${exhausted} until ${iso(block.until)}, in ${formatDuration(Math.ceil(waitSeconds))}, and ${why}`, 'quota', 429, 'RESOURCE_EXHAUSTED', block.bucket);
+      throw new Ga4ApiError(`${what}: not sent: ${exhausted} until ${iso(block.until)}, in ${formatDuration(Math.ceil(waitSeconds))}, and ${why}`, 'quota', 429, 'RESOURCE_EXHAUSTED', bucket);
     }
     run.stats.count('quota_waits');
-    run.log.info(`${what}: waiting ${formatDuration(Math.ceil(waitSeconds))} for GA quota (${BUCKET_NAMES[block.bucket]})`);
-    await run.sleep(waitSeconds * 1000);
+    run.log.info(`${what}: waiting ${formatDuration(Math.ceil(waitSeconds))} for GA quota (${BUCKET_NAMES[bucket]})`);
+    await run.sleep(block.leftMs);
     if (run.signal.aborted) {
       // Waiting again in the next run would only burn its deadline too (catch-up windows run inside live ticks).
-      block.waitCut = true;
+      block.detail.waitCut = true;
       throw new Ga4ApiError(`${what}: not sent: the run's deadline passed while waiting for GA quota (${exhausted} until ${iso(block.until)})`, 'aborted');
     }
   }
@@ -155,6 +166,6 @@ export class RequestPolicy {
   }
 }
 
-function iso(epochSeconds: number): string {
-  return new Date(epochSeconds * 1000).toISOString().replace('.000Z', 'Z');
+function iso(epochMs: number): string {
+  return new Date(epochMs).toISOString().replace('.000Z', 'Z');
 }
