@@ -114,6 +114,7 @@ export function createPrometheusPoller() {
       await fanOut(options.queries, (query, signal) => pollQuery(ctx, query, signal), {
         concurrency: options.concurrency,
         signal: ctx.signal,
+        stats,
         noun: 'queries',
         label: (query) => `query ${query.name}`,
         onFailure: () => stats.count('prometheus.failed_queries'),

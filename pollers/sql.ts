@@ -102,6 +102,7 @@ export function createSqlPoller() {
       await fanOut(parts, ({ query, index, rewritten }) => runQuery(ctx, db, query, index, rewritten), {
         concurrency: options.poolSize,
         signal: ctx.signal,
+        stats: ctx.stats,
         noun: 'queries',
         label: ({ query }) => `query ${query.name}`,
         onFailure: ({ query }, error) => {

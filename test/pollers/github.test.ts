@@ -93,6 +93,14 @@ describe('github', () => {
     expect(ctx.sink.paths()).toContain('github.nodejs.node.stars');
   });
 
+  it('several failed repositories are one line naming each, counted in parts_failed (the kit\'s fan-out)', async () => {
+    const poller = createGitHubPoller();
+    const ctx = context(poller, { repositories: ['nodejs/nope', 'nodejs/node', 'nodejs/gone'] });
+    await expect(poller.poll(ctx)).rejects.toThrow(/^2 of 3 repositories failed: nodejs\/nope: GET .* answered 404: .*; nodejs\/gone: GET /);
+    expect(ctx.stats.counters.parts_failed).toBe(2);
+    expect(ctx.sink.paths()).toContain('github.nodejs.node.stars');
+  });
+
   it('a private repository needs a token that can read it', async () => {
     fake.addRepository('acme/secret', { private: true, readers: [TOKEN], stargazers_count: 3 });
     const poller = createGitHubPoller();
