@@ -11,7 +11,7 @@ import { discoverDimensionSets, type DimensionPairs } from './cloudwatch/discove
 import { runCall } from './cloudwatch/get-metric-data.ts';
 import { cloudWatchOptions, type CloudWatchOptions } from './cloudwatch/options.ts';
 import { RETENTION_SECONDS } from './cloudwatch/periods.ts';
-import { planLines, shardShares, type DiscoveryNote, type PlannedTarget } from './cloudwatch/plan.ts';
+import { planOf as planFromFigures, shardShares, type DiscoveryNote, type PlannedTarget } from './cloudwatch/plan.ts';
 import { accountOfRoleArn } from './cloudwatch/resource-types.ts';
 import { expandSeries, needsDiscovery, staticSeriesCount, type Series } from './cloudwatch/series.ts';
 import { discoverTaggedResources } from './cloudwatch/tag-discovery.ts';
@@ -174,7 +174,7 @@ async function planOf(options: CloudWatchOptions, schedule: JobSchedule, shard: 
     shard && shard.count > 1
       ? { current: shard.index, shares: shardShares(targets, options, schedule, shard.count, (target, s) => shardOf(queryKey(target.label, s), shard.count)) }
       : undefined;
-  return { lines: planLines(targets, options, schedule, { discovery: note, ...(shards ? { shards } : {}) }) };
+  return planFromFigures(targets, options, schedule, { discovery: note, ...(shards ? { shards } : {}) });
 }
 
 interface TargetRun {

@@ -12,6 +12,7 @@ import {
   formatDuration,
   type JobSchedule,
   PartialFailure,
+  type PollPlan,
 } from '../lib/poller-kit/index.ts';
 import { dailyViews, repositoryValues } from './github/repository-metrics.ts';
 import { GitHubApiError, GitHubRestApi, RateLimitError, type ApiSettings } from './github/rest-api.ts';
@@ -127,29 +128,35 @@ export function createGitHubPoller() {
       });
     },
 
-    plan(options, schedule) {
-      return { lines: planLines(options, schedule) };
-    },
+    plan: (options, schedule) => planOf(options, schedule),
   });
 }
 
 export default createGitHubPoller;
 
 /** What a tick costs against the hourly limit, for `bin/poll.ts github --plan`. */
-export function planLines(options: GitHubOptions, schedule: JobSchedule): string[] {
+export function planOf(options: GitHubOptions, schedule: JobSchedule): PollPlan {
   const perRepository = options.traffic ? 2 : 1;
   const perTick = options.repositories.length * perRepository;
   const perHour = Math.ceil((perTick * 3600) / schedule.interval);
   const limit = options.token ? TOKEN_LIMIT : UNAUTHENTICATED_LIMIT;
-  const lines = [
-    `${options.repositories.length} repositories, ${perTick} requests per tick (${perRepository} per repository), every ${formatDuration(schedule.interval)}: at most ${perHour} requests an hour`,
-    `GitHub allows ${limit} an hour ${options.token ? 'with a token' : 'without a token (per IP address)'}; answers "304 Not Modified" (nothing changed since the last tick of this process) do not count`,
-  ];
+  const plan: PollPlan = {
+    summary: [`${options.repositories.length} repositories, every ${formatDuration(schedule.interval)}`],
+    requests: [
+      {
+        what: 'requests',
+        perTick,
+        perHour,
+        note: `${perRepository} per repository, at most; answers "304 Not Modified" (nothing changed since the last tick of this process) do not count`,
+      },
+    ],
+    quota: [{ what: 'requests', limit, used: perHour, per: 'hour', scope: options.token ? 'with a token' : 'without a token (per IP address)' }],
+  };
   if (perHour > limit) {
     const interval = Math.ceil((perTick * 3600) / limit);
-    lines.push(`over the limit: runs would fail once it is used up; ${options.token ? '' : 'set a token, or '}raise interval to at least ${interval}s`);
+    plan.warnings = [`over the limit: runs would fail once it is used up; ${options.token ? '' : 'set a token, or '}raise interval to at least ${interval}s`];
   }
-  return lines;
+  return plan;
 }
 
 /**

@@ -3,7 +3,7 @@ import { ConfigError, fanOut, type Logger, definePoller, type PollContext } from
 import { queryRange } from './prometheus/client.ts';
 import { emitSeries } from './prometheus/datapoints.ts';
 import { MAX_POINTS_PER_SERIES, prometheusOptions, type PrometheusOptions, type QueryOptions } from './prometheus/options.ts';
-import { planLines } from './prometheus/plan.ts';
+import { planOf } from './prometheus/plan.ts';
 import { PrometheusApiError } from './prometheus/response.ts';
 import { stepRanges } from './prometheus/steps.ts';
 
@@ -121,9 +121,7 @@ export function createPrometheusPoller() {
       });
     },
 
-    plan(options, schedule) {
-      return { lines: planLines(options, schedule) };
-    },
+    plan: (options, schedule) => planOf(options, schedule),
   });
 }
 

@@ -122,7 +122,10 @@ it('abortWins false: the parts cut by the abort report their own errors, and par
     started.push(n);
     controller.abort(new Error('deadline'));
     throw new Error(`part ${n}: the deadline passed while waiting for quota until 13:00`);
-  }, { label, noun: 'parts', concurrency: 1, signal: controller.signal, abortWins: false }).catch((e: unknown) => e as PartialFailure);
+  }, { label, noun: 'parts', concurrency: 1, signal: controller.signal, abortWins: false }).then(
+    () => new Error('resolved'),
+    (e: unknown) => e as Error,
+  );
   expect(error).toBeInstanceOf(PartialFailure);
   expect(error.message).toBe('1 of 3 parts failed: part 1: part 1: the deadline passed while waiting for quota until 13:00');
   expect(started).toEqual([1]);
