@@ -245,6 +245,7 @@ describe('regions × roles in one job', () => {
         `1 of 6 region and account pairs failed (us-east-1 as ${READER}): 1 of 1 GetMetricData calls failed: The security token included in the request is invalid.`,
       );
       expect(ctx.stats.counters.target_errors).toBe(1);
+      expect(ctx.stats.counters.parts_failed).toBe(1);
       expect(lines.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([`us-east-1 as ${READER} failed; the other regions and accounts delivered`]);
     } finally {
       fake.allowRegion('us-east-1', '222222222222');
@@ -258,6 +259,7 @@ describe('regions × roles in one job', () => {
       new RegExp(`^2 of 6 region and account pairs failed \\(eu-west-1 as ${GUARDED}; us-east-1 as ${GUARDED}\\): .*cannot assume ${GUARDED}: User: .* is not authorized to perform: sts:AssumeRole`),
     );
     expect(ctx.stats.counters.target_errors).toBe(2);
+    expect(ctx.stats.counters.parts_failed).toBe(2);
   });
 
   it('a role no pair can assume stops the job: a ConfigError naming its roles[i].roleArn and the trust policy', async () => {

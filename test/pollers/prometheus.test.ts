@@ -192,6 +192,7 @@ describe('prometheus poll', () => {
     expect(Object.keys(ctx.sink.series()).sort()).toEqual(['prometheus.a', 'prometheus.b']);
     expect(ctx.sink.points).toHaveLength(8);
     expect(ctx.stats.counters['prometheus.failed_queries']).toBe(1);
+    expect(ctx.stats.counters.parts_failed).toBe(1);
   });
 
   it('a server that is down fails with the cause named', async () => {
