@@ -96,7 +96,9 @@ export function createCloudWatchPoller(dependencies: CloudWatchDependencies = {}
         // Credentials missing or refused for every pair: nothing the job asks for can be read until someone sets
         // them, so the job stops with one line saying what to set (exit 78) instead of failing every window again.
         // When only some pairs are refused (a region not enabled, one role's trust policy), the others carry on.
-        const refused = failures.map(({ item: spec, error: e }) => credentialError(e, { region: spec.region, role: spec.role, roleField: spec.role?.field }));
+        const refused = failures.map(({ item: spec, error: e }) =>
+          credentialError(e, { region: spec.region, role: spec.role, roleField: spec.role?.field }),
+        );
         if (failures.length === job.specs.length && refused.every(Boolean)) throw refused[0]!;
         if (job.specs.length === 1) throw failures[0]!.error;
         // One pair failing does not cost the others their datapoints: they have all delivered by now. Each failure
@@ -213,7 +215,8 @@ async function pollTarget(spec: TargetSpec, run: TargetRun): Promise<number> {
   }
   // One failed call does not cost the others their datapoints; the run still fails, so the runner logs and counts
   // it (and a backfill retries the window). On abort, calls still queued are not started (the SDK aborts those in flight).
-  await fanOut(planned, (call) => runCall(call, { getMetricData: (input) => calls.getMetricData(input), sink, stats, log }).then(() => {}), {
+  const callRun: Parameters<typeof runCall>[1] = { getMetricData: (input) => calls.getMetricData(input), sink, stats, log };
+  await fanOut(planned, async (call) => void (await runCall(call, callRun)), {
     concurrency: options.concurrency,
     signal,
     noun: 'GetMetricData calls',

@@ -147,14 +147,19 @@ export function planOf(options: GitHubOptions, schedule: JobSchedule): PollPlan 
         what: 'requests',
         perTick,
         perHour,
-        note: `${perRepository} per repository, at most; answers "304 Not Modified" (nothing changed since the last tick of this process) do not count`,
+        note:
+          `${perRepository} per repository, at most; ` +
+          'answers "304 Not Modified" (nothing changed since the last tick of this process) do not count',
       },
     ],
-    quota: [{ what: 'requests', limit, used: perHour, per: 'hour', scope: options.token ? 'with a token' : 'without a token (per IP address)' }],
+    quota: [
+      { what: 'requests', limit, used: perHour, per: 'hour', scope: options.token ? 'with a token' : 'without a token (per IP address)' },
+    ],
   };
   if (perHour > limit) {
     const interval = Math.ceil((perTick * 3600) / limit);
-    plan.warnings = [`over the limit: runs would fail once it is used up; ${options.token ? '' : 'set a token, or '}raise interval to at least ${interval}s`];
+    const fix = `${options.token ? '' : 'set a token, or '}raise interval to at least ${interval}s`;
+    plan.warnings = [`over the limit: runs would fail once it is used up; ${fix}`];
   }
   return plan;
 }

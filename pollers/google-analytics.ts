@@ -268,7 +268,9 @@ class BatchFailures extends Error {
  * one request's own error, or several with those that failed for the same reason named together.
  */
 function requestsError(failure: PartialFailure, stats: PollStats): Error {
-  const errors = failure.failures.flatMap(({ error, label }) => (error instanceof BatchFailures ? error.errors : [asError(error, label ?? 'reports')]));
+  const errors = failure.failures.flatMap(({ error, label }) =>
+    error instanceof BatchFailures ? error.errors : [asError(error, label ?? 'reports')],
+  );
   stats.count('parts_failed', errors.length);
   return errors.length === 1 ? errors[0]! : combinedError(errors);
 }

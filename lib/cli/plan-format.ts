@@ -55,7 +55,8 @@ export function formatCost(cost: PlanCost): string {
 export function formatQuota(quota: PlanQuota): string {
   const about = quota.estimate ? '~' : '';
   const scope = quota.scope ? `, ${quota.scope}` : '';
-  return `${about}${formatCount(quota.used)} of ${formatCount(quota.limit)} ${quota.what} per ${quota.per} (${percent(quota.used, quota.limit)})${scope}`;
+  const share = percent(quota.used, quota.limit);
+  return `${about}${formatCount(quota.used)} of ${formatCount(quota.limit)} ${quota.what} per ${quota.per} (${share})${scope}`;
 }
 
 /** "12%", "<1%" for a share that is not nothing but rounds to it. */
@@ -70,7 +71,9 @@ export function percent(used: number, limit: number): string {
  */
 function formatPart(part: PlanPart): string {
   const rates = part.requests ?? [];
-  const perTickOnly = rates.every((r) => r.perTick !== undefined && r.perHour === undefined && r.perDay === undefined && r.perMonth === undefined && !r.note);
+  const perTickOnly = rates.every(
+    (r) => r.perTick !== undefined && r.perHour === undefined && r.perDay === undefined && r.perMonth === undefined && !r.note,
+  );
   const figures =
     rates.length === 0
       ? []

@@ -15,7 +15,13 @@ export interface BackoffShape {
  * The delay before retry `attempt` (counting from 0): the ceiling `min(maxMs, minMs * factor^attempt)`, of which the
  * share `jitter` is drawn at random: a delay in [ceiling * (1 - jitter), ceiling), or exactly the ceiling when jitter is 0.
  */
-export function backoffDelay(attempt: number, minMs: number, maxMs: number, random: () => number = Math.random, shape: BackoffShape = {}): number {
+export function backoffDelay(
+  attempt: number,
+  minMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+  shape: BackoffShape = {},
+): number {
   const factor = shape.factor ?? 2;
   const jitter = Math.min(1, Math.max(0, shape.jitter ?? 1));
   // A huge attempt number must not overflow to Infinity * 0 = NaN.

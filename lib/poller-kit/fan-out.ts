@@ -93,7 +93,11 @@ export async function fanOut<T>(
   throw new PartialFailure(combinedMessage(failures, items.length, options), failures, items.length);
 }
 
-function combinedMessage<T>(failures: ReadonlyArray<{ label: string | undefined; error: unknown }>, total: number, options: FanOutOptions<T>): string {
+function combinedMessage<T>(
+  failures: ReadonlyArray<{ label: string | undefined; error: unknown }>,
+  total: number,
+  options: FanOutOptions<T>,
+): string {
   const head = `${failures.length} of ${total} ${options.noun} failed`;
   const labels = failures.flatMap((f) => (f.label === undefined ? [] : [f.label]));
   if (options.summary === 'first') {

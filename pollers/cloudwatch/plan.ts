@@ -126,14 +126,22 @@ export function planOf(targets: readonly PlannedTarget[], options: CloudWatchOpt
   const where =
     targets.length === 1
       ? `region ${regions[0]}`
-      : `regions ${regions.join(', ')} × ${n(identities)} identit${identities === 1 ? 'y' : 'ies'}: ${n(targets.length)} region and account pairs`;
+      : `regions ${regions.join(', ')} × ${n(identities)} identit${identities === 1 ? 'y' : 'ies'}: ` +
+        `${n(targets.length)} region and account pairs`;
   const calls = (perTick: number): PlanRate => ({ what: 'GetMetricData calls', singular: 'GetMetricData call', perTick });
   const queries = (perTick: number): PlanRate => ({ what: 'queries', singular: 'query', perTick });
   const plan: PollPlan = {
     summary: [`${where}; ${timing}`, `ticks per month: ${n(f.ticksPerMonth)} (730 hours / ${formatDuration(schedule.interval)})`],
     requests: [
-      { ...queries(f.queriesPerTick), perMonth: f.metricsRequestedPerMonth, note: 'one per series and statistic; each is one metric requested, as billed' },
-      { ...calls(f.callsPerTick), note: `at most 500 queries and 100,800 datapoints per call${targets.length > 1 ? ', per region and account' : ''}` },
+      {
+        ...queries(f.queriesPerTick),
+        perMonth: f.metricsRequestedPerMonth,
+        note: 'one per series and statistic; each is one metric requested, as billed',
+      },
+      {
+        ...calls(f.callsPerTick),
+        note: `at most 500 queries and 100,800 datapoints per call${targets.length > 1 ? ', per region and account' : ''}`,
+      },
     ],
     datapoints: [{ perTick: f.datapointsPerTick }],
     cost: [
@@ -142,7 +150,9 @@ export function planOf(targets: readonly PlannedTarget[], options: CloudWatchOpt
         currency: 'USD',
         per: 'month',
         what: 'GetMetricData',
-        basis: `an estimate at the list price of USD ${USD_PER_1000_METRICS_REQUESTED} per 1,000 metrics requested; check aws.amazon.com/cloudwatch/pricing for your region`,
+        basis:
+          `an estimate at the list price of USD ${USD_PER_1000_METRICS_REQUESTED} per 1,000 metrics requested; ` +
+          'check aws.amazon.com/cloudwatch/pricing for your region',
       },
     ],
     notes: [],
@@ -168,7 +178,10 @@ export function planOf(targets: readonly PlannedTarget[], options: CloudWatchOpt
   const every = Math.max(options.discoveryTtl, schedule.interval);
   if (discovery.failed) {
     const what = discovery.tagged === 0 ? '"*" dimensions' : discovery.entries === 0 ? 'tags' : '"*" dimensions or tags';
-    plan.notes!.push(`discovery: ${discovery.entries + discovery.tagged} metric name(s) with ${what} could not be listed (${discovery.failed}): the figures above leave their series out`);
+    plan.notes!.push(
+      `discovery: ${discovery.entries + discovery.tagged} metric name(s) with ${what} could not be listed (${discovery.failed}): ` +
+        'the figures above leave their series out',
+    );
   } else {
     const perMonth = (requests: number) => n((requests * SECONDS_PER_MONTH) / every);
     if (discovery.entries > 0) {
@@ -188,7 +201,8 @@ export function planOf(targets: readonly PlannedTarget[], options: CloudWatchOpt
     const { shares, current } = extras.shards;
     plan.parts.push({
       title:
-        `shards: ${shares.length}; the figures above are the whole job's, each shard polls its share of the queries (the metrics requested add up; ` +
+        `shards: ${shares.length}; the figures above are the whole job's, each shard polls its share of the queries ` +
+        '(the metrics requested add up; ' +
         'calls may not, as every shard rounds up per region and account; every shard still discovers everything)',
       parts: shares.map((share) => ({
         label: `shard ${share.index + 1}/${shares.length}`,

@@ -226,7 +226,9 @@ function exhaustedText(limit: RateLimitHeaders, settings: ApiSettings): string {
 /** `<reason>; it resets at 2026-05-01T12:00:00Z (in 37 min), no requests until then`: the line the runner logs. */
 function blockedText(block: GateClosure<BlockKind>, nowMs: number): string {
   const when = `${iso(block.until)} (in ${waitText(block.until - nowMs)})`;
-  return block.detail === 'reset' ? `${block.reason}; it resets at ${when}, no requests until then` : `${block.reason}; no requests until ${when}`;
+  return block.detail === 'reset'
+    ? `${block.reason}; it resets at ${when}, no requests until then`
+    : `${block.reason}; no requests until ${when}`;
 }
 
 /** GitHub's error bodies are `{"message": "...", "documentation_url": "..."}`; anything else is shown cut short. */

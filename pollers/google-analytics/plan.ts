@@ -73,14 +73,20 @@ export function planRequests(options: GoogleAnalyticsOptions, schedule: JobSched
     const perHour = perTick * Math.max(1, 3600 / interval);
     requests.push(
       { what: 'runRealtimeReport calls', singular: 'runRealtimeReport call', perTick, perDay, note: 'realtime' },
-      { what: 'realtime tokens', estimate: true, perTick: perTick * TOKENS_PER_REQUEST, perHour: perHour * TOKENS_PER_REQUEST, perDay: perDay * TOKENS_PER_REQUEST },
+      {
+        what: 'realtime tokens',
+        estimate: true,
+        perTick: perTick * TOKENS_PER_REQUEST,
+        perHour: perHour * TOKENS_PER_REQUEST,
+        perDay: perDay * TOKENS_PER_REQUEST,
+      },
     );
     quota.push(
       { what: 'realtime tokens', estimate: true, used: perDay * TOKENS_PER_REQUEST, limit: STANDARD_QUOTA.tokensPerDay, per: 'day' },
       { what: 'realtime tokens', estimate: true, used: perHour * TOKENS_PER_REQUEST, limit: STANDARD_QUOTA.tokensPerHour, per: 'hour' },
     );
     if (perDay * TOKENS_PER_REQUEST > STANDARD_QUOTA.tokensPerDay) {
-      plan.warnings!.push('realtime would spend more than a standard property\'s daily realtime tokens; lengthen the interval or merge entries');
+      plan.warnings!.push("realtime would spend more than a standard property's daily realtime tokens; lengthen the interval or merge entries");
     }
   }
 
@@ -92,14 +98,26 @@ export function planRequests(options: GoogleAnalyticsOptions, schedule: JobSched
     const peakHour = cost.reportRequestsPeakHour * TOKENS_PER_REQUEST;
     const due = 'per tick when all are due: the first tick, then as their every passes';
     requests.push(
-      { what: 'batchRunReports calls', singular: 'batchRunReports call', perTick: batches, note: `for ${count} report${count > 1 ? 's' : ''}, ${due}` },
+      {
+        what: 'batchRunReports calls',
+        singular: 'batchRunReports call',
+        perTick: batches,
+        note: `for ${count} report${count > 1 ? 's' : ''}, ${due}`,
+      },
       { what: 'batchRunReports calls', estimate: true, perDay: cost.batchCallsPerDay },
       { what: 'report tokens', estimate: true, perTick: count * TOKENS_PER_REQUEST, perDay },
     );
     quota.push(
       { what: 'tokens', estimate: true, used: perDay, limit: STANDARD_QUOTA.tokensPerDay, per: 'day' },
       { what: 'tokens', estimate: true, used: peakHour, limit: STANDARD_QUOTA.tokensPerHour, per: 'hour', scope: 'in the busiest hour' },
-      { what: 'tokens', estimate: true, used: peakHour, limit: STANDARD_QUOTA.tokensPerProjectPerHour, per: 'hour', scope: 'per project, in the busiest hour' },
+      {
+        what: 'tokens',
+        estimate: true,
+        used: peakHour,
+        limit: STANDARD_QUOTA.tokensPerProjectPerHour,
+        per: 'hour',
+        scope: 'per project, in the busiest hour',
+      },
     );
     plan.parts!.push({
       title: 'reports',
@@ -109,7 +127,10 @@ export function planRequests(options: GoogleAnalyticsOptions, schedule: JobSched
         const per = report.dimensions.length > 0 ? ` per combination of ${report.dimensions.join(', ')}` : '';
         return {
           label: report.name,
-          notes: [`every ${formatDuration(Math.max(report.every, interval))}, ${periods} ${unit} per fetch → ${periods} rows${per} (one more request per ${number(options.pageSize)} rows)`],
+          notes: [
+            `every ${formatDuration(Math.max(report.every, interval))}, ${periods} ${unit} per fetch → ${periods} rows${per} ` +
+              `(one more request per ${number(options.pageSize)} rows)`,
+          ],
         };
       }),
     });

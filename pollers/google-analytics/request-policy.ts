@@ -98,7 +98,8 @@ export class RequestPolicy {
           const block = this.gates.for(`${propertyId}/${pool}`).closeUntil(returnsAt, error.message, { bucket });
           if (!this.#announced.has(block)) {
             this.#announced.add(block);
-            run.log.warn(`GA quota exhausted (${BUCKET_NAMES[block.detail.bucket]}): ${pool} requests to property ${propertyId} wait until ${iso(block.until)}`, {
+            const until = iso(block.until);
+            run.log.warn(`GA quota exhausted (${BUCKET_NAMES[block.detail.bucket]}): ${pool} requests to property ${propertyId} wait until ${until}`, {
               reason: error.message,
             });
           }
@@ -145,7 +146,8 @@ export class RequestPolicy {
         : run.mode === 'live' && mayWait < limits.maxQuotaWait
           ? `a live tick waits at most its interval (${formatDuration(mayWait)})`
           : `maxQuotaWait is ${formatDuration(mayWait)}`;
-      throw new Ga4ApiError(`${what}: not sent: ${exhausted} until ${iso(block.until)}, in ${formatDuration(Math.ceil(waitSeconds))}, and ${why}`, 'quota', 429, 'RESOURCE_EXHAUSTED', bucket);
+      const notSent = `${what}: not sent: ${exhausted} until ${iso(block.until)}, in ${formatDuration(Math.ceil(waitSeconds))}, and ${why}`;
+      throw new Ga4ApiError(notSent, 'quota', 429, 'RESOURCE_EXHAUSTED', bucket);
     }
     run.stats.count('quota_waits');
     run.log.info(`${what}: waiting ${formatDuration(Math.ceil(waitSeconds))} for GA quota (${BUCKET_NAMES[bucket]})`);

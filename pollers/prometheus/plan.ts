@@ -22,8 +22,13 @@ export function planOf(options: PrometheusOptions, schedule: JobSchedule): PollP
   const dayRequests = Math.ceil(queries * requestsPerWindow * (86400 / windowSeconds));
 
   const plan: PollPlan = {
-    summary: [`${queries} ${queries === 1 ? 'query' : 'queries'}, step ${formatDuration(step)} (the interval), every ${formatDuration(step)}, window ${formatDuration(tickSeconds)}`],
-    requests: [{ what: 'requests', singular: 'request', perTick: tickRequests, perDay: Math.ceil(tickRequests * (86400 / step)), note: 'query_range' }],
+    summary: [
+      `${queries} ${queries === 1 ? 'query' : 'queries'}, step ${formatDuration(step)} (the interval), ` +
+        `every ${formatDuration(step)}, window ${formatDuration(tickSeconds)}`,
+    ],
+    requests: [
+      { what: 'requests', singular: 'request', perTick: tickRequests, perDay: Math.ceil((tickRequests * 86400) / step), note: 'query_range' },
+    ],
     datapoints: [{ perTick: tickPoints, note: 'per series of each query' }],
     notes: [
       `backfill and catch-up: windows of ${formatDuration(windowSeconds)} (maxWindow), ` +
@@ -50,7 +55,7 @@ export function planOf(options: PrometheusOptions, schedule: JobSchedule): PollP
     );
   }
   if (bytes > options.maxResponseBytes) {
-    plan.warnings!.push(`over the limit: an answer that large exceeds maxResponseBytes: lower maxWindow or maxSeries, or raise maxResponseBytes`);
+    plan.warnings!.push('over the limit: an answer that large exceeds maxResponseBytes: lower maxWindow or maxSeries, or raise maxResponseBytes');
   }
   return plan;
 }

@@ -9,14 +9,19 @@ export function planQueries(options: SqlOptions, schedule: JobSchedule): PollPla
   const timeout = statementTimeoutMs(options, schedule.interval) / 1000;
   const queries = options.queries.length;
   const plan: PollPlan = {
-    summary: [`database: ${maskUrl(options.url)} (${dialect === 'postgres' ? 'PostgreSQL' : 'MySQL/MariaDB'}), pool of ${options.poolSize}, read-only transactions`],
+    summary: [
+      `database: ${maskUrl(options.url)} (${dialect === 'postgres' ? 'PostgreSQL' : 'MySQL/MariaDB'}), ` +
+        `pool of ${options.poolSize}, read-only transactions`,
+    ],
     requests: [
       {
         what: 'queries',
         singular: 'query',
         perTick: queries,
         perHour: Math.ceil((queries * 3600) / schedule.interval),
-        note: `every ${formatDuration(schedule.interval)}, each at most ${options.maxRows} rows and ${formatDuration(timeout)} (statement timeout)`,
+        note:
+          `every ${formatDuration(schedule.interval)}, ` +
+          `each at most ${options.maxRows} rows and ${formatDuration(timeout)} (statement timeout)`,
       },
     ],
     parts: [{ title: 'queries', parts: [] }],

@@ -282,7 +282,8 @@ describe('github', () => {
     const many = githubOptions.parse({ repositories: ['a/1', 'a/2', 'a/3', 'a/4', 'a/5', 'a/6'] });
     expect(formatPlan(planOf(many, { interval: 300, delay: 0, lookback: 0 }))).toEqual([
       '6 repositories, every 5m',
-      'requests: 6 requests per tick, 72 per hour (1 per repository, at most; answers "304 Not Modified" (nothing changed since the last tick of this process) do not count)',
+      'requests: 6 requests per tick, 72 per hour (1 per repository, at most; ' +
+        'answers "304 Not Modified" (nothing changed since the last tick of this process) do not count)',
       'quota: 72 of 60 requests per hour (120%), without a token (per IP address)',
       'warning: over the limit: runs would fail once it is used up; set a token, or raise interval to at least 360s',
     ]);

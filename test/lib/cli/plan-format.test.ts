@@ -3,6 +3,7 @@ import { expect, it } from 'vitest';
 import { formatPlan, percent } from '../../../lib/cli/plan-format.ts';
 
 it('writes summary, requests, datapoints, cost, quota, parts, notes and warnings in that order', () => {
+  const call = { what: 'calls', singular: 'call' };
   const lines = formatPlan({
     warnings: ['over the limit: raise interval'],
     notes: ['history: none'],
@@ -10,8 +11,8 @@ it('writes summary, requests, datapoints, cost, quota, parts, notes and warnings
       {
         title: 'per region and account pair',
         parts: [
-          { label: 'eu-west-1', requests: [{ what: 'queries', singular: 'query', perTick: 1 }, { what: 'calls', singular: 'call', perTick: 1 }] },
-          { label: 'us-east-1', requests: [{ what: 'queries', perTick: 1500 }, { what: 'calls', singular: 'call', perTick: 3 }], current: true },
+          { label: 'eu-west-1', requests: [{ what: 'queries', singular: 'query', perTick: 1 }, { ...call, perTick: 1 }] },
+          { label: 'us-east-1', requests: [{ what: 'queries', perTick: 1500 }, { ...call, perTick: 3 }], current: true },
           { label: 'query q', notes: ['parameters none', 'history: no'] },
           { label: 'mixed', requests: [{ what: 'calls', perTick: 2, perDay: 48 }], notes: ['a note'] },
         ],
@@ -20,7 +21,10 @@ it('writes summary, requests, datapoints, cost, quota, parts, notes and warnings
     quota: [{ what: 'tokens', used: 70, limit: 40_000, per: 'hour', estimate: true, scope: 'in the busiest hour' }],
     cost: [{ amount: 1234.5, currency: 'USD', per: 'month', what: 'GetMetricData', basis: 'list price' }],
     datapoints: [{ perTick: 10_000 }],
-    requests: [{ what: 'queries', perTick: 1000, perMonth: 8_760_000, note: 'one per series' }, { what: 'tokens', estimate: true, perHour: 1200 }],
+    requests: [
+      { what: 'queries', perTick: 1000, perMonth: 8_760_000, note: 'one per series' },
+      { what: 'tokens', estimate: true, perHour: 1200 },
+    ],
     summary: ['region eu-west-1; interval 5m'],
   });
   expect(lines).toEqual([
