@@ -28,7 +28,7 @@ export { silentLogger, type LogFields, type Logger, type LogLevel } from './logg
 export { systemClock, type Clock } from './clock.ts';
 export { inShard, shardOf, type Shard } from './shard.ts';
 export { RateLimiter, sharedRateLimiter, type RateLimiterOptions } from './rate-limiter.ts';
-export { backoffDelay } from './backoff.ts';
+export { backoffDelay, type BackoffShape } from './backoff.ts';
 export { deadline, formatMs, type Deadline } from './deadline.ts';
 export { DEFAULT_MAX_RESPONSE_BYTES, readBoundedJson, readBoundedText, ResponseTooLargeError } from './bounded-body.ts';
 export { blockedPortMessage, FETCH_BLOCKED_PORTS, fetchBlockedPort } from './fetch-ports.ts';
