@@ -1,8 +1,7 @@
 // AWS CloudWatch metrics through GetMetricData: every datapoint, late data corrected, in the fewest calls the API allows,
 // over any number of regions and accounts in one job, resources found by tag, and the work splittable across hosts.
 import type { ResourceTagMapping } from '@aws-sdk/client-resource-groups-tagging-api';
-import pLimit from 'p-limit';
-import { systemClock, isConfigError, silentLogger, type Logger, definePoller, type JobSchedule, type PollPlan, type PollStats, type Sink, type TimeWindow, templatePlaceholders, inShard, shardOf, type Shard } from '../lib/poller-kit/index.ts';
+import { fanOut, PartialFailure, systemClock, isConfigError, silentLogger, type Logger, definePoller, type JobSchedule, type PollPlan, type PollStats, type Sink, type TimeWindow, templatePlaceholders, inShard, shardOf, type Shard } from '../lib/poller-kit/index.ts';
 import { CloudWatchCalls, RateLimits, type CallRun } from './cloudwatch/api-calls.ts';
 import { CALL_LIMITS, gcd, planCalls } from './cloudwatch/batching.ts';
 import { CloudWatchClients, type CloudWatchTarget, type TargetSpec } from './cloudwatch/client.ts';
@@ -12,7 +11,7 @@ import { discoverDimensionSets, type DimensionPairs } from './cloudwatch/discove
 import { runCall } from './cloudwatch/get-metric-data.ts';
 import { cloudWatchOptions, type CloudWatchOptions } from './cloudwatch/options.ts';
 import { RETENTION_SECONDS } from './cloudwatch/periods.ts';
-import { planLines, shardShares, type DiscoveryNote, type PlannedTarget } from './cloudwatch/plan.ts';
+import { planOf as planFromFigures, shardShares, type DiscoveryNote, type PlannedTarget } from './cloudwatch/plan.ts';
 import { accountOfRoleArn } from './cloudwatch/resource-types.ts';
 import { expandSeries, needsDiscovery, staticSeriesCount, type Series } from './cloudwatch/series.ts';
 import { discoverTaggedResources } from './cloudwatch/tag-discovery.ts';
@@ -76,34 +75,43 @@ export function createCloudWatchPoller(dependencies: CloudWatchDependencies = {}
       const recentlyActive = mode === 'live' && options.recentlyActiveOnly;
       const run: TargetRun = { options, job, window, sink, log, calls, instance, shard, recentlyActive };
       // Region and account pairs side by side, each with its own clients, rate limits and calls; on abort, the
-      // pairs still queued are rejected at once.
-      const limit = pLimit({ concurrency: options.targetConcurrency, rejectOnClear: true });
-      const clear = () => limit.clearQueue();
-      signal.addEventListener('abort', clear, { once: true });
-      const outcomes = await Promise.allSettled(job.specs.map((spec) => limit(() => pollTarget(spec, run))));
-      signal.removeEventListener('abort', clear);
-      stats.gauge('series', outcomes.reduce((n, o) => n + (o.status === 'fulfilled' ? o.value : 0), 0));
-
-      const failures = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [{ spec: job.specs[i]!, error: o.reason as unknown }] : []));
-      if (failures.length === 0) return;
-      const configError = failures.find((f) => isConfigError(f.error));
-      if (configError) throw configError.error;
-      // Credentials missing or refused for every pair: nothing the job asks for can be read until someone sets
-      // them, so the job stops with one line saying what to set (exit 78) instead of failing every window again.
-      // When only some pairs are refused (a region not enabled, one role's trust policy), the others carry on.
-      const refused = failures.map(({ spec, error }) => credentialError(error, { region: spec.region, role: spec.role, roleField: spec.role?.field }));
-      if (failures.length === job.specs.length && refused.every(Boolean)) throw refused[0]!;
-      if (signal.aborted || job.specs.length === 1) throw failures[0]!.error;
-      // One pair failing (a role that cannot be assumed, a region not enabled) does not cost the others their
-      // datapoints: they have all delivered by now. Each failure gets its line and its count; the run then
-      // fails once, so the runner logs and counts it (and catch-up or a backfill fetches the window again).
-      for (const { spec, error } of failures) log.warn(`${labelOf(spec)} failed; the other regions and accounts delivered`, { error: (error as Error)?.message ?? String(error) });
-      stats.count('target_errors', failures.length);
-      const first = failures[0]!;
-      throw new Error(
-        `${failures.length} of ${job.specs.length} region and account pairs failed (${failures.map((f) => labelOf(f.spec)).join('; ')}): ${(first.error as Error)?.message ?? String(first.error)}`,
-        { cause: first.error },
-      );
+      // pairs still queued are not started.
+      let series = 0;
+      try {
+        await fanOut(job.specs, async (spec) => {
+          const fetched = await pollTarget(spec, run); // (not `series += await …`: that adds to the value before the wait)
+          series += fetched;
+        }, {
+          concurrency: options.targetConcurrency,
+          signal,
+          stats,
+          noun: 'region and account pairs',
+          label: labelOf,
+          // Pairs mostly fail for one reason (a role's trust policy, a region not enabled): name them, quote it once.
+          summary: 'first',
+        });
+      } catch (error) {
+        if (!(error instanceof PartialFailure)) throw error;
+        const failures = error.failures as PartialFailure<TargetSpec>['failures'];
+        // Credentials missing or refused for every pair: nothing the job asks for can be read until someone sets
+        // them, so the job stops with one line saying what to set (exit 78) instead of failing every window again.
+        // When only some pairs are refused (a region not enabled, one role's trust policy), the others carry on.
+        const refused = failures.map(({ item: spec, error: e }) =>
+          credentialError(e, { region: spec.region, role: spec.role, roleField: spec.role?.field }),
+        );
+        if (failures.length === job.specs.length && refused.every(Boolean)) throw refused[0]!;
+        if (job.specs.length === 1) throw failures[0]!.error;
+        // One pair failing does not cost the others their datapoints: they have all delivered by now. Each failure
+        // gets its line and its count; the run then fails once, so the runner logs and counts it (and catch-up or
+        // a backfill fetches the window again).
+        for (const { item: spec, error: e } of failures) {
+          log.warn(`${labelOf(spec)} failed; the other regions and accounts delivered`, { error: (e as Error)?.message ?? String(e) });
+        }
+        stats.count('target_errors', failures.length);
+        throw error;
+      } finally {
+        stats.gauge('series', series);
+      }
     },
 
     async plan(options, schedule: JobSchedule, context) {
@@ -168,7 +176,7 @@ async function planOf(options: CloudWatchOptions, schedule: JobSchedule, shard: 
     shard && shard.count > 1
       ? { current: shard.index, shares: shardShares(targets, options, schedule, shard.count, (target, s) => shardOf(queryKey(target.label, s), shard.count)) }
       : undefined;
-  return { lines: planLines(targets, options, schedule, { discovery: note, ...(shards ? { shards } : {}) }) };
+  return planFromFigures(targets, options, schedule, { discovery: note, ...(shards ? { shards } : {}) });
 }
 
 interface TargetRun {
@@ -205,23 +213,15 @@ async function pollTarget(spec: TargetSpec, run: TargetRun): Promise<number> {
     log.debug('nothing to fetch in this window', { target: label, series: series.length, window: `${window.start}-${window.end}` });
     return series.length;
   }
-  // On abort, calls still queued are rejected at once (the SDK aborts those in flight).
-  const limit = pLimit({ concurrency: options.concurrency, rejectOnClear: true });
-  const clear = () => limit.clearQueue();
-  signal.addEventListener('abort', clear, { once: true });
-  const outcomes = await Promise.allSettled(
-    planned.map((call) => limit(() => runCall(call, { getMetricData: (input) => calls.getMetricData(input), sink, stats, log }))),
-  );
-  signal.removeEventListener('abort', clear);
-
-  // One failed call does not cost the others their datapoints; the run still fails, so the runner logs
-  // and counts it (and a backfill retries the window).
-  const failures = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason as unknown);
-  if (failures.length > 0) {
-    const first = failures[0];
-    if (isConfigError(first) || signal.aborted) throw first;
-    throw new Error(`${failures.length} of ${planned.length} GetMetricData calls failed: ${(first as Error)?.message ?? String(first)}`, { cause: first });
-  }
+  // One failed call does not cost the others their datapoints; the run still fails, so the runner logs and counts
+  // it (and a backfill retries the window). On abort, calls still queued are not started (the SDK aborts those in flight).
+  const callRun: Parameters<typeof runCall>[1] = { getMetricData: (input) => calls.getMetricData(input), sink, stats, log };
+  await fanOut(planned, async (call) => void (await runCall(call, callRun)), {
+    concurrency: options.concurrency,
+    signal,
+    noun: 'GetMetricData calls',
+    summary: 'first',
+  });
   return series.length;
 }
 

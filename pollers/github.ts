@@ -7,9 +7,12 @@ import {
   DEFAULT_MAX_RESPONSE_BYTES,
   definePoller,
   duration,
+  fanOut,
   fetchBlockedPort,
   formatDuration,
   type JobSchedule,
+  PartialFailure,
+  type PollPlan,
 } from '../lib/poller-kit/index.ts';
 import { dailyViews, repositoryValues } from './github/repository-metrics.ts';
 import { GitHubApiError, GitHubRestApi, RateLimitError, type ApiSettings } from './github/rest-api.ts';
@@ -88,67 +91,77 @@ export function createGitHubPoller() {
         maxResponseBytes: options.maxResponseBytes,
       };
       const prefix = options.prefix.split('.');
-      const failures: Error[] = [];
 
-      // One request at a time: GitHub asks for serial requests to stay clear of its secondary limits.
-      for (const repository of options.repositories) {
-        const [owner, name] = repository.split('/') as [string, string];
-        // Owner and name are data: each stays one path node ("next.js" becomes next_js, never two nodes).
-        const base = [...prefix, owner, name];
-        const path = `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(name)}`;
-        try {
-          const values = repositoryValues(await api.get(ctx, settings, path));
-          if (values.length === 0) throw new Error(`GET ${path} answered without any of the repository's counts`);
-          for (const [leaf, value] of values) sink.emit([...base, leaf], value, window.end);
+      // One request at a time: GitHub asks for serial requests to stay clear of its secondary limits. One
+      // repository's failure does not cost the others their datapoints; the run still fails, so the runner
+      // logs it in one line and counts it. A used-up limit stops the run: the next repository would only be
+      // refused too.
+      await fanOut(
+        options.repositories,
+        async (repository) => {
+          const [owner, name] = repository.split('/') as [string, string];
+          // Owner and name are data: each stays one path node ("next.js" becomes next_js, never two nodes).
+          const base = [...prefix, owner, name];
+          const path = `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(name)}`;
+          try {
+            const values = repositoryValues(await api.get(ctx, settings, path));
+            if (values.length === 0) throw new Error(`GET ${path} answered without any of the repository's counts`);
+            for (const [leaf, value] of values) sink.emit([...base, leaf], value, window.end);
 
-          if (options.traffic) {
-            for (const day of dailyViews(await api.get(ctx, settings, `${path}/traffic/views?per=day`))) {
-              sink.emit([...base, 'traffic', 'views'], day.views, day.timestamp);
-              sink.emit([...base, 'traffic', 'unique_visitors'], day.uniqueVisitors, day.timestamp);
+            if (options.traffic) {
+              for (const day of dailyViews(await api.get(ctx, settings, `${path}/traffic/views?per=day`))) {
+                sink.emit([...base, 'traffic', 'views'], day.views, day.timestamp);
+                sink.emit([...base, 'traffic', 'unique_visitors'], day.uniqueVisitors, day.timestamp);
+              }
             }
+          } catch (error) {
+            if (error instanceof RateLimitError || ctx.signal.aborted) throw error;
+            // A missing, wrong or too weak token fails every request and every tick alike (and GitHub locks out
+            // clients that keep sending a bad one): a configuration error, exit 78, no retries.
+            throw credentialError(error, repository, settings) ?? explain(error as Error, repository, settings);
           }
-        } catch (error) {
-          // A used-up limit stops the run: asking for the next repository would only be refused too.
-          if (error instanceof RateLimitError || ctx.signal.aborted) throw error;
-          // A missing, wrong or too weak token fails every request and every tick alike (and GitHub locks out
-          // clients that keep sending a bad one): a configuration error, exit 78, no retries.
-          const refused = credentialError(error, repository, settings);
-          if (refused) throw refused;
-          failures.push(explain(error as Error, repository, settings));
-        }
-      }
-
-      // One repository's failure does not cost the others their datapoints; the run still fails, so the
-      // runner logs it in one line and counts it.
-      if (failures.length === 1) throw failures[0]!;
-      if (failures.length > 1) {
-        throw new Error(`${failures.length} of ${options.repositories.length} repositories failed: ${failures.map((f) => f.message).join('; ')}`);
-      }
+        },
+        // The errors name their repository: a single failure is thrown as it is, several as one line.
+        { concurrency: 1, signal: ctx.signal, stats: ctx.stats, noun: 'repositories', isFatal: (error) => error instanceof RateLimitError },
+      ).catch((error: unknown) => {
+        throw error instanceof PartialFailure && error.failures.length === 1 ? error.failures[0]!.error : error;
+      });
     },
 
-    plan(options, schedule) {
-      return { lines: planLines(options, schedule) };
-    },
+    plan: (options, schedule) => planOf(options, schedule),
   });
 }
 
 export default createGitHubPoller;
 
 /** What a tick costs against the hourly limit, for `bin/poll.ts github --plan`. */
-export function planLines(options: GitHubOptions, schedule: JobSchedule): string[] {
+export function planOf(options: GitHubOptions, schedule: JobSchedule): PollPlan {
   const perRepository = options.traffic ? 2 : 1;
   const perTick = options.repositories.length * perRepository;
   const perHour = Math.ceil((perTick * 3600) / schedule.interval);
   const limit = options.token ? TOKEN_LIMIT : UNAUTHENTICATED_LIMIT;
-  const lines = [
-    `${options.repositories.length} repositories, ${perTick} requests per tick (${perRepository} per repository), every ${formatDuration(schedule.interval)}: at most ${perHour} requests an hour`,
-    `GitHub allows ${limit} an hour ${options.token ? 'with a token' : 'without a token (per IP address)'}; answers "304 Not Modified" (nothing changed since the last tick of this process) do not count`,
-  ];
+  const plan: PollPlan = {
+    summary: [`${options.repositories.length} repositories, every ${formatDuration(schedule.interval)}`],
+    requests: [
+      {
+        what: 'requests',
+        perTick,
+        perHour,
+        note:
+          `${perRepository} per repository, at most; ` +
+          'answers "304 Not Modified" (nothing changed since the last tick of this process) do not count',
+      },
+    ],
+    quota: [
+      { what: 'requests', limit, used: perHour, per: 'hour', scope: options.token ? 'with a token' : 'without a token (per IP address)' },
+    ],
+  };
   if (perHour > limit) {
     const interval = Math.ceil((perTick * 3600) / limit);
-    lines.push(`over the limit: runs would fail once it is used up; ${options.token ? '' : 'set a token, or '}raise interval to at least ${interval}s`);
+    const fix = `${options.token ? '' : 'set a token, or '}raise interval to at least ${interval}s`;
+    plan.warnings = [`over the limit: runs would fail once it is used up; ${fix}`];
   }
-  return lines;
+  return plan;
 }
 
 /**

@@ -1,5 +1,5 @@
 // Google Analytics 4: realtime minutes and hourly/daily reports from the Data API (v1beta), revised data re-fetched, within quota.
-import { isConfigError, definePoller, type PollContext } from '../lib/poller-kit/index.ts';
+import { fanOut, isConfigError, definePoller, PartialFailure, type PollContext, type PollStats } from '../lib/poller-kit/index.ts';
 import { classifyError } from './google-analytics/api-error.ts';
 import { runBatch } from './google-analytics/batching.ts';
 import { ClientFactory, type Ga4Client, type RunRealtimeReportRequest, type RunReportResponse } from './google-analytics/client.ts';
@@ -216,28 +216,63 @@ export function createGoogleAnalyticsPoller(dependencies: GoogleAnalyticsDepende
       const { options } = ctx;
       const client = clients.create(options, env(), ctx.fetch);
       const gauges = new QuotaGauges();
-      // Each task resolves to its failures, so one failing request never hides the points of the others.
-      const tasks: Promise<Error[]>[] = [];
-      // Realtime covers only the last minutes: it has no history to backfill.
-      if (ctx.mode === 'live') {
-        options.realtime.forEach((entry, i) =>
-          tasks.push(pollRealtime(ctx, client, entry, i, gauges).then(() => [], (error: unknown) => [asError(error, `realtime[${i}]`)])),
-        );
-      }
+      // The parts: each realtime entry (live only: realtime covers only the last minutes, it has no history), and
+      // the reports due, fetched together in batches (a batch's failure fails its reports, the others deliver).
+      type Part = { realtime: RealtimeEntry; index: number } | { reports: ReportEntry[] };
+      const parts: Part[] = ctx.mode === 'live' ? options.realtime.map((entry, index) => ({ realtime: entry, index })) : [];
       const due = ctx.mode === 'backfill' ? options.reports : options.reports.filter((report) => isDue(ctx, report));
-      if (due.length > 0) tasks.push(pollReports(ctx, client, due, gauges).catch((error: unknown) => [asError(error, 'reports')]));
-      const errors = (await Promise.all(tasks)).flat();
-      gauges.flush(ctx.stats);
-      if (errors.length === 1) throw errors[0]!;
-      if (errors.length > 1) {
-        const config = errors.find(isConfigError);
-        if (config) throw config;
-        throw combinedError(errors);
+      if (due.length > 0) parts.push({ reports: due });
+      try {
+        await fanOut(
+          parts,
+          async (part) => {
+            if ('realtime' in part) return pollRealtime(ctx, client, part.realtime, part.index, gauges);
+            const errors = await pollReports(ctx, client, part.reports, gauges);
+            const config = errors.find(isConfigError);
+            if (config) throw config;
+            if (errors.length > 0) throw new BatchFailures(errors);
+          },
+          {
+            // Every part at once: the property's limiter (request-policy.ts) keeps GA's 10 requests in flight.
+            concurrency: Math.max(1, parts.length),
+            signal: ctx.signal,
+            noun: 'GA requests',
+            label: (part) => ('realtime' in part ? `realtime[${part.index}]` : 'reports'),
+            // A request cut by the run's deadline says what it was waiting for: that is the line the runner logs.
+            abortWins: false,
+          },
+        );
+      } catch (error) {
+        throw error instanceof PartialFailure ? requestsError(error, ctx.stats) : error;
+      } finally {
+        gauges.flush(ctx.stats);
       }
     },
 
     plan: (options, schedule) => planRequests(options, schedule),
   });
+}
+
+/** The failed batches of the reports part: each is one failed request, counted and named on its own. */
+class BatchFailures extends Error {
+  readonly errors: Error[];
+
+  constructor(errors: Error[]) {
+    super(errors.map((e) => e.message).join('; '));
+    this.errors = errors;
+  }
+}
+
+/**
+ * The failed requests (realtime entries, report batches), each counted in `parts_failed`, as the runner's one line:
+ * one request's own error, or several with those that failed for the same reason named together.
+ */
+function requestsError(failure: PartialFailure, stats: PollStats): Error {
+  const errors = failure.failures.flatMap(({ error, label }) =>
+    error instanceof BatchFailures ? error.errors : [asError(error, label ?? 'reports')],
+  );
+  stats.count('parts_failed', errors.length);
+  return errors.length === 1 ? errors[0]! : combinedError(errors);
 }
 
 /** One error for the runner's one log line: requests that failed for the same reason are named together. */

@@ -3,7 +3,7 @@ import { ConfigError, fanOut, type Logger, definePoller, type PollContext } from
 import { queryRange } from './prometheus/client.ts';
 import { emitSeries } from './prometheus/datapoints.ts';
 import { MAX_POINTS_PER_SERIES, prometheusOptions, type PrometheusOptions, type QueryOptions } from './prometheus/options.ts';
-import { planLines } from './prometheus/plan.ts';
+import { planOf } from './prometheus/plan.ts';
 import { PrometheusApiError } from './prometheus/response.ts';
 import { stepRanges } from './prometheus/steps.ts';
 
@@ -114,15 +114,14 @@ export function createPrometheusPoller() {
       await fanOut(options.queries, (query, signal) => pollQuery(ctx, query, signal), {
         concurrency: options.concurrency,
         signal: ctx.signal,
+        stats,
         noun: 'queries',
         label: (query) => `query ${query.name}`,
         onFailure: () => stats.count('prometheus.failed_queries'),
       });
     },
 
-    plan(options, schedule) {
-      return { lines: planLines(options, schedule) };
-    },
+    plan: (options, schedule) => planOf(options, schedule),
   });
 }
 

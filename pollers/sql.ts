@@ -1,13 +1,15 @@
 // Business numbers from PostgreSQL or MySQL/MariaDB: read-only queries, the time window bound as parameters (history).
-import { ConfigError, formatMs, fanOut, definePoller, type PollContext } from '../lib/poller-kit/index.ts';
+import { backoffDelay, ConfigError, formatMs, fanOut, definePoller, type PollContext } from '../lib/poller-kit/index.ts';
 import { isConnectionError, isStatementTimeout, openDatabase, withoutPassword, type Database } from './sql/database.ts';
 import { dialectOf, optionsSchema, statementTimeoutMs, type SqlOptions, type SqlQuery } from './sql/options.ts';
 import { limitedStatement, parameterValues, rewriteParameters, type RewrittenQuery } from './sql/parameters.ts';
 import { planQueries } from './sql/plan.ts';
 import { mapRows, type RowCounts } from './sql/rows.ts';
 
-/** Pause before the second attempt at a query whose connection failed; doubled after every failure. */
+/** Pause before the second attempt at a query whose connection failed; doubled after every failure (0.5 s, 1 s, 2 s…). */
 const FIRST_RETRY_MS = 500;
+/** The pause before the 10th attempt, the most connectAttempts allows. */
+const LAST_RETRY_MS = 128_000;
 
 type Context = PollContext<SqlOptions>;
 
@@ -51,7 +53,7 @@ export function createSqlPoller() {
         }
         if (!isConnectionError(error) || attempt >= options.connectAttempts) throw error;
         stats.count('sql.connection_retries');
-        const pause = FIRST_RETRY_MS * 2 ** (attempt - 1);
+        const pause = backoffDelay(attempt - 1, FIRST_RETRY_MS, LAST_RETRY_MS, Math.random, { jitter: 0 });
         ctx.log.warn(`query ${query.name}: connection to ${db.where} failed (${describe(error, options.url)}); attempt ${attempt + 1} of ${options.connectAttempts} in ${formatMs(pause)}`);
         await ctx.sleep(pause);
         ctx.signal.throwIfAborted();
@@ -100,6 +102,7 @@ export function createSqlPoller() {
       await fanOut(parts, ({ query, index, rewritten }) => runQuery(ctx, db, query, index, rewritten), {
         concurrency: options.poolSize,
         signal: ctx.signal,
+        stats: ctx.stats,
         noun: 'queries',
         label: ({ query }) => `query ${query.name}`,
         onFailure: ({ query }, error) => {

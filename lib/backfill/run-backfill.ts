@@ -2,6 +2,7 @@
 // each window recorded once its points were delivered to Graphite (the delivery ledger), so an interrupted run resumes.
 import pLimit from 'p-limit';
 import { WaitReporter } from './backfill-wait.ts';
+import { backoffDelay } from '../poller-kit/backoff.ts';
 import type { Clock } from '../poller-kit/clock.ts';
 import { ConfigError } from '../poller-kit/config-error.ts';
 import { deadline } from '../poller-kit/deadline.ts';
@@ -160,7 +161,7 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillSum
       }
       const last = attempt === attempts;
       job.log[last ? 'error' : 'warn'](`window failed${last ? '' : ', retrying'}: ${describeError(result.error)}`, { window: formatWindow(window), attempt });
-      if (!last) await clock.sleep(1000 * 4 ** (attempt - 1), stop);
+      if (!last) await clock.sleep(backoffDelay(attempt - 1, 1000, Infinity, Math.random, { factor: 4, jitter: 0 }), stop); // 1s, 4s, 16s
     }
     summary.failed.push(window);
     report();

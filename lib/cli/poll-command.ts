@@ -2,6 +2,7 @@
 import { loadEnvironmentFile } from '../config/job-config.ts';
 import { parseCommandLine, reportFatal } from './command-line.ts';
 import { systemClock } from '../poller-kit/clock.ts';
+import { formatPlan } from './plan-format.ts';
 import { ConfigError } from '../poller-kit/config-error.ts';
 import { environmentHelp, readEnvironment } from '../config/environment.ts';
 import type { GraphiteWriter } from '../graphite/writer-types.ts';
@@ -66,7 +67,7 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
     if (values.plan) {
       if (!poller.plan) throw new ConfigError(`the ${poller.name} poller cannot estimate its cost (it has no plan)`, { file: 'command line', field: '--plan' });
       const plan = await poller.plan(config.options, config.schedule, { shard });
-      process.stdout.write(plan.lines.join('\n') + '\n');
+      process.stdout.write(formatPlan(plan).join('\n') + '\n');
       return 0;
     }
     const environment = readEnvironment();

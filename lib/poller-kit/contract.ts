@@ -102,9 +102,85 @@ export interface HistorySupport<O> {
   timeZone?(options: O, context: { fetch: typeof globalThis.fetch; signal: AbortSignal }): Promise<string>;
 }
 
-/** Answer of a poller's optional `plan`: what a tick will cost, without fetching datapoints. */
+/**
+ * Answer of a poller's optional `plan`: what a tick will cost, without fetching datapoints. The poller gives the
+ * figures; lib/cli/plan-format.ts writes them, the same way for every poller. What fits no part goes in `notes`.
+ */
 export interface PollPlan {
-  lines: string[];
+  /** What the job reads and when, the first lines ("region eu-west-1; interval 5m, delay 2m…"). */
+  summary: string[];
+  /** Requests (calls, queries, metrics requested, tokens) the job makes. */
+  requests?: PlanRate[];
+  /** Datapoints a tick writes (`what` left out) or reads. */
+  datapoints?: PlanRate[];
+  /** Money the job costs at the source. */
+  cost?: PlanCost[];
+  /** The source's limits, and how much of each the job uses. */
+  quota?: PlanQuota[];
+  /** Figures of each part (a region and account pair, a report, a query, a shard), group by group. */
+  parts?: PlanPartGroup[];
+  /** Lines of their own: discovery, history, backfill windows, what the figures leave out. */
+  notes?: string[];
+  /** What would go wrong as configured (over a limit), and what to change. */
+  warnings?: string[];
+}
+
+/** How many of something, per tick, hour, day and month (those given). */
+export interface PlanRate {
+  /** What is counted, plural ("GetMetricData calls", "queries"); left out, the section's name says it ("datapoints"). */
+  what?: string;
+  /** What is counted when there is one ("GetMetricData call"); `what` otherwise. */
+  singular?: string;
+  perTick?: number;
+  perHour?: number;
+  perDay?: number;
+  perMonth?: number;
+  /** The figures are estimates ("~70 tokens"). */
+  estimate?: boolean;
+  /** What the figure means or depends on, shown in parentheses. */
+  note?: string;
+}
+
+export interface PlanCost {
+  amount: number;
+  /** ISO 4217 code ("USD"). */
+  currency: string;
+  per: 'hour' | 'day' | 'month';
+  /** What is paid for ("GetMetricData"). */
+  what: string;
+  /** What the amount is based on (a list price, and where to check it). */
+  basis: string;
+}
+
+export interface PlanQuota {
+  /** What the limit counts, plural ("requests", "realtime tokens"). */
+  what: string;
+  /** The source's limit per `per`. */
+  limit: number;
+  /** How much of it the job uses per `per`. */
+  used: number;
+  per: 'minute' | 'hour' | 'day';
+  /** Whose limit it is, or under what condition ("without a token (per IP address)", "per project", "busiest hour"). */
+  scope?: string;
+  /** `used` is an estimate. */
+  estimate?: boolean;
+}
+
+/** Parts of one kind ("region and account pairs", "reports", "shards"), each with its own figures. */
+export interface PlanPartGroup {
+  /** The group's heading line, without the colon. */
+  title: string;
+  parts: PlanPart[];
+}
+
+export interface PlanPart {
+  label: string;
+  /** Per-tick figures of this part ("500 queries, 1 GetMetricData call per tick"). */
+  requests?: PlanRate[];
+  /** Facts of this part in words. */
+  notes?: string[];
+  /** The part this process runs (`--plan --shard i/n`). */
+  current?: boolean;
 }
 
 /** What `plan` is told besides the options: the shard asked for with `--plan --shard i/n`, to show each shard's share. */

@@ -10,6 +10,11 @@ export {
   type Poller,
   type PollerDefinition,
   type PollerModuleExport,
+  type PlanCost,
+  type PlanPart,
+  type PlanPartGroup,
+  type PlanQuota,
+  type PlanRate,
   type PollPlan,
   type PollStats,
   type ScheduleDefaults,
@@ -23,7 +28,7 @@ export { silentLogger, type LogFields, type Logger, type LogLevel } from './logg
 export { systemClock, type Clock } from './clock.ts';
 export { inShard, shardOf, type Shard } from './shard.ts';
 export { RateLimiter, sharedRateLimiter, type RateLimiterOptions } from './rate-limiter.ts';
-export { backoffDelay } from './backoff.ts';
+export { backoffDelay, type BackoffShape } from './backoff.ts';
 export { deadline, formatMs, type Deadline } from './deadline.ts';
 export { DEFAULT_MAX_RESPONSE_BYTES, readBoundedJson, readBoundedText, ResponseTooLargeError } from './bounded-body.ts';
 export { blockedPortMessage, FETCH_BLOCKED_PORTS, fetchBlockedPort } from './fetch-ports.ts';
@@ -40,3 +45,4 @@ export {
 } from './time-zone.ts';
 export { renderPathTemplate, templatePlaceholders } from './path-template.ts';
 export { seriesName } from './series-name.ts';
+export { RequestGate, RequestGates, type ClosedGate, type GateClosure } from './request-gate.ts';

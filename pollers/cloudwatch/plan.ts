@@ -1,5 +1,5 @@
 // What a job costs before it runs: queries and calls per tick, metrics requested per month, the estimated bill.
-import { formatDuration, type JobSchedule, type TimeWindow } from '../../lib/poller-kit/index.ts';
+import { formatDuration, type JobSchedule, type PlanRate, type PollPlan, type TimeWindow } from '../../lib/poller-kit/index.ts';
 import { planCalls } from './batching.ts';
 import type { CloudWatchOptions } from './options.ts';
 import type { Series } from './series.ts';
@@ -117,50 +117,81 @@ export interface PlanExtras {
   shards?: { shares: ShardShare[]; current: number };
 }
 
-export function planLines(targets: readonly PlannedTarget[], options: CloudWatchOptions, schedule: JobSchedule, extras: PlanExtras): string[] {
+export function planOf(targets: readonly PlannedTarget[], options: CloudWatchOptions, schedule: JobSchedule, extras: PlanExtras): PollPlan {
   const f = jobFigures(targets, options, schedule);
   const n = (x: number) => Math.round(x).toLocaleString('en-US');
-  const usd = (x: number) => `USD ${x < 1000 ? x.toFixed(2) : n(x)}`;
-  const calls = (x: number) => `${n(x)} GetMetricData call${x === 1 ? '' : 's'}`;
   const timing = `interval ${formatDuration(schedule.interval)}, delay ${formatDuration(schedule.delay)}, lookback ${formatDuration(schedule.lookback)}, period ${formatDuration(options.period)}`;
   const regions = [...new Set(targets.map((t) => t.region))];
+  const identities = targets.length / regions.length;
   const where =
     targets.length === 1
       ? `region ${regions[0]}`
-      : `regions ${regions.join(', ')} × ${n(targets.length / regions.length)} identit${targets.length / regions.length === 1 ? 'y' : 'ies'}: ${n(targets.length)} region and account pairs`;
-  const lines = [
-    `${where}; ${timing}`,
-    `queries per tick: ${n(f.queriesPerTick)} (one per series and statistic)`,
-    `GetMetricData calls per tick: ${n(f.callsPerTick)} (at most 500 queries and 100,800 datapoints per call${targets.length > 1 ? ', per region and account' : ''})`,
-    `datapoints per tick: ${n(f.datapointsPerTick)}`,
-    `ticks per month: ${n(f.ticksPerMonth)} (730 hours / ${formatDuration(schedule.interval)})`,
-    `metrics requested per month: ${n(f.metricsRequestedPerMonth)}`,
-    `estimated GetMetricData cost: ${usd(f.usdPerMonth)} per month (an estimate at the list price of USD ${USD_PER_1000_METRICS_REQUESTED} per 1,000 metrics requested; check aws.amazon.com/cloudwatch/pricing for your region)`,
-  ];
+      : `regions ${regions.join(', ')} × ${n(identities)} identit${identities === 1 ? 'y' : 'ies'}: ` +
+        `${n(targets.length)} region and account pairs`;
+  const calls = (perTick: number): PlanRate => ({ what: 'GetMetricData calls', singular: 'GetMetricData call', perTick });
+  const queries = (perTick: number): PlanRate => ({ what: 'queries', singular: 'query', perTick });
+  const plan: PollPlan = {
+    summary: [`${where}; ${timing}`, `ticks per month: ${n(f.ticksPerMonth)} (730 hours / ${formatDuration(schedule.interval)})`],
+    requests: [
+      {
+        ...queries(f.queriesPerTick),
+        perMonth: f.metricsRequestedPerMonth,
+        note: 'one per series and statistic; each is one metric requested, as billed',
+      },
+      {
+        ...calls(f.callsPerTick),
+        note: `at most 500 queries and 100,800 datapoints per call${targets.length > 1 ? ', per region and account' : ''}`,
+      },
+    ],
+    datapoints: [{ perTick: f.datapointsPerTick }],
+    cost: [
+      {
+        amount: f.usdPerMonth,
+        currency: 'USD',
+        per: 'month',
+        what: 'GetMetricData',
+        basis:
+          `an estimate at the list price of USD ${USD_PER_1000_METRICS_REQUESTED} per 1,000 metrics requested; ` +
+          'check aws.amazon.com/cloudwatch/pricing for your region',
+      },
+    ],
+    notes: [],
+  };
   if (schedule.interval !== Math.min(options.period, ...options.metrics.map((m) => m.period ?? options.period))) {
-    lines.push(`  the same series fetched every period instead would cost ${usd(f.usdPerMonthAtPeriodInterval)} per month: the interval sets the cost, the period the resolution`);
+    plan.cost!.push({
+      amount: f.usdPerMonthAtPeriodInterval,
+      currency: 'USD',
+      per: 'month',
+      what: 'the same series fetched every period instead',
+      basis: 'the interval sets the cost, the period the resolution',
+    });
   }
+  plan.parts = [];
   if (targets.length > 1) {
-    for (const target of targets) {
+    const parts = targets.map((target) => {
       const t = planFigures(target.series, options, schedule);
-      lines.push(`  ${target.label}: ${n(t.queriesPerTick)} queries, ${calls(t.callsPerTick)} per tick`);
-    }
+      return { label: target.label, requests: [queries(t.queriesPerTick), calls(t.callsPerTick)] };
+    });
+    plan.parts.push({ title: 'per region and account pair', parts });
   }
   const { discovery } = extras;
   const every = Math.max(options.discoveryTtl, schedule.interval);
   if (discovery.failed) {
     const what = discovery.tagged === 0 ? '"*" dimensions' : discovery.entries === 0 ? 'tags' : '"*" dimensions or tags';
-    lines.push(`discovery: ${discovery.entries + discovery.tagged} metric name(s) with ${what} could not be listed (${discovery.failed}): the figures above leave their series out`);
+    plan.notes!.push(
+      `discovery: ${discovery.entries + discovery.tagged} metric name(s) with ${what} could not be listed (${discovery.failed}): ` +
+        'the figures above leave their series out',
+    );
   } else {
     const perMonth = (requests: number) => n((requests * SECONDS_PER_MONTH) / every);
     if (discovery.entries > 0) {
-      lines.push(
+      plan.notes!.push(
         `discovery: ${discovery.entries} metric name(s) with "*" dimensions, ${n(discovery.listMetricsPerRefresh)} ListMetrics request(s) per refresh every ${formatDuration(every)}: ` +
           `about ${perMonth(discovery.listMetricsPerRefresh)} per month (USD ${USD_PER_1000_API_REQUESTS} per 1,000 beyond the free tier's 1,000,000 API requests)`,
       );
     }
     if (discovery.tagged > 0) {
-      lines.push(
+      plan.notes!.push(
         `discovery by tags: ${discovery.tagged} metric name(s), ${n(discovery.getResourcesPerRefresh)} GetResources request(s) per refresh every ${formatDuration(every)}: ` +
           `about ${perMonth(discovery.getResourcesPerRefresh)} per month (the Tagging API is free)`,
       );
@@ -168,13 +199,17 @@ export function planLines(targets: readonly PlannedTarget[], options: CloudWatch
   }
   if (extras.shards) {
     const { shares, current } = extras.shards;
-    lines.push(
-      `shards: ${shares.length}; the figures above are the whole job's, each shard polls its share of the queries (the metrics requested add up; ` +
-        `calls may not, as every shard rounds up per region and account; every shard still discovers everything):`,
-    );
-    for (const share of shares) {
-      lines.push(`  shard ${share.index + 1}/${shares.length}: ${n(share.queriesPerTick)} queries, ${calls(share.callsPerTick)} per tick${share.index === current ? '  <- this one' : ''}`);
-    }
+    plan.parts.push({
+      title:
+        `shards: ${shares.length}; the figures above are the whole job's, each shard polls its share of the queries ` +
+        '(the metrics requested add up; ' +
+        'calls may not, as every shard rounds up per region and account; every shard still discovers everything)',
+      parts: shares.map((share) => ({
+        label: `shard ${share.index + 1}/${shares.length}`,
+        requests: [queries(share.queriesPerTick), calls(share.callsPerTick)],
+        current: share.index === current,
+      })),
+    });
   }
-  return lines;
+  return plan;
 }

@@ -1,6 +1,6 @@
 // GET requests to GitHub's REST API within its rules: rate-limit headers obeyed, ETags reused, errors named.
 import { createHash } from 'node:crypto';
-import { deadline, formatMs, type PollContext, readBoundedText } from '../../lib/poller-kit/index.ts';
+import { deadline, formatMs, type GateClosure, type PollContext, readBoundedText, RequestGates } from '../../lib/poller-kit/index.ts';
 
 /** The API version this poller was written against (GitHub keeps old versions for at least 24 months). */
 export const API_VERSION = '2022-11-28';
@@ -26,11 +26,7 @@ export class GitHubApiError extends Error {
   readonly path: string;
   readonly apiMessage: string;
 
-  constructor(
-    status: number,
-    path: string,
-    apiMessage: string,
-  ) {
+  constructor(status: number, path: string, apiMessage: string) {
     super(`GET ${path} answered ${status}: ${apiMessage}`);
     this.status = status;
     this.path = path;
@@ -43,10 +39,7 @@ export class RateLimitError extends Error {
   override readonly name = 'RateLimitError';
   readonly until: number;
 
-  constructor(
-    message: string,
-    until: number,
-  ) {
+  constructor(message: string, until: number) {
     super(message);
     this.until = until;
   }
@@ -57,11 +50,13 @@ interface Cached {
   body: unknown;
 }
 
+/** `reset`: the primary limit's window ends at `until`; `wait`: GitHub asked for a pause. */
+type BlockKind = 'reset' | 'wait';
+
 interface Block {
   until: number;
   reason: string;
-  /** `reset`: the primary limit's window ends at `until`; `wait`: GitHub asked for a pause. */
-  kind: 'reset' | 'wait';
+  kind: BlockKind;
 }
 
 /**
@@ -70,7 +65,8 @@ interface Block {
  */
 export class GitHubRestApi {
   private readonly cache = new Map<string, Cached>();
-  private readonly blocks = new Map<string, Block>();
+  /** Per token (or IP address) and API root: closed while GitHub's limit forbids asking. */
+  private readonly gates = new RequestGates<BlockKind>();
 
   /** GETs `path` (`/repos/o/r`) and returns its JSON; a 304 returns the body cached with that ETag. */
   async get(ctx: Context, settings: ApiSettings, path: string): Promise<unknown> {
@@ -121,9 +117,9 @@ export class GitHubRestApi {
     if (response.status === 403 || response.status === 429) {
       const block = rateLimitBlock(response.status, limit, retryAfter(response.headers, ctx.now()), messageOf(text), ctx.now(), settings);
       if (block) {
-        this.blocks.set(limiter, block);
+        const closure = this.gates.for(limiter).closeUntil(block.until, block.reason, block.kind);
         ctx.stats.count('throttles');
-        throw new RateLimitError(blockedText(block, ctx.now()), block.until);
+        throw new RateLimitError(blockedText(closure, ctx.now()), closure.until);
       }
     }
     if (!response.ok) throw new GitHubApiError(response.status, path, messageOf(text) || response.statusText || 'no message');
@@ -141,20 +137,16 @@ export class GitHubRestApi {
   }
 
   private refuseWhileBlocked(ctx: Context, limiter: string): void {
-    const block = this.blocks.get(limiter);
-    if (!block) return;
-    if (ctx.now() >= block.until) {
-      this.blocks.delete(limiter);
-      return;
-    }
-    ctx.stats.count('requests_held_back');
-    throw new RateLimitError(blockedText(block, ctx.now()), block.until);
+    this.gates.for(limiter).assertOpen(ctx.now(), (closed) => {
+      ctx.stats.count('requests_held_back');
+      return new RateLimitError(blockedText(closed, ctx.now()), closed.until);
+    });
   }
 
   /** A successful answer that used the last request: the next one would be refused, so do not send it. */
   private noteExhausted(limiter: string, limit: RateLimitHeaders, settings: ApiSettings): void {
     if (limit.remaining === 0 && limit.reset !== undefined) {
-      this.blocks.set(limiter, { until: limit.reset * 1000, kind: 'reset', reason: exhaustedText(limit, settings) });
+      this.gates.for(limiter).closeUntil(limit.reset * 1000, exhaustedText(limit, settings), 'reset');
     }
   }
 }
@@ -232,9 +224,11 @@ function exhaustedText(limit: RateLimitHeaders, settings: ApiSettings): string {
 }
 
 /** `<reason>; it resets at 2026-05-01T12:00:00Z (in 37 min), no requests until then`: the line the runner logs. */
-function blockedText(block: Block, nowMs: number): string {
+function blockedText(block: GateClosure<BlockKind>, nowMs: number): string {
   const when = `${iso(block.until)} (in ${waitText(block.until - nowMs)})`;
-  return block.kind === 'reset' ? `${block.reason}; it resets at ${when}, no requests until then` : `${block.reason}; no requests until ${when}`;
+  return block.detail === 'reset'
+    ? `${block.reason}; it resets at ${when}, no requests until then`
+    : `${block.reason}; no requests until ${when}`;
 }
 
 /** GitHub's error bodies are `{"message": "...", "documentation_url": "..."}`; anything else is shown cut short. */

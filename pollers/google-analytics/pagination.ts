@@ -1,6 +1,7 @@
 // Fetches every page of several reports: first pages together, then the rows still missing, by the rows each answer held, until rowCount.
 import type { RunReportRequest, RunReportResponse } from './client.ts';
 import { inBatches } from './batching.ts';
+import { fanOut, PartialFailure } from '../../lib/poller-kit/index.ts';
 
 export interface Page<R> {
   report: R;
@@ -62,27 +63,33 @@ export async function fetchAllPages<R>(fetch: PagedFetch<R>): Promise<PagedResul
   });
 
   while (pending.length > 0) {
-    await Promise.all(
-      inBatches(pending).map(async (batch) => {
-        try {
-          const responses = await fetch.fetchBatch(batch);
-          for (const [i, page] of batch.entries()) {
-            if (failed.has(page.report)) continue;
-            const response = responses[i]!;
-            const state = progress.get(page.report)!;
-            state.asked = state.asked.filter(([start]) => start !== page.offset);
-            const problem = reconcile(state, page, response);
-            if (problem) {
-              fail([page.report], new Error(problem));
-              continue;
-            }
-            await fetch.onPage(page, response);
+    // Every batch of the round at once (the property's limiter keeps GA's concurrency); a batch that fails fails
+    // its reports, the others carry on. No signal here: each request ends itself at the run's deadline with a line
+    // saying what it was doing (request-policy.ts), recorded as its batch's failure like any other.
+    await fanOut(
+      inBatches(pending),
+      async (batch) => {
+        const responses = await fetch.fetchBatch(batch);
+        for (const [i, page] of batch.entries()) {
+          if (failed.has(page.report)) continue;
+          const response = responses[i]!;
+          const state = progress.get(page.report)!;
+          state.asked = state.asked.filter(([start]) => start !== page.offset);
+          const problem = reconcile(state, page, response);
+          if (problem) {
+            fail([page.report], new Error(problem));
+            continue;
           }
-        } catch (error) {
-          fail([...new Set(batch.map((p) => p.report))], error);
+          await fetch.onPage(page, response);
         }
-      }),
-    );
+      },
+      { concurrency: Math.max(1, pending.length), noun: 'batchRunReports calls' },
+    ).catch((error: unknown) => {
+      if (!(error instanceof PartialFailure)) throw error;
+      for (const { item: batch, error: cause } of error.failures as PartialFailure<Page<R>[]>['failures']) {
+        fail([...new Set(batch.map((p) => p.report))], cause);
+      }
+    });
     pending = [];
     for (const [report, state] of progress) {
       if (failed.has(report)) continue;

@@ -15,11 +15,6 @@ function number(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
-function share(tokens: number, limit: number): string {
-  const percent = (100 * tokens) / limit;
-  return `${percent < 1 && percent > 0 ? '<1' : number(percent)}% of ${number(limit)}`;
-}
-
 /** Periods (hours or days) one live fetch of a report covers: its lookback, plus the period it starts in. */
 export function periodsPerFetch(report: ReportEntry): number {
   const period = report.granularity === 'hour' ? 3600 : DAY;
@@ -57,22 +52,41 @@ export function reportCost(reports: readonly ReportEntry[], interval: number): R
 export function planRequests(options: GoogleAnalyticsOptions, schedule: JobSchedule): PollPlan {
   const { interval } = schedule;
   const ticksPerDay = DAY / interval;
-  const lines: string[] = [
-    `property ${options.propertyId}: standard-property quotas (Analytics 360: ten times more); at most ${MAX_CONCURRENT_REQUESTS} requests in flight; ` +
-      `estimates assume ${TOKENS_PER_REQUEST} tokens per report request (GA: "most requests consume fewer than 10"), the real figure is written as quota.tokens_consumed`,
-  ];
+  const plan: PollPlan = {
+    summary: [
+      `property ${options.propertyId}, every ${formatDuration(interval)}: standard-property quotas (Analytics 360: ten times more); ` +
+        `at most ${MAX_CONCURRENT_REQUESTS} requests in flight; estimates assume ${TOKENS_PER_REQUEST} tokens per report request ` +
+        '(GA: "most requests consume fewer than 10"), the real figure is written as quota.tokens_consumed',
+    ],
+    requests: [],
+    quota: [],
+    parts: [],
+    notes: [],
+    warnings: [],
+  };
+  const requests = plan.requests!;
+  const quota = plan.quota!;
 
   if (options.realtime.length > 0) {
     const perTick = options.realtime.length;
     const perDay = perTick * ticksPerDay;
     const perHour = perTick * Math.max(1, 3600 / interval);
-    lines.push(
-      `realtime: per tick (every ${formatDuration(interval)}) ${perTick} runRealtimeReport call${perTick > 1 ? 's' : ''}, ~${number(perTick * TOKENS_PER_REQUEST)} tokens; ` +
-        `per day ${number(perDay)} calls, ~${number(perDay * TOKENS_PER_REQUEST)} tokens (${share(perDay * TOKENS_PER_REQUEST, STANDARD_QUOTA.tokensPerDay)} realtime tokens/day); ` +
-        `per hour ~${number(perHour * TOKENS_PER_REQUEST)} (${share(perHour * TOKENS_PER_REQUEST, STANDARD_QUOTA.tokensPerHour)})`,
+    requests.push(
+      { what: 'runRealtimeReport calls', singular: 'runRealtimeReport call', perTick, perDay, note: 'realtime' },
+      {
+        what: 'realtime tokens',
+        estimate: true,
+        perTick: perTick * TOKENS_PER_REQUEST,
+        perHour: perHour * TOKENS_PER_REQUEST,
+        perDay: perDay * TOKENS_PER_REQUEST,
+      },
+    );
+    quota.push(
+      { what: 'realtime tokens', estimate: true, used: perDay * TOKENS_PER_REQUEST, limit: STANDARD_QUOTA.tokensPerDay, per: 'day' },
+      { what: 'realtime tokens', estimate: true, used: perHour * TOKENS_PER_REQUEST, limit: STANDARD_QUOTA.tokensPerHour, per: 'hour' },
     );
     if (perDay * TOKENS_PER_REQUEST > STANDARD_QUOTA.tokensPerDay) {
-      lines.push('warning: realtime would spend more than a standard property\'s daily realtime tokens; lengthen the interval or merge entries');
+      plan.warnings!.push("realtime would spend more than a standard property's daily realtime tokens; lengthen the interval or merge entries");
     }
   }
 
@@ -82,25 +96,52 @@ export function planRequests(options: GoogleAnalyticsOptions, schedule: JobSched
     const batches = Math.ceil(count / BATCH_LIMIT);
     const perDay = cost.reportRequestsPerDay * TOKENS_PER_REQUEST;
     const peakHour = cost.reportRequestsPeakHour * TOKENS_PER_REQUEST;
-    lines.push(
-      `reports: per tick when all are due (the first tick, then as their every passes) ${batches} batchRunReports call${batches > 1 ? 's' : ''} for ${count} report${count > 1 ? 's' : ''}, ` +
-        `~${number(count * TOKENS_PER_REQUEST)} tokens; per day ~${number(cost.batchCallsPerDay)} calls, ~${number(perDay)} tokens (${share(perDay, STANDARD_QUOTA.tokensPerDay)}); ` +
-        `busiest hour ~${number(peakHour)} tokens (${share(peakHour, STANDARD_QUOTA.tokensPerHour)}; ${share(peakHour, STANDARD_QUOTA.tokensPerProjectPerHour)} per project)`,
+    const due = 'per tick when all are due: the first tick, then as their every passes';
+    requests.push(
+      {
+        what: 'batchRunReports calls',
+        singular: 'batchRunReports call',
+        perTick: batches,
+        note: `for ${count} report${count > 1 ? 's' : ''}, ${due}`,
+      },
+      { what: 'batchRunReports calls', estimate: true, perDay: cost.batchCallsPerDay },
+      { what: 'report tokens', estimate: true, perTick: count * TOKENS_PER_REQUEST, perDay },
     );
-    for (const report of options.reports) {
-      const periods = periodsPerFetch(report);
-      const unit = report.granularity === 'hour' ? 'hours' : 'days';
-      const per = report.dimensions.length > 0 ? ` per combination of ${report.dimensions.join(', ')}` : '';
-      lines.push(`  ${report.name}: every ${formatDuration(Math.max(report.every, interval))}, ${periods} ${unit} per fetch → ${periods} rows${per} (one more request per ${number(options.pageSize)} rows)`);
-    }
+    quota.push(
+      { what: 'tokens', estimate: true, used: perDay, limit: STANDARD_QUOTA.tokensPerDay, per: 'day' },
+      { what: 'tokens', estimate: true, used: peakHour, limit: STANDARD_QUOTA.tokensPerHour, per: 'hour', scope: 'in the busiest hour' },
+      {
+        what: 'tokens',
+        estimate: true,
+        used: peakHour,
+        limit: STANDARD_QUOTA.tokensPerProjectPerHour,
+        per: 'hour',
+        scope: 'per project, in the busiest hour',
+      },
+    );
+    plan.parts!.push({
+      title: 'reports',
+      parts: options.reports.map((report) => {
+        const periods = periodsPerFetch(report);
+        const unit = report.granularity === 'hour' ? 'hours' : 'days';
+        const per = report.dimensions.length > 0 ? ` per combination of ${report.dimensions.join(', ')}` : '';
+        return {
+          label: report.name,
+          notes: [
+            `every ${formatDuration(Math.max(report.every, interval))}, ${periods} ${unit} per fetch → ${periods} rows${per} ` +
+              `(one more request per ${number(options.pageSize)} rows)`,
+          ],
+        };
+      }),
+    });
     if (perDay > STANDARD_QUOTA.tokensPerDay) {
-      lines.push('warning: the reports would spend more than a standard property\'s daily tokens; raise their every or merge reports');
+      plan.warnings!.push('the reports would spend more than a standard property\'s daily tokens; raise their every or merge reports');
     }
     const windowsPer30Days = Math.ceil((30 * DAY) / options.backfillWindow);
-    lines.push(
+    plan.notes!.push(
       `backfill: ${batches} batchRunReports call${batches > 1 ? 's' : ''} per ${formatDuration(options.backfillWindow)} window (more for long reports): ` +
         `~${number(windowsPer30Days * batches)} calls and ~${number(windowsPer30Days * count * TOKENS_PER_REQUEST)} tokens per 30 days of history`,
     );
   }
-  return { lines };
+  return plan;
 }

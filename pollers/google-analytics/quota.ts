@@ -1,4 +1,4 @@
-// GA quota: when an exhausted quota returns, which property is waiting for it, and the remaining tokens as self-metrics.
+// GA quota: when an exhausted quota returns (request-policy.ts closes a kit RequestGate until then), remaining tokens as self-metrics.
 import { nextLocalMidnight, type PollStats } from '../../lib/poller-kit/index.ts';
 import type { QuotaBucket } from './api-error.ts';
 import type { PropertyQuota } from './client.ts';
@@ -24,40 +24,6 @@ export function quotaReturnsAt(bucket: QuotaBucket, nowSeconds: number): number 
       return nowSeconds + 10;
     default:
       return (Math.floor(nowSeconds / 3600) + 1) * 3600;
-  }
-}
-
-export interface QuotaBlock {
-  until: number;
-  bucket: QuotaBucket;
-  message: string;
-  /** A run's deadline already cut a wait for this block: later runs fail at once instead of waiting in vain. */
-  waitCut?: boolean;
-}
-
-/** Per property and pool, until when requests must not be sent. Shared by every run of the process. */
-export class QuotaGate {
-  readonly #blocks = new Map<string, QuotaBlock>();
-
-  /** Records an exhausted quota; returns the block now in force (the later one, when two overlap). */
-  block(propertyId: string, pool: QuotaPool, bucket: QuotaBucket, message: string, nowSeconds: number): QuotaBlock {
-    const key = `${propertyId}/${pool}`;
-    const block = { until: quotaReturnsAt(bucket, nowSeconds), bucket, message };
-    const current = this.#blocks.get(key);
-    if (current && current.until >= block.until) return current;
-    this.#blocks.set(key, block);
-    return block;
-  }
-
-  /** The block in force at `nowSeconds`, if any. */
-  blockedUntil(propertyId: string, pool: QuotaPool, nowSeconds: number): QuotaBlock | undefined {
-    const key = `${propertyId}/${pool}`;
-    const block = this.#blocks.get(key);
-    if (block && block.until <= nowSeconds) {
-      this.#blocks.delete(key);
-      return undefined;
-    }
-    return block;
   }
 }
 

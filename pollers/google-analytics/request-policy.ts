@@ -1,15 +1,16 @@
 // Sends one Data API call under GA's rules: ≤10 at once per property, waits for exhausted quota, bounded 5xx retries.
 import pLimit, { type LimitFunction } from 'p-limit';
-import { formatDuration, type Logger, type PollStats } from '../../lib/poller-kit/index.ts';
+import { backoffDelay, formatDuration, RequestGates, type GateClosure, type Logger, type PollStats } from '../../lib/poller-kit/index.ts';
 import { classifyError, Ga4ApiError, type QuotaBucket } from './api-error.ts';
-import { QuotaGate, type QuotaBlock, type QuotaPool } from './quota.ts';
+import { quotaReturnsAt, type QuotaPool } from './quota.ts';
 
 /** Standard properties allow 10 concurrent requests (Analytics 360: 50); more would only earn 429s. */
 export const MAX_CONCURRENT_REQUESTS = 10;
 /** GA allows 10 server errors per project and property per hour; retries stop at half of that. */
 export const SERVER_ERROR_BUDGET_PER_HOUR = 5;
-/** First retry after 2 s, then 4 s, 8 s… */
+/** First retry after 2 s, then 4 s, 8 s… (exact, as the option's description says), up to 64 s at the 5 retries allowed. */
 export const RETRY_BASE_MS = 2000;
+const RETRY_MAX_MS = 64_000;
 /** A request that keeps meeting exhausted quota after this many waits gives up (the clock or GA disagree with us). */
 const MAX_QUOTA_WAITS_PER_REQUEST = 3;
 
@@ -46,12 +47,20 @@ const BUCKET_NAMES: Record<QuotaBucket, string> = {
   thresholded: 'potentially thresholded requests per hour',
 };
 
+/** What GA's quota gate of a property and pool notes besides its reason and time. */
+interface QuotaClosure {
+  bucket: QuotaBucket;
+  /** A run's deadline already cut a wait for this closure: later runs fail at once instead of waiting in vain. */
+  waitCut?: boolean;
+}
+
 /** State shared by every run of a poller instance (a job): limiters, quota blocks and the server-error budget per property. */
 export class RequestPolicy {
-  readonly gate = new QuotaGate();
+  /** Per property and pool (core and realtime reports draw on separate quotas), closed until exhausted quota returns. */
+  readonly gates = new RequestGates<QuotaClosure>();
   readonly #limiters = new Map<string, LimitFunction>();
   readonly #serverErrors = new Map<string, number[]>();
-  readonly #announced = new WeakSet<QuotaBlock>();
+  readonly #announced = new WeakSet<GateClosure<QuotaClosure>>();
 
   /** The limiter of a property: every request to it, from any run of this instance, passes through it. */
   limiter(propertyId: string): LimitFunction {
@@ -84,10 +93,13 @@ export class RequestPolicy {
         const error = classifyError(raw, what);
         if (error.kind === 'quota') {
           run.stats.count('throttles');
-          const block = this.gate.block(propertyId, pool, error.quotaBucket ?? 'hour', error.message, run.now() / 1000);
+          const bucket = error.quotaBucket ?? 'hour';
+          const returnsAt = quotaReturnsAt(bucket, run.now() / 1000) * 1000;
+          const block = this.gates.for(`${propertyId}/${pool}`).closeUntil(returnsAt, error.message, { bucket });
           if (!this.#announced.has(block)) {
             this.#announced.add(block);
-            run.log.warn(`GA quota exhausted (${BUCKET_NAMES[block.bucket]}): ${pool} requests to property ${propertyId} wait until ${iso(block.until)}`, {
+            const until = iso(block.until);
+            run.log.warn(`GA quota exhausted (${BUCKET_NAMES[block.detail.bucket]}): ${pool} requests to property ${propertyId} wait until ${until}`, {
               reason: error.message,
             });
           }
@@ -98,7 +110,7 @@ export class RequestPolicy {
           run.stats.count('server_errors');
           const budgetLeft = error.kind === 'server' ? this.#recordServerError(propertyId, run.now()) : true;
           if (retries < limits.serverErrorRetries && budgetLeft && !run.signal.aborted) {
-            const delay = RETRY_BASE_MS * 2 ** retries++;
+            const delay = backoffDelay(retries++, RETRY_BASE_MS, RETRY_MAX_MS, Math.random, { jitter: 0 });
             run.stats.count('retries');
             run.log.warn(`${error.message}; retry ${retries} of ${limits.serverErrorRetries} in ${formatDuration(delay / 1000)}`);
             await run.sleep(delay);
@@ -122,25 +134,27 @@ export class RequestPolicy {
 
   /** Waits while the pool is blocked, if the run may wait that long; otherwise ends the request with the reason. */
   async #waitForQuota(what: string, propertyId: string, pool: QuotaPool, limits: RequestLimits, run: RunContext): Promise<void> {
-    const block = this.gate.blockedUntil(propertyId, pool, run.now() / 1000);
+    const block = this.gates.for(`${propertyId}/${pool}`).check(run.now());
     if (!block) return;
-    const waitSeconds = block.until - run.now() / 1000;
+    const { bucket } = block.detail;
+    const waitSeconds = block.leftMs / 1000;
     const mayWait = run.mode === 'live' ? Math.min(limits.maxQuotaWait, run.interval) : limits.maxQuotaWait;
-    const exhausted = `GA quota exhausted (${BUCKET_NAMES[block.bucket]}) for ${pool} requests to property ${propertyId}`;
-    if (waitSeconds > mayWait || block.waitCut) {
-      const why = block.waitCut
+    const exhausted = `GA quota exhausted (${BUCKET_NAMES[bucket]}) for ${pool} requests to property ${propertyId}`;
+    if (waitSeconds > mayWait || block.detail.waitCut) {
+      const why = block.detail.waitCut
         ? "an earlier run's deadline already cut a wait for it"
         : run.mode === 'live' && mayWait < limits.maxQuotaWait
           ? `a live tick waits at most its interval (${formatDuration(mayWait)})`
           : `maxQuotaWait is ${formatDuration(mayWait)}`;
-      throw new Ga4ApiError(`${what}: not sent: ${exhausted} until ${iso(block.until)}, in ${formatDuration(Math.ceil(waitSeconds))}, and ${why}`, 'quota', 429, 'RESOURCE_EXHAUSTED', block.bucket);
+      const notSent = `${what}: not sent: ${exhausted} until ${iso(block.until)}, in ${formatDuration(Math.ceil(waitSeconds))}, and ${why}`;
+      throw new Ga4ApiError(notSent, 'quota', 429, 'RESOURCE_EXHAUSTED', bucket);
     }
     run.stats.count('quota_waits');
-    run.log.info(`${what}: waiting ${formatDuration(Math.ceil(waitSeconds))} for GA quota (${BUCKET_NAMES[block.bucket]})`);
-    await run.sleep(waitSeconds * 1000);
+    run.log.info(`${what}: waiting ${formatDuration(Math.ceil(waitSeconds))} for GA quota (${BUCKET_NAMES[bucket]})`);
+    await run.sleep(block.leftMs);
     if (run.signal.aborted) {
       // Waiting again in the next run would only burn its deadline too (catch-up windows run inside live ticks).
-      block.waitCut = true;
+      block.detail.waitCut = true;
       throw new Ga4ApiError(`${what}: not sent: the run's deadline passed while waiting for GA quota (${exhausted} until ${iso(block.until)})`, 'aborted');
     }
   }
@@ -154,6 +168,6 @@ export class RequestPolicy {
   }
 }
 
-function iso(epochSeconds: number): string {
-  return new Date(epochSeconds * 1000).toISOString().replace('.000Z', 'Z');
+function iso(epochMs: number): string {
+  return new Date(epochMs).toISOString().replace('.000Z', 'Z');
 }

@@ -7,11 +7,26 @@ import { rewriteParameters } from './parameters.ts';
 export function planQueries(options: SqlOptions, schedule: JobSchedule): PollPlan {
   const dialect = dialectOf(options.url)!;
   const timeout = statementTimeoutMs(options, schedule.interval) / 1000;
-  const lines = [
-    `database: ${maskUrl(options.url)} (${dialect === 'postgres' ? 'PostgreSQL' : 'MySQL/MariaDB'}), pool of ${options.poolSize}, read-only transactions`,
-    `every ${formatDuration(schedule.interval)}: ${options.queries.length} ${options.queries.length === 1 ? 'query' : 'queries'}, ` +
-      `each at most ${options.maxRows} rows and ${formatDuration(timeout)} (statement timeout)`,
-  ];
+  const queries = options.queries.length;
+  const plan: PollPlan = {
+    summary: [
+      `database: ${maskUrl(options.url)} (${dialect === 'postgres' ? 'PostgreSQL' : 'MySQL/MariaDB'}), ` +
+        `pool of ${options.poolSize}, read-only transactions`,
+    ],
+    requests: [
+      {
+        what: 'queries',
+        singular: 'query',
+        perTick: queries,
+        perHour: Math.ceil((queries * 3600) / schedule.interval),
+        note:
+          `every ${formatDuration(schedule.interval)}, ` +
+          `each at most ${options.maxRows} rows and ${formatDuration(timeout)} (statement timeout)`,
+      },
+    ],
+    parts: [{ title: 'queries', parts: [] }],
+    notes: [],
+  };
   let windowed = 0;
   for (const query of options.queries) {
     const { parameters, usesWindow } = rewriteParameters(query.sql, dialect);
@@ -20,15 +35,16 @@ export function planQueries(options: SqlOptions, schedule: JobSchedule): PollPla
     const history = usesWindow
       ? `history: yes, one point per row at ${query.timestamp ? `its ${query.timestamp}` : 'the window start'}`
       : 'history: no (a snapshot at every tick)';
-    lines.push(
-      `query ${query.name}: parameters ${names.length > 0 ? names.join(', ') : 'none'}; ${history}; values ${query.values.join(', ')} → ${query.path}`,
-    );
+    plan.parts![0]!.parts.push({
+      label: `query ${query.name}`,
+      notes: [`parameters ${names.length > 0 ? names.join(', ') : 'none'}`, history, `values ${query.values.join(', ')} → ${query.path}`],
+    });
   }
-  lines.push(
+  plan.notes!.push(
     windowed > 0
       ? `history: ${windowed} of ${options.queries.length} queries; windows on multiples of ${formatDuration(options.step)}, ` +
           `backfill in windows of ${formatDuration(options.maxWindow)}, back to ${formatDuration(options.retention)}`
       : 'history: none (every query is a snapshot): this job cannot be backfilled',
   );
-  return { lines };
+  return plan;
 }

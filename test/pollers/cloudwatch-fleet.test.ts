@@ -2,6 +2,7 @@
 // failures of one region or role, discovery by tags, sharding; and the pure parts (ARN → dimension, tag filters).
 import type { MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { formatPlan } from '../../lib/cli/plan-format.ts';
 import { isConfigError, type ConfigError } from '../../lib/poller-kit/config-error.ts';
 import type { Logger } from '../../lib/poller-kit/logger.ts';
 import { formatPath, formatTags } from '../../lib/graphite/metric-path.ts';
@@ -244,6 +245,7 @@ describe('regions × roles in one job', () => {
         `1 of 6 region and account pairs failed (us-east-1 as ${READER}): 1 of 1 GetMetricData calls failed: The security token included in the request is invalid.`,
       );
       expect(ctx.stats.counters.target_errors).toBe(1);
+      expect(ctx.stats.counters.parts_failed).toBe(1);
       expect(lines.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([`us-east-1 as ${READER} failed; the other regions and accounts delivered`]);
     } finally {
       fake.allowRegion('us-east-1', '222222222222');
@@ -257,6 +259,7 @@ describe('regions × roles in one job', () => {
       new RegExp(`^2 of 6 region and account pairs failed \\(eu-west-1 as ${GUARDED}; us-east-1 as ${GUARDED}\\): .*cannot assume ${GUARDED}: User: .* is not authorized to perform: sts:AssumeRole`),
     );
     expect(ctx.stats.counters.target_errors).toBe(2);
+    expect(ctx.stats.counters.parts_failed).toBe(2);
   });
 
   it('a role no pair can assume stops the job: a ConfigError naming its roles[i].roleArn and the trust policy', async () => {
@@ -375,9 +378,8 @@ describe('discovery by tags', () => {
   });
 
   it('--plan finds the tagged resources with GetResources alone and counts their queries', async () => {
-    const { lines } = await cloudwatch.plan!(sqs(), LIVE);
-    const text = lines.join('\n');
-    expect(text).toContain('queries per tick: 120 ');
+    const text = formatPlan(await cloudwatch.plan!(sqs(), LIVE)).join('\n');
+    expect(text).toContain('requests: 120 queries per tick, ');
     expect(text).toMatch(/discovery by tags: 1 metric name\(s\), 2 GetResources request\(s\) per refresh every 15m/);
     expect(fake.calls('GetMetricData')).toEqual([]);
     expect(fake.calls('GetResources')).toHaveLength(2);
@@ -434,10 +436,9 @@ describe('sharding', () => {
   });
 
   it('--plan shows each shard\'s share, adding up to the whole job', async () => {
-    const { lines } = await cloudwatch.plan!(many(), LIVE, { shard: { index: 1, count: 3 } });
-    const text = lines.join('\n');
+    const text = formatPlan(await cloudwatch.plan!(many(), LIVE, { shard: { index: 1, count: 3 } })).join('\n');
     expect(text).toContain('regions eu-west-1, us-east-1 × 2 identities: 4 region and account pairs');
-    expect(text).toContain('queries per tick: 5,600 ');
+    expect(text).toContain('requests: 5,600 queries per tick, ');
     const shares = [...text.matchAll(/^ {2}shard (\d)\/3: ([\d,]+) queries, (\d+) GetMetricData calls? per tick(.*)$/gm)];
     expect(shares.map((m) => m[1])).toEqual(['1', '2', '3']);
     expect(shares.reduce((n, m) => n + Number(m[2]!.replace(/,/g, '')), 0)).toBe(5600);

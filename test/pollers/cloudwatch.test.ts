@@ -1,6 +1,7 @@
 // The CloudWatch poller against the honest fake, through the real SDK: calls, windows, periods, paths, discovery, errors.
 import type { MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { formatPlan } from '../../lib/cli/plan-format.ts';
 import { isConfigError } from '../../lib/poller-kit/config-error.ts';
 import { formatPath } from '../../lib/graphite/metric-path.ts';
 import type { JobSchedule, TimeWindow } from '../../lib/poller-kit/contract.ts';
@@ -584,16 +585,20 @@ describe('history and plan', () => {
   });
 
   it('plans calls, metrics requested and the estimated monthly cost without fetching datapoints', async () => {
-    const { lines } = await cloudwatch.plan!(withSeries(1000), LIVE);
-    const text = lines.join('\n');
-    expect(text).toContain('queries per tick: 1,000');
-    expect(text).toContain('GetMetricData calls per tick: 2 ');
-    expect(text).toContain('datapoints per tick: 10,000');
+    const plan = await cloudwatch.plan!(withSeries(1000), LIVE);
+    const text = formatPlan(plan).join('\n');
+    expect(text).toContain('requests: 1,000 queries per tick, ');
+    expect(text).toContain('requests: 2 GetMetricData calls per tick (');
+    expect(text).toContain('datapoints: 10,000 per tick');
     expect(text).toContain('ticks per month: 8,760');
-    expect(text).toContain('metrics requested per month: 8,760,000');
-    expect(text).toContain('estimated GetMetricData cost: USD 87.60 per month (an estimate');
+    expect(text).toContain(' queries per tick, 8,760,000 per month (one per series and statistic; each is one metric requested');
+    expect(text).toContain('cost: USD 87.60 per month for GetMetricData (an estimate');
     // Polling every minute instead keeps the same resolution for five times the cost.
-    expect(text).toContain('would cost USD 438.00 per month');
+    expect(text).toContain('cost: USD 438.00 per month for the same series fetched every period instead');
+    // The structure the formatter writes from.
+    expect(plan.requests![0]).toMatchObject({ what: 'queries', perTick: 1000, perMonth: 8_760_000 });
+    expect(plan.cost![0]).toMatchObject({ currency: 'USD', per: 'month', what: 'GetMetricData' });
+    expect(plan.cost![0]!.amount).toBeCloseTo(87.6, 6);
     expect(fake.requests).toEqual([]);
   });
 
@@ -606,8 +611,8 @@ describe('history and plan', () => {
         { namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ['i-1', 'i-2'] } },
       ],
     });
-    const text = (await cloudwatch.plan!(opts, LIVE)).lines.join('\n');
-    expect(text).toContain('queries per tick: 2 ');
+    const text = formatPlan(await cloudwatch.plan!(opts, LIVE)).join('\n');
+    expect(text).toContain('requests: 2 queries per tick, ');
     expect(text).toContain('discovery: 1 metric name(s) with "*" dimensions could not be listed (Internal service error)');
   });
 
@@ -615,8 +620,8 @@ describe('history and plan', () => {
     await fake.seed('AWS/Lambda', ['a', 'b', 'c'].flatMap((f) => perMinute('Invocations', { FunctionName: f }, NOW - 600, 1)));
     fake.clearRequests();
     const opts = options({ metrics: [{ namespace: 'AWS/Lambda', name: 'Invocations', dimensions: { FunctionName: '*' }, stats: ['Sum', 'Maximum'] }] });
-    const { lines } = await cloudwatch.plan!(opts, LIVE);
-    expect(lines.join('\n')).toContain('queries per tick: 6 ');
+    const lines = formatPlan(await cloudwatch.plan!(opts, LIVE));
+    expect(lines.join('\n')).toContain('requests: 6 queries per tick, ');
     expect(lines.join('\n')).toMatch(/discovery: 1 metric name\(s\) with "\*" dimensions, 1 ListMetrics request\(s\) per refresh every 15m/);
     expect(fake.calls('GetMetricData')).toEqual([]);
   });

@@ -1,7 +1,8 @@
 // The github poller against the GitHub fake: paths, conditional requests, rate limits obeyed, errors named.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../lib/poller-kit/config-error.ts';
-import { createGitHubPoller, githubOptions, planLines } from '../../pollers/github.ts';
+import { formatPlan } from '../../lib/cli/plan-format.ts';
+import { createGitHubPoller, githubOptions, planOf } from '../../pollers/github.ts';
 import { dailyViews, repositoryValues } from '../../pollers/github/repository-metrics.ts';
 import { testContext } from '../helpers/capture-sink.ts';
 import { GitHubFake } from '../helpers/github-fake.ts';
@@ -90,6 +91,14 @@ describe('github', () => {
     await expect(poller.poll(ctx)).rejects.toThrow(
       'nodejs/nope: GET /repos/nodejs/nope answered 404: Not Found (no such repository, or it is private: private repositories need a token)',
     );
+    expect(ctx.sink.paths()).toContain('github.nodejs.node.stars');
+  });
+
+  it('several failed repositories are one line naming each, counted in parts_failed (the kit\'s fan-out)', async () => {
+    const poller = createGitHubPoller();
+    const ctx = context(poller, { repositories: ['nodejs/nope', 'nodejs/node', 'nodejs/gone'] });
+    await expect(poller.poll(ctx)).rejects.toThrow(/^2 of 3 repositories failed: nodejs\/nope: GET .* answered 404: .*; nodejs\/gone: GET /);
+    expect(ctx.stats.counters.parts_failed).toBe(2);
     expect(ctx.sink.paths()).toContain('github.nodejs.node.stars');
   });
 
@@ -271,12 +280,16 @@ describe('github', () => {
 
   it('plan: requests per hour against the limit', () => {
     const many = githubOptions.parse({ repositories: ['a/1', 'a/2', 'a/3', 'a/4', 'a/5', 'a/6'] });
-    expect(planLines(many, { interval: 300, delay: 0, lookback: 0 })).toEqual([
-      '6 repositories, 6 requests per tick (1 per repository), every 5m: at most 72 requests an hour',
-      'GitHub allows 60 an hour without a token (per IP address); answers "304 Not Modified" (nothing changed since the last tick of this process) do not count',
-      'over the limit: runs would fail once it is used up; set a token, or raise interval to at least 360s',
+    expect(formatPlan(planOf(many, { interval: 300, delay: 0, lookback: 0 }))).toEqual([
+      '6 repositories, every 5m',
+      'requests: 6 requests per tick, 72 per hour (1 per repository, at most; ' +
+        'answers "304 Not Modified" (nothing changed since the last tick of this process) do not count)',
+      'quota: 72 of 60 requests per hour (120%), without a token (per IP address)',
+      'warning: over the limit: runs would fail once it is used up; set a token, or raise interval to at least 360s',
     ]);
-    expect(planLines({ ...many, token: 't', traffic: true }, { interval: 60, delay: 0, lookback: 0 })).toHaveLength(2);
+    const traffic = formatPlan(planOf({ ...many, token: 't', traffic: true }, { interval: 60, delay: 0, lookback: 0 }));
+    expect(traffic).toHaveLength(3);
+    expect(traffic[2]).toBe('quota: 720 of 5,000 requests per hour (14%), with a token');
   });
 });
 

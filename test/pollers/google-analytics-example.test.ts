@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { formatPlan } from '../../lib/cli/plan-format.ts';
 import { loadJobConfig } from '../../lib/config/job-config.ts';
 import { documentOptions } from '../../lib/config/job-options.ts';
 import { createGoogleAnalyticsPoller } from '../../pollers/google-analytics.ts';
@@ -36,7 +37,9 @@ describe('google-analytics example config', () => {
   it('plans its own example', async () => {
     const config = loadJobConfig(poller, { configFile: EXAMPLE, env: {} });
     const plan = await poller.plan!(poller.options.parse(config.options), config.schedule);
-    expect(plan.lines.join('\n')).toMatch(/realtime: per tick \(every 1m\) 2 runRealtimeReport calls/);
-    expect(plan.lines.join('\n')).toMatch(/1 batchRunReports call for 3 reports/);
+    const text = formatPlan(plan).join('\n');
+    expect(text).toMatch(/every 1m: /);
+    expect(text).toMatch(/requests: 2 runRealtimeReport calls per tick/);
+    expect(text).toMatch(/requests: 1 batchRunReports call per tick \(for 3 reports/);
   });
 });

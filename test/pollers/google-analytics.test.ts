@@ -630,6 +630,12 @@ describe('errors GA reports', () => {
     const h = await harness([{ id: '1', denied: true }]);
     const error = await h.run({ propertyId: 1, realtime: [{ metrics: ['activeUsers'] }], reports: [report('r')] }).catch((e: Error) => e);
     expect((error as Error).message).toBe(`2 GA requests failed: realtime[0], batchRunReports [r]: HTTP 403 PERMISSION_DENIED: ${MESSAGES.permission}`);
+    // Both failed requests are counted, as every poller counts the parts that failed.
+    const end = Math.floor(h.clock.now / 60_000) * 60;
+    const input = { propertyId: 1, realtime: [{ metrics: ['activeUsers'] }], reports: [report('r')] };
+    const counted = testContext({ options: h.poller.options.parse(input), window: { start: end - 60, end } });
+    await h.poller.poll({ ...counted, now: () => h.clock.now }).catch(() => {});
+    expect(counted.stats.counters.parts_failed).toBe(2);
   });
 
   it('reports what did not fail: realtime points arrive when a report batch fails', async () => {

@@ -6,7 +6,10 @@ import { createLogger } from '../../lib/poller-kit/logger.ts';
 import { formatPath } from '../../lib/graphite/metric-path.ts';
 import type { JobSchedule } from '../../lib/poller-kit/contract.ts';
 import { createPrometheusPoller, prometheusOptions } from '../../pollers/prometheus.ts';
-import { planLines } from '../../pollers/prometheus/plan.ts';
+import { planOf } from '../../pollers/prometheus/plan.ts';
+import { formatPlan } from '../../lib/cli/plan-format.ts';
+
+const planLines = (...args: Parameters<typeof planOf>) => formatPlan(planOf(...args));
 import { parseAnswer, sampleValue } from '../../pollers/prometheus/response.ts';
 import { testContext } from '../helpers/capture-sink.ts';
 import { TestHttpServer } from '../helpers/http-server.ts';
@@ -193,6 +196,7 @@ describe('prometheus poll', () => {
     expect(Object.keys(ctx.sink.series()).sort()).toEqual(['prometheus.a', 'prometheus.b']);
     expect(ctx.sink.points).toHaveLength(8);
     expect(ctx.stats.counters['prometheus.failed_queries']).toBe(1);
+    expect(ctx.stats.counters.parts_failed).toBe(1);
   });
 
   it('a server that is down fails with the cause named', async () => {
@@ -381,14 +385,18 @@ describe('prometheus --plan', () => {
     const queries = ['a', 'b', 'c'].map((name) => ({ name, query: name }));
     const options = prometheusOptions.parse({ url: 'http://127.0.0.1:9090', queries });
     const lines = planLines(options, { interval: 15, delay: 0, lookback: 180 });
-    expect(lines[0]).toBe('3 queries, step 15s (the interval): 3 requests per tick (every 15s, 12 points per series each, window 3m)');
-    expect(lines[1]).toBe(
+    expect(lines.slice(0, 3)).toEqual([
+      '3 queries, step 15s (the interval), every 15s, window 3m',
+      'requests: 3 requests per tick, 17,280 per day (query_range)',
+      'datapoints: 12 per tick (per series of each query)',
+    ]);
+    expect(lines[3]).toBe(
       'backfill and catch-up: windows of 1d (maxWindow), 1 request(s) per query and window, 3 requests per backfill day, ' +
         'up to 5760 points per series per request',
     );
-    expect(lines[2]).toMatch(/^limits: 11,000 points per series per request .* at maxSeries 1000, a request holds up to 5,760,000 samples/);
+    expect(lines[4]).toMatch(/^limits: 11,000 points per series per request .* at maxSeries 1000, a request holds up to 5,760,000 samples/);
     const big = planLines({ ...options, maxWindow: 30 * 86400, maxSeries: 10_000 }, { interval: 5, delay: 0, lookback: 0 });
-    expect(big[1]).toMatch(/windows of 30d \(maxWindow\), 48 request\(s\) per query and window, 5 requests per backfill day, up to 11000/);
-    expect(big.some((l) => /over the limit: .*too many samples/.test(l))).toBe(true);
+    expect(big[3]).toMatch(/windows of 30d \(maxWindow\), 48 request\(s\) per query and window, 5 requests per backfill day, up to 11000/);
+    expect(big.some((l) => /^warning: over the limit: .*too many samples/.test(l))).toBe(true);
   });
 });
