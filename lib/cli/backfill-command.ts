@@ -8,7 +8,7 @@ import { parseCommandLine, reportFatal } from './command-line.ts';
 import { ConfigError } from '../poller-kit/config-error.ts';
 import { deadline } from '../poller-kit/deadline.ts';
 import { formatDuration, parseDuration } from '../poller-kit/duration.ts';
-import { environmentHelp, readEnvironment } from '../config/environment.ts';
+import { environmentHelp, graphiteTransport, readEnvironment } from '../config/environment.ts';
 import { GraphiteSink } from '../graphite/sink.ts';
 import { createGraphiteWriter, parseGraphiteUrl } from '../graphite/writer.ts';
 import { createLogger, type Logger } from '../poller-kit/logger.ts';
@@ -127,6 +127,8 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
     const writer = createGraphiteWriter({
       url: dryRun ? '-' : environment.graphiteUrl,
       queueLimit: environment.queueLimit,
+      ...graphiteTransport(environment),
+      intervalSeconds: config.schedule.interval,
       log: log.child({ component: 'graphite' }),
       ...BACKFILL_QUEUE,
     });

@@ -2,7 +2,7 @@
 import { loadEnvironmentFile, loadJobConfig } from '../config/job-config.ts';
 import { parseCommandLine, reportFatal } from './command-line.ts';
 import { ConfigError } from '../poller-kit/config-error.ts';
-import { environmentHelp, readEnvironment } from '../config/environment.ts';
+import { environmentHelp, graphiteTransport, readEnvironment } from '../config/environment.ts';
 import { createGraphiteWriter, type GraphiteWriter } from '../graphite/writer.ts';
 import { createLogger, type Logger } from '../poller-kit/logger.ts';
 import { logProcessWarnings } from '../run/process-warnings.ts';
@@ -74,6 +74,8 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
     const writer = createGraphiteWriter({
       url: values['dry-run'] ? '-' : environment.graphiteUrl,
       queueLimit: environment.queueLimit,
+      ...graphiteTransport(environment),
+      intervalSeconds: config.schedule.interval,
       log: log.child({ component: 'graphite' }),
     });
 

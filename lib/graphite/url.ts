@@ -61,10 +61,10 @@ function parseHttpUrl(text: string, shown: string): GraphiteTarget {
     throw new Error(`invalid URL ${shown}: expected https://host/path such as https://<stack>.grafana.net/graphite/metrics`);
   }
   if (parsed.username || parsed.password) {
-    throw new Error(`credentials in ${shown}: put the user in GRAPHITE_USER and the token in GRAPHITE_TOKEN (the URL is logged)`);
+    throw new Error(`expected no credentials in the URL (it is logged): put them in GRAPHITE_USER and GRAPHITE_TOKEN, got ${shown}`);
   }
   if (parsed.search || parsed.hash) {
-    throw new Error(`a query string or fragment in ${shown}: expected the ingestion URL alone (a token goes in GRAPHITE_TOKEN)`);
+    throw new Error(`expected the ingestion URL without a query string (a token goes in GRAPHITE_TOKEN), got ${shown}`);
   }
   if (parsed.hostname === '') throw new Error(`missing host in ${shown}`);
   return { kind: 'http', url: parsed.href, host: parsed.hostname.replace(/^\[|\]$/g, '') };
