@@ -90,12 +90,14 @@ export class GraphiteHttpIngest {
     if (request.method !== 'POST' || request.url !== '/graphite/metrics') return answer(404, { message: 'not found' });
     const basic = `Basic ${Buffer.from(`${this.options.user}:${this.options.token}`).toString('base64')}`;
     const bearer = `Bearer ${this.options.user}:${this.options.token}`;
-    const fault = this.faults.shift();
-    if (fault?.kind === 'auth' || (request.headers.authorization !== basic && request.headers.authorization !== bearer)) {
+    if (request.headers.authorization !== basic && request.headers.authorization !== bearer) {
       return answer(401, { message: 'authentication error: invalid authentication credentials' });
     }
     if (request.headers['content-type'] !== 'application/json') return answer(415, { message: 'unsupported content-type' });
     if (size > (this.options.maxBodyBytes ?? 1024 * 1024)) return answer(413, { message: `request body too large: ${size} bytes` });
+    // A scripted fault answers the next request that would otherwise have been taken.
+    const fault = this.faults.shift();
+    if (fault?.kind === 'auth') return answer(401, { message: 'authentication error: invalid authentication credentials' });
     if (fault?.kind === 'bad-request') return answer(400, { message: fault.message });
     if (fault?.kind === 'too-many') return answer(429, { message: 'rate limited' }, { 'retry-after': String(fault.retryAfterSeconds) });
     if (fault?.kind === 'server-error') return answer(500, { message: 'internal error' });
