@@ -40,7 +40,7 @@ export function parseGraphiteUrl(url: string | undefined): GraphiteTarget {
   }
   if (host === '') throw new Error(`missing host in ${shown}: expected ${scheme}://host:port`);
   if (match[3] === undefined || match[3] === '') {
-    throw new Error(`missing port in ${shown}: expected ${scheme}://${match[2]}:port (carbon's line receiver is usually 2003${scheme === 'tls' ? ', a TLS relay often 2004 or 20030' : ''})`);
+    throw new Error(`missing port in ${shown}: expected ${scheme}://${match[2]}:port (carbon's line receiver is usually 2003)`);
   }
   const port = Number(match[3]);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
