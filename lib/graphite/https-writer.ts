@@ -5,9 +5,8 @@ import { backoffDelay } from '../poller-kit/backoff.ts';
 import type { Logger } from '../poller-kit/logger.ts';
 import type { HandOff, QueueOptions } from './line-queue.ts';
 import { QueuedWriter } from './queued-writer.ts';
-import type { TlsOptions } from './tcp-writer.ts';
 import { maskUrlSecrets } from './url.ts';
-import type { HttpCredentials, WriterStats } from './writer-types.ts';
+import type { HttpCredentials, TlsOptions, WriterStats } from './writer-types.ts';
 
 export interface HttpsWriterOptions {
   url: string;

@@ -7,15 +7,7 @@ import type { Logger } from '../poller-kit/logger.ts';
 import type { QueueOptions } from './line-queue.ts';
 import { QueuedWriter } from './queued-writer.ts';
 import { ReplayBuffer, type ReplayChunk } from './replay-buffer.ts';
-
-/** TLS for `tls://`: verified against the system store (or `ca`), never falling back to plaintext. */
-export interface TlsOptions {
-  /** PEM of a private CA (GRAPHITE_TLS_CA) that replaces the system store. */
-  ca?: string;
-  /** PEM client certificate and key (GRAPHITE_TLS_CERT, GRAPHITE_TLS_KEY). */
-  cert?: string;
-  key?: string;
-}
+import type { TlsOptions } from './writer-types.ts';
 
 export interface TcpWriterOptions {
   host: string;

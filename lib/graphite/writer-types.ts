@@ -2,7 +2,6 @@
 import type { Clock } from '../poller-kit/clock.ts';
 import type { Logger } from '../poller-kit/logger.ts';
 import type { HandOff, Overflow } from './line-queue.ts';
-import type { TlsOptions } from './tcp-writer.ts';
 
 export interface WriterStats {
   /** Lines handed to the socket or stream (a replay after a reconnect does not count them again). */
@@ -122,4 +121,13 @@ export interface HttpCredentials {
   token?: string;
   /** GRAPHITE_AUTH: `<user>:<token>` in one secret, sent as `Bearer <user>:<token>` (Grafana Cloud's form). */
   auth?: string;
+}
+
+/** TLS for `tls://`: verified against the system store (or `ca`), never falling back to plaintext. */
+export interface TlsOptions {
+  /** PEM of a private CA (GRAPHITE_TLS_CA) that replaces the system store. */
+  ca?: string;
+  /** PEM client certificate and key (GRAPHITE_TLS_CERT, GRAPHITE_TLS_KEY). */
+  cert?: string;
+  key?: string;
 }
