@@ -94,7 +94,10 @@ export default async function benchRemoteWriters(): Promise<Section> {
       figures: [
         info('tcp://', perSecond(LINES / tcpSeconds)),
         info('tls://', `${perSecond(LINES / tlsSeconds)} (${ratio(tcpSeconds / tlsSeconds)} of tcp://)`),
-        info('https:// (JSON, acknowledged)', `${perSecond(LINES / httpsSeconds)} (${ratio(tcpSeconds / httpsSeconds)} of tcp://, ${batches} batches)`),
+        info(
+          'https:// (JSON, acknowledged)',
+          `${perSecond(LINES / httpsSeconds)} (${ratio(tcpSeconds / httpsSeconds)} of tcp://, ${batches} batches)`,
+        ),
       ],
     };
   } finally {

@@ -78,7 +78,8 @@ function pemFile(what: string) {
     try {
       text = readFileSync(path, 'utf8');
     } catch (error) {
-      throw new Error(`expected a readable PEM file, cannot read ${JSON.stringify(path)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      const code = (error as NodeJS.ErrnoException).code ?? 'error';
+      throw new Error(`expected a readable PEM file, cannot read ${JSON.stringify(path)} (${code})`);
     }
     if (!new RegExp(`-----BEGIN [A-Z ]*${what}-----`).test(text)) {
       throw new Error(`expected a PEM file holding a ${what}, but ${JSON.stringify(path)} has no "-----BEGIN ...${what}-----" block`);
@@ -297,8 +298,9 @@ function checkGraphiteTransport(environment: RuntimeEnvironment): void {
     throw new ConfigError(message, { file: 'environment', field });
   };
   if (kind !== 'tls' && kind !== 'http') {
-    if (environment.tlsCa) refuse('GRAPHITE_TLS_CA', `is set, but GRAPHITE_URL is not tls:// or https://: use tls://host:port to encrypt`);
-    if (environment.tlsCert) refuse('GRAPHITE_TLS_CERT', `is set, but GRAPHITE_URL is not tls:// or https://: use tls://host:port to encrypt`);
+    const plaintext = 'is set, but GRAPHITE_URL is not tls:// or https://: use tls://host:port to encrypt';
+    if (environment.tlsCa) refuse('GRAPHITE_TLS_CA', plaintext);
+    if (environment.tlsCert) refuse('GRAPHITE_TLS_CERT', plaintext);
   }
   const credentials = environment.graphiteUser || environment.graphiteToken || environment.graphiteAuth;
   if (credentials && kind !== 'http') {

@@ -236,13 +236,20 @@ export class HttpsGraphiteWriter extends QueuedWriter {
         finish(response.statusCode, answer, undefined, header(response.headers['retry-after']));
       });
     });
-    const timer = setTimeout(() => request.destroy(new Error(`no answer within ${this.options.requestTimeoutMs} ms`)), this.options.requestTimeoutMs);
+    const timeoutMs = this.options.requestTimeoutMs;
+    const timer = setTimeout(() => request.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     this.aborts.set(batch, () => request.destroy(new Error('the writer closed')));
     request.on('error', (error) => finish(undefined, '', error));
     request.end(body);
   }
 
-  private answered(batch: Batch, status: number | undefined, answer: string, error: Error | undefined, retryAfter: string | undefined): void {
+  private answered(
+    batch: Batch,
+    status: number | undefined,
+    answer: string,
+    error: Error | undefined,
+    retryAfter: string | undefined,
+  ): void {
     const message = error ? error.message : answerMessage(answer);
     if (status !== undefined && status >= 200 && status < 300) {
       this.attempt = 0;
@@ -255,7 +262,8 @@ export class HttpsGraphiteWriter extends QueuedWriter {
       if (batch.items.length > 1) {
         // Halves go first in line; a 413 also makes later batches smaller.
         if (status === 413) this.batchPoints = Math.max(1, Math.floor(Math.min(this.batchPoints, batch.items.length) / 2));
-        this.once(`split ${status}`, 'warn', 'graphite refused a batch; sending it again in halves', { status, error: message, points: batch.items.length });
+        const fields = { status, error: message, points: batch.items.length };
+        this.once(`split ${status}`, 'warn', 'graphite refused a batch; sending it again in halves', fields);
         this.retrying.unshift(...split(batch));
       } else {
         this.reject(batch.sequences, message, String(status));
@@ -281,7 +289,8 @@ export class HttpsGraphiteWriter extends QueuedWriter {
     this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delay);
     const fields = { target: this.target, ...(status ? { status } : {}), error: message, retry_in_ms: delay, points: batch.items.length };
     if (status === 401 || status === 403) {
-      this.once(`auth ${status} ${message}`, 'error', 'graphite refused the credentials (GRAPHITE_USER/GRAPHITE_TOKEN or GRAPHITE_AUTH); retrying with backoff', fields);
+      const text = 'graphite refused the credentials (GRAPHITE_USER/GRAPHITE_TOKEN or GRAPHITE_AUTH); retrying with backoff';
+      this.once(`auth ${status} ${message}`, 'error', text, fields);
     } else {
       this.once(`retry ${status ?? 'network'} ${message}`, 'warn', 'graphite did not take a batch; retrying with backoff', fields);
     }

@@ -22,7 +22,8 @@ function openssl(dir: string, args: string[]): void {
 }
 
 function makeCa(dir: string, name: string): void {
-  openssl(dir, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${name}`]);
+  const files = ['-keyout', `${name}.key`, '-out', `${name}.pem`];
+  openssl(dir, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', ...files, '-days', '2', '-subj', `/CN=${name}`]);
 }
 
 /** Made once per call (about 0.2 s): a CA, another CA, and a server certificate the first one signed. */
@@ -32,7 +33,8 @@ export function makeTestCertificates(): TestCertificates {
   makeCa(dir, 'other-ca');
   openssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost']);
   writeFileSync(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n');
-  openssl(dir, ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext']);
+  const signer = ['-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial'];
+  openssl(dir, ['x509', '-req', '-in', 'server.csr', ...signer, '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext']);
   const file = (name: string) => join(dir, name);
   return {
     dir,

@@ -51,7 +51,13 @@ describe('https:// through bin/poll.ts and bin/backfill.ts', () => {
     // 30 KB bodies: the default 5000-point batches are answered 413 and split.
     const endpoint = await GraphiteHttpIngest.start(certificates, { user: USER, token: TOKEN, maxBodyBytes: 30_000 });
     ingest = endpoint;
-    endpoint.faults.push({ kind: 'auth' }, { kind: 'too-many', retryAfterSeconds: 1 }, { kind: 'server-error' }, { kind: 'slow', ms: 400 }, { kind: 'cut' });
+    endpoint.faults.push(
+      { kind: 'auth' },
+      { kind: 'too-many', retryAfterSeconds: 1 },
+      { kind: 'server-error' },
+      { kind: 'slow', ms: 400 },
+      { kind: 'cut' },
+    );
     const work = tempDir('https-backfill');
     const state = join(work, 'state');
     const config = join(work, 'filled.yaml');
@@ -63,17 +69,22 @@ describe('https:// through bin/poll.ts and bin/backfill.ts', () => {
       const record = readJson<{ done: string[] }>(join(state, 'filled.backfill.json'));
       for (const key of record?.done ?? []) {
         const [start, end] = key.split('-').map(Number) as [number, number];
-        for (let t = start; t < end; t += 60) for (const s of [0, 1]) if (endpoint.value(`filled.history.s${s}`, t) === undefined) ahead.push(`${key}@${t}`);
+        for (let t = start; t < end; t += 60) {
+          for (const s of [0, 1]) if (endpoint.value(`filled.history.s${s}`, t) === undefined) ahead.push(`${key}@${t}`);
+        }
       }
     };
     const iso = (t: number) => new Date(t * 1000).toISOString();
-    const result = await runCommand(['bin/backfill.ts', 'history', '--from', iso(from), '--to', iso(from + DAY / 2), '--config', config, '--concurrency', '2'], {
+    const range = ['--from', iso(from), '--to', iso(from + DAY / 2)];
+    const result = await runCommand(['bin/backfill.ts', 'history', ...range, '--config', config, '--concurrency', '2'], {
       env: env(endpoint.url, state, 'filled'),
     });
     expect(result.code, result.stderr).toBe(0);
     expect(ahead.slice(0, 5)).toEqual([]);
     for (const s of [0, 1]) {
-      for (let t = from; t < from + DAY / 2; t += 60) expect(endpoint.value(`filled.history.s${s}`, t), `s${s}@${t}`).toBe(historyValue(t, s));
+      for (let t = from; t < from + DAY / 2; t += 60) {
+        expect(endpoint.value(`filled.history.s${s}`, t), `s${s}@${t}`).toBe(historyValue(t, s));
+      }
     }
     expect(endpoint.points.size).toBe(1440);
     expect(endpoint.answers).toEqual(expect.arrayContaining([401, 413, 429, 500, 0, 200]));
@@ -93,7 +104,9 @@ describe('https:// through bin/poll.ts and bin/backfill.ts', () => {
     endpoint.beforeAnswer = () => {
       const mark = readJson<{ deliveredUntil: number }>(join(state, 'live.watermark.json'))?.deliveredUntil;
       if (mark === undefined) return;
-      for (let t = mark - 60; t < mark; t += 60) for (const s of [0, 1, 2]) if (endpoint.value(`live.history.s${s}`, t) === undefined) ahead.push(t);
+      for (let t = mark - 60; t < mark; t += 60) {
+        for (const s of [0, 1, 2]) if (endpoint.value(`live.history.s${s}`, t) === undefined) ahead.push(t);
+      }
     };
     const result = await runCommand(['bin/poll.ts', 'history', '--once', '--config', config], { env: env(endpoint.url, state, 'live') });
     expect(result.code, result.stderr).toBe(0);

@@ -9,7 +9,18 @@ import { historyValue } from '../helpers/history-poller.ts';
 import { describeStunnel, Stunnel } from '../helpers/stunnel.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { makeTestCertificates } from '../helpers/test-certificates.ts';
-import { choose, compareHistory, count, expectedPoints, historyConfig, PollerProcess, report, ROOT, sleep, startCarbon } from './harness.ts';
+import {
+  choose,
+  compareHistory,
+  count,
+  expectedPoints,
+  historyConfig,
+  PollerProcess,
+  report,
+  ROOT,
+  sleep,
+  startCarbon,
+} from './harness.ts';
 
 const SERIES = 3;
 const OUTAGE_S = choose(4, 30);
@@ -30,7 +41,8 @@ function startJob(url: string, work: string, name: string, env: Record<string, s
 export function transportFaults(): void {
   describeCarbon('tls:// (real carbon-cache behind stunnel4)', () => {
     describeStunnel('terminator restarted', () => {
-      it.concurrent(`the TLS terminator stopped for ${OUTAGE_S} s mid-run, then restarted: every point arrives`, async ({ task }: TestContext) => {
+      const name = `the TLS terminator stopped for ${OUTAGE_S} s mid-run, then restarted: every point arrives`;
+      it.concurrent(name, async ({ task }: TestContext) => {
         const certificates = makeTestCertificates();
         const carbon = await startCarbon();
         const tunnel = await Stunnel.start(carbon.port, certificates);
@@ -51,7 +63,9 @@ export function transportFaults(): void {
             {
               section: 'Graphite',
               fault: `tls:// terminator (stunnel4) stopped ${OUTAGE_S} s mid-run, then restarted`,
-              injected: `stunnel4 in front of carbon-cache killed (SIGTERM) while a job sends ${SERIES} points/s over tls://, restarted after ${OUTAGE_S} s`,
+              injected:
+                `stunnel4 in front of carbon-cache killed (SIGTERM) while a job sends ${SERIES} points/s over tls://, ` +
+                `restarted after ${OUTAGE_S} s`,
               expected: count(result.expected),
               observed: `${count(result.found)} (dropped ${stopped.dropped})`,
             },
@@ -67,12 +81,14 @@ export function transportFaults(): void {
     });
   });
 
-  it.concurrent(`https:// endpoint answering 429, 500 and cut connections for ${OUTAGE_S} s: every point acknowledged`, async ({ task }: TestContext) => {
+  const name = `https:// endpoint answering 429, 500 and cut connections for ${OUTAGE_S} s: every point acknowledged`;
+  it.concurrent(name, async ({ task }: TestContext) => {
     const certificates = makeTestCertificates();
     const ingest = await GraphiteHttpIngest.start(certificates, { user: '1', token: 'reliability-token-0123' });
     const work = tempDir('rel-https');
     try {
-      const job = startJob(ingest.url, work, 'overhttps', { GRAPHITE_TLS_CA: certificates.caFile, GRAPHITE_USER: '1', GRAPHITE_TOKEN: 'reliability-token-0123' });
+      const credentials = { GRAPHITE_USER: '1', GRAPHITE_TOKEN: 'reliability-token-0123' };
+      const job = startJob(ingest.url, work, 'overhttps', { GRAPHITE_TLS_CA: certificates.caFile, ...credentials });
       await job.waitFor(() => ingest.points.size >= SERIES * 2, 60_000, 'the first acknowledged points');
       // For the outage, every request gets a bad answer: 429 (Retry-After 1), 500 or a cut connection, in turn.
       const bad = [{ kind: 'too-many', retryAfterSeconds: 1 }, { kind: 'server-error' }, { kind: 'cut' }] as const;
@@ -100,7 +116,9 @@ export function transportFaults(): void {
         {
           section: 'Graphite',
           fault: `https:// endpoint answering 429, 500 and cut connections for ${OUTAGE_S} s`,
-          injected: `a job sends ${SERIES} points/s as JSON batches; every request for ${OUTAGE_S} s gets 429 (Retry-After: 1), 500 or a connection cut mid-answer`,
+          injected:
+            `a job sends ${SERIES} points/s as JSON batches; every request for ${OUTAGE_S} s gets 429 (Retry-After: 1), 500 ` +
+            'or a connection cut mid-answer',
           expected: count(expected.size * SERIES),
           observed: `${count(found)} acknowledged (${refused} bad answers retried, ${ingest.duplicates} duplicates; dropped ${stopped.dropped})`,
         },

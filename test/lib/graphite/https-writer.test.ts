@@ -90,7 +90,13 @@ describe('HttpsGraphiteWriter against a local ingestion endpoint', () => {
 
   it('through 401, 429 with Retry-After, 500, a slow answer and a cut answer, every point is acknowledged, retries counted', async () => {
     const { writer, log } = await start({}, { batchPoints: 50, maxInFlight: 2, requestTimeoutMs: 5000 });
-    ingest.faults.push({ kind: 'auth' }, { kind: 'too-many', retryAfterSeconds: 1 }, { kind: 'server-error' }, { kind: 'slow', ms: 300 }, { kind: 'cut' });
+    ingest.faults.push(
+      { kind: 'auth' },
+      { kind: 'too-many', retryAfterSeconds: 1 },
+      { kind: 'server-error' },
+      { kind: 'slow', ms: 300 },
+      { kind: 'cut' },
+    );
     // At every answer, no sequence the writer reports handed off may lack an acknowledgement.
     const acknowledgedTimes = () => new Set([...ingest.points.values()].map((held) => held.point.time));
     let handedOffThrough = 0;
@@ -137,7 +143,8 @@ describe('HttpsGraphiteWriter against a local ingestion endpoint', () => {
       ['error', 'invalid metric name "jobs.broken.n41"', 1],
     ]);
     // The halving itself is one WARN, however many halves it took.
-    expect(log.lines.filter((line) => line.level === 'warn').map((line) => line.message)).toEqual(['graphite refused a batch; sending it again in halves']);
+    const warnings = log.lines.filter((line) => line.level === 'warn').map((line) => line.message);
+    expect(warnings).toEqual(['graphite refused a batch; sending it again in halves']);
   });
 
   it('a 413 splits the batch and makes later batches smaller; nothing is lost', async () => {
