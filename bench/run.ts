@@ -12,6 +12,7 @@ import { atMost, exactly, formatMarkdown, formatText, info, megabytes, seconds, 
 import benchStartup from './startup.ts';
 import benchTicks, { TARGET_TICKS } from './ticks.ts';
 import benchWriterCarbon from './writer-carbon.ts';
+import benchRemoteWriters from './writer-remote.ts';
 import benchWriter from './writer.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -21,6 +22,7 @@ const SCALE_BENCH = join(ROOT, 'bench', 'cloudwatch-scale.ts');
 const BENCHES: Array<{ name: string; run: () => Promise<Section> }> = [
   { name: 'writer', run: benchWriter },
   { name: 'carbon', run: benchWriterCarbon },
+  { name: 'remote', run: benchRemoteWriters },
   { name: 'backfill', run: benchBackfillPipeline },
   { name: 'ticks', run: () => benchTicks(ticks()) },
   { name: 'api', run: benchApiCalls },

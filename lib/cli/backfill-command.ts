@@ -231,6 +231,7 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
 function describeGraphite(url: string | undefined): string {
   const target = parseGraphiteUrl(url);
   if (target.kind === 'stdout') return 'stdout';
+  if (target.kind === 'http') return target.url;
   return `${target.kind}://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
 }
 

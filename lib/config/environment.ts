@@ -1,10 +1,10 @@
 // The environment contract, declared once: every variable lib/ and bin/ read, with its meaning, default and check.
 // It validates the environment at start, writes the `Environment:` part of --help, and .env.example is tested against it.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, resolve } from 'node:path';
 import { ConfigError } from '../poller-kit/config-error.ts';
 import { parseGraphiteUrl } from '../graphite/url.ts';
-import { DEFAULT_QUEUE_LIMIT } from '../graphite/writer-types.ts';
+import { DEFAULT_QUEUE_LIMIT, type GraphiteWriterOptions } from '../graphite/writer-types.ts';
 import { readLogFormat, readLogLevel, type LogFormat, type LogLevel } from '../poller-kit/logger.ts';
 import { sanitizeNode } from '../graphite/metric-path.ts';
 import { parseShard, type Shard } from '../poller-kit/shard.ts';
@@ -24,6 +24,14 @@ export interface RuntimeEnvironment {
   shard: Shard | undefined;
   /** POLLERS_PATH's directories, each checked to exist. */
   pollersPath: string[];
+  /** GRAPHITE_TLS_CA, GRAPHITE_TLS_CERT, GRAPHITE_TLS_KEY: the PEM text of each file (tls:// and https://). */
+  tlsCa?: string | undefined;
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
+  /** GRAPHITE_USER, GRAPHITE_TOKEN, GRAPHITE_AUTH: an http(s):// endpoint's credentials (secrets: never logged). */
+  graphiteUser?: string | undefined;
+  graphiteToken?: string | undefined;
+  graphiteAuth?: string | undefined;
 }
 
 export type CommandName = 'poll' | 'backfill';
@@ -61,15 +69,97 @@ function parseSwitch(on: string, off: string) {
   };
 }
 
+/** A PEM file's text, checked to hold `what` (`CERTIFICATE`, `PRIVATE KEY`): a wrong path fails at start, not at connect. */
+function pemFile(what: string) {
+  return (path: string): string => {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'error';
+      throw new Error(`expected a readable PEM file, cannot read ${JSON.stringify(path)} (${code})`);
+    }
+    if (!new RegExp(`-----BEGIN [A-Z ]*${what}-----`).test(text)) {
+      throw new Error(`expected a PEM file holding a ${what}, but ${JSON.stringify(path)} has no "-----BEGIN ...${what}-----" block`);
+    }
+    return text;
+  };
+}
+
+/** A client certificate needs its key and the other way round: one without the other is refused. */
+function needs(other: string) {
+  return (env: NodeJS.ProcessEnv): undefined => {
+    if (env[other]?.trim()) throw new Error(`must be set together with ${other} (a client certificate and its key)`);
+    return undefined;
+  };
+}
+
 /** Every variable the commands read, in the order --help lists them. */
 export const ENVIRONMENT = [
   declare({
     key: 'graphiteUrl',
     name: 'GRAPHITE_URL',
-    meaning: 'where datapoints go: tcp://host:2003, udp://host:2003, or - for stdout',
+    meaning: 'where datapoints go: tcp://host:2003, tls://host:port, udp://host:2003, an https:// ingestion URL, or - for stdout',
     default: 'stdout',
     commands: BOTH,
     parse: (text) => (parseGraphiteUrl(text).kind === 'stdout' ? undefined : text),
+    fallback: () => undefined,
+  }),
+  declare({
+    key: 'tlsCa',
+    name: 'GRAPHITE_TLS_CA',
+    meaning: 'tls:// and https://: a PEM file of the CA to trust instead of the system store',
+    default: 'the system store',
+    commands: BOTH,
+    parse: pemFile('CERTIFICATE'),
+    fallback: () => undefined,
+  }),
+  declare({
+    key: 'tlsCert',
+    name: 'GRAPHITE_TLS_CERT',
+    meaning: 'tls:// and https://: a PEM client certificate, with GRAPHITE_TLS_KEY',
+    default: 'none',
+    commands: BOTH,
+    parse: pemFile('CERTIFICATE'),
+    fallback: needs('GRAPHITE_TLS_KEY'),
+  }),
+  declare({
+    key: 'tlsKey',
+    name: 'GRAPHITE_TLS_KEY',
+    meaning: "tls:// and https://: the client certificate's PEM private key",
+    default: 'none',
+    commands: BOTH,
+    parse: pemFile('PRIVATE KEY'),
+    fallback: needs('GRAPHITE_TLS_CERT'),
+  }),
+  declare({
+    key: 'graphiteUser',
+    name: 'GRAPHITE_USER',
+    meaning: 'https://: the user (Grafana Cloud: the Graphite instance ID), with GRAPHITE_TOKEN',
+    default: 'none',
+    commands: BOTH,
+    parse: (text) => text,
+    fallback: () => undefined,
+  }),
+  declare({
+    key: 'graphiteToken',
+    name: 'GRAPHITE_TOKEN',
+    meaning: 'https://: the token (Grafana Cloud: an access policy token with metrics:write); never logged',
+    default: 'none',
+    commands: BOTH,
+    parse: (text) => text,
+    fallback: () => undefined,
+  }),
+  declare({
+    key: 'graphiteAuth',
+    name: 'GRAPHITE_AUTH',
+    meaning: 'https://: <user>:<token> in one secret, instead of GRAPHITE_USER and GRAPHITE_TOKEN; never logged',
+    default: 'none',
+    commands: BOTH,
+    parse: (text) => {
+      if (!/^[^:\s]+:\S+$/.test(text)) throw new Error('expected <user>:<token> (the value is not shown: it is a secret)');
+      return text;
+    },
     fallback: () => undefined,
   }),
   declare({
@@ -192,7 +282,48 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): RuntimeEn
       throw new ConfigError((error as Error).message, { file: 'environment', field: variable.name });
     }
   }
+  checkGraphiteTransport(values as RuntimeEnvironment);
   return values as RuntimeEnvironment;
+}
+
+/**
+ * The TLS and credential variables belong to a URL scheme: set for another one they would be silently unused (a
+ * CA set for tcp:// looks like encryption and is not), so that is refused, like a user without a token.
+ */
+function checkGraphiteTransport(environment: RuntimeEnvironment): void {
+  const kind = parseGraphiteUrl(environment.graphiteUrl).kind;
+  const refuse = (field: string, message: string) => {
+    throw new ConfigError(message, { file: 'environment', field });
+  };
+  if (kind !== 'tls' && kind !== 'http') {
+    const plaintext = 'is set, but GRAPHITE_URL is not tls:// or https://: use tls://host:port to encrypt';
+    if (environment.tlsCa) refuse('GRAPHITE_TLS_CA', plaintext);
+    if (environment.tlsCert) refuse('GRAPHITE_TLS_CERT', plaintext);
+  }
+  const credentials = environment.graphiteUser || environment.graphiteToken || environment.graphiteAuth;
+  if (credentials && kind !== 'http') {
+    const field = environment.graphiteAuth ? 'GRAPHITE_AUTH' : environment.graphiteToken ? 'GRAPHITE_TOKEN' : 'GRAPHITE_USER';
+    refuse(field, 'is only sent to an https:// ingestion URL; over tls:// a key goes in GRAPHITE_PREFIX as the first node');
+  }
+  if (environment.graphiteAuth && (environment.graphiteUser || environment.graphiteToken)) {
+    refuse('GRAPHITE_AUTH', 'set either GRAPHITE_AUTH or GRAPHITE_USER with GRAPHITE_TOKEN, not both');
+  }
+  if (environment.graphiteUser && !environment.graphiteToken) refuse('GRAPHITE_USER', 'needs GRAPHITE_TOKEN');
+}
+
+/** The writer options the TLS and credential variables make (spread into createGraphiteWriter's). */
+export function graphiteTransport(environment: RuntimeEnvironment): Pick<GraphiteWriterOptions, 'tls' | 'http'> {
+  const tls = {
+    ...(environment.tlsCa ? { ca: environment.tlsCa } : {}),
+    ...(environment.tlsCert ? { cert: environment.tlsCert } : {}),
+    ...(environment.tlsKey ? { key: environment.tlsKey } : {}),
+  };
+  const http = {
+    ...(environment.graphiteUser ? { user: environment.graphiteUser } : {}),
+    ...(environment.graphiteToken ? { token: environment.graphiteToken } : {}),
+    ...(environment.graphiteAuth ? { auth: environment.graphiteAuth } : {}),
+  };
+  return { tls, http };
 }
 
 /** The `Environment:` paragraph of a command's --help, from ENVIRONMENT. */

@@ -1,15 +1,19 @@
-// Graphite over TCP: batched writes with backpressure, reconnects with backoff, replay of the recent tail, stall detection.
-import { connect, type Socket, type TcpSocketConnectOpts } from 'node:net';
+// Graphite over TCP (or TLS): batched writes with backpressure, reconnects with backoff, replay of the recent tail, stall detection.
+import { connect, isIP, type Socket, type TcpSocketConnectOpts } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { backoffDelay } from '../poller-kit/backoff.ts';
 import type { Logger } from '../poller-kit/logger.ts';
 import type { QueueOptions } from './line-queue.ts';
 import { QueuedWriter } from './queued-writer.ts';
 import { ReplayBuffer, type ReplayChunk } from './replay-buffer.ts';
+import type { TlsOptions } from './writer-types.ts';
 
 export interface TcpWriterOptions {
   host: string;
   port: number;
+  /** Set for `tls://`: the same writer over a TLS connection. */
+  tls?: TlsOptions;
   queueLimit: number;
   /** readyLines and overflow of the queue (see QueueOptions). */
   queue?: QueueOptions;
@@ -80,7 +84,7 @@ export class TcpGraphiteWriter extends QueuedWriter {
     // About four chunks of typical (~60 byte) lines; at most half the queue, or a synchronous burst larger
     // than a small queue would drop lines a connected socket could have taken.
     this.eagerLines = Math.max(1, Math.min(Math.max(256, Math.ceil(options.chunkChars / 16)), Math.floor(options.queueLimit / 2)));
-    this.target = `tcp://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
+    this.target = `${options.tls ? 'tls' : 'tcp'}://${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
     this.replay = new ReplayBuffer(options.replaySeconds * 1000, options.replayLines, options.replayChars);
     // The first line opens the connection (see wake): a job stopped by its configuration before it wrote
     // anything never connects to Graphite.
@@ -177,7 +181,16 @@ export class TcpGraphiteWriter extends QueuedWriter {
       port: this.options.port,
       writableHighWaterMark: this.options.socketHighWaterMark,
     };
-    const socket = connect(connectOptions);
+    const tls = this.options.tls;
+    const socket = tls
+      ? connectTls({
+          ...connectOptions,
+          ...tls,
+          // SNI from the host name (an IP address is not allowed as a server name).
+          ...(isIP(this.options.host) ? {} : { servername: this.options.host }),
+          rejectUnauthorized: true,
+        })
+      : connect(connectOptions);
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000);
@@ -185,7 +198,8 @@ export class TcpGraphiteWriter extends QueuedWriter {
       () => socket.destroy(new Error(`no connection within ${this.options.connectTimeoutMs} ms`)),
       this.options.connectTimeoutMs,
     ).unref();
-    socket.once('connect', () => this.onConnect(socket));
+    // Over TLS, nothing is written before the handshake verified the certificate.
+    socket.once(tls ? 'secureConnect' : 'connect', () => this.onConnect(socket));
     socket.on('drain', () => {
       if (socket !== this.socket) return;
       this.blocked = false;
@@ -280,7 +294,10 @@ export class TcpGraphiteWriter extends QueuedWriter {
     const fields = { target: this.target, error: reason, retry_in_ms: delay, queued: this.queue.length, replay_lines: this.replay.lines };
     // One warning per outage; the attempts that follow are debug lines.
     if (wasConnected) this.options.log.warn('graphite connection lost', fields);
-    else if (!this.outageLogged) this.options.log.warn('cannot connect to graphite, retrying with backoff', fields);
+    else if (!this.outageLogged && isCertificateError(this.lastError)) {
+      // Never a plaintext fallback: the lines wait in the queue until a certificate verifies.
+      this.options.log.error('graphite TLS certificate failed verification (check GRAPHITE_TLS_CA and the host name); retrying', fields);
+    } else if (!this.outageLogged) this.options.log.warn('cannot connect to graphite, retrying with backoff', fields);
     else this.options.log.debug('graphite connect attempt failed', { ...fields, attempts: this.failures });
     this.outageLogged = true;
     this.reconnectTimer = setTimeout(this.open, delay);
@@ -368,5 +385,11 @@ export class TcpGraphiteWriter extends QueuedWriter {
 }
 
 const FLUSH_RETRY_MS = 250;
+
+/** An error of the TLS handshake's certificate checks (Node's codes for an untrusted, expired or misnamed certificate). */
+function isCertificateError(error: Error | undefined): boolean {
+  const code = (error as { code?: string } | undefined)?.code ?? '';
+  return /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|ISSUER|CHAIN/.test(code);
+}
 
 function ignore(): void {}

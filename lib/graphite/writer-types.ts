@@ -30,11 +30,29 @@ export interface WriterStats {
   queued: number;
   /** Connections re-established after a lost one (the first connection does not count). */
   reconnects: number;
+  /** HTTP(S) only: lines whose batch got a 2xx (what "delivered" means there). */
+  acked?: number;
+  /** HTTP(S) only: of `dropped`, lines the endpoint refused for good (a 4xx other than 429, or counted invalid). */
+  rejected?: number;
 }
 
 export interface GraphiteWriterOptions {
-  /** GRAPHITE_URL: `tcp://host:port`, `udp://host:port`, or unset / `-` for stdout. */
+  /** GRAPHITE_URL: `tcp://host:port`, `tls://host:port`, `udp://host:port`, an `http(s)://` ingestion URL, or unset / `-` for stdout. */
   url?: string;
+  /** `tls://` and `https://`: a private CA, client certificate and key (PEM text, read from GRAPHITE_TLS_*). */
+  tls?: TlsOptions;
+  /** HTTP(S): the Authorization header's credentials (GRAPHITE_USER/GRAPHITE_TOKEN or GRAPHITE_AUTH). */
+  http?: HttpCredentials;
+  /** HTTP(S): the job's interval in seconds, sent with every point (Grafana's `interval`). Default 60. */
+  intervalSeconds?: number;
+  /** HTTP(S): a batch holds at most this many points. Default 5000. */
+  batchPoints?: number;
+  /** HTTP(S): a batch's JSON body is at most this many bytes (a single larger point goes alone). Default 1 MiB. */
+  batchBytes?: number;
+  /** HTTP(S): batches awaiting an answer at once. Default 4. */
+  maxInFlight?: number;
+  /** HTTP(S): a request without a complete answer after this long is abandoned and retried. Default 30000. */
+  requestTimeoutMs?: number;
   /** GRAPHITE_QUEUE_LIMIT: lines held while Graphite is slow or away; then the oldest are dropped. Default 500000. */
   queueLimit?: number;
   /** ready() resolves when fewer lines than this are queued. Default (and at most) half of queueLimit. */
@@ -118,4 +136,23 @@ export interface GraphiteWriter {
   /** Stops reconnecting and ends the socket, dropping (and counting) what is still queued: call flush first. */
   close(): Promise<void>;
   stats(): WriterStats;
+}
+
+/** How an HTTP(S) writer authenticates (never logged). */
+export interface HttpCredentials {
+  /** GRAPHITE_USER: with a token, sent as Basic base64(user:token). */
+  user?: string;
+  /** GRAPHITE_TOKEN: alone, sent as `Bearer <token>`. */
+  token?: string;
+  /** GRAPHITE_AUTH: `<user>:<token>` in one secret, sent as `Bearer <user>:<token>` (Grafana Cloud's form). */
+  auth?: string;
+}
+
+/** TLS for `tls://`: verified against the system store (or `ca`), never falling back to plaintext. */
+export interface TlsOptions {
+  /** PEM of a private CA (GRAPHITE_TLS_CA) that replaces the system store. */
+  ca?: string;
+  /** PEM client certificate and key (GRAPHITE_TLS_CERT, GRAPHITE_TLS_KEY). */
+  cert?: string;
+  key?: string;
 }

@@ -2,6 +2,7 @@
 import { parseGraphiteUrl } from './url.ts';
 import type { QueueOptions } from './line-queue.ts';
 import { silentLogger } from '../poller-kit/logger.ts';
+import { HttpsGraphiteWriter } from './https-writer.ts';
 import { StreamGraphiteWriter } from './stream-writer.ts';
 import { TcpGraphiteWriter } from './tcp-writer.ts';
 import { UdpGraphiteWriter } from './udp-writer.ts';
@@ -17,6 +18,8 @@ import { DEFAULT_QUEUE_LIMIT, type GraphiteWriter, type GraphiteWriterOptions } 
  *   `replayLines`: a peer that stops reading holds ~4 MB unread in kernel buffers, measured on loopback;
  *   lines older than 5 minutes that carbon proved it read are dropped, see DEFAULT_REPLAY_PROOF_SECONDS);
  * - over UDP, any datagram.
+ * Over HTTP(S) (an ingestion endpoint that answers) a line is delivered when its batch got a 2xx: no replay tail,
+ * and whenHandedOff/flush wait for those answers; a point the endpoint refuses for good is counted in `rejected`.
  * A replay re-sends lines carbon may already have: harmless, a whisper point is overwritten, and in order.
  */
 
@@ -56,9 +59,29 @@ export function createGraphiteWriter(options: GraphiteWriterOptions = {}): Graph
     const datagramBytes = positive('udpDatagramBytes', options.udpDatagramBytes ?? 1400);
     return new UdpGraphiteWriter({ ...target, queueLimit, queue, log, datagramBytes, backoffMinMs, backoffMaxMs, random });
   }
+  if (target.kind === 'http') {
+    return new HttpsGraphiteWriter({
+      url: target.url,
+      queueLimit,
+      queue,
+      log,
+      ...(options.http ? { credentials: options.http } : {}),
+      ...(options.tls ? { tls: options.tls } : {}),
+      intervalSeconds: positive('intervalSeconds', options.intervalSeconds ?? 60),
+      batchPoints: Math.floor(positive('batchPoints', options.batchPoints ?? 5000)) || 1,
+      batchBytes: positive('batchBytes', options.batchBytes ?? 1024 * 1024),
+      maxInFlight: Math.floor(positive('maxInFlight', options.maxInFlight ?? 4)) || 1,
+      requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs ?? 30_000),
+      backoffMinMs,
+      backoffMaxMs,
+      random,
+    });
+  }
   const clock = options.clock ?? { now: Date.now };
   return new TcpGraphiteWriter({
-    ...target,
+    host: target.host,
+    port: target.port,
+    ...(target.kind === 'tls' ? { tls: options.tls ?? {} } : {}),
     queueLimit,
     queue,
     log,

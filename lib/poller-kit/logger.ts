@@ -25,7 +25,7 @@ export interface LoggerOptions {
 }
 
 // Environment variables whose values must never appear in a log line, whatever code logged them.
-const SECRET_NAME = /(SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_KEY|SESSION)/i;
+const SECRET_NAME = /(SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_KEY|SESSION|^GRAPHITE_AUTH$)/i;
 
 const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@"]*:)[^\s/@"]+@/gi;
 // A secret-looking query parameter of a URL (`?password=…`, `&access_token=…`, `?apiKey=…`), wherever quoted.

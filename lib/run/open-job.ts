@@ -2,7 +2,7 @@
 // It never owns the process (no signals, no exit): a command, or a process running several jobs, does that.
 import type { Clock } from '../poller-kit/clock.ts';
 import { ConfigError } from '../poller-kit/config-error.ts';
-import type { RuntimeEnvironment } from '../config/environment.ts';
+import { graphiteTransport, type RuntimeEnvironment } from '../config/environment.ts';
 import { loadJobConfig, type JobConfig } from '../config/job-config.ts';
 import { createGraphiteWriter } from '../graphite/writer.ts';
 import type { GraphiteWriter, GraphiteWriterOptions } from '../graphite/writer-types.ts';
@@ -92,6 +92,9 @@ export function openJob(options: OpenJobOptions): OpenJob {
     createGraphiteWriter({
       url: dryRun ? '-' : environment.graphiteUrl,
       queueLimit: environment.queueLimit,
+      ...graphiteTransport(environment),
+      // HTTPS ingestion sends each point's interval: the job's.
+      intervalSeconds: job.config.schedule.interval,
       log: log.child({ component: 'graphite' }),
       ...options.queue,
     });

@@ -42,13 +42,16 @@ export interface WriterSelfFigures {
   dropped_total: number;
   queued: number;
   reconnects: number;
+  /** Counts since the previous run, for writers that have acknowledgements (https://). */
+  acked?: number;
+  rejected?: number;
 }
 
 /**
  * Emits one run's figures as `pollers.<job>.<name>` (the sink adds GRAPHITE_PREFIX):
  * per-run counts (duration_ms, datapoints, errors, skipped_ticks, invalid_values, the poller's own counters),
  * gauges (lag_seconds, the poller's gauges, writer.queued, writer.dropped_total) and the writer's counts since
- * the previous run (writer.sent, writer.dropped, writer.reconnects). Give it the sink's reserved() view: these lines
+ * the previous run (writer.sent, writer.dropped, writer.reconnects; over https:// also writer.acked, writer.rejected). Give it the sink's reserved() view: these lines
  * must survive the outage they describe.
  */
 export function emitSelfMetrics(
@@ -79,6 +82,8 @@ export class WriterDeltas {
       dropped_total: current.dropped,
       queued: current.queued,
       reconnects: current.reconnects - this.previous.reconnects,
+      ...(current.acked !== undefined ? { acked: current.acked - (this.previous.acked ?? 0) } : {}),
+      ...(current.rejected !== undefined ? { rejected: current.rejected - (this.previous.rejected ?? 0) } : {}),
     };
     this.previous = { ...current };
     return delta;

@@ -11,13 +11,14 @@ import { cleanUp, startCarbons } from './harness.ts';
 import { processFaults } from './process.ts';
 import { secretsNeverLeak } from './secrets.ts';
 import { stateDirectoryFaults } from './state-dir.ts';
+import { transportFaults } from './transports.ts';
 
 vi.setConfig({ maxConcurrency: 100 });
 
 describe.concurrent('faults', () => {
-  // One carbon-cache for each test that uses one (11), all started before any test stops its own.
+  // One carbon-cache for each test that uses one (12), all started before any test stops its own.
   beforeAll(async () => {
-    if (!carbonUnavailable) await startCarbons(11);
+    if (!carbonUnavailable) await startCarbons(12);
   }, 300_000);
   // Poller processes and carbon-caches that a failed or timed-out test left behind.
   afterAll(cleanUp);
@@ -28,4 +29,5 @@ describe.concurrent('faults', () => {
   stateDirectoryFaults();
   brokenConfigs();
   secretsNeverLeak();
+  transportFaults();
 });

@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloudWatchFake, FAKE_ACCOUNT } from '../helpers/cloudwatch-fake.ts';
 import { Ga4Fake } from '../helpers/ga4-fake.ts';
 import { GitHubFake } from '../helpers/github-fake.ts';
+import { GraphiteHttpIngest } from '../helpers/graphite-http-ingest.ts';
+import { makeTestCertificates } from '../helpers/test-certificates.ts';
 import { TestHttpServer } from '../helpers/http-server.ts';
 import { runCommand, type CommandResult } from '../helpers/run-command.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
@@ -26,6 +28,8 @@ const SECRETS = {
   awsSessionToken: mark('AwsSession'),
   googleAccessToken: `ya29.${mark('Google')}`,
   wrongGithubToken: `ghp_${mark('Wrong')}`,
+  graphiteToken: `glc_${mark('GraphiteToken')}`,
+  graphiteAuthBad: mark('GraphiteAuthNoColon'),
 };
 
 interface Run {
@@ -36,6 +40,8 @@ interface Run {
   fails: boolean;
   /** The exit code of a failing run when it is not 1 (78: refused at configuration time). */
   exitCode?: number;
+  /** Sent to this https:// ingestion endpoint instead of the counting TCP server. */
+  graphiteUrl?: string;
 }
 
 /** Fake credentials everywhere, every poller, good and failing runs. */
@@ -47,6 +53,7 @@ export function secretsNeverLeak(): void {
     let github: GitHubFake;
     let aws: CloudWatchFake;
     let ga: Ga4Fake;
+    let ingest: GraphiteHttpIngest;
     let keyLines: string[] = [];
     const runs: Run[] = [];
     const results: Array<{ run: Run; level: string; result: CommandResult; state: string; wire: string }> = [];
@@ -71,6 +78,8 @@ export function secretsNeverLeak(): void {
       const data: MetricDatum[] = [{ MetricName: 'Requests', Value: 5, Timestamp: new Date(minute * 1000), Dimensions: [{ Name: 'Service', Value: 'api' }] }];
       await aws.seed('Test/App', data);
       ga = await Ga4Fake.start({ tokens: [SECRETS.googleAccessToken] });
+      const certificates = makeTestCertificates();
+      ingest = await GraphiteHttpIngest.start(certificates, { user: '424242', token: SECRETS.graphiteToken });
       ga.addProperty({ id: '3000', timeZone: 'UTC', realtime: [{ minute: Math.floor(Date.now() / 60_000) * 60 - 60, metrics: { activeUsers: 4 } }] });
 
       // A service account key: its private key must never be printed, even when signing in fails.
@@ -123,6 +132,26 @@ export function secretsNeverLeak(): void {
           env: { ...env, GOOGLE_OAUTH_ACCESS_TOKEN: `${SECRETS.googleAccessToken}x` },
           fails: true,
         },
+        // https:// Graphite: GRAPHITE_USER/GRAPHITE_TOKEN, GRAPHITE_AUTH, and a malformed GRAPHITE_AUTH refused at start.
+        ...(['user and token', 'auth'] as const).map((form) => ({
+          name: `host to an https:// Graphite with ${form}`,
+          args: ['bin/poll.ts', 'host', '--once'],
+          env: {
+            ...env,
+            GRAPHITE_TLS_CA: certificates.caFile,
+            ...(form === 'auth' ? { GRAPHITE_AUTH: `424242:${SECRETS.graphiteToken}` } : { GRAPHITE_USER: '424242', GRAPHITE_TOKEN: SECRETS.graphiteToken }),
+          },
+          fails: false,
+          graphiteUrl: ingest.url,
+        })),
+        {
+          name: 'https:// Graphite with a malformed GRAPHITE_AUTH',
+          args: ['bin/poll.ts', 'host', '--once'],
+          env: { ...env, GRAPHITE_AUTH: SECRETS.graphiteAuthBad },
+          fails: true,
+          exitCode: 78,
+          graphiteUrl: ingest.url,
+        },
         { name: 'google-analytics key file, sign-in fails', args: ['bin/poll.ts', 'google-analytics', '--once', '--config', file('ga-key', gaConfig(`keyFile: ${keyFile}\n`))], env, fails: true },
       );
 
@@ -135,7 +164,7 @@ export function secretsNeverLeak(): void {
               const sink = await CountingServer.start(true);
               graphite.set(id, sink);
               const stateDir = join(work, `state-${id}`);
-              const result = await runCommand(run.args, { env: { ...run.env, LOG_LEVEL: level, GRAPHITE_URL: sink.url, STATE_DIR: stateDir }, timeoutMs: 120_000 });
+              const result = await runCommand(run.args, { env: { ...run.env, LOG_LEVEL: level, GRAPHITE_URL: run.graphiteUrl ?? sink.url, STATE_DIR: stateDir }, timeoutMs: 120_000 });
               await sink.close();
               results.push({ run, level, result, state: readAll(filesUnder(stateDir)), wire: sink.received });
             }),
@@ -145,11 +174,11 @@ export function secretsNeverLeak(): void {
     }, 600_000);
 
     afterAll(async () => {
-      await Promise.all([api?.close(), github?.close(), aws?.close(), ga?.close()]);
+      await Promise.all([api?.close(), github?.close(), aws?.close(), ga?.close(), ingest?.close()]);
     });
 
     it('no secret on stdout, stderr, in state files or on the wire to Graphite, at info and debug, in good and failing runs', ({ task }) => {
-      const secrets = [...Object.values(SECRETS), ...keyLines];
+      const secrets = [...Object.values(SECRETS), ...keyLines, Buffer.from(`424242:${SECRETS.graphiteToken}`).toString('base64')];
       const leaks: string[] = [];
       for (const { run, level, result, state, wire } of results) {
         const places = { stdout: result.stdout, stderr: result.stderr, 'state files': state, Graphite: wire };
@@ -158,11 +187,11 @@ export function secretsNeverLeak(): void {
         }
       }
       const failing = results.filter((r) => r.run.fails);
-      const sent = results.reduce((n, r) => n + r.wire.split('\n').filter(Boolean).length, 0);
+      const sent = results.reduce((n, r) => n + r.wire.split('\n').filter(Boolean).length, 0) + ingest.points.size;
       report({
         section: 'Secrets',
         fault: 'fake credentials everywhere, every poller',
-        injected: `${Object.keys(SECRETS).length} recognisable secrets (API token, key in the URL query, password in the URL, GitHub token, AWS key id, secret and session token, Google access token) and a service account's private key (${keyLines.length} lines); ${runs.length} runs × LOG_LEVEL info and debug, ${failing.length / 2} of them failing (401 echoing the request, refused credentials, unreachable API, failed sign-in)`,
+        injected: `${Object.keys(SECRETS).length} recognisable secrets (API token, key in the URL query, password in the URL, GitHub token, AWS key id, secret and session token, Google access token, GRAPHITE_TOKEN and GRAPHITE_AUTH of an https:// Graphite) and a service account's private key (${keyLines.length} lines); ${runs.length} runs × LOG_LEVEL info and debug, ${failing.length / 2} of them failing (401 echoing the request, refused credentials, unreachable API, failed sign-in)`,
         expected: '0 occurrences in stdout, stderr, state files and Graphite',
         observed: `${leaks.length} occurrences in ${count(results.reduce((n, r) => n + r.result.stderr.length + r.result.stdout.length, 0))} bytes of output, ${count(results.reduce((n, r) => n + r.state.length, 0))} bytes of state and ${count(sent)} lines sent to Graphite`,
       }, task);

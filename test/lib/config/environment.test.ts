@@ -1,10 +1,11 @@
 // The environment contract: one schema for every variable (defaults, checks, --help), held to .env.example and the code.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../lib/poller-kit/config-error.ts';
-import { ENVIRONMENT, environmentHelp, readEnvironment } from '../../../lib/config/environment.ts';
+import { ENVIRONMENT, environmentHelp, graphiteTransport, readEnvironment } from '../../../lib/config/environment.ts';
 import { ROOT, runCommand } from '../../helpers/run-command.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 
 function errorOf(env: NodeJS.ProcessEnv): ConfigError {
   try {
@@ -73,7 +74,7 @@ describe('readEnvironment', () => {
     [{ GRAPHITE_PREFIX: 'prod..web' }, 'environment: GRAPHITE_PREFIX: expected nodes of letters, digits, "_" or "-" separated by dots, got "prod..web"'],
     [{ SHARD: '3/2' }, 'environment: SHARD: expected i/n with 1 ≤ i ≤ n ≤ 1024, such as 1/2 or 2/2; got "3/2"'],
     [{ POLLERS_PATH: '/no/such/dir' }, 'environment: POLLERS_PATH: expected directories separated by ":", but there is no directory "/no/such/dir"'],
-    [{ GRAPHITE_URL: 'carbon:2003' }, `environment: GRAPHITE_URL: expected tcp://host:port, udp://host:port or '-' for stdout, got "carbon:2003"`],
+    [{ GRAPHITE_URL: 'carbon:2003' }, `environment: GRAPHITE_URL: expected tcp://host:port, tls://host:port, udp://host:port, an https:// URL or '-' for stdout, got "carbon:2003"`],
     [
       { GRAPHITE_URL: 'tcp://carbon' },
       `environment: GRAPHITE_URL: missing port in "tcp://carbon": expected tcp://carbon:port (carbon's line receiver is usually 2003)`,
@@ -81,6 +82,46 @@ describe('readEnvironment', () => {
   ])('refuses %o with one line naming the variable', (env, line) => {
     const error = errorOf(env);
     expect(error.describe()).toBe(line);
+  });
+
+  it.each([
+    [{ GRAPHITE_URL: 'tcp://h:2003', GRAPHITE_TOKEN: 'sekrit-token' }, 'environment: GRAPHITE_TOKEN: is only sent to an https:// ingestion URL; over tls:// a key goes in GRAPHITE_PREFIX as the first node'],
+    [{ GRAPHITE_URL: 'https://h/graphite/metrics', GRAPHITE_USER: '1234' }, 'environment: GRAPHITE_USER: needs GRAPHITE_TOKEN'],
+    [{ GRAPHITE_URL: 'https://h/graphite/metrics', GRAPHITE_AUTH: 'sekrit-token' }, 'environment: GRAPHITE_AUTH: expected <user>:<token> (the value is not shown: it is a secret)'],
+    [
+      { GRAPHITE_URL: 'https://h/graphite/metrics', GRAPHITE_AUTH: '1:sekrit', GRAPHITE_TOKEN: 'sekrit2' },
+      'environment: GRAPHITE_AUTH: set either GRAPHITE_AUTH or GRAPHITE_USER with GRAPHITE_TOKEN, not both',
+    ],
+    [{ GRAPHITE_URL: 'tls://h:2004', GRAPHITE_TLS_CA: '/no/such/ca.pem' }, 'environment: GRAPHITE_TLS_CA: expected a readable PEM file, cannot read "/no/such/ca.pem" (ENOENT)'],
+    [{ GRAPHITE_URL: 'tls://h:2004', GRAPHITE_TLS_CA: 'package.json' }, 'environment: GRAPHITE_TLS_CA: expected a PEM file holding a CERTIFICATE, but "package.json" has no "-----BEGIN ...CERTIFICATE-----" block'],
+    [
+      { GRAPHITE_URL: 'tls://h:2004', GRAPHITE_TLS_CERT: 'package.json', GRAPHITE_TLS_KEY: 'package.json' },
+      'environment: GRAPHITE_TLS_CERT: expected a PEM file holding a CERTIFICATE, but "package.json" has no "-----BEGIN ...CERTIFICATE-----" block',
+    ],
+    [{ GRAPHITE_URL: 'https://h/m?api_key=sekrit' }, 'environment: GRAPHITE_URL: expected the ingestion URL without a query string (a token goes in GRAPHITE_TOKEN), got "https://h/m?***"'],
+  ])('checks the transport variables: %o', (env, line) => {
+    const error = errorOf(env);
+    expect(error.describe()).toBe(line);
+    expect(error.describe()).not.toContain('sekrit');
+  });
+
+  it('refuses a CA for a plaintext URL (it would look like encryption and not be), and a certificate without its key', () => {
+    const ca = join(tempDir('env-tls'), 'ca.pem');
+    writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    try {
+      expect(errorOf({ GRAPHITE_URL: 'tcp://h:2003', GRAPHITE_TLS_CA: ca }).describe()).toBe(
+        'environment: GRAPHITE_TLS_CA: is set, but GRAPHITE_URL is not tls:// or https://: use tls://host:port to encrypt',
+      );
+      expect(errorOf({ GRAPHITE_URL: 'tls://h:2004', GRAPHITE_TLS_CERT: ca }).describe()).toBe(
+        'environment: GRAPHITE_TLS_KEY: must be set together with GRAPHITE_TLS_CERT (a client certificate and its key)',
+      );
+      const environment = readEnvironment({ GRAPHITE_URL: 'tls://h:2004', GRAPHITE_TLS_CA: ca });
+      expect(graphiteTransport(environment)).toEqual({ tls: { ca: readFileSync(ca, 'utf8') }, http: {} });
+      const https = readEnvironment({ GRAPHITE_URL: 'https://h.grafana.net/graphite/metrics', GRAPHITE_USER: '123', GRAPHITE_TOKEN: 'glc_x' });
+      expect(graphiteTransport(https).http).toEqual({ user: '123', token: 'glc_x' });
+    } finally {
+      rmSync(ca, { force: true });
+    }
   });
 
   it.each([
@@ -182,7 +223,7 @@ describe('bin/ commands with a bad environment', () => {
     [
       ['bin/poll.ts', 'host', '--once'],
       { GRAPHITE_URL: 'tcp://h:2003?password=hunter2' },
-      `environment: GRAPHITE_URL: expected tcp://host:port, udp://host:port or '-' for stdout, got "tcp://h:2003?***"`,
+      `environment: GRAPHITE_URL: expected tcp://host:port, tls://host:port, udp://host:port, an https:// URL or '-' for stdout, got "tcp://h:2003?***"`,
     ],
     [
       ['bin/backfill.ts', 'cloudwatch', '--from', '-1h'],

@@ -11,13 +11,21 @@ describe('parseGraphiteUrl', () => {
     ['udp://10.0.0.5:2003', { kind: 'udp', host: '10.0.0.5', port: 2003 }],
     ['tcp://[::1]:2003', { kind: 'tcp', host: '::1', port: 2003 }],
     [' tcp://carbon-relay_1:12003 ', { kind: 'tcp', host: 'carbon-relay_1', port: 12003 }],
+    ['tls://graphite.example:2004', { kind: 'tls', host: 'graphite.example', port: 2004 }],
+    [
+      'https://my-stack.grafana.net/graphite/metrics',
+      { kind: 'http', url: 'https://my-stack.grafana.net/graphite/metrics', host: 'my-stack.grafana.net' },
+    ],
+    ['http://[::1]:8080/metrics', { kind: 'http', url: 'http://[::1]:8080/metrics', host: '::1' }],
   ])('%j', (url, expected) => {
     expect(parseGraphiteUrl(url)).toEqual(expected);
   });
 
   it.each([
     ['graphite:2003', /expected tcp:\/\/host:port/],
-    ['http://graphite:2003', /unsupported scheme "http:\/\/"/],
+    ['ftp://graphite:2003', /unsupported scheme "ftp:\/\/"/],
+    ['https://user:hunter@graphite.example/graphite/metrics', /expected no credentials in the URL \(it is logged\)/],
+    ['https://graphite.example/graphite/metrics?api_key=x', /expected the ingestion URL without a query string/],
     ['tcp://graphite', /missing port/],
     ['tcp://graphite:', /missing port/],
     ['tcp://:2003', /missing host/],
