@@ -48,7 +48,7 @@ export class DeliveryTracker {
       // and the queue already said it is dropping. Once per outage, not once per tick.
       if (overflowed > 0 && this.contiguous && !this.gapWarned) {
         this.gapWarned = true;
-        this.log.warn('the full queue dropped points while this window was written; it stays a gap for catch-up', {
+        this.log.warn('points were dropped (a full queue) or refused (by an https:// endpoint) while this window was written; it stays a gap for catch-up', {
           window: formatWindow(window),
           dropped: overflowed,
         });
