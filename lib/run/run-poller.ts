@@ -162,9 +162,10 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
     if (result.ok) {
       tracker.delivered(window, mark);
       log.debug('run done', { window: formatWindow(window), datapoints: result.datapoints, ms: result.durationMs });
-    } else if (!stopOnConfigError(result.error)) {
+    } else {
+      // A run stopped by a configuration mistake failed too: the summary's errors= must not read 0 beside exit 78.
       errors++;
-      log.error(`run failed: ${describeError(result.error)}`, { window: formatWindow(window) });
+      if (!stopOnConfigError(result.error)) log.error(`run failed: ${describeError(result.error)}`, { window: formatWindow(window) });
     }
 
     // A run that stops the job for its configuration writes nothing: the job never really started.

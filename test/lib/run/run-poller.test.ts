@@ -208,6 +208,8 @@ describe('runPoller and configuration mistakes found while running', () => {
     await clock.advance(5 * 60_000);
     const result = await clock.runUntilSettled(done);
     expect(result.runs).toBe(1);
+    // The run failed: the summary line's errors= counts it beside the exit 78.
+    expect(result.errors).toBe(1);
     expect(result.configError?.describe()).toBe('keyFile: no credentials found');
     expect(stop.signal.aborted).toBe(false);
   });
