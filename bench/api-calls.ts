@@ -64,7 +64,11 @@ function countCalls(fake: CloudWatchFake): CallCount {
   };
 }
 
-async function liveTick(fake: CloudWatchFake, options: ReturnType<typeof cloudWatchOptions>, schedule: JobSchedule = LIVE): Promise<CallCount & { points: number }> {
+async function liveTick(
+  fake: CloudWatchFake,
+  options: ReturnType<typeof cloudWatchOptions>,
+  schedule: JobSchedule = LIVE,
+): Promise<CallCount & { points: number }> {
   fake.clearRequests();
   const ctx = testContext({ options, window: liveWindow(schedule), now: NOW * 1000, mode: 'live', schedule });
   await cloudwatch.poll(ctx);
@@ -85,12 +89,21 @@ const NOWHERE: GraphiteWriter = {
 };
 
 /** A backfill of `range` through runBackfill with the poller's own windows; the points go nowhere. */
-async function backfill(fake: CloudWatchFake, options: ReturnType<typeof cloudWatchOptions>, range: TimeWindow): Promise<CallCount & { windows: number; perWindowMinimum: number }> {
+async function backfill(
+  fake: CloudWatchFake,
+  options: ReturnType<typeof cloudWatchOptions>,
+  range: TimeWindow,
+): Promise<CallCount & { windows: number; perWindowMinimum: number }> {
   fake.clearRequests();
   const history = cloudwatch.history!;
   const maxWindow = history.maxWindow(options);
   const step = history.step?.(options) ?? 60;
-  const queries = options.metrics.reduce((n, m) => n + (m.dimensions === '*' ? 0 : Object.values(m.dimensions).reduce((k, v) => k * (Array.isArray(v) ? v.length : 1), 1) * m.stats.length), 0);
+  const queries = options.metrics.reduce(
+    (n, m) =>
+      n +
+      (m.dimensions === '*' ? 0 : Object.values(m.dimensions).reduce((k, v) => k * (Array.isArray(v) ? v.length : 1), 1) * m.stats.length),
+    0,
+  );
   const job: JobContext = {
     poller: cloudwatch as unknown as Poller,
     job: 'bench',
@@ -135,19 +148,39 @@ async function cloudWatchFigures(figures: Figure[], notes: string[]): Promise<vo
     AWS_CONFIG_FILE: '/nonexistent/aws-config',
     AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
   });
-  for (const name of ['AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_CLOUDWATCH']) delete process.env[name];
+  for (const name of [
+    'AWS_SESSION_TOKEN',
+    'AWS_PROFILE',
+    'AWS_REGION',
+    'AWS_DEFAULT_REGION',
+    'AWS_ENDPOINT_URL',
+    'AWS_ENDPOINT_URL_CLOUDWATCH',
+  ])
+    delete process.env[name];
   const fake = await CloudWatchFake.start({ now: () => NOW * 1000 });
   try {
     // 5,000 instances, one CPU value a minute for the last 20 minutes.
     const data: MetricDatum[] = [];
     for (const id of ids(5000)) {
-      for (let m = 20; m > 0; m--) data.push({ MetricName: 'CPUUtilization', Value: m, Timestamp: new Date((NOW - m * 60) * 1000), Dimensions: [{ Name: 'InstanceId', Value: id }] });
+      for (let m = 20; m > 0; m--)
+        data.push({
+          MetricName: 'CPUUtilization',
+          Value: m,
+          Timestamp: new Date((NOW - m * 60) * 1000),
+          Dimensions: [{ Name: 'InstanceId', Value: id }],
+        });
     }
     await fake.seed('AWS/EC2', data);
 
     for (const queries of [1, 500, 501, 5000]) {
       const tick = await liveTick(fake, cloudWatchOptions(fake, queries));
-      figures.push(exactly(`CloudWatch live tick, ${count(queries)} ${queries === 1 ? 'query' : 'queries'}: GetMetricData calls`, tick.calls, Math.ceil(queries / LIMITS.queries)));
+      figures.push(
+        exactly(
+          `CloudWatch live tick, ${count(queries)} ${queries === 1 ? 'query' : 'queries'}: GetMetricData calls`,
+          tick.calls,
+          Math.ceil(queries / LIMITS.queries),
+        ),
+      );
     }
 
     const end = Math.floor(NOW / HOUR) * HOUR - HOUR;
@@ -172,7 +205,7 @@ async function cloudWatchFigures(figures: Figure[], notes: string[]): Promise<vo
       'CloudWatch backfill windows are whole hours (pollers/cloudwatch.ts `maxWindow`: hourly data older than 63 days then never straddles two windows), ' +
         'so a full call of 500 queries asks for 180 one-minute periods (90,000 datapoints) where 201 (100,500) would fit. Within each window the poller ' +
         'uses exactly the fewest calls; over a range of 60-second data the whole-hour grid costs the extra calls shown (and as many extra metrics requested, ' +
-        'which is what is billed). Left as it is here: the CloudWatch poller is not this benchmark\'s to change.',
+        "which is what is billed). Left as it is here: the CloudWatch poller is not this benchmark's to change.",
       '',
     );
 
@@ -194,7 +227,12 @@ async function cloudWatchFigures(figures: Figure[], notes: string[]): Promise<vo
         `| ${label} | GetMetricData: ${tick.calls} calls, ${count(tick.metricsRequested)} metrics requested, ${count(tick.datapoints)} datapoints asked for | 60 s | ${count(tick.metricsRequested * ticksPerMonth)} metrics | **${usd(monthly)}** |`,
       );
       if (schedule === LIVE) {
-        figures.push(info('1,000 metric-statistics, this poller (5 min interval, 60 s period): per tick', `${tick.calls} GetMetricData calls, ${count(tick.metricsRequested)} metrics requested, ${count(tick.datapoints)} datapoints asked for`));
+        figures.push(
+          info(
+            '1,000 metric-statistics, this poller (5 min interval, 60 s period): per tick',
+            `${tick.calls} GetMetricData calls, ${count(tick.metricsRequested)} metrics requested, ${count(tick.datapoints)} datapoints asked for`,
+          ),
+        );
         figures.push(info('… per month at list price', usd(monthly)));
       }
     }
@@ -206,7 +244,12 @@ async function cloudWatchFigures(figures: Figure[], notes: string[]): Promise<vo
       `| Telegraf (inputs.cloudwatch: GetMetricData, interval = period = 60 s, no overlap) | GetMetricData: 2 calls, 1,000 metrics requested, 1,000 datapoints | 60 s | ${count(1000 * perMinuteTicks)} metrics | ${usd(telegraf)} |`,
       `| cloudwatch-to-graphite, Diamond (GetMetricStatistics, one request per metric-statistic, every 60 s) | 1,000 GetMetricStatistics requests, 1,000 datapoints | 60 s | ${count(1000 * perMinuteTicks)} requests | ${usd(gms)} (after the free tier's 1,000,000 requests) |`,
     );
-    figures.push(info('… Telegraf (no overlap, 60 s) / GetMetricStatistics per metric (60 s)', `${usd(telegraf)} / ${usd(gms)}: ${(telegraf / defaultMonthly).toFixed(1)}x / ${(gms / defaultMonthly).toFixed(1)}x this poller's`));
+    figures.push(
+      info(
+        '… Telegraf (no overlap, 60 s) / GetMetricStatistics per metric (60 s)',
+        `${usd(telegraf)} / ${usd(gms)}: ${(telegraf / defaultMonthly).toFixed(1)}x / ${(gms / defaultMonthly).toFixed(1)}x this poller's`,
+      ),
+    );
     notes.push(
       '**What 1,000 CloudWatch metric-statistics cost a month** (500 instances × Average and Maximum, 1-minute resolution in every row). ' +
         `List prices, us-east-1, as published on aws.amazon.com/cloudwatch/pricing when checked for this project (2026): GetMetricData $${USD_PER_1000_METRICS_REQUESTED} per 1,000 metrics requested, ` +
@@ -219,7 +262,7 @@ async function cloudWatchFigures(figures: Figure[], notes: string[]): Promise<vo
       '',
       'GetMetricData bills each query of each call once, however many datapoints it returns: asking every 5 minutes for the last 10 minutes at a 60 s period ' +
         'keeps 1-minute resolution, re-reads each minute twice (late CloudWatch data is corrected), and costs a fifth of polling every minute; every 15 minutes, a fifteenth. ' +
-        'The price per metric is the same as GetMetricStatistics\' price per request, so the saving comes from the longer interval, which the ' +
+        "The price per metric is the same as GetMetricStatistics' price per request, so the saving comes from the longer interval, which the " +
         'per-metric pollers do not use (they ask for the last period on every run); what GetMetricData adds is 500 metrics and 100,800 datapoints per call: ' +
         '2 calls a tick instead of 1,000 requests.',
     );
@@ -235,7 +278,11 @@ async function ga4Figures(figures: Figure[]): Promise<void> {
   const fake = await Ga4Fake.start();
   try {
     const hour = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000).toISOString();
-    fake.addProperty({ id: '123', timeZone: 'UTC', rows: [{ dateHour: hour.slice(0, 13).replace(/[-T]/g, ''), metrics: { sessions: 1 } }] });
+    fake.addProperty({
+      id: '123',
+      timeZone: 'UTC',
+      rows: [{ dateHour: hour.slice(0, 13).replace(/[-T]/g, ''), metrics: { sessions: 1 } }],
+    });
     for (const reports of [1, 5, 6, 12]) {
       // A fresh poller each time: its first tick fetches every report.
       const poller = createGoogleAnalyticsPoller({ env: { GOOGLE_OAUTH_ACCESS_TOKEN: 'test-token', GA4_API_ROOT_URL: fake.url } });
@@ -245,10 +292,22 @@ async function ga4Figures(figures: Figure[]): Promise<void> {
       });
       fake.requests.length = 0;
       const end = Math.floor(Date.now() / 60_000) * 60;
-      await poller.poll(testContext({ options, window: { start: end - 60, end }, mode: 'live', now: end * 1000, schedule: { interval: 60, delay: 0, lookback: 0 } }));
+      await poller.poll(
+        testContext({
+          options,
+          window: { start: end - 60, end },
+          mode: 'live',
+          now: end * 1000,
+          schedule: { interval: 60, delay: 0, lookback: 0 },
+        }),
+      );
       const batches = fake.calls('batchRunReports').length;
       const others = fake.calls().length - batches;
-      const figure = exactly(`GA4 live tick, ${reports} report${reports > 1 ? 's' : ''}: batchRunReports requests`, batches, Math.ceil(reports / 5));
+      const figure = exactly(
+        `GA4 live tick, ${reports} report${reports > 1 ? 's' : ''}: batchRunReports requests`,
+        batches,
+        Math.ceil(reports / 5),
+      );
       if (others > 0) figure.margin = `${figure.margin}; and ${others} other requests`;
       figures.push(figure);
     }
@@ -267,7 +326,7 @@ export default async function benchApiCalls(): Promise<Section> {
     method:
       'Calls counted by the honest fakes (test/helpers/cloudwatch-fake.ts, ga4-fake.ts: the wire formats, limits and errors of the real APIs) ' +
       'as the real pollers make them through the real SDK clients (@aws-sdk/client-cloudwatch, @googleapis/analyticsdata). A live tick is one ' +
-      '`poll` over the window the runner asks for; a backfill goes through `runBackfill` with the poller\'s own windows, 4 at a time. ' +
+      "`poll` over the window the runner asks for; a backfill goes through `runBackfill` with the poller's own windows, 4 at a time. " +
       'A call that followed a NextToken counts once (none did here).',
     figures,
     notes,

@@ -120,7 +120,12 @@ async function slowServer(bytesPerSecond: number): Promise<{ port: number; lines
 /** Runs `bin/backfill.ts bench-source` over exactly TOTAL points into the server, with the peak-RSS preload. */
 function runBackfillCommand(port: number, scenario: Scenario, work: string): Promise<Outcome> {
   const config = join(work, `${scenario.name.replace(/\W+/g, '-')}.yaml`);
-  writeFileSync(config, Object.entries(scenario.source).map(([key, value]) => `${key}: ${value}`).join('\n') + '\n');
+  writeFileSync(
+    config,
+    Object.entries(scenario.source)
+      .map(([key, value]) => `${key}: ${value}`)
+      .join('\n') + '\n',
+  );
   const minutes = TOTAL / scenario.source.series;
   const end = Math.floor(Date.now() / 1000 / 86_400) * 86_400 - 86_400;
   const start = end - minutes * STEP;
@@ -159,7 +164,9 @@ function runBackfillCommand(port: number, scenario: Scenario, work: string): Pro
       const waits = /bench-source-waits (\{.*\})/.exec(stderr);
       const summary = stderr
         .split('\n')
-        .map((line) => /"msg":"backfill (?:done|finished|interrupted)[^"]*?(\d+) windows \(\d+ already done, (\d+) fetched, (\d+) failed/.exec(line))
+        .map((line) =>
+          /"msg":"backfill (?:done|finished|interrupted)[^"]*?(\d+) windows \(\d+ already done, (\d+) fetched, (\d+) failed/.exec(line),
+        )
         .find(Boolean);
       resolveRun({
         code: error ? Number(error.code ?? 1) : 0,
@@ -195,7 +202,8 @@ export default async function benchBackfillPipeline(): Promise<Section> {
       const server = await slowServer(scenario.fastServer ? Infinity : SINK_BYTES_PER_SECOND);
       try {
         const outcome = await runBackfillCommand(server.port, scenario, work);
-        if (outcome.code !== 0) notes.push(`- ${scenario.name} exited ${outcome.code}: ${outcome.stderr.split('\n').slice(-6).join(' / ')}`);
+        if (outcome.code !== 0)
+          notes.push(`- ${scenario.name} exited ${outcome.code}: ${outcome.stderr.split('\n').slice(-6).join(' / ')}`);
         // The command flushed and closed before it exited: what the server has not read yet is in the kernel.
         for (let i = 0; i < 200 && server.lines() < TOTAL; i++) await new Promise((r) => setTimeout(r, 50));
         const received = server.lines();
@@ -203,7 +211,10 @@ export default async function benchBackfillPipeline(): Promise<Section> {
         const label = (what: string) => `${scenario.name}: ${what}`;
         const rss = scenario.target
           ? atMost(label('peak RSS of the backfill process'), outcome.peakRssMB, RSS_LIMIT_MB, megabytes, true)
-          : info(label('peak RSS of the backfill process'), `${megabytes(outcome.peakRssMB)}${outcome.peakRssMB >= RSS_LIMIT_MB ? ` (${scenario.over ?? `over ${RSS_LIMIT_MB} MB`})` : ''}`);
+          : info(
+              label('peak RSS of the backfill process'),
+              `${megabytes(outcome.peakRssMB)}${outcome.peakRssMB >= RSS_LIMIT_MB ? ` (${scenario.over ?? `over ${RSS_LIMIT_MB} MB`})` : ''}`,
+            );
         const waited =
           scenario.source.pageSize > 0
             ? `${count(outcome.waits.count)} times, ${seconds(outcome.waits.ms / 1000)} in all (concurrent waits add up)`
@@ -212,14 +223,20 @@ export default async function benchBackfillPipeline(): Promise<Section> {
           rss,
           exactly(label('lines received (zero drops)'), received, TOTAL),
           info(label('producer waited on ready()'), waited),
-          info(label('throughput'), `${perSecond(TOTAL / outcome.seconds)} (${seconds(outcome.seconds)} including start-up; ${outcome.summary})`),
+          info(
+            label('throughput'),
+            `${perSecond(TOTAL / outcome.seconds)} (${seconds(outcome.seconds)} including start-up; ${outcome.summary})`,
+          ),
         );
         notes.push(`- **${scenario.name}**${scenario.target ? ' (the target)' : ''}: ${scenario.like}.`);
       } finally {
         await server.close();
       }
     }
-    notes.push('', `The same command doing nothing (\`bin/backfill.ts --help\`, Node.js with tsx's loader thread) peaks at ${megabytes(idle)}.`);
+    notes.push(
+      '',
+      `The same command doing nothing (\`bin/backfill.ts --help\`, Node.js with tsx's loader thread) peaks at ${megabytes(idle)}.`,
+    );
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -41,11 +41,29 @@ function rssMb(stderr: string): number {
 }
 
 /** One `bin/poll.ts cloudwatch --once` process (optionally one shard), timed; its stderr ends with its peak RSS. */
-async function runOnce(config: string, work: string, endpoint: string, port: number, shard?: string): Promise<{ code: number | null; stderr: string; wallMs: number }> {
+async function runOnce(
+  config: string,
+  work: string,
+  endpoint: string,
+  port: number,
+  shard?: string,
+): Promise<{ code: number | null; stderr: string; wallMs: number }> {
   // The child reports its own peak RSS (getrusage) as it exits.
-  const rssHook = 'data:text/javascript,process.on("exit",()=>process.stderr.write("\\nBENCH_MAXRSS_KB "+process.resourceUsage().maxRSS+"\\n"))';
+  const rssHook =
+    'data:text/javascript,process.on("exit",()=>process.stderr.write("\\nBENCH_MAXRSS_KB "+process.resourceUsage().maxRSS+"\\n"))';
   const started = performance.now();
-  const args = ['--import', 'tsx', '--import', rssHook, 'bin/poll.ts', 'cloudwatch', '--once', '--config', config, ...(shard ? ['--shard', shard] : [])];
+  const args = [
+    '--import',
+    'tsx',
+    '--import',
+    rssHook,
+    'bin/poll.ts',
+    'cloudwatch',
+    '--once',
+    '--config',
+    config,
+    ...(shard ? ['--shard', shard] : []),
+  ];
   const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((done, fail) => {
     const child = spawn(process.execPath, args, {
       cwd: ROOT,
@@ -115,7 +133,13 @@ export default async function benchCloudWatchScale(): Promise<ScaleFigures> {
         ACCOUNTS.map(async (account) => {
           const data: MetricDatum[] = [];
           for (let t = now - 15 * 60; t < now; t += 60) {
-            for (const service of services) data.push({ MetricName: 'Requests', Value: t % 997, Timestamp: new Date(t * 1000), Dimensions: [{ Name: 'Service', Value: service }] });
+            for (const service of services)
+              data.push({
+                MetricName: 'Requests',
+                Value: t % 997,
+                Timestamp: new Date(t * 1000),
+                Dimensions: [{ Name: 'Service', Value: service }],
+              });
           }
           await fake.seed('Bench/App', data, { region, account });
         }),
@@ -161,7 +185,8 @@ export default async function benchCloudWatchScale(): Promise<ScaleFigures> {
     const shardCalls = fake.getMetricDataCalls.length;
 
     const perPair = new Map<string, number>();
-    for (const call of perPairCalls) perPair.set(`${call.account}/${call.region}`, (perPair.get(`${call.account}/${call.region}`) ?? 0) + 1);
+    for (const call of perPairCalls)
+      perPair.set(`${call.account}/${call.region}`, (perPair.get(`${call.account}/${call.region}`) ?? 0) + 1);
     const counts = [...perPair.values()];
     return {
       pairs: REGIONS.length * ACCOUNTS.length,
@@ -176,7 +201,13 @@ export default async function benchCloudWatchScale(): Promise<ScaleFigures> {
       datapoints,
       linesReceived,
       exitCode: code,
-      shards: { wallMs: shards.map((r) => r.wallMs), peakRssMb: shards.map((r) => rssMb(r.stderr)), queries: shardQueries, calls: shardCalls, exitCodes: shards.map((r) => r.code) },
+      shards: {
+        wallMs: shards.map((r) => r.wallMs),
+        peakRssMb: shards.map((r) => rssMb(r.stderr)),
+        queries: shardQueries,
+        calls: shardCalls,
+        exitCodes: shards.map((r) => r.code),
+      },
     };
   } finally {
     counter.server.close();

@@ -57,7 +57,7 @@ function measureTree(roots: number[]): Tree {
     }
   }
   const members = new Set(roots);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const [pid, parent] of parents) {
       if (!members.has(pid) && members.has(parent)) {
@@ -96,33 +96,38 @@ interface Mode {
 }
 
 function job(file: string, port: number, carbonPort: number, n: number): void {
-  writeFileSync(
-    file,
-    `job: job${n}\nurl: http://127.0.0.1:${port}/job/${n}\ninterval: ${INTERVAL_S}\n`,
-  );
+  writeFileSync(file, `job: job${n}\nurl: http://127.0.0.1:${port}/job/${n}\ninterval: ${INTERVAL_S}\n`);
   void carbonPort;
 }
 
 /** Compiles the code with tsc into `dir` (what a `prepare` build would ship), the registry reading .js pollers. */
 function compiledBuild(dir: string): string | undefined {
   try {
-    execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', ROOT, '--noEmit', 'false', '--outDir', dir, '--rewriteRelativeImportExtensions'], {
-      stdio: 'pipe',
-    });
+    execFileSync(
+      join(ROOT, 'node_modules', '.bin', 'tsc'),
+      ['-p', ROOT, '--noEmit', 'false', '--outDir', dir, '--rewriteRelativeImportExtensions'],
+      {
+        stdio: 'pipe',
+      },
+    );
   } catch (error) {
     return `tsc could not emit: ${String((error as { stdout?: Buffer }).stdout ?? error).slice(0, 200)}`;
   }
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
   const registry = join(dir, 'lib', 'config', 'poller-registry.js');
-  writeFileSync(registry, readFileSync(registry, 'utf8').replaceAll("'.ts'", "'.js'").replaceAll("'.d.ts'", "'.d.js'").replaceAll('.ts`', '.js`'));
+  writeFileSync(
+    registry,
+    readFileSync(registry, 'utf8').replaceAll("'.ts'", "'.js'").replaceAll("'.d.ts'", "'.d.js'").replaceAll('.ts`', '.js`'),
+  );
   return undefined;
 }
 
 function collectdConfig(dir: string, port: number, carbonPort: number, jobs = JOBS): string {
   const urls = Array.from(
     { length: jobs },
-    (_, n) => `  <URL "http://127.0.0.1:${port}/job/${n}">\n    Instance "job${n}"\n    <Key "orders">\n      Type "gauge"\n    </Key>\n` +
+    (_, n) =>
+      `  <URL "http://127.0.0.1:${port}/job/${n}">\n    Instance "job${n}"\n    <Key "orders">\n      Type "gauge"\n    </Key>\n` +
       `    <Key "queue/depth">\n      Type "gauge"\n    </Key>\n    <Key "queue/age">\n      Type "gauge"\n    </Key>\n` +
       `    <Key "db/connections">\n      Type "gauge"\n    </Key>\n` +
       Array.from({ length: 15 }, (_, i) => `    <Key "db/m${i}">\n      Type "gauge"\n    </Key>\n`).join('') +
@@ -179,13 +184,22 @@ async function steadyState(): Promise<{ figures: Figure[]; notes: string[] }> {
   // tsx keeps its transform cache in $TMPDIR/tsx-<uid>: a persistent TMPDIR is what a systemd CacheDirectory gives.
   const warmTmp = join(work, 'tmp-warm');
   mkdirSync(warmTmp);
-  execFileSync(process.execPath, ['--import', 'tsx', 'bin/poll.ts', '--list'], { cwd: ROOT, env: { ...process.env, TMPDIR: warmTmp }, stdio: 'ignore' });
+  execFileSync(process.execPath, ['--import', 'tsx', 'bin/poll.ts', '--list'], {
+    cwd: ROOT,
+    env: { ...process.env, TMPDIR: warmTmp },
+    stdio: 'ignore',
+  });
   const coldTmp = join(work, 'tmp-cold');
   mkdirSync(coldTmp);
   const dist = join(work, 'dist');
   const buildError = compiledBuild(dist);
 
-  modes.push({ name: '(a) one job, tsx, warm transform cache', roots: [start(process.execPath, ['--import', 'tsx', ...oneJob(0)], env({ TMPDIR: warmTmp }))], jobs: 1, samples: [] });
+  modes.push({
+    name: '(a) one job, tsx, warm transform cache',
+    roots: [start(process.execPath, ['--import', 'tsx', ...oneJob(0)], env({ TMPDIR: warmTmp }))],
+    jobs: 1,
+    samples: [],
+  });
   modes.push({
     name: '(a′) one job, tsx, cold cache (PrivateTmp)',
     roots: [start(process.execPath, ['--import', 'tsx', ...oneJob(1)], env({ TMPDIR: coldTmp }))],
@@ -200,22 +214,43 @@ async function steadyState(): Promise<{ figures: Figure[]; notes: string[] }> {
     notes.push(`The compiled build was not measured: ${buildError}.`);
   }
   if (jobsModeAvailable()) {
-    modes.push({ name: `(b) ${JOBS} jobs in one process (--jobs)`, roots: [start(process.execPath, ['--import', 'tsx', 'bin/poll.ts', '--jobs', configs], env({ TMPDIR: warmTmp, GRAPHITE_PREFIX: 'benchb' }))], jobs: JOBS, samples: [] });
+    modes.push({
+      name: `(b) ${JOBS} jobs in one process (--jobs)`,
+      roots: [
+        start(process.execPath, ['--import', 'tsx', 'bin/poll.ts', '--jobs', configs], env({ TMPDIR: warmTmp, GRAPHITE_PREFIX: 'benchb' })),
+      ],
+      jobs: JOBS,
+      samples: [],
+    });
   } else {
     notes.push(`(b) ${JOBS} jobs in one process: skipped, bin/poll.ts has no --jobs yet (issue 19 item 1).`);
   }
   modes.push({
     name: `(c) ${JOBS} jobs as ${JOBS} processes (tsx, warm)`,
-    roots: Array.from({ length: JOBS }, (_, n) => start(process.execPath, ['--import', 'tsx', ...oneJob(n)], env({ TMPDIR: warmTmp, GRAPHITE_PREFIX: 'benchc' }))),
+    roots: Array.from({ length: JOBS }, (_, n) =>
+      start(process.execPath, ['--import', 'tsx', ...oneJob(n)], env({ TMPDIR: warmTmp, GRAPHITE_PREFIX: 'benchc' })),
+    ),
     jobs: JOBS,
     samples: [],
   });
-  const collectd = ['/usr/sbin/collectd', '/usr/lib/collectd/curl_json.so', '/usr/lib/collectd/write_graphite.so'].every((f) => existsSync(f));
+  const collectd = ['/usr/sbin/collectd', '/usr/lib/collectd/curl_json.so', '/usr/lib/collectd/write_graphite.so'].every((f) =>
+    existsSync(f),
+  );
   if (collectd) {
     const conf = collectdConfig(work, port, carbon.port);
-    modes.push({ name: `(d) collectd curl_json + write_graphite, ${JOBS} URLs`, roots: [start('/usr/sbin/collectd', ['-f', '-C', conf], {})], jobs: JOBS, samples: [] });
+    modes.push({
+      name: `(d) collectd curl_json + write_graphite, ${JOBS} URLs`,
+      roots: [start('/usr/sbin/collectd', ['-f', '-C', conf], {})],
+      jobs: JOBS,
+      samples: [],
+    });
     const one = collectdConfig(work, port, carbon.port, 1);
-    modes.push({ name: '(d′) collectd curl_json + write_graphite, one URL', roots: [start('/usr/sbin/collectd', ['-f', '-C', one], {})], jobs: 1, samples: [] });
+    modes.push({
+      name: '(d′) collectd curl_json + write_graphite, one URL',
+      roots: [start('/usr/sbin/collectd', ['-f', '-C', one], {})],
+      jobs: 1,
+      samples: [],
+    });
   } else {
     notes.push('(d) collectd: skipped, collectd-core (with libyajl2 for curl_json) is not installed here.');
   }
@@ -233,7 +268,11 @@ async function steadyState(): Promise<{ figures: Figure[]; notes: string[] }> {
   } finally {
     stopping = true;
     for (const mode of modes) for (const child of mode.roots) child.kill('SIGTERM');
-    await Promise.all(modes.flatMap((m) => m.roots.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r))))));
+    await Promise.all(
+      modes.flatMap((m) =>
+        m.roots.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))),
+      ),
+    );
     server.close();
     await carbon.destroy();
     rmSync(work, { recursive: true, force: true });
@@ -261,14 +300,37 @@ async function steadyState(): Promise<{ figures: Figure[]; notes: string[] }> {
   const collectdRow = [...rows].find(([name]) => name.startsWith('(d′)'))?.[1];
   if (many && single) {
     figures.push(atMost(`${JOBS} jobs in one process, RSS`, many.rssMb, TARGET_50_IN_ONE_MB, (n) => `${n.toFixed(0)} MB`));
-    figures.push(atMost('each job added to a process, RSS', (many.rssMb - single.rssMb) / (JOBS - 1), TARGET_PER_ADDED_JOB_MB, (n) => `${n.toFixed(2)} MB`));
-    figures.push(atMost('each job added to a process, CPU', (many.cpuPerHour - single.cpuPerHour) / (JOBS - 1), TARGET_PER_ADDED_JOB_CPU, (n) => `${n.toFixed(2)} s/h`));
+    figures.push(
+      atMost(
+        'each job added to a process, RSS',
+        (many.rssMb - single.rssMb) / (JOBS - 1),
+        TARGET_PER_ADDED_JOB_MB,
+        (n) => `${n.toFixed(2)} MB`,
+      ),
+    );
+    figures.push(
+      atMost(
+        'each job added to a process, CPU',
+        (many.cpuPerHour - single.cpuPerHour) / (JOBS - 1),
+        TARGET_PER_ADDED_JOB_CPU,
+        (n) => `${n.toFixed(2)} s/h`,
+      ),
+    );
   } else {
     figures.push(skipped(`${JOBS} jobs in one process, RSS`, 'no --jobs yet', `<= ${TARGET_50_IN_ONE_MB} MB`));
-    figures.push(skipped('each job added to a process', 'no --jobs yet', `<= ${TARGET_PER_ADDED_JOB_MB} MB, <= ${TARGET_PER_ADDED_JOB_CPU} CPU-s/h`));
+    figures.push(
+      skipped('each job added to a process', 'no --jobs yet', `<= ${TARGET_PER_ADDED_JOB_MB} MB, <= ${TARGET_PER_ADDED_JOB_CPU} CPU-s/h`),
+    );
   }
   if (single && collectdRow) {
-    figures.push(atMost("one job's CPU / collectd's doing the same (one URL)", single.cpuPerHour / Math.max(collectdRow.cpuPerHour, 1e-9), TARGET_CPU_VS_COLLECTD, (n) => `${n.toFixed(1)}×`));
+    figures.push(
+      atMost(
+        "one job's CPU / collectd's doing the same (one URL)",
+        single.cpuPerHour / Math.max(collectdRow.cpuPerHour, 1e-9),
+        TARGET_CPU_VS_COLLECTD,
+        (n) => `${n.toFixed(1)}×`,
+      ),
+    );
   } else {
     figures.push(skipped("one job's CPU within 5× collectd's", 'collectd not installed', `<= ${TARGET_CPU_VS_COLLECTD}×`));
   }
@@ -309,7 +371,8 @@ async function replayGrowth(proofSeconds: number): Promise<{ heapMb: number; rep
     for (let tick = 0; tick < ticks; tick++) {
       now += 10_000;
       const t = Math.floor(now / 1000);
-      for (let i = 0; i < 19; i++) writer.write([`bench.replay.a_nineteen_line_job.metric_${i}`, ' ', (tick + i) % 1000, ' ', t, '\n'].join(''));
+      for (let i = 0; i < 19; i++)
+        writer.write([`bench.replay.a_nineteen_line_job.metric_${i}`, ' ', (tick + i) % 1000, ' ', t, '\n'].join(''));
       await writer.flush(30_000);
     }
     gc();

@@ -33,7 +33,13 @@ export function atLeast(name: string, value: number, target: number, format: (n:
 /** A figure with an upper bound: value <= target passes (value < target when `strict`). */
 export function atMost(name: string, value: number, target: number, format: (n: number) => string, strict = false): Figure {
   const pass = strict ? value < target : value <= target;
-  return { name, value: format(value), target: `${strict ? '<' : '<='} ${format(target)}`, verdict: pass ? 'pass' : 'miss', margin: relative(value, target) };
+  return {
+    name,
+    value: format(value),
+    target: `${strict ? '<' : '<='} ${format(target)}`,
+    verdict: pass ? 'pass' : 'miss',
+    margin: relative(value, target),
+  };
 }
 
 /** A figure that must equal its target exactly (counts). */

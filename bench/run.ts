@@ -32,12 +32,14 @@ const BENCHES: Array<{ name: string; run: () => Promise<Section> }> = [
 
 function ticks(): number {
   const value = Number(process.env.BENCH_TICKS ?? TARGET_TICKS);
-  if (!Number.isInteger(value) || value < 2) throw new Error(`BENCH_TICKS must be a whole number of at least 2, got ${process.env.BENCH_TICKS}`);
+  if (!Number.isInteger(value) || value < 2)
+    throw new Error(`BENCH_TICKS must be a whole number of at least 2, got ${process.env.BENCH_TICKS}`);
   return value;
 }
 
 const SCALE_TITLE = 'CloudWatch at scale';
-const PROSE_START = '<!-- bench/cloudwatch-scale.ts: the text below, to the closing comment, is kept as written when npm run bench rewrites this file -->';
+const PROSE_START =
+  '<!-- bench/cloudwatch-scale.ts: the text below, to the closing comment, is kept as written when npm run bench rewrites this file -->';
 const PROSE_END = '<!-- end of the kept text -->';
 
 /** What bench/cloudwatch-scale.ts (issue 10) returns, as far as this document uses it. */
@@ -90,7 +92,10 @@ async function scaleSection(): Promise<Section | string> {
   }
   const prose = keptScaleProse();
   try {
-    const module = (await import(pathToFileURL(SCALE_BENCH).href)) as { default?: () => Promise<unknown>; formatScaleFigures?: (figures: never) => string };
+    const module = (await import(pathToFileURL(SCALE_BENCH).href)) as {
+      default?: () => Promise<unknown>;
+      formatScaleFigures?: (figures: never) => string;
+    };
     const result = typeof module.default === 'function' ? await module.default() : undefined;
     if (typeof result === 'string') return result.trim();
     if (isSection(result)) return result;
@@ -119,7 +124,10 @@ async function scaleSection(): Promise<Section | string> {
       ],
     };
   } catch (error) {
-    return `## ${SCALE_TITLE}\n\n\`bench/cloudwatch-scale.ts\` failed in this run: ${(error as Error).message.split('\n')[0]}` + (prose ? `\n\n${PROSE_START}\n\n${prose}\n\n${PROSE_END}` : '');
+    return (
+      `## ${SCALE_TITLE}\n\n\`bench/cloudwatch-scale.ts\` failed in this run: ${(error as Error).message.split('\n')[0]}` +
+      (prose ? `\n\n${PROSE_START}\n\n${prose}\n\n${PROSE_END}` : '')
+    );
   }
 }
 
@@ -139,7 +147,10 @@ function summary(sections: readonly Section[]): string {
         : misses.length === 0
           ? `**pass** (${judged.length} of ${judged.length} figures)`
           : `**miss** (${judged.length - misses.length} of ${judged.length} figures pass): ${misses.map((f) => `${f.name}, ${f.value} for ${f.target}`).join('; ')}`;
-    const anchor = section.title.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-');
+    const anchor = section.title
+      .toLowerCase()
+      .replace(/[^a-z0-9 -]/g, '')
+      .replace(/ /g, '-');
     return `| [${section.title}](#${anchor}) | ${result} |`;
   });
   return ['| target | result on this machine |', '|---|---|', ...rows].join('\n');
@@ -153,7 +164,8 @@ function machine(): string {
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const unknown = only.filter((name) => name !== 'scale' && !BENCHES.some((b) => b.name === name));
-  if (unknown.length > 0) throw new Error(`unknown benchmark ${unknown.join(', ')}; one of ${BENCHES.map((b) => b.name).join(', ')}, scale`);
+  if (unknown.length > 0)
+    throw new Error(`unknown benchmark ${unknown.join(', ')}; one of ${BENCHES.map((b) => b.name).join(', ')}, scale`);
   const started = new Date();
   const sections: Section[] = [];
   for (const bench of BENCHES) {

@@ -35,17 +35,22 @@ function run(command: Command): Promise<Run> {
   const args = ['--import', 'tsx', '--import', REPORT, ...command.args];
   const started = performance.now();
   return new Promise((resolveRun) => {
-    execFile(process.execPath, args, { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '', ...command.env }, maxBuffer: 16 << 20 }, (error, _stdout, stderr) => {
-      const elapsed = performance.now() - started;
-      const packages = /packages-loaded (\[.*\])/.exec(stderr);
-      const rss = /peak-rss-kb (\d+)/.exec(stderr);
-      resolveRun({
-        ms: elapsed,
-        code: error ? Number(error.code ?? 1) : 0,
-        packages: packages ? (JSON.parse(packages[1]!) as string[]) : [],
-        peakRssMB: rss ? Number(rss[1]) / 1024 : NaN,
-      });
-    });
+    execFile(
+      process.execPath,
+      args,
+      { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '', ...command.env }, maxBuffer: 16 << 20 },
+      (error, _stdout, stderr) => {
+        const elapsed = performance.now() - started;
+        const packages = /packages-loaded (\[.*\])/.exec(stderr);
+        const rss = /peak-rss-kb (\d+)/.exec(stderr);
+        resolveRun({
+          ms: elapsed,
+          code: error ? Number(error.code ?? 1) : 0,
+          packages: packages ? (JSON.parse(packages[1]!) as string[]) : [],
+          peakRssMB: rss ? Number(rss[1]) / 1024 : NaN,
+        });
+      },
+    );
   });
 }
 
@@ -59,7 +64,12 @@ function importCost(packages: string[]): Promise<number> {
   const code = `const t = performance.now(); ${packages.map((p) => `await import(${JSON.stringify(p)});`).join(' ')} console.log(performance.now() - t);`;
   const once = () =>
     new Promise<number>((resolveRun) => {
-      execFile(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '' } }, (_error, stdout) => resolveRun(Number(stdout.trim())));
+      execFile(
+        process.execPath,
+        ['--input-type=module', '-e', code],
+        { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '' } },
+        (_error, stdout) => resolveRun(Number(stdout.trim())),
+      );
     });
   return (async () => {
     let best = Infinity;
@@ -74,10 +84,19 @@ export default async function benchStartup(): Promise<Section> {
   try {
     const now = Math.floor(Date.now() / 60_000) * 60;
     const data: MetricDatum[] = [];
-    for (let m = 1; m <= 20; m++) data.push({ MetricName: 'CPUUtilization', Value: m, Timestamp: new Date((now - m * 60) * 1000), Dimensions: [{ Name: 'InstanceId', Value: 'i-1' }] });
+    for (let m = 1; m <= 20; m++)
+      data.push({
+        MetricName: 'CPUUtilization',
+        Value: m,
+        Timestamp: new Date((now - m * 60) * 1000),
+        Dimensions: [{ Name: 'InstanceId', Value: 'i-1' }],
+      });
     await fake.seed('AWS/EC2', data);
     const config = join(work, 'cloudwatch.yaml');
-    writeFileSync(config, 'region: eu-west-1\nmetrics:\n  - namespace: AWS/EC2\n    name: CPUUtilization\n    dimensions: { InstanceId: i-1 }\n    stats: [Average]\n');
+    writeFileSync(
+      config,
+      'region: eu-west-1\nmetrics:\n  - namespace: AWS/EC2\n    name: CPUUtilization\n    dimensions: { InstanceId: i-1 }\n    stats: [Average]\n',
+    );
     const quiet = { STATE_DIR: join(work, 'state'), LOG_LEVEL: 'warn', SELF_METRICS: '0' };
     const aws = {
       AWS_ENDPOINT_URL: fake.url,
@@ -91,7 +110,12 @@ export default async function benchStartup(): Promise<Section> {
     const commands: Command[] = [
       { name: 'node --import tsx, empty', args: ['-e', '0'], allowed: undefined },
       { name: 'poll.ts host --once --dry-run', args: ['bin/poll.ts', 'host', '--once', '--dry-run'], env: quiet, allowed: undefined },
-      { name: 'poll.ts cloudwatch --once --dry-run (fake)', args: ['bin/poll.ts', 'cloudwatch', '--once', '--dry-run', '--config', config], env: { ...quiet, ...aws }, allowed: /^(@aws-sdk\/|@smithy\/)/ },
+      {
+        name: 'poll.ts cloudwatch --once --dry-run (fake)',
+        args: ['bin/poll.ts', 'cloudwatch', '--once', '--dry-run', '--config', config],
+        env: { ...quiet, ...aws },
+        allowed: /^(@aws-sdk\/|@smithy\/)/,
+      },
       { name: 'poll.ts --list', args: ['bin/poll.ts', '--list'], env: quiet, allowed: undefined },
     ];
     const times = new Map<string, number[]>(commands.map((c) => [c.name, []]));
@@ -111,7 +135,9 @@ export default async function benchStartup(): Promise<Section> {
       const value = median(times.get(command.name)!);
       const result = last.get(command.name)!;
       const extra = command === commands[0] ? '' : ` (+${ms(value - base)} over the empty process)`;
-      figures.push(info(`${command.name}: wall time, median of ${RUNS}`, `${ms(value)}${extra}, peak RSS ${result.peakRssMB.toFixed(0)} MB`));
+      figures.push(
+        info(`${command.name}: wall time, median of ${RUNS}`, `${ms(value)}${extra}, peak RSS ${result.peakRssMB.toFixed(0)} MB`),
+      );
     }
     const sdkNotes: string[] = [];
     for (const command of commands.slice(1)) {
@@ -119,7 +145,11 @@ export default async function benchStartup(): Promise<Section> {
       const unneeded = sdks.filter((p) => !command.allowed?.test(p));
       const figure = exactly(`${command.name}: SDK packages it does not need, loaded`, unneeded.length, 0);
       if (unneeded.length > 0) {
-        const cost = await importCost(['@aws-sdk/client-cloudwatch', '@aws-sdk/client-sts', '@aws-sdk/client-resource-groups-tagging-api'].filter((p) => unneeded.includes(p)));
+        const cost = await importCost(
+          ['@aws-sdk/client-cloudwatch', '@aws-sdk/client-sts', '@aws-sdk/client-resource-groups-tagging-api'].filter((p) =>
+            unneeded.includes(p),
+          ),
+        );
         figure.margin = `${figure.margin}: ${unneeded.filter((p) => !p.startsWith('@smithy/')).join(', ')}; importing the AWS clients alone takes ${ms(cost)}`;
         sdkNotes.push(command.name);
       }
@@ -135,7 +165,7 @@ export default async function benchStartup(): Promise<Section> {
           : 'Nothing else is loaded that the command does not use.'),
       '',
       'Most of what remains is Node.js with tsx itself (its loader thread and the TypeScript transforms, cached on disk after the first run), zod and ' +
-        'yaml. `node --import tsx bin/poll.ts` is what supervisord and systemd run; `npx tsx` adds npx\'s own start-up on top.',
+        "yaml. `node --import tsx bin/poll.ts` is what supervisord and systemd run; `npx tsx` adds npx's own start-up on top.",
     ];
     return {
       title: 'Start-up',

@@ -47,7 +47,10 @@ export default async function benchTicks(ticks = TARGET_TICKS): Promise<Section>
       info('runSchedule start error max', ms(s.at(-1) ?? 0)),
       info('runSchedule ticks skipped', String(scheduled.skipped)),
       info('naive sleep start error p50 / p99', `${ms(at(n, 0.5))} / ${ms(at(n, 0.99))}`),
-      info(`naive sleep cumulative drift over ${ticks} ticks`, `${(naive.drift / 1000).toFixed(1)} s (${(naive.drift / Math.max(1, ticks * 0.9)).toFixed(1)} ms per tick: the run time plus the timer's lag)`),
+      info(
+        `naive sleep cumulative drift over ${ticks} ticks`,
+        `${(naive.drift / 1000).toFixed(1)} s (${(naive.drift / Math.max(1, ticks * 0.9)).toFixed(1)} ms per tick: the run time plus the timer's lag)`,
+      ),
     ],
   };
 }
@@ -102,7 +105,9 @@ function driftOf(errors: readonly number[]): number {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const ticks = process.argv[2] === undefined ? undefined : Number(process.argv[2]);
   if (ticks !== undefined && !(Number.isInteger(ticks) && ticks > 0)) {
-    console.error(`usage: node --import tsx bench/ticks.ts [ticks]   (a positive integer, default ${TARGET_TICKS}; got ${process.argv[2]})`);
+    console.error(
+      `usage: node --import tsx bench/ticks.ts [ticks]   (a positive integer, default ${TARGET_TICKS}; got ${process.argv[2]})`,
+    );
     process.exit(2);
   }
   console.log(formatText(await benchTicks(ticks)));

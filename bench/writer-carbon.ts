@@ -61,8 +61,8 @@ export default async function benchWriterCarbon(): Promise<Section> {
   const method =
     `${POINTS.toLocaleString('en-US')} points (${METRICS} metrics × ${MINUTES.toLocaleString('en-US')} minutes, time-major as a poller writes them) through the ` +
     'Graphite writer, first into a loopback server that only counts bytes, then into a real carbon-cache (graphite-carbon from Debian, ' +
-    "started by the shared test server script with a 60s:30d schema). \"Accepted\" ends when carbon has read every line: the writer " +
-    "half-closes its socket and carbon closes its side once it has read up to that point. \"Readable\" ends when whisper returns the " +
+    'started by the shared test server script with a 60s:30d schema). "Accepted" ends when carbon has read every line: the writer ' +
+    'half-closes its socket and carbon closes its side once it has read up to that point. "Readable" ends when whisper returns the ' +
     'last line sent; "on disk" when the test server\'s flush barrier says every received point is written.';
   if (carbonUnavailable) {
     return { title: TITLE, method, figures: [skipped('carbon accepts', carbonUnavailable)], notes: [`Skipped: ${carbonUnavailable}.`] };
@@ -104,7 +104,12 @@ export default async function benchWriterCarbon(): Promise<Section> {
       title: TITLE,
       method,
       figures: [
-        atLeast('writer into a counting server / into carbon (carbon is the bottleneck)', countingRate / carbonRate, BOTTLENECK_FACTOR, ratio),
+        atLeast(
+          'writer into a counting server / into carbon (carbon is the bottleneck)',
+          countingRate / carbonRate,
+          BOTTLENECK_FACTOR,
+          ratio,
+        ),
         info('carbon accepted', perSecond(carbonRate)),
         info('writer into the counting server', perSecond(countingRate)),
         info('time until carbon had read every line', seconds(accepted.seconds)),
@@ -113,12 +118,17 @@ export default async function benchWriterCarbon(): Promise<Section> {
         info(
           'CPU while carbon accepted',
           `writer process ${(writerBusy * 100).toFixed(0)}% of one core` +
-            (carbonCpu === undefined ? '' : `, carbon-cache ${((carbonCpu / accepted.seconds) * 100).toFixed(0)}% (Python: one core at most)`),
+            (carbonCpu === undefined
+              ? ''
+              : `, carbon-cache ${((carbonCpu / accepted.seconds) * 100).toFixed(0)}% (Python: one core at most)`),
         ),
-        info('points read back (first and last metric)', `${firstPoints.length + lastPoints.length} of ${2 * MINUTES}; ${accepted.dropped} dropped by the writer`),
+        info(
+          'points read back (first and last metric)',
+          `${firstPoints.length + lastPoints.length} of ${2 * MINUTES}; ${accepted.dropped} dropped by the writer`,
+        ),
       ],
       notes: [
-        'The writer spends most of that time waiting for carbon\'s socket to drain (its process is nearly idle) while carbon-cache, a single ' +
+        "The writer spends most of that time waiting for carbon's socket to drain (its process is nearly idle) while carbon-cache, a single " +
           'Python process, runs flat out: to write faster into Graphite, add carbon-caches behind a relay (README, Scale-out), not pollers.',
       ],
     };

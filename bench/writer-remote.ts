@@ -59,10 +59,12 @@ async function best(runs: number, run: () => Promise<number>): Promise<number> {
 export default async function benchRemoteWriters(): Promise<Section> {
   const { lines } = makeLines(LINES);
   const certificates = makeTestCertificates();
-  const tcp = await countingSocketServer(createTcpServer((socket) => {
-    socket.on('data', () => {});
-    socket.on('error', () => {});
-  }));
+  const tcp = await countingSocketServer(
+    createTcpServer((socket) => {
+      socket.on('data', () => {});
+      socket.on('error', () => {});
+    }),
+  );
   const tls = await countingSocketServer(createTlsServer({ cert: certificates.cert, key: certificates.key }));
   // An ingestion endpoint that reads each batch whole and answers as Grafana's does (no JSON parse: the writer's cost).
   let batches = 0;

@@ -86,7 +86,7 @@ async function writeWithBackpressure(socket: Socket, chunk: string): Promise<voi
 async function rawChunks(port: number, lines: string[]): Promise<() => Promise<void>> {
   const socket = await connectTo(port);
   return async () => {
-    for (let i = 0; i < lines.length; ) {
+    for (let i = 0; i < lines.length;) {
       let end = i;
       let chars = 0;
       while (end < lines.length && chars < CHUNK) chars += lines[end++]!.length;
@@ -166,7 +166,7 @@ export default async function benchWriter(): Promise<Section> {
         `awaiting \`ready()\` every 65,536 lines as a backfill does. Raw and writer runs alternate, best of ${RUNS} each (naive: 1 run), after a warm-up, all in one process.`,
       notes: [
         'The writer keeps the last 16 MiB it handed to the socket for a replay after a reconnect (what a peer that stopped reading can hold ' +
-          'unread in kernel buffers; see docs/reliability.md). At this rate that is most of V8\'s young generation, so every scavenge ' +
+          "unread in kernel buffers; see docs/reliability.md). At this rate that is most of V8's young generation, so every scavenge " +
           'copies it again (measured: about 15 MB survive each one, 90%): the run without that floor, interleaved with the others, shows what it costs here. ' +
           'Either way the writer is tens of times faster than a carbon-cache (next section).',
       ],

@@ -1,7 +1,24 @@
 // AWS CloudWatch metrics through GetMetricData: every datapoint, late data corrected, in the fewest calls the API allows,
 // over any number of regions and accounts in one job, resources found by tag, and the work splittable across hosts.
 import type { ResourceTagMapping } from '@aws-sdk/client-resource-groups-tagging-api';
-import { fanOut, PartialFailure, systemClock, isConfigError, silentLogger, type Logger, definePoller, type JobSchedule, type PollPlan, type PollStats, type Sink, type TimeWindow, templatePlaceholders, inShard, shardOf, type Shard } from '../lib/poller-kit/index.ts';
+import {
+  fanOut,
+  PartialFailure,
+  systemClock,
+  isConfigError,
+  silentLogger,
+  type Logger,
+  definePoller,
+  type JobSchedule,
+  type PollPlan,
+  type PollStats,
+  type Sink,
+  type TimeWindow,
+  templatePlaceholders,
+  inShard,
+  shardOf,
+  type Shard,
+} from '../lib/poller-kit/index.ts';
 import { CloudWatchCalls, RateLimits, type CallRun } from './cloudwatch/api-calls.ts';
 import { CALL_LIMITS, gcd, planCalls } from './cloudwatch/batching.ts';
 import { CloudWatchClients, type CloudWatchTarget, type TargetSpec } from './cloudwatch/client.ts';
@@ -78,18 +95,22 @@ export function createCloudWatchPoller(dependencies: CloudWatchDependencies = {}
       // pairs still queued are not started.
       let series = 0;
       try {
-        await fanOut(job.specs, async (spec) => {
-          const fetched = await pollTarget(spec, run); // (not `series += await …`: that adds to the value before the wait)
-          series += fetched;
-        }, {
-          concurrency: options.targetConcurrency,
-          signal,
-          stats,
-          noun: 'region and account pairs',
-          label: labelOf,
-          // Pairs mostly fail for one reason (a role's trust policy, a region not enabled): name them, quote it once.
-          summary: 'first',
-        });
+        await fanOut(
+          job.specs,
+          async (spec) => {
+            const fetched = await pollTarget(spec, run); // (not `series += await …`: that adds to the value before the wait)
+            series += fetched;
+          },
+          {
+            concurrency: options.targetConcurrency,
+            signal,
+            stats,
+            noun: 'region and account pairs',
+            label: labelOf,
+            // Pairs mostly fail for one reason (a role's trust policy, a region not enabled): name them, quote it once.
+            summary: 'first',
+          },
+        );
       } catch (error) {
         if (!(error instanceof PartialFailure)) throw error;
         const failures = error.failures as PartialFailure<TargetSpec>['failures'];
@@ -140,7 +161,14 @@ async function planOf(options: CloudWatchOptions, schedule: JobSchedule, shard: 
     // Everything is named in the config: no API call at all, not even for the region.
     for (const spec of await planSpecs(options, instance)) {
       const account = spec.role ? accountOfRoleArn(spec.role.roleArn) : '<account>';
-      const series = await expandSeries(options, { region: spec.region, account, accountInDefaultPath: options.roles !== undefined, discover: none, discoverTagged: none, recentlyActive: false });
+      const series = await expandSeries(options, {
+        region: spec.region,
+        account,
+        accountInDefaultPath: options.roles !== undefined,
+        discover: none,
+        discoverTagged: none,
+        recentlyActive: false,
+      });
       targets.push({ label: labelOf(spec), region: spec.region, series });
     }
   } else {
@@ -161,11 +189,24 @@ async function planOf(options: CloudWatchOptions, schedule: JobSchedule, shard: 
         series = await seriesOf(options, target, calls, seriesRun, options.recentlyActiveOnly, paths);
       } catch (error) {
         if (isConfigError(error)) throw error;
-        const refused = job.specs.length === 1 ? credentialError(error, { region: spec.region, role: spec.role, roleField: spec.role?.field }) : undefined;
+        const refused =
+          job.specs.length === 1
+            ? credentialError(error, { region: spec.region, role: spec.role, roleField: spec.role?.field })
+            : undefined;
         if (refused) throw refused;
         note.failed ??= job.specs.length === 1 ? (error as Error).message : `${labelOf(spec)}: ${(error as Error).message}`;
         const known = { ...options, metrics: options.metrics.filter((entry) => !needsDiscovery(entry) && entry.tags === undefined) };
-        series = known.metrics.length > 0 ? await expandSeries(known, { region: spec.region, account: '<account>', accountInDefaultPath: job.multiAccount, discover: none, discoverTagged: none, recentlyActive: false }) : [];
+        series =
+          known.metrics.length > 0
+            ? await expandSeries(known, {
+                region: spec.region,
+                account: '<account>',
+                accountInDefaultPath: job.multiAccount,
+                discover: none,
+                discoverTagged: none,
+                recentlyActive: false,
+              })
+            : [];
       }
       targets.push({ label: labelOf(spec), region: spec.region, series });
     }
@@ -174,7 +215,10 @@ async function planOf(options: CloudWatchOptions, schedule: JobSchedule, shard: 
   }
   const shards =
     shard && shard.count > 1
-      ? { current: shard.index, shares: shardShares(targets, options, schedule, shard.count, (target, s) => shardOf(queryKey(target.label, s), shard.count)) }
+      ? {
+          current: shard.index,
+          shares: shardShares(targets, options, schedule, shard.count, (target, s) => shardOf(queryKey(target.label, s), shard.count)),
+        }
       : undefined;
   return planFromFigures(targets, options, schedule, { discovery: note, ...(shards ? { shards } : {}) });
 }
@@ -263,7 +307,9 @@ function labelOf(spec: TargetSpec): string {
 
 /** Whether paths need the account id: jobs with `roles` name it in the default path; any template may use {account}. */
 function needsAccount(options: CloudWatchOptions, job: JobTargets): boolean {
-  return job.multiAccount || options.metrics.some((entry) => entry.path !== undefined && templatePlaceholders(entry.path).includes('account'));
+  return (
+    job.multiAccount || options.metrics.some((entry) => entry.path !== undefined && templatePlaceholders(entry.path).includes('account'))
+  );
 }
 
 /** The pairs a plan shows without asking AWS anything: a missing region is shown as <region>. */
@@ -272,7 +318,9 @@ async function planSpecs(options: CloudWatchOptions, instance: Instance): Promis
     return (await jobTargets(options, regionsOf(instance))).specs;
   } catch (error) {
     if (!isConfigError(error) || (error as { where?: { field?: string } }).where?.field !== 'region') throw error;
-    const roles = options.roles?.map((r) => (r === 'default' ? undefined : r)) ?? [options.roleArn !== undefined ? { roleArn: options.roleArn } : undefined];
+    const roles = options.roles?.map((r) => (r === 'default' ? undefined : r)) ?? [
+      options.roleArn !== undefined ? { roleArn: options.roleArn } : undefined,
+    ];
     return roles.map((role) => ({ region: '<region>', role }));
   }
 }

@@ -25,41 +25,48 @@ export const TOKEN_LIMIT = 5000;
 // digits, ".", "-" and "_" (at most 100).
 const REPOSITORY = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/;
 
-export const githubOptions = z.strictObject({
-  repositories: z
-    .array(z.string().regex(REPOSITORY, 'expected "owner/name", for example "nodejs/node"'))
-    .min(1, 'expected at least one repository')
-    .refine((list) => new Set(list.map((r) => r.toLowerCase())).size === list.length, 'a repository is listed twice')
-    .describe('Repositories to read, as "owner/name". Each gives <prefix>.<owner>.<name>.{stars,forks,open_issues,watchers,size_kb}, with owner and name as written here.'),
-  token: z
-    .string()
-    .optional()
-    .describe('A personal access token (or GitHub App installation token), sent as "Authorization: Bearer". Write ${GITHUB_TOKEN} so it stays in the environment or .env. Without one GitHub allows 60 requests an hour per IP address and no private repositories; with one, 5000 an hour.'),
-  apiRoot: z
-    .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
-    .refine((url) => fetchBlockedPort(url) === undefined, { error: (issue) => blockedPortMessage(String(issue.input)) })
-    .default('https://api.github.com')
-    .describe('The REST API\'s root: https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server.'),
-  prefix: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'expected dot-separated nodes of letters, digits, "_" or "-"')
-    .default('github')
-    .describe('Path under which the repositories go: <prefix>.<owner>.<name>.stars.'),
-  traffic: z
-    .boolean()
-    .default(false)
-    .describe('Also read the last 14 days of page views (<prefix>.<owner>.<name>.traffic.views and .unique_visitors, one point per day). Needs a token with push access to each repository, and costs one more request per repository and tick.'),
-  timeout: duration()
-    .refine((s) => s > 0, 'expected more than 0 seconds')
-    .default(10)
-    .describe('Seconds one request may take before the run counts as failed.'),
-  maxResponseBytes: byteSize()
-    .refine((bytes) => bytes > 0, 'expected more than 0 bytes')
-    .default(DEFAULT_MAX_RESPONSE_BYTES)
-    .describe(
-      'The largest answer read, in bytes or with a unit ("512KiB", "16MiB"); past it the request fails and the rest is not read.',
-    ),
-})
+export const githubOptions = z
+  .strictObject({
+    repositories: z
+      .array(z.string().regex(REPOSITORY, 'expected "owner/name", for example "nodejs/node"'))
+      .min(1, 'expected at least one repository')
+      .refine((list) => new Set(list.map((r) => r.toLowerCase())).size === list.length, 'a repository is listed twice')
+      .describe(
+        'Repositories to read, as "owner/name". Each gives <prefix>.<owner>.<name>.{stars,forks,open_issues,watchers,size_kb}, with owner and name as written here.',
+      ),
+    token: z
+      .string()
+      .optional()
+      .describe(
+        'A personal access token (or GitHub App installation token), sent as "Authorization: Bearer". Write ${GITHUB_TOKEN} so it stays in the environment or .env. Without one GitHub allows 60 requests an hour per IP address and no private repositories; with one, 5000 an hour.',
+      ),
+    apiRoot: z
+      .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+      .refine((url) => fetchBlockedPort(url) === undefined, { error: (issue) => blockedPortMessage(String(issue.input)) })
+      .default('https://api.github.com')
+      .describe("The REST API's root: https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server."),
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'expected dot-separated nodes of letters, digits, "_" or "-"')
+      .default('github')
+      .describe('Path under which the repositories go: <prefix>.<owner>.<name>.stars.'),
+    traffic: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Also read the last 14 days of page views (<prefix>.<owner>.<name>.traffic.views and .unique_visitors, one point per day). Needs a token with push access to each repository, and costs one more request per repository and tick.',
+      ),
+    timeout: duration()
+      .refine((s) => s > 0, 'expected more than 0 seconds')
+      .default(10)
+      .describe('Seconds one request may take before the run counts as failed.'),
+    maxResponseBytes: byteSize()
+      .refine((bytes) => bytes > 0, 'expected more than 0 bytes')
+      .default(DEFAULT_MAX_RESPONSE_BYTES)
+      .describe(
+        'The largest answer read, in bytes or with a unit ("512KiB", "16MiB"); past it the request fails and the rest is not read.',
+      ),
+  })
   // Known before any request: traffic is refused without a token, on every tick alike.
   .refine((options) => !options.traffic || !!options.token, {
     path: ['token'],

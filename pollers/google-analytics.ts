@@ -82,20 +82,33 @@ export function createGoogleAnalyticsPoller(dependencies: GoogleAnalyticsDepende
     gauges.record('realtime', response.propertyQuota);
     const received = response.rows?.length ?? 0;
     ctx.stats.count('rows', received);
-    const notes = mapRealtimeRows(response, entry, { propertyId: client.propertyId, answeredAt, field: `realtime[${index}]` }, (path, value, timestamp) =>
-      ctx.sink.emit(path, value, timestamp),
+    const notes = mapRealtimeRows(
+      response,
+      entry,
+      { propertyId: client.propertyId, answeredAt, field: `realtime[${index}]` },
+      (path, value, timestamp) => ctx.sink.emit(path, value, timestamp),
     );
     logNotes(ctx, what, notes);
     // Realtime reports have no offset to page with: the only remedy for a cut answer is a larger limit.
     const rowCount = Number(response.rowCount ?? 0);
-    if (rowCount > received) noteOnce(ctx, `${what}/cut`, `${what}: GA has ${rowCount} rows but answered ${received}; raise pageSize to get them all`);
+    if (rowCount > received)
+      noteOnce(ctx, `${what}/cut`, `${what}: GA has ${rowCount} rows but answered ${received}; raise pageSize to get them all`);
     await ctx.sink.ready();
   }
 
   function logNotes(ctx: Context, what: string, notes: RowNotes): void {
-    if (notes.otherRow) noteOnce(ctx, `${what}/other`, `${what}: GA rolled some rows into "(other)" (too many distinct values); they are written as GA returns them`);
+    if (notes.otherRow)
+      noteOnce(
+        ctx,
+        `${what}/other`,
+        `${what}: GA rolled some rows into "(other)" (too many distinct values); they are written as GA returns them`,
+      );
     if (notes.thresholded) {
-      noteOnce(ctx, `${what}/thresholded`, `${what}: GA applies thresholding to this report; rows below its privacy thresholds are missing from GA's answer`);
+      noteOnce(
+        ctx,
+        `${what}/thresholded`,
+        `${what}: GA applies thresholding to this report; rows below its privacy thresholds are missing from GA's answer`,
+      );
     }
     if (notes.badTime > 0) noteOnce(ctx, `${what}/time`, `${what}: ${notes.badTime} rows without a readable time value were skipped`);
   }
@@ -116,7 +129,9 @@ export function createGoogleAnalyticsPoller(dependencies: GoogleAnalyticsDepende
       if (range) dates.set(report, range);
     }
     // What each report's answers held, for fill: `${combination}@${timestamp}` of every row, and whether GA thresholded it.
-    const rowsOf = new Map<ReportEntry, { had: Set<string>; thresholded: boolean }>([...dates.keys()].map((r) => [r, { had: new Set(), thresholded: false }]));
+    const rowsOf = new Map<ReportEntry, { had: Set<string>; thresholded: boolean }>(
+      [...dates.keys()].map((r) => [r, { had: new Set(), thresholded: false }]),
+    );
     const memoryKey = (report: ReportEntry) => JSON.stringify([ctx.job, report.name, report.dimensions, report.dimensionFilter ?? null]);
     const result = await fetchAllPages<ReportEntry>({
       reports: [...dates.keys()],
@@ -135,15 +150,19 @@ export function createGoogleAnalyticsPoller(dependencies: GoogleAnalyticsDepende
         gauges.record('core', response.propertyQuota);
         ctx.stats.count('rows', response.rows?.length ?? 0);
         const timeZone = rememberTimeZone(ctx, propertyId, response.metadata?.timeZone) ?? options.timeZone;
-        if (!timeZone) throw new Error(`report ${report.name}: GA's answer does not name the property's time zone (metadata.timeZone); set timeZone`);
+        if (!timeZone)
+          throw new Error(`report ${report.name}: GA's answer does not name the property's time zone (metadata.timeZone); set timeZone`);
         const { from, to } = pointRange(report, window, mode, timeZone);
         const rows = rowsOf.get(report)!;
         const seen = (combination: string, timestamp: number) => {
           rows.had.add(`${combination}@${timestamp}`);
           if (report.dimensions.length > 0) recentDimensions.remember(memoryKey(report), combination, timestamp);
         };
-        const notes = mapReportRows(response, report, { propertyId, timeZone, from, to, field: field(report), seen }, (path, value, timestamp) =>
-          ctx.sink.emit(path, value, timestamp),
+        const notes = mapReportRows(
+          response,
+          report,
+          { propertyId, timeZone, from, to, field: field(report), seen },
+          (path, value, timestamp) => ctx.sink.emit(path, value, timestamp),
         );
         rows.thresholded ||= notes.thresholded;
         logNotes(ctx, `report ${report.name}`, notes);
@@ -160,14 +179,26 @@ export function createGoogleAnalyticsPoller(dependencies: GoogleAnalyticsDepende
       const combinations =
         report.dimensions.length === 0
           ? ['[]']
-          : [...new Set([...[...rows.had].map((key) => key.slice(0, key.lastIndexOf('@'))), ...recentDimensions.recent(memoryKey(report), from, to)])];
-      const filled = fillReport(report, { propertyId, field: field(report) }, periods, combinations, (c, t) => rows.had.has(`${c}@${t}`), (path, value, timestamp) =>
-        ctx.sink.emit(path, value, timestamp),
+          : [
+              ...new Set([
+                ...[...rows.had].map((key) => key.slice(0, key.lastIndexOf('@'))),
+                ...recentDimensions.recent(memoryKey(report), from, to),
+              ]),
+            ];
+      const filled = fillReport(
+        report,
+        { propertyId, field: field(report) },
+        periods,
+        combinations,
+        (c, t) => rows.had.has(`${c}@${t}`),
+        (path, value, timestamp) => ctx.sink.emit(path, value, timestamp),
       );
       if (filled > 0) ctx.stats.count('filled', filled);
       await ctx.sink.ready();
     }
-    if (mode === 'live') for (const report of reports) if (!result.failures.some((f) => f.reports.includes(report))) lastFetch.set(`${ctx.job}/${report.name}`, window.end);
+    if (mode === 'live')
+      for (const report of reports)
+        if (!result.failures.some((f) => f.reports.includes(report))) lastFetch.set(`${ctx.job}/${report.name}`, window.end);
     return result.failures.map(({ reports: failed, error }) => {
       if (isConfigError(error)) return error;
       const reason = classifyError(error, `reports ${failed.map((r) => r.name).join(', ')}`);
@@ -207,7 +238,8 @@ export function createGoogleAnalyticsPoller(dependencies: GoogleAnalyticsDepende
           throw classifyError(error, `asking property ${options.propertyId} for its time zone`);
         }
         const zone = rememberTimeZone(undefined, options.propertyId, response.metadata?.timeZone) ?? options.timeZone;
-        if (!zone) throw new Error(`property ${options.propertyId}: GA's answer does not name a time zone (metadata.timeZone); set timeZone`);
+        if (!zone)
+          throw new Error(`property ${options.propertyId}: GA's answer does not name a time zone (metadata.timeZone); set timeZone`);
         return zone;
       },
     },

@@ -19,7 +19,10 @@ export default definePoller({
     url: z
       .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
       // fetch refuses credentials in a URL; say so at load time rather than failing every tick.
-      .refine((url) => !/^https?:\/\/[^/]*@/.test(url), 'expected no user:password@ in the URL: put credentials in headers (Authorization: Basic ${TOKEN})')
+      .refine(
+        (url) => !/^https?:\/\/[^/]*@/.test(url),
+        'expected no user:password@ in the URL: put credentials in headers (Authorization: Basic ${TOKEN})',
+      )
       // Likewise a port fetch never connects to (6000, 6665-6669, 25…): every run would fail with "bad port".
       .refine((url) => fetchBlockedPort(url) === undefined, { error: (issue) => blockedPortMessage(String(issue.input)) })
       .describe('The URL to GET on every tick.'),
@@ -42,8 +45,19 @@ export default definePoller({
       .describe(
         'The largest answer read, in bytes or with a unit ("512KiB", "16MiB"): past it the run fails, so no answer can exhaust memory.',
       ),
-    maxDepth: z.number().int().min(1).max(64).default(16).describe('Nesting deeper than this is ignored, so a recursive document cannot produce unbounded paths.'),
-    maxDatapoints: z.number().int().min(1).default(10000).describe('At most this many leaves are sent per tick; the rest are counted in the self-metric http.truncated.'),
+    maxDepth: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(16)
+      .describe('Nesting deeper than this is ignored, so a recursive document cannot produce unbounded paths.'),
+    maxDatapoints: z
+      .number()
+      .int()
+      .min(1)
+      .default(10000)
+      .describe('At most this many leaves are sent per tick; the rest are counted in the self-metric http.truncated.'),
   }),
   schedule: { interval: 60 },
 

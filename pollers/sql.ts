@@ -28,7 +28,10 @@ export function createSqlPoller() {
     // One job, one URL; a different URL (tests reuse an instance) gets its own pool.
     if (database && databaseUrl !== options.url) void database.close().catch(() => {});
     if (!database || databaseUrl !== options.url) {
-      database = openDatabase(options.url, dialectOf(options.url)!, { poolSize: options.poolSize, connectTimeoutMs: options.connectTimeout * 1000 });
+      database = openDatabase(options.url, dialectOf(options.url)!, {
+        poolSize: options.poolSize,
+        connectTimeoutMs: options.connectTimeout * 1000,
+      });
       databaseUrl = options.url;
     }
     return database;
@@ -54,7 +57,9 @@ export function createSqlPoller() {
         if (!isConnectionError(error) || attempt >= options.connectAttempts) throw error;
         stats.count('sql.connection_retries');
         const pause = backoffDelay(attempt - 1, FIRST_RETRY_MS, LAST_RETRY_MS, Math.random, { jitter: 0 });
-        ctx.log.warn(`query ${query.name}: connection to ${db.where} failed (${describe(error, options.url)}); attempt ${attempt + 1} of ${options.connectAttempts} in ${formatMs(pause)}`);
+        ctx.log.warn(
+          `query ${query.name}: connection to ${db.where} failed (${describe(error, options.url)}); attempt ${attempt + 1} of ${options.connectAttempts} in ${formatMs(pause)}`,
+        );
         await ctx.sleep(pause);
         ctx.signal.throwIfAborted();
       }
@@ -68,7 +73,13 @@ export function createSqlPoller() {
     }
     stats.count('sql.rows', rows.length);
     const counts: RowCounts = { nulls: 0, notNumeric: 0, badTimestamps: 0 };
-    const points = mapRows(rows, result.columns, query, { window, snapshotAt: window.end, usesWindow: rewritten.usesWindow, index }, counts);
+    const points = mapRows(
+      rows,
+      result.columns,
+      query,
+      { window, snapshotAt: window.end, usesWindow: rewritten.usesWindow, index },
+      counts,
+    );
     for (const point of points) ctx.sink.emit(point.nodes, point.value, point.timestamp, point.tags);
     if (counts.nulls > 0) stats.count('sql.null_values', counts.nulls);
     if (counts.notNumeric > 0) stats.count('sql.not_numeric_values', counts.notNumeric);
@@ -96,7 +107,9 @@ export function createSqlPoller() {
       // A snapshot tells only the present: history (backfill, catch-up) runs the windowed queries alone.
       const parts = ctx.mode === 'backfill' ? all.filter((part) => part.rewritten.usesWindow) : all;
       if (parts.length === 0) {
-        throw new ConfigError('no query uses :window_start or :window_end: a job of snapshots has no history to backfill', { field: 'queries' });
+        throw new ConfigError('no query uses :window_start or :window_end: a job of snapshots has no history to backfill', {
+          field: 'queries',
+        });
       }
       const db = databaseFor(options);
       await fanOut(parts, ({ query, index, rewritten }) => runQuery(ctx, db, query, index, rewritten), {
@@ -111,7 +124,8 @@ export function createSqlPoller() {
         },
       }).catch((error: unknown) => {
         // Driver messages are the server's; the URL's password never travels on in one.
-        if (error instanceof Error && !(error instanceof ConfigError) && !ctx.signal.aborted) error.message = withoutPassword(error.message, options.url);
+        if (error instanceof Error && !(error instanceof ConfigError) && !ctx.signal.aborted)
+          error.message = withoutPassword(error.message, options.url);
         throw error;
       });
     },

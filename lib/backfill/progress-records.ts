@@ -24,10 +24,7 @@ export class BackfillProgress {
   readonly file: string;
   private readonly now: () => number;
 
-  constructor(
-    file: string,
-    now: () => number,
-  ) {
+  constructor(file: string, now: () => number) {
     this.file = file;
     this.now = now;
   }

@@ -160,7 +160,10 @@ export async function runBackfill(options: BackfillOptions): Promise<BackfillSum
         return;
       }
       const last = attempt === attempts;
-      job.log[last ? 'error' : 'warn'](`window failed${last ? '' : ', retrying'}: ${describeError(result.error)}`, { window: formatWindow(window), attempt });
+      job.log[last ? 'error' : 'warn'](`window failed${last ? '' : ', retrying'}: ${describeError(result.error)}`, {
+        window: formatWindow(window),
+        attempt,
+      });
       if (!last) await clock.sleep(backoffDelay(attempt - 1, 1000, Infinity, Math.random, { factor: 4, jitter: 0 }), stop); // 1s, 4s, 16s
     }
     summary.failed.push(window);

@@ -41,5 +41,8 @@ export function needsTimeZone(text: string): boolean {
 /** Epoch seconds of 00:00 on a calendar date in a time zone (month 1-12; days may overflow, as in Date.UTC). */
 export function zonedMidnight(year: number, month: number, day: number, timeZone: string): number {
   const date = new Date(Date.UTC(year, month - 1, day));
-  return epochOfLocalTime({ year: date.getUTCFullYear(), month: date.getUTCMonth() + 1, day: date.getUTCDate(), hour: 0, minute: 0 }, timeZone);
+  return epochOfLocalTime(
+    { year: date.getUTCFullYear(), month: date.getUTCMonth() + 1, day: date.getUTCDate(), hour: 0, minute: 0 },
+    timeZone,
+  );
 }

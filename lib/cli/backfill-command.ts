@@ -87,7 +87,8 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
     const history = poller.history!;
     configFile = config.file;
     const environment = readEnvironment();
-    if (!values.from) throw new ConfigError('required, for example --from -7d or --from 2026-01-01', { file: 'command line', field: '--from' });
+    if (!values.from)
+      throw new ConfigError('required, for example --from -7d or --from 2026-01-01', { file: 'command line', field: '--from' });
     const fromText = values.from;
     const toText = values.to ?? 'now';
     const concurrency = Number(values.concurrency ?? 4);
@@ -107,15 +108,20 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
     }
     const from = parseTimeBound(fromText, clock.now(), timeZone);
     const to = parseTimeBound(toText, clock.now(), timeZone);
-    if (from === undefined) throw new ConfigError(`expected an ISO time, a date, -7d or yesterday, got "${fromText}"`, { file: 'command line', field: '--from' });
-    if (to === undefined) throw new ConfigError(`expected an ISO time, a date, now or today, got "${toText}"`, { file: 'command line', field: '--to' });
-    if (from >= to) throw new ConfigError(`must be before --to (${new Date(to * 1000).toISOString()})`, { file: 'command line', field: '--from' });
+    if (from === undefined)
+      throw new ConfigError(`expected an ISO time, a date, -7d or yesterday, got "${fromText}"`, { file: 'command line', field: '--from' });
+    if (to === undefined)
+      throw new ConfigError(`expected an ISO time, a date, now or today, got "${toText}"`, { file: 'command line', field: '--to' });
+    if (from >= to)
+      throw new ConfigError(`must be before --to (${new Date(to * 1000).toISOString()})`, { file: 'command line', field: '--from' });
 
     const nowSeconds = Math.floor(clock.now() / 1000);
     const oldest = nowSeconds - history.retention(config.options);
     let start = from;
     if (start < oldest) {
-      log.warn(`the source keeps ${formatDuration(history.retention(config.options))} of history: starting at ${new Date(oldest * 1000).toISOString()} instead`);
+      log.warn(
+        `the source keeps ${formatDuration(history.retention(config.options))} of history: starting at ${new Date(oldest * 1000).toISOString()} instead`,
+      );
       start = oldest;
     }
     const end = Math.min(to, nowSeconds);
@@ -127,18 +133,28 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
 
     const progress = stateDir === undefined ? undefined : BackfillProgress.forJob(stateDir, config.job, () => clock.now());
     const command = `${poller.name} ${config.file ?? '-'} ${fromText}..${toText}`;
-    const begun = progress?.begin(command, { start, end }, values.restart ?? false) ?? { range: { start, end }, resumed: false, alreadyDone: 0 };
+    const begun = progress?.begin(command, { start, end }, values.restart ?? false) ?? {
+      range: { start, end },
+      resumed: false,
+      alreadyDone: 0,
+    };
     if (begun.resumed) {
-      log.info(`resuming the interrupted backfill of ${formatWindow(begun.range)}: ${begun.alreadyDone} windows already done (--restart starts over)`);
+      log.info(
+        `resuming the interrupted backfill of ${formatWindow(begun.range)}: ${begun.alreadyDone} windows already done (--restart starts over)`,
+      );
     }
 
     const step = history.step?.(config.options) ?? config.schedule.interval;
     const maxWindow = history.maxWindow(config.options);
     const stop = opened.stop;
-    const removeSignals = onStopSignals(() => {
-      log.info('stopping: no new windows; flushing what was fetched');
-      stop.abort();
-    }, undefined, log);
+    const removeSignals = onStopSignals(
+      () => {
+        log.info('stopping: no new windows; flushing what was fetched');
+        stop.abort();
+      },
+      undefined,
+      log,
+    );
     const tty = !!process.stderr.isTTY && !dryRun;
     const graphite = describeGraphite(dryRun ? undefined : environment.graphiteUrl);
     const everyMs = progressEvery * 1000;

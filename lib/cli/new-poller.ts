@@ -72,7 +72,11 @@ export async function newPollerCommand(
   try {
     let parsed;
     try {
-      parsed = parseArgs({ args: argv, allowPositionals: true, options: { root: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+      parsed = parseArgs({
+        args: argv,
+        allowPositionals: true,
+        options: { root: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      });
     } catch (error) {
       throw new ConfigError(`${(error as Error).message.split('\n')[0]} (see --help)`);
     }
@@ -81,7 +85,8 @@ export async function newPollerCommand(
       io.out(USAGE);
       return 0;
     }
-    if (positionals.length !== 1) throw new ConfigError('expected one poller name, for example: npx tsx bin/new-poller.ts status-page (see --help)');
+    if (positionals.length !== 1)
+      throw new ConfigError('expected one poller name, for example: npx tsx bin/new-poller.ts status-page (see --help)');
     const name = positionals[0]!;
     const root = resolve(values.root ?? PROJECT_ROOT);
     const files = writeScaffold(name, root);

@@ -65,7 +65,11 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
     const { config, shard } = await loadJob({ poller, configFile: values.config, shard: values.shard });
     configFile = config.file;
     if (values.plan) {
-      if (!poller.plan) throw new ConfigError(`the ${poller.name} poller cannot estimate its cost (it has no plan)`, { file: 'command line', field: '--plan' });
+      if (!poller.plan)
+        throw new ConfigError(`the ${poller.name} poller cannot estimate its cost (it has no plan)`, {
+          file: 'command line',
+          field: '--plan',
+        });
       const plan = await poller.plan(config.options, config.schedule, { shard });
       process.stdout.write(formatPlan(plan).join('\n') + '\n');
       return 0;
@@ -74,10 +78,14 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
     const job = openJob({ job: { poller, config, shard }, environment, log, dryRun: values['dry-run'], clock: systemClock });
     const { writer } = job;
 
-    const removeSignals = onStopSignals(() => {
-      log.info('stopping: finishing the current run and flushing');
-      job.stop.abort();
-    }, undefined, log);
+    const removeSignals = onStopSignals(
+      () => {
+        log.info('stopping: finishing the current run and flushing');
+        job.stop.abort();
+      },
+      undefined,
+      log,
+    );
     try {
       log.info(`${poller.name} started`, {
         job: config.job,

@@ -159,7 +159,11 @@ function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
 
 /** `unknown option "intervall"; did you mean "interval"?`: a typo is refused, with the key it most likely meant. */
 export function describeUnknownKeys(keys: readonly string[], valid: readonly string[]): string {
-  const suggest = (key: string) => closestName(key, valid.filter((v) => !keys.includes(v)));
+  const suggest = (key: string) =>
+    closestName(
+      key,
+      valid.filter((v) => !keys.includes(v)),
+    );
   if (keys.length === 1) {
     const near = suggest(keys[0]!);
     return `unknown option ${JSON.stringify(keys[0])}${near ? `; did you mean ${JSON.stringify(near)}?` : ''}`;

@@ -25,14 +25,16 @@ function commonShape(poller: Poller) {
       .string()
       .regex(JOB_NAME, 'expected letters, digits, "_" or "-" (it becomes a Graphite node and a state file name)')
       .optional()
-      .describe('Name of this job in logs, self-metrics and state files. Defaults to the config file name without .yaml, or the poller name.'),
+      .describe(
+        'Name of this job in logs, self-metrics and state files. Defaults to the config file name without .yaml, or the poller name.',
+      ),
     interval: duration()
       .refine((s) => s >= 1, 'expected at least 1 second')
       .default(interval)
-      .describe('Seconds between ticks (or a duration such as "5m"). Ticks fall on wall-clock multiples of it: 60 ticks at :00 of every minute.'),
-    delay: duration()
-      .default(delay)
-      .describe('How far behind the tick the live window ends, for sources whose data arrives late.'),
+      .describe(
+        'Seconds between ticks (or a duration such as "5m"). Ticks fall on wall-clock multiples of it: 60 ticks at :00 of every minute.',
+      ),
+    delay: duration().default(delay).describe('How far behind the tick the live window ends, for sources whose data arrives late.'),
     lookback: duration()
       .default(lookback)
       .describe(

@@ -10,7 +10,9 @@ export function pollerHelp(poller: Poller, command = 'bin/poll.ts'): string {
     `${poller.name}: ${poller.summary}`,
     '',
     `Usage: node --import tsx ${command} ${poller.name} [--config FILE] [--once] [--dry-run]${poller.plan ? ' [--plan]' : ''}`,
-    poller.history ? `       node --import tsx bin/backfill.ts ${poller.name} --from <ISO|-7d> --to <ISO|now> [--config FILE]` : `       (no history: this source cannot be backfilled)`,
+    poller.history
+      ? `       node --import tsx bin/backfill.ts ${poller.name} --from <ISO|-7d> --to <ISO|now> [--config FILE]`
+      : `       (no history: this source cannot be backfilled)`,
     '',
     `Config file: config/${poller.name}.yaml by default (see config/${poller.name}.example.yaml).`,
     '',

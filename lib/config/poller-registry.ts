@@ -11,7 +11,10 @@ const NAME = /^[a-z0-9][a-z0-9_-]*$/;
 
 /** The directories searched, in order: the project's pollers/, then POLLERS_PATH. */
 export function pollerDirectories(env: NodeJS.ProcessEnv = process.env): string[] {
-  const extra = (env.POLLERS_PATH ?? '').split(delimiter).filter(Boolean).map((d) => resolve(d));
+  const extra = (env.POLLERS_PATH ?? '')
+    .split(delimiter)
+    .filter(Boolean)
+    .map((d) => resolve(d));
   return [POLLERS_DIR, ...extra];
 }
 

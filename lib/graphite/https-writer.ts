@@ -302,10 +302,13 @@ export class HttpsGraphiteWriter extends QueuedWriter {
 
   private armRetry(): void {
     clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.pump();
-    }, Math.max(0, this.pausedUntil - Date.now()));
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        this.pump();
+      },
+      Math.max(0, this.pausedUntil - Date.now()),
+    );
     // Keep the process alive for a retry only while someone awaits delivery.
     if (!this.awaited && this.ackWaiters.length === 0) this.retryTimer.unref();
   }

@@ -86,11 +86,7 @@ export class LineQueue {
   readonly limit: number;
   private readonly log: Logger;
 
-  constructor(
-    limit: number,
-    log: Logger,
-    options: QueueOptions = {},
-  ) {
+  constructor(limit: number, log: Logger, options: QueueOptions = {}) {
     this.limit = limit;
     this.log = log;
     this.readyBelow = Math.min(limit / 2, options.readyLines ?? Infinity);

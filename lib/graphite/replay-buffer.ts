@@ -28,11 +28,7 @@ export class ReplayBuffer {
   private readonly maxLines: number;
   private readonly minChars: number;
 
-  constructor(
-    maxAgeMs: number,
-    maxLines: number,
-    minChars = 0,
-  ) {
+  constructor(maxAgeMs: number, maxLines: number, minChars = 0) {
     this.maxAgeMs = maxAgeMs;
     this.maxLines = maxLines;
     this.minChars = minChars;

@@ -153,10 +153,7 @@ export class CountingSink implements Sink {
   private readonly inner: GraphiteSink;
   private readonly signal?: AbortSignal;
 
-  constructor(
-    inner: GraphiteSink,
-    signal?: AbortSignal,
-  ) {
+  constructor(inner: GraphiteSink, signal?: AbortSignal) {
     this.inner = inner;
     this.signal = signal;
   }

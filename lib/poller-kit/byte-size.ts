@@ -24,7 +24,11 @@ export function parseByteSize(value: unknown): number | undefined {
 
 /** `16777216` → `16 MiB`, `1500` → `1500 bytes`: for messages. */
 export function formatByteSize(bytes: number): string {
-  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
+  for (const [unit, size] of [
+    ['GiB', 2 ** 30],
+    ['MiB', 2 ** 20],
+    ['KiB', 2 ** 10],
+  ] as const) {
     if (bytes >= size && bytes % (size / 8) === 0) return `${bytes / size} ${unit}`;
   }
   return `${bytes} bytes`;

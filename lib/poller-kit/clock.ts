@@ -49,8 +49,11 @@ export function createSystemClock(env: NodeJS.ProcessEnv = process.env, log: Log
   }
   const offset = start - Date.now();
   // At level warn whatever LOG_LEVEL says: a shifted clock must never go unnoticed.
-  log.warn(`${TEST_NOW_VARIABLE} is set: this process's clock starts at ${new Date(start).toISOString()}, not at the real time ` +
-    '(a test hook: unset it outside tests)', { component: 'clock' });
+  log.warn(
+    `${TEST_NOW_VARIABLE} is set: this process's clock starts at ${new Date(start).toISOString()}, not at the real time ` +
+      '(a test hook: unset it outside tests)',
+    { component: 'clock' },
+  );
   return { now: () => Date.now() + offset, sleep };
 }
 

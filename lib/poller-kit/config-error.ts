@@ -5,10 +5,7 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
   readonly where: { file?: string; field?: string };
 
-  constructor(
-    message: string,
-    where: { file?: string; field?: string } = {},
-  ) {
+  constructor(message: string, where: { file?: string; field?: string } = {}) {
     super(message);
     this.where = where;
   }

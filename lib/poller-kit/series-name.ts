@@ -18,7 +18,7 @@ export function sanitizeNode(raw: string): string {
   // Fast path: most nodes (names written by the poller's author) are already clean.
   if (SAFE_NODE.test(raw)) return raw;
   let node = String(raw).replace(NOT_ALLOWED, '_').replace(/_+/g, '_');
-  if (node === '' ) node = '_';
+  if (node === '') node = '_';
   if (Buffer.byteLength(node, 'utf8') > NODE_MAX_BYTES) {
     const hash = createHash('sha256').update(raw).digest('hex').slice(0, 8);
     let cut = node;

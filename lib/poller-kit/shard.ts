@@ -60,7 +60,11 @@ export function shardJobName(job: string, shard: Shard | undefined): string {
  * not declare `sharding` cannot split its work, so asking it to is a configuration error (it would poll
  * everything in every shard). `1/1` is the whole job.
  */
-export function commandShard(flag: string | undefined, env: NodeJS.ProcessEnv, poller: { name: string; sharding?: boolean | undefined }): Shard | undefined {
+export function commandShard(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv,
+  poller: { name: string; sharding?: boolean | undefined },
+): Shard | undefined {
   const fromFlag = flag !== undefined;
   const text = fromFlag ? flag : env.SHARD?.trim() || undefined;
   if (text === undefined) return undefined;

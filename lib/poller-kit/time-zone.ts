@@ -53,7 +53,7 @@ export function localTimeAt(epochSeconds: number, timeZone: string): LocalTime {
 export function utcOffsetAt(epochSeconds: number, timeZone: string): number {
   const t = Math.floor(epochSeconds / 60) * 60;
   const local = localTimeAt(t, timeZone);
-  return (Date.UTC(local.year, local.month - 1, local.day, local.hour, local.minute) / 1000 - t);
+  return Date.UTC(local.year, local.month - 1, local.day, local.hour, local.minute) / 1000 - t;
 }
 
 /**

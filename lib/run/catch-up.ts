@@ -11,7 +11,12 @@ export interface CatchUpLimits {
   step: number;
 }
 
-export function catchUpLimits(poller: Poller, options: Record<string, unknown>, catchUp: number, interval: number): CatchUpLimits | undefined {
+export function catchUpLimits(
+  poller: Poller,
+  options: Record<string, unknown>,
+  catchUp: number,
+  interval: number,
+): CatchUpLimits | undefined {
   const history = poller.history;
   if (!history || catchUp <= 0) return undefined;
   return {

@@ -30,7 +30,12 @@ export interface WindowResult {
   error?: unknown;
 }
 
-export async function pollWindow(job: JobContext, window: TimeWindow, mode: 'live' | 'backfill', signal: AbortSignal): Promise<WindowResult> {
+export async function pollWindow(
+  job: JobContext,
+  window: TimeWindow,
+  mode: 'live' | 'backfill',
+  signal: AbortSignal,
+): Promise<WindowResult> {
   // A poller may hand the run's signal to hundreds of concurrent requests (5,000 CloudWatch queries): that many
   // listeners on one signal is by design here, not a leak worth Node's MaxListenersExceededWarning.
   setMaxListeners(0, signal);

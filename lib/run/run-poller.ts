@@ -84,7 +84,7 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
     const beyond = { start: left.start, end: Math.min(available, left.end) };
     const gone = available > left.start ? { beyond_retention: formatWindow(beyond) } : {};
     if (available >= left.end) {
-      log.warn('the gap since the last delivered window reaches beyond the source\'s retention; that part can no longer be fetched', {
+      log.warn("the gap since the last delivered window reaches beyond the source's retention; that part can no longer be fetched", {
         ...gone,
         retention: limits.retention,
       });
@@ -125,7 +125,12 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
           // Live ticks must not wait for a Graphite that is down: the watermark moves when it takes the points.
           awaitDelivery: false,
         });
-        log.info('catch-up done', { windows: summary.fetched, of: summary.windows, failed: summary.failed.length, datapoints: summary.datapoints });
+        log.info('catch-up done', {
+          windows: summary.fetched,
+          of: summary.windows,
+          failed: summary.failed.length,
+          datapoints: summary.datapoints,
+        });
       } catch (error) {
         if (!stopOnConfigError(error)) throw error;
       }
@@ -137,7 +142,12 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
     const window = liveWindow(tickSeconds, config.schedule, step);
     let figures = { durationMs: 0, datapoints: 0, invalid: 0, errors: 0 };
     const add = (r: WindowResult) => {
-      figures = { durationMs: figures.durationMs + r.durationMs, datapoints: figures.datapoints + r.datapoints, invalid: figures.invalid + r.invalid, errors: figures.errors + (r.ok ? 0 : 1) };
+      figures = {
+        durationMs: figures.durationMs + r.durationMs,
+        datapoints: figures.datapoints + r.datapoints,
+        invalid: figures.invalid + r.invalid,
+        errors: figures.errors + (r.ok ? 0 : 1),
+      };
     };
 
     // A gap that opened while running (a failed run, points dropped during a long Graphite outage):
@@ -152,7 +162,10 @@ export async function runPoller(options: RunPollerOptions): Promise<RunPollerRes
         const filled = await pollWindow(job, gap, 'backfill', tick.signal);
         add(filled);
         if (filled.ok) tracker.delivered(gap, mark);
-        else log.warn(`catch-up window failed; it stays a gap and is tried again: ${describeError(filled.error)}`, { window: formatWindow(gap) });
+        else
+          log.warn(`catch-up window failed; it stays a gap and is tried again: ${describeError(filled.error)}`, {
+            window: formatWindow(gap),
+          });
       }
     }
 
@@ -239,4 +252,3 @@ function openWatermark(directory: string, job: string, poller: string, log: Logg
   }
   return watermark;
 }
-

@@ -87,7 +87,11 @@ export async function runSchedule(options: ScheduleOptions): Promise<ScheduleRes
     const controller = new AbortController();
     const tick: Tick = { scheduledAt, signal: controller.signal, skipped };
     const report = (error: unknown) => {
-      if (options.onError) callSafely(() => options.onError!(error, tick), () => {});
+      if (options.onError)
+        callSafely(
+          () => options.onError!(error, tick),
+          () => {},
+        );
     };
     result.runs++;
     if (skipped > 0) {

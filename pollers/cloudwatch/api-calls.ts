@@ -103,7 +103,10 @@ export class CloudWatchCalls {
   }
 
   /** Every resource GetResources returns for `input` (Tagging API), following PaginationToken page by page. */
-  async getResources(input: { ResourceTypeFilters: string[]; TagFilters: Array<{ Key: string; Values?: string[] }> }): Promise<ResourceTagMapping[]> {
+  async getResources(input: {
+    ResourceTypeFilters: string[];
+    TagFilters: Array<{ Key: string; Values?: string[] }>;
+  }): Promise<ResourceTagMapping[]> {
     const mappings: ResourceTagMapping[] = [];
     let token: string | undefined;
     do {
@@ -159,7 +162,8 @@ export class CloudWatchCalls {
           return await next(args);
         } catch (error) {
           if (isThrottle(error)) stats.count('throttles');
-          else if (((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 0) >= 500) stats.count('server_errors');
+          else if (((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 0) >= 500)
+            stats.count('server_errors');
           throw error;
         }
       },

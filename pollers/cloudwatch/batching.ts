@@ -27,7 +27,12 @@ export interface PlannedCall {
  * limits smaller than CloudWatch's) has its range cut in time first. A live window of Q queries at one
  * period therefore costs exactly ceil(Q / 500) calls.
  */
-export function planCalls(series: readonly Series[], window: TimeWindow, nowSeconds: number, limits: CallLimits = CALL_LIMITS): PlannedCall[] {
+export function planCalls(
+  series: readonly Series[],
+  window: TimeWindow,
+  nowSeconds: number,
+  limits: CallLimits = CALL_LIMITS,
+): PlannedCall[] {
   const calls: PlannedCall[] = [];
   for (const segment of mergeSamePeriods(tierSegments(window, nowSeconds), series)) {
     const groups = new Map<string, PlannedCall>();
@@ -55,7 +60,11 @@ function mergeSamePeriods(segments: TierSegment[], series: readonly Series[]): T
   const merged: TierSegment[] = [];
   for (const segment of segments) {
     const previous = merged.at(-1);
-    if (previous && previous.end === segment.start && series.every((s) => periodFor(s.period, previous.unit) === periodFor(s.period, segment.unit))) {
+    if (
+      previous &&
+      previous.end === segment.start &&
+      series.every((s) => periodFor(s.period, previous.unit) === periodFor(s.period, segment.unit))
+    ) {
       merged[merged.length - 1] = { ...previous, end: segment.end };
     } else {
       merged.push(segment);

@@ -109,7 +109,10 @@ export class CloudWatchClients {
     })();
     const fromProfile = await this.#profileRegion;
     if (!fromProfile) {
-      throw new ConfigError('no AWS region: set region (or regions) in the config, or AWS_REGION in the environment, or a region in the AWS profile', { field: 'region' });
+      throw new ConfigError(
+        'no AWS region: set region (or regions) in the config, or AWS_REGION in the environment, or a region in the AWS profile',
+        { field: 'region' },
+      );
     }
     return fromProfile;
   }

@@ -84,7 +84,12 @@ export class AssumedRole {
       );
       const c = output.Credentials;
       if (!c?.AccessKeyId || !c.SecretAccessKey || !c.Expiration) throw new Error('STS answered AssumeRole without credentials');
-      this.#current = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
+      this.#current = {
+        accessKeyId: c.AccessKeyId,
+        secretAccessKey: c.SecretAccessKey,
+        sessionToken: c.SessionToken,
+        expiration: c.Expiration,
+      };
       return this.#current;
     } catch (error) {
       throw new AssumeRoleError(this.#role.roleArn, error);
@@ -118,7 +123,9 @@ export class StsSessions {
     let account = this.#callerAccounts.get(key);
     if (!account) {
       account = (async () => {
-        const output = await this.#client(sts).send(new GetCallerIdentityCommand({}), { abortSignal: signal ?? AbortSignal.timeout(STS_TIMEOUT_MS) });
+        const output = await this.#client(sts).send(new GetCallerIdentityCommand({}), {
+          abortSignal: signal ?? AbortSignal.timeout(STS_TIMEOUT_MS),
+        });
         if (!output.Account) throw new Error('STS answered GetCallerIdentity without an account');
         return output.Account;
       })();
@@ -140,7 +147,11 @@ export class StsSessions {
   #client(settings: StsSettings): STSClient {
     const key = JSON.stringify([settings.region, settings.maxAttempts]);
     let client = this.#clients.get(key);
-    if (!client) this.#clients.set(key, (client = new STSClient({ region: settings.region, maxAttempts: settings.maxAttempts, retryMode: 'adaptive' })));
+    if (!client)
+      this.#clients.set(
+        key,
+        (client = new STSClient({ region: settings.region, maxAttempts: settings.maxAttempts, retryMode: 'adaptive' })),
+      );
     return client;
   }
 }

@@ -20,7 +20,12 @@ export interface DiscoveryRun {
   ttlSeconds: number;
   /** The run's clock, epoch milliseconds. */
   now: () => number;
-  listMetrics: (input: { Namespace: string; MetricName: string; Dimensions?: Array<{ Name: string; Value?: string }>; RecentlyActive?: 'PT3H' }) => Promise<Metric[]>;
+  listMetrics: (input: {
+    Namespace: string;
+    MetricName: string;
+    Dimensions?: Array<{ Name: string; Value?: string }>;
+    RecentlyActive?: 'PT3H';
+  }) => Promise<Metric[]>;
   log: Logger;
   stats: PollStats;
   /** The poller instance's answers (CloudWatchDiscovery.dimensions). */
@@ -38,7 +43,11 @@ export async function discoverDimensionSets(request: DiscoveryRequest, run: Disc
   return run.cache.get(
     key,
     run,
-    { counter: 'discovery', staleWarning: 'ListMetrics failed; using the series discovered earlier', fields: { namespace: request.namespace, metric: request.metric } },
+    {
+      counter: 'discovery',
+      staleWarning: 'ListMetrics failed; using the series discovered earlier',
+      fields: { namespace: request.namespace, metric: request.metric },
+    },
     async () => {
       const metrics = await run.listMetrics({
         Namespace: request.namespace,

@@ -29,10 +29,7 @@ const externalId = () => z.string().min(2).max(1224);
 /** A tag selector's value: one value, any of a list, or '*' for any value (the key must be there). */
 const tagValues = z.union([z.string().max(256), z.array(z.string().max(256)).min(1).max(20)]);
 
-const dimensionValues = z.union([
-  z.string().min(1).max(1024),
-  z.array(z.string().min(1).max(1024)).min(1),
-]);
+const dimensionValues = z.union([z.string().min(1).max(1024), z.array(z.string().min(1).max(1024)).min(1)]);
 
 const metricEntry = z
   .strictObject({
@@ -56,10 +53,19 @@ const metricEntry = z
           'The map alone set to "*" takes every dimension set the metric has; {} (the default) is the series without dimensions.',
       ),
     stats: z
-      .array(z.string().regex(STAT, 'expected SampleCount, Average, Sum, Minimum, Maximum, a percentile such as p99 or p99.9, or an extended statistic such as tm99 or IQM'))
+      .array(
+        z
+          .string()
+          .regex(
+            STAT,
+            'expected SampleCount, Average, Sum, Minimum, Maximum, a percentile such as p99 or p99.9, or an extended statistic such as tm99 or IQM',
+          ),
+      )
       .min(1)
       .default(['Average'])
-      .describe('Statistics to fetch; each one is a separate metric requested, billed as such. Percentiles such as p99.9 become the node p99_9.'),
+      .describe(
+        'Statistics to fetch; each one is a separate metric requested, billed as such. Percentiles such as p99.9 become the node p99_9.',
+      ),
     period: period().optional().describe('The period of this metric in seconds, overriding the job-wide period.'),
     path: z
       .string()
@@ -72,14 +78,16 @@ const metricEntry = z
     fill: z
       .literal(0)
       .optional()
-      .describe('Set to 0 to send 0 for every period CloudWatch has no datapoint for (sparse counters such as HTTPCode_ELB_5XX); by default a missing period sends nothing.'),
+      .describe(
+        'Set to 0 to send 0 for every period CloudWatch has no datapoint for (sparse counters such as HTTPCode_ELB_5XX); by default a missing period sends nothing.',
+      ),
     tags: z
       .record(z.string().min(1).max(128), tagValues)
       .optional()
       .describe(
         'Select the resources by their AWS tags instead of naming them, through the Resource Groups Tagging API: a map from tag key to a value, ' +
           'a list of values (any of them), or "*" (any value, the key must be there); every key must match. The resource\'s dimension ' +
-          '(InstanceId, LoadBalancer, QueueName …) comes from its ARN; {tag.KEY} puts a tag\'s value in the path.',
+          "(InstanceId, LoadBalancer, QueueName …) comes from its ARN; {tag.KEY} puts a tag's value in the path.",
       ),
     resourceType: z
       .string()
@@ -100,19 +108,31 @@ const metricEntry = z
     if (metric.tags !== undefined) {
       const kind = resourceKind(metric.namespace, metric.resourceType);
       if (!RESOURCE_KINDS[metric.namespace]) {
-        ctx.addIssue({ code: 'custom', message: `tags select resources of ${TAGGABLE_NAMESPACES.join(', ')}; not of ${metric.namespace}`, path: ['tags'] });
+        ctx.addIssue({
+          code: 'custom',
+          message: `tags select resources of ${TAGGABLE_NAMESPACES.join(', ')}; not of ${metric.namespace}`,
+          path: ['tags'],
+        });
       } else if (!kind) {
         const types = RESOURCE_KINDS[metric.namespace]!.map((k) => k.type).join(', ');
         ctx.addIssue({ code: 'custom', message: `expected a resource type of ${metric.namespace}: ${types}`, path: ['resourceType'] });
       }
       if (tagKeys.length === 0 || tagKeys.length > 50) {
-        ctx.addIssue({ code: 'custom', message: 'expected 1 to 50 tag keys (the Tagging API\'s limit)', path: ['tags'] });
+        ctx.addIssue({ code: 'custom', message: "expected 1 to 50 tag keys (the Tagging API's limit)", path: ['tags'] });
       }
       if (metric.dimensions === '*' || Object.values(metric.dimensions).some((value) => value === '*')) {
-        ctx.addIssue({ code: 'custom', message: 'with tags, dimensions may only add fixed values (no "*"): the resources come from their tags', path: ['dimensions'] });
+        ctx.addIssue({
+          code: 'custom',
+          message: 'with tags, dimensions may only add fixed values (no "*"): the resources come from their tags',
+          path: ['dimensions'],
+        });
       } else if (kind) {
         if (configured!.includes(kind.dimension)) {
-          ctx.addIssue({ code: 'custom', message: `${kind.dimension} comes from the tagged resources' ARNs; leave it out of dimensions`, path: ['dimensions'] });
+          ctx.addIssue({
+            code: 'custom',
+            message: `${kind.dimension} comes from the tagged resources' ARNs; leave it out of dimensions`,
+            path: ['dimensions'],
+          });
         }
         dimensionNames = [kind.dimension, ...configured!];
       }
@@ -124,7 +144,11 @@ const metricEntry = z
         const dimension = placeholder.startsWith('dim.') ? placeholder.slice(4) : undefined;
         const tag = placeholder.startsWith('tag.') ? placeholder.slice(4) : undefined;
         const known =
-          dimension !== undefined ? dimensionNames?.includes(dimension) : tag !== undefined ? tagKeys.includes(tag) : (PATH_PLACEHOLDERS as readonly string[]).includes(placeholder);
+          dimension !== undefined
+            ? dimensionNames?.includes(dimension)
+            : tag !== undefined
+              ? tagKeys.includes(tag)
+              : (PATH_PLACEHOLDERS as readonly string[]).includes(placeholder);
         if (!known) {
           const hint =
             dimension !== undefined
@@ -145,16 +169,18 @@ const metricEntry = z
 export const cloudWatchOptions = z.strictObject({
   region: region()
     .optional()
-    .describe('The AWS region to read, for example eu-west-1. Defaults to AWS_REGION, AWS_DEFAULT_REGION or the profile\'s region.'),
+    .describe("The AWS region to read, for example eu-west-1. Defaults to AWS_REGION, AWS_DEFAULT_REGION or the profile's region."),
   roleArn: roleArn()
     .optional()
     .describe('An IAM role to assume (through STS) with the default credentials, for reading another account. Optional.'),
-  externalId: externalId().optional().describe('The external ID the role\'s trust policy requires, if any. Only with roleArn.'),
+  externalId: externalId().optional().describe("The external ID the role's trust policy requires, if any. Only with roleArn."),
   regions: z
     .array(region())
     .min(1)
     .optional()
-    .describe('Several regions read by this one job, instead of region: every region is read with every role (or the default credentials). {region} tells them apart in paths.'),
+    .describe(
+      'Several regions read by this one job, instead of region: every region is read with every role (or the default credentials). {region} tells them apart in paths.',
+    ),
   roles: z
     .array(z.union([z.literal('default'), z.strictObject({ roleArn: roleArn(), externalId: externalId().optional() })]))
     .min(1)
@@ -171,19 +197,36 @@ export const cloudWatchOptions = z.strictObject({
   endpoint: z
     .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
     .optional()
-    .describe('A CloudWatch endpoint URL replacing the regional one (VPC endpoint, test server). AWS_ENDPOINT_URL_CLOUDWATCH and AWS_ENDPOINT_URL work too.'),
+    .describe(
+      'A CloudWatch endpoint URL replacing the regional one (VPC endpoint, test server). AWS_ENDPOINT_URL_CLOUDWATCH and AWS_ENDPOINT_URL work too.',
+    ),
   period: period()
     .default(60)
-    .describe('The period of every datapoint in seconds, unless a metric sets its own. Older data comes at coarser periods: 300 s past 15 days, 3600 s past 63 days.'),
-  metrics: z.array(metricEntry).min(1).describe('The metrics to fetch: a list of { namespace, name or names, dimensions, tags, resourceType, stats, period, path, fill }.'),
+    .describe(
+      'The period of every datapoint in seconds, unless a metric sets its own. Older data comes at coarser periods: 300 s past 15 days, 3600 s past 63 days.',
+    ),
+  metrics: z
+    .array(metricEntry)
+    .min(1)
+    .describe('The metrics to fetch: a list of { namespace, name or names, dimensions, tags, resourceType, stats, period, path, fill }.'),
   discoveryTtl: duration()
     .default(900)
-    .describe('How long the series found by ListMetrics for "*" dimensions, and the resources found by their tags, are reused before they are asked for again.'),
+    .describe(
+      'How long the series found by ListMetrics for "*" dimensions, and the resources found by their tags, are reused before they are asked for again.',
+    ),
   recentlyActiveOnly: z
     .boolean()
     .default(true)
-    .describe('On live ticks, discover only series with data in the last 3 hours (ListMetrics RecentlyActive), so idle resources cost nothing. Backfills always list every series.'),
-  concurrency: z.number().int().min(1).max(50).default(4).describe('GetMetricData calls of one window in flight at once, per region and account.'),
+    .describe(
+      'On live ticks, discover only series with data in the last 3 hours (ListMetrics RecentlyActive), so idle resources cost nothing. Backfills always list every series.',
+    ),
+  concurrency: z
+    .number()
+    .int()
+    .min(1)
+    .max(50)
+    .default(4)
+    .describe('GetMetricData calls of one window in flight at once, per region and account.'),
   targetConcurrency: z
     .number()
     .int()
@@ -195,8 +238,10 @@ export const cloudWatchOptions = z.strictObject({
     .number()
     .positive()
     .default(25)
-    .describe('GetMetricData calls per second, at most, for this job in each region and account, all its runs together ' +
-        '(AWS allows 50 per account and region).'),
+    .describe(
+      'GetMetricData calls per second, at most, for this job in each region and account, all its runs together ' +
+        '(AWS allows 50 per account and region).',
+    ),
   listMetricsRate: z
     .number()
     .positive()
@@ -206,16 +251,20 @@ export const cloudWatchOptions = z.strictObject({
     .number()
     .positive()
     .default(5)
-    .describe('Tagging API GetResources calls per second, at most, for this job in each region and account, all its runs together ' +
-        '(for metrics with tags).'),
+    .describe(
+      'Tagging API GetResources calls per second, at most, for this job in each region and account, all its runs together ' +
+        '(for metrics with tags).',
+    ),
   maxAttempts: z
     .number()
     .int()
     .min(1)
     .max(20)
     .default(5)
-    .describe('Attempts per API call (retries wait an exponential backoff with jitter, ended by the run\'s deadline) ' +
-        'before a throttled or failing call fails the run.'),
+    .describe(
+      "Attempts per API call (retries wait an exponential backoff with jitter, ended by the run's deadline) " +
+        'before a throttled or failing call fails the run.',
+    ),
 });
 
 export type CloudWatchOptions = z.output<typeof cloudWatchOptions>;

@@ -37,7 +37,10 @@ export function planFigures(series: readonly Series[], options: CloudWatchOption
   const now = 400 * 86400; // any time: the window is recent relative to it, so the configured periods apply
   const calls = planCalls(series, tickWindow(schedule, now), now);
   const queriesPerTick = calls.reduce((n, call) => n + call.queries.length, 0);
-  const datapointsPerTick = calls.reduce((n, call) => n + call.queries.reduce((m, q) => m + (call.endTime - call.startTime) / q.period, 0), 0);
+  const datapointsPerTick = calls.reduce(
+    (n, call) => n + call.queries.reduce((m, q) => m + (call.endTime - call.startTime) / q.period, 0),
+    0,
+  );
   const ticksPerMonth = SECONDS_PER_MONTH / schedule.interval;
   const metricsRequestedPerMonth = queriesPerTick * ticksPerMonth;
   const usd = (metrics: number) => (metrics / 1000) * USD_PER_1000_METRICS_REQUESTED;
@@ -96,7 +99,13 @@ export interface ShardShare {
 }
 
 /** Queries and calls per tick of each of `count` shards, when `inShard(series)` says which series a shard polls. */
-export function shardShares(targets: readonly PlannedTarget[], options: CloudWatchOptions, schedule: JobSchedule, count: number, shardOfSeries: (target: PlannedTarget, series: Series) => number): ShardShare[] {
+export function shardShares(
+  targets: readonly PlannedTarget[],
+  options: CloudWatchOptions,
+  schedule: JobSchedule,
+  count: number,
+  shardOfSeries: (target: PlannedTarget, series: Series) => number,
+): ShardShare[] {
   const shares: ShardShare[] = Array.from({ length: count }, (_, index) => ({ index, queriesPerTick: 0, callsPerTick: 0 }));
   for (const target of targets) {
     const split: Series[][] = Array.from({ length: count }, () => []);

@@ -23,37 +23,126 @@ export interface ResourceKind {
  * Classic, application and network load balancers share one resource type: the ARN tells them apart.
  */
 export const RESOURCE_KINDS: Readonly<Record<string, readonly ResourceKind[]>> = {
-  'AWS/EC2': [{ type: 'ec2:instance', dimension: 'InstanceId', pattern: /^instance\/(i-[0-9a-f]+)$/, example: 'arn:aws:ec2:eu-west-1:123456789012:instance/i-0abc123' }],
-  'AWS/EBS': [{ type: 'ec2:volume', dimension: 'VolumeId', pattern: /^volume\/(vol-[0-9a-f]+)$/, example: 'arn:aws:ec2:eu-west-1:123456789012:volume/vol-0abc123' }],
-  'AWS/NATGateway': [{ type: 'ec2:natgateway', dimension: 'NatGatewayId', pattern: /^natgateway\/(nat-[0-9a-f]+)$/, example: 'arn:aws:ec2:eu-west-1:123456789012:natgateway/nat-0abc123' }],
+  'AWS/EC2': [
+    {
+      type: 'ec2:instance',
+      dimension: 'InstanceId',
+      pattern: /^instance\/(i-[0-9a-f]+)$/,
+      example: 'arn:aws:ec2:eu-west-1:123456789012:instance/i-0abc123',
+    },
+  ],
+  'AWS/EBS': [
+    {
+      type: 'ec2:volume',
+      dimension: 'VolumeId',
+      pattern: /^volume\/(vol-[0-9a-f]+)$/,
+      example: 'arn:aws:ec2:eu-west-1:123456789012:volume/vol-0abc123',
+    },
+  ],
+  'AWS/NATGateway': [
+    {
+      type: 'ec2:natgateway',
+      dimension: 'NatGatewayId',
+      pattern: /^natgateway\/(nat-[0-9a-f]+)$/,
+      example: 'arn:aws:ec2:eu-west-1:123456789012:natgateway/nat-0abc123',
+    },
+  ],
   'AWS/ELB': [
-    { type: 'elasticloadbalancing:loadbalancer', dimension: 'LoadBalancerName', pattern: /^loadbalancer\/([^/]+)$/, example: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/my-classic-lb' },
+    {
+      type: 'elasticloadbalancing:loadbalancer',
+      dimension: 'LoadBalancerName',
+      pattern: /^loadbalancer\/([^/]+)$/,
+      example: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/my-classic-lb',
+    },
   ],
   'AWS/ApplicationELB': [
-    { type: 'elasticloadbalancing:loadbalancer', dimension: 'LoadBalancer', pattern: /^loadbalancer\/(app\/[^/]+\/[^/]+)$/, example: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188' },
+    {
+      type: 'elasticloadbalancing:loadbalancer',
+      dimension: 'LoadBalancer',
+      pattern: /^loadbalancer\/(app\/[^/]+\/[^/]+)$/,
+      example: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188',
+    },
   ],
   'AWS/NetworkELB': [
-    { type: 'elasticloadbalancing:loadbalancer', dimension: 'LoadBalancer', pattern: /^loadbalancer\/(net\/[^/]+\/[^/]+)$/, example: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/edge/73e2d6bc24d8a067' },
+    {
+      type: 'elasticloadbalancing:loadbalancer',
+      dimension: 'LoadBalancer',
+      pattern: /^loadbalancer\/(net\/[^/]+\/[^/]+)$/,
+      example: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/edge/73e2d6bc24d8a067',
+    },
   ],
   'AWS/RDS': [
-    { type: 'rds:db', dimension: 'DBInstanceIdentifier', pattern: /^db:([^:/]+)$/, example: 'arn:aws:rds:eu-west-1:123456789012:db:orders-db' },
-    { type: 'rds:cluster', dimension: 'DBClusterIdentifier', pattern: /^cluster:([^:/]+)$/, example: 'arn:aws:rds:eu-west-1:123456789012:cluster:orders-cluster' },
+    {
+      type: 'rds:db',
+      dimension: 'DBInstanceIdentifier',
+      pattern: /^db:([^:/]+)$/,
+      example: 'arn:aws:rds:eu-west-1:123456789012:db:orders-db',
+    },
+    {
+      type: 'rds:cluster',
+      dimension: 'DBClusterIdentifier',
+      pattern: /^cluster:([^:/]+)$/,
+      example: 'arn:aws:rds:eu-west-1:123456789012:cluster:orders-cluster',
+    },
   ],
   'AWS/SQS': [{ type: 'sqs', dimension: 'QueueName', pattern: /^([^:/]+)$/, example: 'arn:aws:sqs:eu-west-1:123456789012:orders-queue' }],
   'AWS/SNS': [{ type: 'sns', dimension: 'TopicName', pattern: /^([^:/]+)$/, example: 'arn:aws:sns:eu-west-1:123456789012:alerts' }],
-  'AWS/Lambda': [{ type: 'lambda:function', dimension: 'FunctionName', pattern: /^function:([^:/]+)$/, example: 'arn:aws:lambda:eu-west-1:123456789012:function:resize-images' }],
-  'AWS/DynamoDB': [{ type: 'dynamodb:table', dimension: 'TableName', pattern: /^table\/([^/]+)$/, example: 'arn:aws:dynamodb:eu-west-1:123456789012:table/orders' }],
-  'AWS/ElastiCache': [
-    { type: 'elasticache:cluster', dimension: 'CacheClusterId', pattern: /^cluster:([^:/]+)$/, example: 'arn:aws:elasticache:eu-west-1:123456789012:cluster:sessions-0001-001' },
+  'AWS/Lambda': [
+    {
+      type: 'lambda:function',
+      dimension: 'FunctionName',
+      pattern: /^function:([^:/]+)$/,
+      example: 'arn:aws:lambda:eu-west-1:123456789012:function:resize-images',
+    },
   ],
-  'AWS/Kinesis': [{ type: 'kinesis:stream', dimension: 'StreamName', pattern: /^stream\/([^/]+)$/, example: 'arn:aws:kinesis:eu-west-1:123456789012:stream/clicks' }],
+  'AWS/DynamoDB': [
+    {
+      type: 'dynamodb:table',
+      dimension: 'TableName',
+      pattern: /^table\/([^/]+)$/,
+      example: 'arn:aws:dynamodb:eu-west-1:123456789012:table/orders',
+    },
+  ],
+  'AWS/ElastiCache': [
+    {
+      type: 'elasticache:cluster',
+      dimension: 'CacheClusterId',
+      pattern: /^cluster:([^:/]+)$/,
+      example: 'arn:aws:elasticache:eu-west-1:123456789012:cluster:sessions-0001-001',
+    },
+  ],
+  'AWS/Kinesis': [
+    {
+      type: 'kinesis:stream',
+      dimension: 'StreamName',
+      pattern: /^stream\/([^/]+)$/,
+      example: 'arn:aws:kinesis:eu-west-1:123456789012:stream/clicks',
+    },
+  ],
   'AWS/Firehose': [
-    { type: 'firehose:deliverystream', dimension: 'DeliveryStreamName', pattern: /^deliverystream\/([^/]+)$/, example: 'arn:aws:firehose:eu-west-1:123456789012:deliverystream/logs' },
+    {
+      type: 'firehose:deliverystream',
+      dimension: 'DeliveryStreamName',
+      pattern: /^deliverystream\/([^/]+)$/,
+      example: 'arn:aws:firehose:eu-west-1:123456789012:deliverystream/logs',
+    },
   ],
   'AWS/EFS': [
-    { type: 'elasticfilesystem:file-system', dimension: 'FileSystemId', pattern: /^file-system\/(fs-[0-9a-f]+)$/, example: 'arn:aws:elasticfilesystem:eu-west-1:123456789012:file-system/fs-0abc123' },
+    {
+      type: 'elasticfilesystem:file-system',
+      dimension: 'FileSystemId',
+      pattern: /^file-system\/(fs-[0-9a-f]+)$/,
+      example: 'arn:aws:elasticfilesystem:eu-west-1:123456789012:file-system/fs-0abc123',
+    },
   ],
-  'AWS/Redshift': [{ type: 'redshift:cluster', dimension: 'ClusterIdentifier', pattern: /^cluster:([^:/]+)$/, example: 'arn:aws:redshift:eu-west-1:123456789012:cluster:warehouse' }],
+  'AWS/Redshift': [
+    {
+      type: 'redshift:cluster',
+      dimension: 'ClusterIdentifier',
+      pattern: /^cluster:([^:/]+)$/,
+      example: 'arn:aws:redshift:eu-west-1:123456789012:cluster:warehouse',
+    },
+  ],
 };
 
 /** Namespaces whose metric entries may select resources by tag. */

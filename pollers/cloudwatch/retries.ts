@@ -4,7 +4,12 @@ import { backoffDelay } from '../../lib/poller-kit/index.ts';
 // Error names the SDK gives throttling answers (CloudWatch's JSON protocol answers `Throttling` in the
 // x-amzn-query-error header and `ThrottlingException` in the body's __type).
 const THROTTLING = new Set([
-  'Throttling', 'ThrottlingException', 'ThrottledException', 'TooManyRequestsException', 'RequestLimitExceeded', 'RequestThrottled',
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
 ]);
 // What the SDK's own retry strategy counts as transient besides 5xx: timeouts and connections lost or refused.
 const TRANSIENT_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);

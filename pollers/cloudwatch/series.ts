@@ -76,7 +76,16 @@ export async function expandSeries(options: CloudWatchOptions, context: SeriesCo
             known.pathTags.push(graphiteTags);
           }
         } else {
-          byQuery.set(key, { namespace: entry.namespace, metric, stat, dimensions, period, fill: entry.fill === 0, paths: [path], ...(graphiteTags ? { pathTags: [graphiteTags] } : {}) });
+          byQuery.set(key, {
+            namespace: entry.namespace,
+            metric,
+            stat,
+            dimensions,
+            period,
+            fill: entry.fill === 0,
+            paths: [path],
+            ...(graphiteTags ? { pathTags: [graphiteTags] } : {}),
+          });
         }
       }
     }
@@ -102,7 +111,10 @@ export function staticSeriesCount(options: CloudWatchOptions): { count: number; 
       discovered += names;
       continue;
     }
-    const combinations = Object.values(entry.dimensions as Record<string, string | string[]>).reduce((n, v) => n * (Array.isArray(v) ? v.length : 1), 1);
+    const combinations = Object.values(entry.dimensions as Record<string, string | string[]>).reduce(
+      (n, v) => n * (Array.isArray(v) ? v.length : 1),
+      1,
+    );
     count += names * combinations * entry.stats.length;
   }
   return { count, discovered, tagged };
@@ -127,7 +139,9 @@ async function dimensionSets(entry: MetricEntry, metric: string, context: Series
 
   const filter = configured.map(([Name, value]) => (typeof value === 'string' && value !== '*' ? { Name, Value: value } : { Name }));
   const sets = await context.discover({ ...base, filter });
-  const wanted = new Map(configured.map(([name, value]) => [name, value === '*' ? undefined : new Set(typeof value === 'string' ? [value] : value)]));
+  const wanted = new Map(
+    configured.map(([name, value]) => [name, value === '*' ? undefined : new Set(typeof value === 'string' ? [value] : value)]),
+  );
   const out: DimensionPairs[] = [];
   for (const set of sets) {
     if (set.length !== wanted.size) continue;
@@ -154,7 +168,9 @@ async function taggedSets(entry: MetricEntry, context: SeriesContext): Promise<D
   const extra = cartesian(Object.entries(entry.dimensions as Record<string, string | string[]>));
   const keys = Object.keys(selector).sort();
   return resources.flatMap((resource) => {
-    const graphiteTags = Object.fromEntries(keys.filter((key) => Object.hasOwn(resource.tags, key)).map((key) => [key, resource.tags[key]!]));
+    const graphiteTags = Object.fromEntries(
+      keys.filter((key) => Object.hasOwn(resource.tags, key)).map((key) => [key, resource.tags[key]!]),
+    );
     return extra.map((set) => ({ dimensions: [resource.dimension, ...set], resourceTags: resource.tags, graphiteTags }));
   });
 }

@@ -43,7 +43,9 @@ export function tagFilters(selector: TagSelector): TagFilter[] {
 
 /** Whether a resource with `tags` is selected: every key of the selector present, with one of its values unless '*'. */
 export function matchesTags(tags: Readonly<Record<string, string>>, selector: TagSelector): boolean {
-  return tagFilters(selector).every((filter) => Object.hasOwn(tags, filter.Key) && (filter.Values === undefined || filter.Values.includes(tags[filter.Key]!)));
+  return tagFilters(selector).every(
+    (filter) => Object.hasOwn(tags, filter.Key) && (filter.Values === undefined || filter.Values.includes(tags[filter.Key]!)),
+  );
 }
 
 export interface TagDiscoveryRequest {
@@ -90,7 +92,15 @@ export async function discoverTaggedResources(request: TagDiscoveryRequest, run:
   return [...byValue.values()].sort((a, b) => (a.dimension[1] < b.dimension[1] ? -1 : a.dimension[1] > b.dimension[1] ? 1 : 0));
 }
 
-function cachedWalk(key: string, input: { ResourceTypeFilters: string[]; TagFilters: TagFilter[] }, run: TagDiscoveryRun): Promise<ResourceTagMapping[]> {
-  const labels = { counter: 'tag_discovery', staleWarning: 'GetResources failed; using the resources found earlier', fields: { resourceType: input.ResourceTypeFilters[0] } };
+function cachedWalk(
+  key: string,
+  input: { ResourceTypeFilters: string[]; TagFilters: TagFilter[] },
+  run: TagDiscoveryRun,
+): Promise<ResourceTagMapping[]> {
+  const labels = {
+    counter: 'tag_discovery',
+    staleWarning: 'GetResources failed; using the resources found earlier',
+    fields: { resourceType: input.ResourceTypeFilters[0] },
+  };
   return run.cache.get(key, run, labels, () => run.getResources(input));
 }

@@ -35,7 +35,12 @@ export async function jobTargets(
     : [options.roleArn !== undefined ? { roleArn: options.roleArn, externalId: options.externalId, field: 'roleArn' } : undefined];
   return {
     specs: regions.flatMap((region) => roles.map((role) => ({ region, role }))),
-    settings: { endpoint: options.endpoint, roleSessionName: options.roleSessionName, maxAttempts: options.maxAttempts, stsRegion: regions[0]! },
+    settings: {
+      endpoint: options.endpoint,
+      roleSessionName: options.roleSessionName,
+      maxAttempts: options.maxAttempts,
+      stsRegion: regions[0]!,
+    },
     multiAccount: options.roles !== undefined,
   };
 }

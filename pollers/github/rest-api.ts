@@ -205,7 +205,11 @@ export function rateLimitBlock(
   const message = answer.replace(/\.$/, '');
   if (retryAfterSeconds !== undefined) {
     const until = nowMs + retryAfterSeconds * 1000;
-    return { until, kind: 'wait', reason: `GitHub answered ${status} with retry-after ${retryAfterSeconds}s: ${message || 'secondary rate limit'}` };
+    return {
+      until,
+      kind: 'wait',
+      reason: `GitHub answered ${status} with retry-after ${retryAfterSeconds}s: ${message || 'secondary rate limit'}`,
+    };
   }
   if (limit.remaining === 0 && limit.reset !== undefined) {
     return { until: limit.reset * 1000, kind: 'reset', reason: exhaustedText(limit, settings) };

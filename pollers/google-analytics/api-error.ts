@@ -21,13 +21,7 @@ export class Ga4ApiError extends Error {
   readonly apiStatus?: string;
   readonly quotaBucket?: QuotaBucket;
 
-  constructor(
-    message: string,
-    kind: Ga4ErrorKind,
-    httpStatus?: number,
-    apiStatus?: string,
-    quotaBucket?: QuotaBucket,
-  ) {
+  constructor(message: string, kind: Ga4ErrorKind, httpStatus?: number, apiStatus?: string, quotaBucket?: QuotaBucket) {
     super(message);
     this.kind = kind;
     this.httpStatus = httpStatus;
@@ -74,9 +68,11 @@ export function classifyError(error: unknown, what: string): Ga4ApiError {
     if (e.config !== undefined) return new Ga4ApiError(`${what}: no answer from GA: ${oneLine(apiMessage)}${rootCause(e)}`, 'network');
     return new Ga4ApiError(`${what}: ${oneLine(apiMessage)}`, 'other');
   }
-  if (status === 429 || apiStatus === 'RESOURCE_EXHAUSTED') return new Ga4ApiError(text, 'quota', status, apiStatus, quotaBucketOf(apiMessage));
+  if (status === 429 || apiStatus === 'RESOURCE_EXHAUSTED')
+    return new Ga4ApiError(text, 'quota', status, apiStatus, quotaBucketOf(apiMessage));
   if (status >= 500) return new Ga4ApiError(text, 'server', status, apiStatus);
-  if (status === 401) return new Ga4ApiError(`${text} (an access token from gcloud expires after an hour)`, 'unauthenticated', status, apiStatus);
+  if (status === 401)
+    return new Ga4ApiError(`${text} (an access token from gcloud expires after an hour)`, 'unauthenticated', status, apiStatus);
   if (status === 403) return new Ga4ApiError(text, 'permission', status, apiStatus);
   if (status === 400) return new Ga4ApiError(text, 'invalid', status, apiStatus);
   return new Ga4ApiError(text, 'other', status, apiStatus);
@@ -101,7 +97,12 @@ export function quotaBucketOf(message: string): QuotaBucket {
 /** Native fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND…) is at the end of its cause chain. */
 function rootCause(error: ErrorLike): string {
   let deepest: ErrorLike | undefined;
-  for (let cause = error.cause as ErrorLike | undefined, depth = 0; cause && typeof cause === 'object' && depth < 5; cause = cause.cause as ErrorLike | undefined, depth++) deepest = cause;
+  for (
+    let cause = error.cause as ErrorLike | undefined, depth = 0;
+    cause && typeof cause === 'object' && depth < 5;
+    cause = cause.cause as ErrorLike | undefined, depth++
+  )
+    deepest = cause;
   if (!deepest?.message || (error.message ?? '').includes(deepest.message)) return '';
   return ` (${typeof deepest.code === 'string' ? `${deepest.code}: ` : ''}${oneLine(deepest.message)})`;
 }

@@ -88,7 +88,9 @@ function keyFileCredentials(path: string, field: string): Credentials {
   try {
     json = JSON.parse(text) as Record<string, unknown>;
   } catch {
-    throw new ConfigError(`the key file ${path} is not JSON (expected a service account key downloaded from the Google Cloud console)`, { field });
+    throw new ConfigError(`the key file ${path} is not JSON (expected a service account key downloaded from the Google Cloud console)`, {
+      field,
+    });
   }
   if (!json || typeof json !== 'object' || typeof json.type !== 'string') {
     throw new ConfigError(`the key file ${path} has no "type" (expected a service account key)`, { field });

@@ -70,7 +70,9 @@ const reportEntry = z.strictObject({
   ),
   granularity: z
     .enum(['hour', 'day'])
-    .describe('hour: one point per hour (GA dimension dateHour); day: one point per day (date). Hours and days are those of the property time zone.'),
+    .describe(
+      'hour: one point per hour (GA dimension dateHour); day: one point per day (date). Hours and days are those of the property time zone.',
+    ),
   lookback: duration()
     .default(172800)
     .describe(
@@ -86,7 +88,7 @@ const reportEntry = z.strictObject({
     .default(0)
     .describe(
       'GA leaves out rows whose metrics are all 0, so a quiet hour would be a gap. 0 (the default): every hour or day of the range that has ended gets a 0 ' +
-        'where GA answered no row; for a report with dimensions, each dimension value seen in the answer or in the job\'s rows of the last 7 days ' +
+        "where GA answered no row; for a report with dimensions, each dimension value seen in the answer or in the job's rows of the last 7 days " +
         '(at most 1000 per report) gets its 0s. An hour or day still under way is never filled, and a report GA thresholds is not filled. none: send only the rows GA answers.',
     ),
   path: z
@@ -104,7 +106,10 @@ export type ReportEntry = z.output<typeof reportEntry>;
 export const optionsSchema = z
   .strictObject({
     propertyId: z
-      .union([z.string().regex(/^(properties\/)?[0-9]+$/, 'expected the numeric GA4 property ID, such as 123456789'), z.number().int().positive()])
+      .union([
+        z.string().regex(/^(properties\/)?[0-9]+$/, 'expected the numeric GA4 property ID, such as 123456789'),
+        z.number().int().positive(),
+      ])
       .transform((id) => String(id).replace(/^properties\//, ''))
       .describe('The GA4 property ID (a number such as 123456789; Admin > Property settings). Not the G- measurement ID.'),
     keyFile: z
@@ -116,7 +121,9 @@ export const optionsSchema = z
     apiRoot: z
       .url()
       .optional()
-      .describe('Root URL of the Data API, for a proxy or a test server. Not set: GA4_API_ROOT_URL, else https://analyticsdata.googleapis.com/.'),
+      .describe(
+        'Root URL of the Data API, for a proxy or a test server. Not set: GA4_API_ROOT_URL, else https://analyticsdata.googleapis.com/.',
+      ),
     timeZone: z
       .string()
       .refine(isValidTimeZone, 'expected an IANA time zone such as America/New_York')
@@ -127,7 +134,9 @@ export const optionsSchema = z
     realtime: z
       .array(realtimeEntry)
       .default([])
-      .describe('Realtime reports, fetched on every tick: each minute of the last realtimeMinutes lands at its own timestamp, the start of that minute.'),
+      .describe(
+        'Realtime reports, fetched on every tick: each minute of the last realtimeMinutes lands at its own timestamp, the start of that minute.',
+      ),
     realtimeMinutes: z
       .number()
       .int()
@@ -145,7 +154,9 @@ export const optionsSchema = z
       .min(1)
       .max(MAX_ROWS_PER_REQUEST)
       .default(10_000)
-      .describe(`Rows per request; longer reports are fetched page by page with offset until GA's rowCount, each page starting where the rows received end (GA may answer fewer than asked) (GA returns at most ${MAX_ROWS_PER_REQUEST} rows per request).`),
+      .describe(
+        `Rows per request; longer reports are fetched page by page with offset until GA's rowCount, each page starting where the rows received end (GA may answer fewer than asked) (GA returns at most ${MAX_ROWS_PER_REQUEST} rows per request).`,
+      ),
     maxQuotaWait: duration()
       .default(3600)
       .describe(
@@ -170,7 +181,8 @@ export const optionsSchema = z
     }
     const names = new Set<string>();
     options.reports.forEach((report, i) => {
-      if (names.has(report.name)) ctx.addIssue({ code: 'custom', path: ['reports', i, 'name'], message: `duplicate report name "${report.name}"` });
+      if (names.has(report.name))
+        ctx.addIssue({ code: 'custom', path: ['reports', i, 'name'], message: `duplicate report name "${report.name}"` });
       names.add(report.name);
       checkTemplate(report, ['report'], ['reports', i, 'path'], ctx);
     });
@@ -193,15 +205,27 @@ function checkTemplate(
   const known = knownPlaceholders(entry.dimensions, extra);
   const unknown = used.find((p) => !known.has(p));
   if (unknown) {
-    ctx.addIssue({ code: 'custom', path, message: `unknown placeholder {${unknown}} (known: ${[...known].map((p) => `{${p}}`).join(', ')})` });
+    ctx.addIssue({
+      code: 'custom',
+      path,
+      message: `unknown placeholder {${unknown}} (known: ${[...known].map((p) => `{${p}}`).join(', ')})`,
+    });
     return;
   }
   if (entry.metrics.length > 1 && !used.includes('metric')) {
-    ctx.addIssue({ code: 'custom', path, message: 'the template needs {metric}: without it every metric would be written to the same path' });
+    ctx.addIssue({
+      code: 'custom',
+      path,
+      message: 'the template needs {metric}: without it every metric would be written to the same path',
+    });
   }
   const missing = entry.dimensions.filter((d) => !used.includes('dimensions') && !used.includes(dimensionPlaceholder(d)));
   if (missing.length > 0) {
-    ctx.addIssue({ code: 'custom', path, message: `the template needs {dimensions} or {${dimensionPlaceholder(missing[0]!)}}: without it rows would overwrite each other` });
+    ctx.addIssue({
+      code: 'custom',
+      path,
+      message: `the template needs {dimensions} or {${dimensionPlaceholder(missing[0]!)}}: without it rows would overwrite each other`,
+    });
   }
 }
 

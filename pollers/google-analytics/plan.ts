@@ -86,7 +86,9 @@ export function planRequests(options: GoogleAnalyticsOptions, schedule: JobSched
       { what: 'realtime tokens', estimate: true, used: perHour * TOKENS_PER_REQUEST, limit: STANDARD_QUOTA.tokensPerHour, per: 'hour' },
     );
     if (perDay * TOKENS_PER_REQUEST > STANDARD_QUOTA.tokensPerDay) {
-      plan.warnings!.push("realtime would spend more than a standard property's daily realtime tokens; lengthen the interval or merge entries");
+      plan.warnings!.push(
+        "realtime would spend more than a standard property's daily realtime tokens; lengthen the interval or merge entries",
+      );
     }
   }
 
@@ -135,7 +137,7 @@ export function planRequests(options: GoogleAnalyticsOptions, schedule: JobSched
       }),
     });
     if (perDay > STANDARD_QUOTA.tokensPerDay) {
-      plan.warnings!.push('the reports would spend more than a standard property\'s daily tokens; raise their every or merge reports');
+      plan.warnings!.push("the reports would spend more than a standard property's daily tokens; raise their every or merge reports");
     }
     const windowsPer30Days = Math.ceil((30 * DAY) / options.backfillWindow);
     plan.notes!.push(

@@ -53,7 +53,8 @@ export class QuotaGauges {
       }
     }
     const consumed = quota.tokensPerHour?.consumed;
-    if (typeof consumed === 'number') this.#consumed.set(prefix + 'tokens_consumed', (this.#consumed.get(prefix + 'tokens_consumed') ?? 0) + consumed);
+    if (typeof consumed === 'number')
+      this.#consumed.set(prefix + 'tokens_consumed', (this.#consumed.get(prefix + 'tokens_consumed') ?? 0) + consumed);
   }
 
   flush(stats: PollStats): void {

@@ -29,7 +29,11 @@ interface Columns {
 }
 
 /** Column positions by header name, so the mapping does not depend on GA keeping the request's order. */
-function columns(response: RunReportResponse | RunRealtimeReportResponse, axisName: string, entry: { dimensions: string[]; metrics: string[] }): Columns {
+function columns(
+  response: RunReportResponse | RunRealtimeReportResponse,
+  axisName: string,
+  entry: { dimensions: string[]; metrics: string[] },
+): Columns {
   const dimensionNames = (response.dimensionHeaders ?? []).map((h) => h.name ?? '');
   const metricNames = (response.metricHeaders ?? []).map((h) => h.name ?? '');
   const find = (names: string[], name: string, fallback: number) => {
@@ -90,7 +94,13 @@ export function mapReportRows(response: RunReportResponse, report: ReportEntry, 
   const axis = axisOf(report.granularity);
   const toEpoch = report.granularity === 'hour' ? dateHourToEpoch : dateToEpoch;
   const cols = columns(response, axis, report);
-  const path = pathBuilder(report.path, ['ga4', mapping.propertyId, report.name], { propertyId: mapping.propertyId, report: report.name }, report.dimensions, `${mapping.field}.path`);
+  const path = pathBuilder(
+    report.path,
+    ['ga4', mapping.propertyId, report.name],
+    { propertyId: mapping.propertyId, report: report.name },
+    report.dimensions,
+    `${mapping.field}.path`,
+  );
   const notes: RowNotes = {
     points: 0,
     otherRow: response.metadata?.dataLossFromOtherRow === true,
@@ -122,7 +132,13 @@ export function fillReport(
   had: (combination: string, timestamp: number) => boolean,
   emit: Emit,
 ): number {
-  const path = pathBuilder(report.path, ['ga4', mapping.propertyId, report.name], { propertyId: mapping.propertyId, report: report.name }, report.dimensions, `${mapping.field}.path`);
+  const path = pathBuilder(
+    report.path,
+    ['ga4', mapping.propertyId, report.name],
+    { propertyId: mapping.propertyId, report: report.name },
+    report.dimensions,
+    `${mapping.field}.path`,
+  );
   let points = 0;
   for (const combination of combinations) {
     const values = JSON.parse(combination) as string[];
@@ -147,7 +163,13 @@ export interface RealtimeMapping {
 /** Emits one point per row and metric of a realtime answer, at the start of the minute `minutesAgo` names. */
 export function mapRealtimeRows(response: RunRealtimeReportResponse, entry: RealtimeEntry, mapping: RealtimeMapping, emit: Emit): RowNotes {
   const cols = columns(response, 'minutesAgo', entry);
-  const path = pathBuilder(entry.path, ['ga4', mapping.propertyId, 'realtime'], { propertyId: mapping.propertyId }, entry.dimensions, `${mapping.field}.path`);
+  const path = pathBuilder(
+    entry.path,
+    ['ga4', mapping.propertyId, 'realtime'],
+    { propertyId: mapping.propertyId },
+    entry.dimensions,
+    `${mapping.field}.path`,
+  );
   const currentMinute = Math.floor(mapping.answeredAt / 60) * 60;
   const notes: RowNotes = { points: 0, otherRow: false, thresholded: false, badTime: 0 };
   for (const row of response.rows ?? []) {

@@ -44,7 +44,12 @@ export interface DateRange {
  * widened by enough days to cover any zone on Earth (UTC−12 to UTC+14), and the points are cut to the range
  * once the answer names the zone.
  */
-export function dateRangeFor(report: ReportEntry, window: TimeWindow, mode: 'live' | 'backfill', timeZone: string | undefined): DateRange | undefined {
+export function dateRangeFor(
+  report: ReportEntry,
+  window: TimeWindow,
+  mode: 'live' | 'backfill',
+  timeZone: string | undefined,
+): DateRange | undefined {
   let startDate: string;
   let endDate: string;
   if (timeZone) {

@@ -14,7 +14,6 @@ const RETRY_MAX_MS = 64_000;
 /** A request that keeps meeting exhausted quota after this many waits gives up (the clock or GA disagree with us). */
 const MAX_QUOTA_WAITS_PER_REQUEST = 3;
 
-
 /** What one run lends to its requests. */
 export interface RunContext {
   readonly signal: AbortSignal;
@@ -78,7 +77,14 @@ export class RequestPolicy {
    * retried with exponential backoff, at most `serverErrorRetries` times and within the hourly budget; every other
    * failure is thrown at once as a Ga4ApiError that quotes GA.
    */
-  async send<T>(what: string, propertyId: string, pool: QuotaPool, limits: RequestLimits, run: RunContext, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  async send<T>(
+    what: string,
+    propertyId: string,
+    pool: QuotaPool,
+    limits: RequestLimits,
+    run: RunContext,
+    call: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     let retries = 0;
     let quotaWaits = 0;
     for (;;) {
@@ -99,9 +105,12 @@ export class RequestPolicy {
           if (!this.#announced.has(block)) {
             this.#announced.add(block);
             const until = iso(block.until);
-            run.log.warn(`GA quota exhausted (${BUCKET_NAMES[block.detail.bucket]}): ${pool} requests to property ${propertyId} wait until ${until}`, {
-              reason: error.message,
-            });
+            run.log.warn(
+              `GA quota exhausted (${BUCKET_NAMES[block.detail.bucket]}): ${pool} requests to property ${propertyId} wait until ${until}`,
+              {
+                reason: error.message,
+              },
+            );
           }
           if (++quotaWaits > MAX_QUOTA_WAITS_PER_REQUEST) throw error;
           continue;
@@ -114,7 +123,13 @@ export class RequestPolicy {
             run.stats.count('retries');
             run.log.warn(`${error.message}; retry ${retries} of ${limits.serverErrorRetries} in ${formatDuration(delay / 1000)}`);
             await run.sleep(delay);
-            if (run.signal.aborted) throw new Ga4ApiError(`${error.message} (no retry: the run's deadline passed during the backoff)`, error.kind, error.httpStatus, error.apiStatus);
+            if (run.signal.aborted)
+              throw new Ga4ApiError(
+                `${error.message} (no retry: the run's deadline passed during the backoff)`,
+                error.kind,
+                error.httpStatus,
+                error.apiStatus,
+              );
             continue;
           }
           if (!budgetLeft) {
@@ -125,7 +140,13 @@ export class RequestPolicy {
               error.apiStatus,
             );
           }
-          if (retries > 0) throw new Ga4ApiError(`${error.message} (after ${retries} ${retries === 1 ? 'retry' : 'retries'})`, error.kind, error.httpStatus, error.apiStatus);
+          if (retries > 0)
+            throw new Ga4ApiError(
+              `${error.message} (after ${retries} ${retries === 1 ? 'retry' : 'retries'})`,
+              error.kind,
+              error.httpStatus,
+              error.apiStatus,
+            );
         }
         throw error;
       }
@@ -155,7 +176,10 @@ export class RequestPolicy {
     if (run.signal.aborted) {
       // Waiting again in the next run would only burn its deadline too (catch-up windows run inside live ticks).
       block.detail.waitCut = true;
-      throw new Ga4ApiError(`${what}: not sent: the run's deadline passed while waiting for GA quota (${exhausted} until ${iso(block.until)})`, 'aborted');
+      throw new Ga4ApiError(
+        `${what}: not sent: the run's deadline passed while waiting for GA quota (${exhausted} until ${iso(block.until)})`,
+        'aborted',
+      );
     }
   }
 

@@ -1,5 +1,12 @@
 // A query's result as datapoints: one path per series from its labels, finite values only, capped in series.
-import { type MetricTags, type Sink, type TimeWindow, seriesName, renderPathTemplate, templatePlaceholders } from '../../lib/poller-kit/index.ts';
+import {
+  type MetricTags,
+  type Sink,
+  type TimeWindow,
+  seriesName,
+  renderPathTemplate,
+  templatePlaceholders,
+} from '../../lib/poller-kit/index.ts';
 import type { QueryOptions } from './options.ts';
 import { sampleValue, type ResultSeries } from './response.ts';
 

@@ -1,6 +1,13 @@
 // The prometheus poller's options: one schema for defaults, validation, --help and the example's documentation.
 import { z } from 'zod';
-import { DEFAULT_MAX_RESPONSE_BYTES, byteSize, duration, blockedPortMessage, fetchBlockedPort, templatePlaceholders } from '../../lib/poller-kit/index.ts';
+import {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  byteSize,
+  duration,
+  blockedPortMessage,
+  fetchBlockedPort,
+  templatePlaceholders,
+} from '../../lib/poller-kit/index.ts';
 
 /** Prometheus's own limit: a range query of more points per series is refused ("exceeded maximum resolution"). */
 export const MAX_POINTS_PER_SERIES = 11_000;
@@ -14,9 +21,7 @@ const LABEL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Long enough for any Thanos or Mimir bucket; beyond it a typo (`1000y`) is refused. */
 const MAX_RETENTION = 20 * 366 * 86400;
 
-const nodes = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'expected dot-separated nodes of letters, digits, "_" or "-"');
+const nodes = z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'expected dot-separated nodes of letters, digits, "_" or "-"');
 
 /** A path template may use {name} and {label.NAME}; its own text must be valid nodes, so only labels are sanitized. */
 function checkTemplate(template: string, ctx: z.RefinementCtx): void {
@@ -55,7 +60,7 @@ export const queryOptions = z.strictObject({
     .describe(
       'With GRAPHITE_TAGS=1, labels sent as Graphite tags (name;label=value): true for all (but __name__), or a list of label names.',
     ),
-  maxSeries: z.number().int().min(1).optional().describe('Overrides the job\'s maxSeries for this query.'),
+  maxSeries: z.number().int().min(1).optional().describe("Overrides the job's maxSeries for this query."),
 });
 
 export type QueryOptions = z.output<typeof queryOptions>;
@@ -70,10 +75,10 @@ export const prometheusOptions = z
       )
       .refine((url) => fetchBlockedPort(url) === undefined, { error: (issue) => blockedPortMessage(String(issue.input)) })
       .describe(
-        'The Prometheus-compatible HTTP API\'s root, where /api/v1/query_range is: http://prometheus:9090, ' +
-          'a Thanos Query\'s address, http://mimir:8080/prometheus, http://victoriametrics:8428.',
+        "The Prometheus-compatible HTTP API's root, where /api/v1/query_range is: http://prometheus:9090, " +
+          "a Thanos Query's address, http://mimir:8080/prometheus, http://victoriametrics:8428.",
       ),
-    prefix: nodes.default('prometheus').describe('Path under which every query\'s series go: <prefix>.<path>.'),
+    prefix: nodes.default('prometheus').describe("Path under which every query's series go: <prefix>.<path>."),
     queries: z
       .array(queryOptions)
       .min(1, 'expected at least one query')
@@ -122,13 +127,13 @@ export const prometheusOptions = z
       .refine((s) => s > 0, 'expected more than 0 seconds')
       .default(15 * 86400)
       .describe(
-        'How far back the server keeps data (Prometheus\'s --storage.tsdb.retention.time, 15d by default): ' +
+        "How far back the server keeps data (Prometheus's --storage.tsdb.retention.time, 15d by default): " +
           'backfill and catch-up never ask for older.',
       ),
     timeout: duration()
       .refine((s) => s > 0, 'expected more than 0 seconds')
       .default(30)
-      .describe('Seconds one request may take (also sent as the query\'s timeout) before its query counts as failed.'),
+      .describe("Seconds one request may take (also sent as the query's timeout) before its query counts as failed."),
     concurrency: z.number().int().min(1).max(32).default(4).describe('Queries requested at once.'),
     maxResponseBytes: byteSize()
       .refine((bytes) => bytes > 0, 'expected more than 0 bytes')

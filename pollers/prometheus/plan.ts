@@ -27,7 +27,13 @@ export function planOf(options: PrometheusOptions, schedule: JobSchedule): PollP
         `every ${formatDuration(step)}, window ${formatDuration(tickSeconds)}`,
     ],
     requests: [
-      { what: 'requests', singular: 'request', perTick: tickRequests, perDay: Math.ceil((tickRequests * 86400) / step), note: 'query_range' },
+      {
+        what: 'requests',
+        singular: 'request',
+        perTick: tickRequests,
+        perDay: Math.ceil((tickRequests * 86400) / step),
+        note: 'query_range',
+      },
     ],
     datapoints: [{ perTick: tickPoints, note: 'per series of each query' }],
     notes: [
@@ -55,7 +61,9 @@ export function planOf(options: PrometheusOptions, schedule: JobSchedule): PollP
     );
   }
   if (bytes > options.maxResponseBytes) {
-    plan.warnings!.push('over the limit: an answer that large exceeds maxResponseBytes: lower maxWindow or maxSeries, or raise maxResponseBytes');
+    plan.warnings!.push(
+      'over the limit: an answer that large exceeds maxResponseBytes: lower maxWindow or maxSeries, or raise maxResponseBytes',
+    );
   }
   return plan;
 }

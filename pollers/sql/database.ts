@@ -72,8 +72,24 @@ function safeDecode(text: string): string {
 
 /** Error codes that mean the connection, not the query, failed: worth another attempt on a fresh connection. */
 const PG_CONNECTION_CODES = /^(08|57P0[123])/; // connection exceptions; terminated by admin, crash shutdown, cannot connect now
-const NODE_CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOENT']);
-const MYSQL_CONNECTION_CODES = new Set(['PROTOCOL_CONNECTION_LOST', 'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN', 'ER_CONNECTION_KILLED', 'PROTOCOL_SEQUENCE_TIMEOUT']);
+const NODE_CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOENT',
+]);
+const MYSQL_CONNECTION_CODES = new Set([
+  'PROTOCOL_CONNECTION_LOST',
+  'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
+  'ER_CONNECTION_KILLED',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+]);
 
 export function isConnectionError(error: unknown): boolean {
   const e = error as { code?: unknown; fatal?: unknown; message?: unknown } | undefined;
@@ -81,7 +97,9 @@ export function isConnectionError(error: unknown): boolean {
   if (NODE_CONNECTION_CODES.has(code) || MYSQL_CONNECTION_CODES.has(code) || PG_CONNECTION_CODES.test(code)) return true;
   if (e?.fatal === true && !isStatementTimeout(error)) return true;
   const message = typeof e?.message === 'string' ? e.message : '';
-  return /Connection terminated|timeout exceeded when trying to connect|connect ETIMEDOUT|Client has encountered a connection error|the database system is (starting up|shutting down)/i.test(message);
+  return /Connection terminated|timeout exceeded when trying to connect|connect ETIMEDOUT|Client has encountered a connection error|the database system is (starting up|shutting down)/i.test(
+    message,
+  );
 }
 
 /** The server cancelled the statement at its timeout (PostgreSQL 57014, MariaDB 1969, MySQL 3024). */
@@ -99,7 +117,8 @@ export function openDatabase(url: string, dialect: Dialect, settings: PoolSettin
 const TIMESTAMP_OID = 1114;
 const pgTypes = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
-    if (oid === TIMESTAMP_OID && format !== 'binary') return (text: string) => (text === 'infinity' || text === '-infinity' ? text : new Date(text.replace(' ', 'T') + 'Z'));
+    if (oid === TIMESTAMP_OID && format !== 'binary')
+      return (text: string) => (text === 'infinity' || text === '-infinity' ? text : new Date(text.replace(' ', 'T') + 'Z'));
     return pg.types.getTypeParser(oid, format as 'text');
   }) as typeof pg.types.getTypeParser,
 };

@@ -35,7 +35,9 @@ const query = z.strictObject({
   values: z
     .array(COLUMN)
     .min(1, 'expected at least one value column')
-    .describe('Columns whose numbers are sent, one series each (the {value} placeholder). NULLs and text that is not a number are skipped and counted.'),
+    .describe(
+      'Columns whose numbers are sent, one series each (the {value} placeholder). NULLs and text that is not a number are skipped and counted.',
+    ),
   path: z
     .string()
     .regex(/^[^.\s][^\s]*[^.\s]$|^[^.\s]$/, 'expected a dotted path template without spaces, such as sql.{query}.{value}')
@@ -47,7 +49,9 @@ const query = z.strictObject({
   tags: z
     .array(COLUMN)
     .default([])
-    .describe('Columns sent as Graphite tags (column=value) when GRAPHITE_TAGS=1; without tag mode they are left out, so the path must tell rows apart on its own.'),
+    .describe(
+      'Columns sent as Graphite tags (column=value) when GRAPHITE_TAGS=1; without tag mode they are left out, so the path must tell rows apart on its own.',
+    ),
   timestamp: COLUMN.optional().describe(
     'For a query with :window_start: the column (a timestamp, or epoch seconds) that dates each row, such as the hour of date_trunc. Not set: every row is dated at the window start.',
   ),
@@ -59,7 +63,10 @@ export const optionsSchema = z
   .strictObject({
     url: z
       .string()
-      .refine((url) => dialectOf(url) !== undefined, 'expected a postgres://, postgresql://, mysql:// or mariadb:// URL (normally ${DATABASE_URL})')
+      .refine(
+        (url) => dialectOf(url) !== undefined,
+        'expected a postgres://, postgresql://, mysql:// or mariadb:// URL (normally ${DATABASE_URL})',
+      )
       .refine((url) => {
         try {
           return new URL(url).hostname !== '' || new URL(url).searchParams.has('host');
@@ -71,12 +78,23 @@ export const optionsSchema = z
         'The database: postgres://user:password@host:5432/db (postgresql:// too) or mysql://user:password@host:3306/db (mariadb:// too). ' +
           'Keep it in the environment (url: ${DATABASE_URL}); its password is never logged. Use an account that may only read.',
       ),
-    queries: z.array(query).min(1, 'expected at least one query').describe('The queries run at every tick, each its own part: one failing does not stop the others.'),
+    queries: z
+      .array(query)
+      .min(1, 'expected at least one query')
+      .describe('The queries run at every tick, each its own part: one failing does not stop the others.'),
     statementTimeout: duration()
       .refine((s) => s > 0, 'expected more than 0 seconds')
       .optional()
-      .describe('How long the server may run one query before cancelling it. Not set: 80% of the job interval (at least 1s), so a tick never overruns.'),
-    maxRows: z.number().int().min(1).max(1_000_000).default(10_000).describe('At most this many rows are read per query and tick; past it the rest is not read and sql.row_limit_hit is counted.'),
+      .describe(
+        'How long the server may run one query before cancelling it. Not set: 80% of the job interval (at least 1s), so a tick never overruns.',
+      ),
+    maxRows: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(10_000)
+      .describe('At most this many rows are read per query and tick; past it the rest is not read and sql.row_limit_hit is counted.'),
     connectTimeout: duration()
       .refine((s) => s > 0, 'expected more than 0 seconds')
       .default(10)
@@ -87,8 +105,16 @@ export const optionsSchema = z
       .min(1)
       .max(10)
       .default(3)
-      .describe('Attempts at a query whose connection fails (refused, dropped, server restarting), with a growing pause between them (0.5s, 1s, 2s …) within the run.'),
-    poolSize: z.number().int().min(1).max(10).default(2).describe('Connections the job keeps open at most; queries beyond it wait their turn. One small pool per job, closed on exit.'),
+      .describe(
+        'Attempts at a query whose connection fails (refused, dropped, server restarting), with a growing pause between them (0.5s, 1s, 2s …) within the run.',
+      ),
+    poolSize: z
+      .number()
+      .int()
+      .min(1)
+      .max(10)
+      .default(2)
+      .describe('Connections the job keeps open at most; queries beyond it wait their turn. One small pool per job, closed on exit.'),
     step: duration()
       .refine((s) => s >= 1, 'expected at least 1 second')
       .default(60)
@@ -99,7 +125,9 @@ export const optionsSchema = z
     maxWindow: duration()
       .refine((s) => s > 0, 'expected more than 0 seconds')
       .default(86_400)
-      .describe('The longest window one query is asked for: backfill (bin/backfill.ts sql) and catch-up split their range into windows of this size.'),
+      .describe(
+        'The longest window one query is asked for: backfill (bin/backfill.ts sql) and catch-up split their range into windows of this size.',
+      ),
     retention: duration({ max: 20 * YEAR })
       .refine((s) => s > 0, 'expected more than 0 seconds')
       .default(2 * YEAR)
@@ -109,13 +137,22 @@ export const optionsSchema = z
     const dialect = dialectOf(options.url);
     const seen = new Set<string>();
     options.queries.forEach((q, index) => {
-      if (seen.has(q.name)) ctx.addIssue({ code: 'custom', path: ['queries', index, 'name'], message: `another query is called ${q.name}: names must be unique` });
+      if (seen.has(q.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['queries', index, 'name'],
+          message: `another query is called ${q.name}: names must be unique`,
+        });
       seen.add(q.name);
       if (dialect) {
         try {
           const rewritten = rewriteParameters(q.sql, dialect);
           if (q.timestamp && !rewritten.usesWindow) {
-            ctx.addIssue({ code: 'custom', path: ['queries', index, 'timestamp'], message: 'only a query with :window_start or :window_end has a timestamp column (a snapshot is sent at the tick)' });
+            ctx.addIssue({
+              code: 'custom',
+              path: ['queries', index, 'timestamp'],
+              message: 'only a query with :window_start or :window_end has a timestamp column (a snapshot is sent at the tick)',
+            });
           }
         } catch (error) {
           if (!(error instanceof QueryTextError)) throw error;
@@ -124,11 +161,19 @@ export const optionsSchema = z
       }
       const placeholders = templatePlaceholders(q.path);
       if (q.values.length > 1 && !placeholders.includes('value')) {
-        ctx.addIssue({ code: 'custom', path: ['queries', index, 'path'], message: 'with several value columns the template needs {value}, or they would share one series' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['queries', index, 'path'],
+          message: 'with several value columns the template needs {value}, or they would share one series',
+        });
       }
       for (const column of q.values) {
         if (placeholders.includes(column)) {
-          ctx.addIssue({ code: 'custom', path: ['queries', index, 'path'], message: `{${column}} is a value column: its number cannot be a path node (use {value} for its name)` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['queries', index, 'path'],
+            message: `{${column}} is a value column: its number cannot be a path node (use {value} for its name)`,
+          });
         }
       }
     });

@@ -89,10 +89,14 @@ export function rewriteParameters(sql: string, dialect: Dialect): RewrittenQuery
     // String literals and quoted identifiers.
     if (c === "'" || c === '"' || (c === '`' && dialect === 'mysql')) {
       // Backslash escapes: MySQL's strings ('…' and "…"), PostgreSQL's E'…'.
-      const escapeString = c !== '`' && (dialect === 'mysql' || (c === "'" && /[eE]/.test(previous) && !IDENTIFIER_CHAR.test(sql[i - 2] ?? ' ')));
+      const escapeString =
+        c !== '`' && (dialect === 'mysql' || (c === "'" && /[eE]/.test(previous) && !IDENTIFIER_CHAR.test(sql[i - 2] ?? ' ')));
       let j = i + 1;
       for (;;) {
-        if (j >= n) throw unterminated(c === "'" ? 'string literal' : c === '"' ? (dialect === 'mysql' ? 'string literal' : 'quoted identifier') : 'quoted identifier');
+        if (j >= n)
+          throw unterminated(
+            c === "'" ? 'string literal' : c === '"' ? (dialect === 'mysql' ? 'string literal' : 'quoted identifier') : 'quoted identifier',
+          );
         const d = sql[j]!;
         if (escapeString && d === '\\') {
           j += 2;
@@ -141,7 +145,8 @@ export function rewriteParameters(sql: string, dialect: Dialect): RewrittenQuery
           continue;
         }
         // Other colons (array slices a[1:n], MySQL's :=) are SQL's own; only a misspelt window parameter is an error.
-        if (/^window/i.test(name[1]!)) throw new QueryTextError(`unknown parameter :${name[1]}: the parameters are :window_start and :window_end`);
+        if (/^window/i.test(name[1]!))
+          throw new QueryTextError(`unknown parameter :${name[1]}: the parameters are :window_start and :window_end`);
       }
       copyTo(i + 1);
       continue;
@@ -165,7 +170,10 @@ function onlyCommentsAndSpace(rest: string, dialect: Dialect): boolean {
   let text = rest;
   for (;;) {
     const before = text;
-    text = text.replace(/^\s+/, '').replace(lineComment, '').replace(/^\/\*[\s\S]*?\*\//, '');
+    text = text
+      .replace(/^\s+/, '')
+      .replace(lineComment, '')
+      .replace(/^\/\*[\s\S]*?\*\//, '');
     if (text === '') return true;
     if (text === before) return false;
   }

@@ -79,11 +79,19 @@ export interface MapContext {
  * The datapoints of one result. Throws (a failure of this query, not the job) when a configured column is missing
  * from the result, naming it and the columns there are: the SQL and the config disagree.
  */
-export function mapRows(rows: readonly Row[], columns: readonly string[], query: SqlQuery, context: MapContext, counts: RowCounts): Datapoint[] {
+export function mapRows(
+  rows: readonly Row[],
+  columns: readonly string[],
+  query: SqlQuery,
+  context: MapContext,
+  counts: RowCounts,
+): Datapoint[] {
   const field = `queries[${context.index}]`;
   const known = new Set(columns);
   const missing = (what: string, column: string) =>
-    new Error(`${field} (${query.name}): ${what} names column "${column}", which the result does not have (columns: ${columns.join(', ') || 'none'})`);
+    new Error(
+      `${field} (${query.name}): ${what} names column "${column}", which the result does not have (columns: ${columns.join(', ') || 'none'})`,
+    );
   for (const column of query.values) if (!known.has(column)) throw missing('values', column);
   for (const column of query.tags) if (!known.has(column)) throw missing('tags', column);
   if (query.timestamp && !known.has(query.timestamp)) throw missing('timestamp', query.timestamp);

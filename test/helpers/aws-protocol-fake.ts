@@ -35,9 +35,13 @@ export class AwsError extends Error {
 
 /** The answer AWS gives a key it does not know, and a region not enabled for the account (opt-in regions). */
 export const invalidToken = () =>
-  new AwsError(403, 'InvalidClientTokenId', 'The security token included in the request is invalid.', { jsonType: 'com.amazon.coral.service#UnrecognizedClientException' });
+  new AwsError(403, 'InvalidClientTokenId', 'The security token included in the request is invalid.', {
+    jsonType: 'com.amazon.coral.service#UnrecognizedClientException',
+  });
 export const expiredToken = () =>
-  new AwsError(400, 'ExpiredToken', 'The security token included in the request is expired', { jsonType: 'com.amazon.coral.service#ExpiredTokenException' });
+  new AwsError(400, 'ExpiredToken', 'The security token included in the request is expired', {
+    jsonType: 'com.amazon.coral.service#ExpiredTokenException',
+  });
 
 /**
  * `Authorization: AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/<service>/aws4_request, SignedHeaders=…,
@@ -45,17 +49,32 @@ export const expiredToken = () =>
  * a test key proves nothing); the scope tells the fake which region and service the client meant.
  */
 export function credentialScope(headers: IncomingHttpHeaders): CredentialScope {
-  const match = /^AWS4-HMAC-SHA256 Credential=([A-Z0-9]+)\/(\d{8})\/([a-z0-9-]+)\/(monitoring|tagging|sts)\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=[0-9a-f]{64}$/.exec(
-    String(headers.authorization ?? ''),
-  );
+  const match =
+    /^AWS4-HMAC-SHA256 Credential=([A-Z0-9]+)\/(\d{8})\/([a-z0-9-]+)\/(monitoring|tagging|sts)\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=[0-9a-f]{64}$/.exec(
+      String(headers.authorization ?? ''),
+    );
   if (!match || !headers['x-amz-date']) {
-    throw new AwsError(403, 'MissingAuthenticationToken', 'Missing Authentication Token', { jsonType: 'com.amazon.coral.service#MissingAuthenticationTokenException' });
+    throw new AwsError(403, 'MissingAuthenticationToken', 'Missing Authentication Token', {
+      jsonType: 'com.amazon.coral.service#MissingAuthenticationTokenException',
+    });
   }
-  return { accessKeyId: match[1]!, date: match[2]!, region: match[3]!, service: match[4] as FakeService, signedHeaders: match[5]!.split(';') };
+  return {
+    accessKeyId: match[1]!,
+    date: match[2]!,
+    region: match[3]!,
+    service: match[4] as FakeService,
+    signedHeaders: match[5]!.split(';'),
+  };
 }
 
 /** An AWS JSON answer (1.0 for CloudWatch, 1.1 for the Tagging API). */
-export function sendJson(response: ServerResponse, status: number, body: unknown, version: '1.0' | '1.1', headers: Record<string, string> = {}): void {
+export function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  version: '1.0' | '1.1',
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
   response.writeHead(status, {
     'content-type': `application/x-amz-json-${version}`,

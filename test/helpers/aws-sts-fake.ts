@@ -79,7 +79,8 @@ export class StsFake {
     const token = headers['x-amz-security-token'];
     if (entry.sessionToken !== undefined) {
       if (token !== entry.sessionToken) throw invalidToken();
-      if (!scope.signedHeaders.includes('x-amz-security-token')) throw new AwsError(403, 'IncompleteSignature', 'x-amz-security-token is not signed');
+      if (!scope.signedHeaders.includes('x-amz-security-token'))
+        throw new AwsError(403, 'IncompleteSignature', 'x-amz-security-token is not signed');
       if (Date.now() >= entry.expiresAt!) throw expiredToken();
     } else if (token !== undefined && token !== '') {
       throw invalidToken();
@@ -91,14 +92,18 @@ export class StsFake {
   handle(body: string, caller: FakeIdentity): { action: string; xml: string } {
     const params = new URLSearchParams(body);
     const action = params.get('Action') ?? '';
-    if (params.get('Version') !== '2011-06-15') throw new AwsError(400, 'InvalidAction', `Could not find operation ${action} for version ${params.get('Version')}`);
+    if (params.get('Version') !== '2011-06-15')
+      throw new AwsError(400, 'InvalidAction', `Could not find operation ${action} for version ${params.get('Version')}`);
     switch (action) {
       case 'AssumeRole':
         return { action, xml: this.#assumeRole(params, caller) };
       case 'GetCallerIdentity':
         return {
           action,
-          xml: result('GetCallerIdentity', `<Arn>${escapeXml(caller.arn)}</Arn><UserId>${escapeXml(caller.userId)}</UserId><Account>${caller.account}</Account>`),
+          xml: result(
+            'GetCallerIdentity',
+            `<Arn>${escapeXml(caller.arn)}</Arn><UserId>${escapeXml(caller.userId)}</UserId><Account>${caller.account}</Account>`,
+          ),
         };
       default:
         throw new AwsError(400, 'InvalidAction', `Could not find operation ${action} for version 2011-06-15`);
@@ -111,18 +116,26 @@ export class StsFake {
     const externalId = params.get('ExternalId') ?? undefined;
     const duration = params.has('DurationSeconds') ? Number(params.get('DurationSeconds')) : 3600;
     if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(roleArn) || roleArn.length > 2048) {
-      throw validation(`Value '${roleArn}' at 'roleArn' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+`);
+      throw validation(
+        `Value '${roleArn}' at 'roleArn' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+`,
+      );
     }
     if (!/^[\w+=,.@-]{2,64}$/.test(sessionName)) {
-      throw validation(`Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*`);
+      throw validation(
+        `Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*`,
+      );
     }
     if (!Number.isInteger(duration) || duration < 900 || duration > 43200) {
-      throw validation(`Value '${duration}' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200`);
+      throw validation(
+        `Value '${duration}' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200`,
+      );
     }
     // Role chaining limits a session to one hour; so does a role's default MaxSessionDuration.
     if (duration > 3600) throw validation('The requested DurationSeconds exceeds the MaxSessionDuration set for this role.');
     if (externalId !== undefined && !/^[\w+=,.@:/-]{2,1224}$/.test(externalId)) {
-      throw validation(`Value '${externalId}' at 'externalId' failed to satisfy constraint: Member must have length greater than or equal to 2`);
+      throw validation(
+        `Value '${externalId}' at 'externalId' failed to satisfy constraint: Member must have length greater than or equal to 2`,
+      );
     }
     const role = this.#roles.get(roleArn);
     if (!role || role.externalId !== externalId) {
@@ -136,7 +149,13 @@ export class StsFake {
     const sessionToken = randomBytes(96).toString('base64');
     const lifetime = this.sessionSeconds ?? duration;
     const expiresAt = Math.floor(Date.now() / 1000) * 1000 + lifetime * 1000;
-    const identity: FakeIdentity = { accessKeyId, account, arn: `arn:aws:sts::${account}:assumed-role/${roleName}/${sessionName}`, userId: `${roleId}:${sessionName}`, roleArn };
+    const identity: FakeIdentity = {
+      accessKeyId,
+      account,
+      arn: `arn:aws:sts::${account}:assumed-role/${roleName}/${sessionName}`,
+      userId: `${roleId}:${sessionName}`,
+      roleArn,
+    };
     this.#keys.set(accessKeyId, { identity, secret, sessionToken, expiresAt });
     return result(
       'AssumeRole',

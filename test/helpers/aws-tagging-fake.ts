@@ -45,12 +45,17 @@ export class TaggingFake {
     const arnList = body.ResourceARNList as string[] | undefined;
     if (tagFilters.length > LIMITS.tagFilters) throw invalidParameter(`TagFilters can include up to ${LIMITS.tagFilters} keys`);
     for (const filter of tagFilters) {
-      if (typeof filter.Key !== 'string' || filter.Key.length < 1 || filter.Key.length > 128) throw invalidParameter('Each TagFilter must contain a key of 1 to 128 characters');
-      if ((filter.Values ?? []).length > LIMITS.valuesPerFilter) throw invalidParameter(`Each key can include up to ${LIMITS.valuesPerFilter} values`);
+      if (typeof filter.Key !== 'string' || filter.Key.length < 1 || filter.Key.length > 128)
+        throw invalidParameter('Each TagFilter must contain a key of 1 to 128 characters');
+      if ((filter.Values ?? []).length > LIMITS.valuesPerFilter)
+        throw invalidParameter(`Each key can include up to ${LIMITS.valuesPerFilter} values`);
     }
-    if (typeFilters.length > LIMITS.resourceTypeFilters) throw invalidParameter(`ResourceTypeFilters can include up to ${LIMITS.resourceTypeFilters} resource types`);
-    if (arnList !== undefined && (tagFilters.length > 0 || typeFilters.length > 0)) throw invalidParameter('You can\'t specify ResourceARNList with TagFilters or ResourceTypeFilters');
-    if (arnList !== undefined && arnList.length > LIMITS.arnList) throw invalidParameter(`ResourceARNList can include up to ${LIMITS.arnList} ARNs`);
+    if (typeFilters.length > LIMITS.resourceTypeFilters)
+      throw invalidParameter(`ResourceTypeFilters can include up to ${LIMITS.resourceTypeFilters} resource types`);
+    if (arnList !== undefined && (tagFilters.length > 0 || typeFilters.length > 0))
+      throw invalidParameter("You can't specify ResourceARNList with TagFilters or ResourceTypeFilters");
+    if (arnList !== undefined && arnList.length > LIMITS.arnList)
+      throw invalidParameter(`ResourceARNList can include up to ${LIMITS.arnList} ARNs`);
     const perPage = body.ResourcesPerPage === undefined ? LIMITS.resourcesPerPage : Number(body.ResourcesPerPage);
     if (!Number.isInteger(perPage) || perPage < 1 || perPage > LIMITS.resourcesPerPage) {
       throw invalidParameter(`ResourcesPerPage must be between 1 and ${LIMITS.resourcesPerPage}`);
@@ -69,7 +74,10 @@ export class TaggingFake {
     const next = offset + page.length < matching.length ? makeToken(offset + page.length, print) : '';
     return {
       PaginationToken: next,
-      ResourceTagMappingList: page.map(([arn, tags]) => ({ ResourceARN: arn, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) })),
+      ResourceTagMappingList: page.map(([arn, tags]) => ({
+        ResourceARN: arn,
+        Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+      })),
     };
   }
 }

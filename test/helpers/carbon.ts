@@ -18,7 +18,8 @@ export const TEST_SERVER = process.env.GRAPHITE_TEST_SERVER ?? resolve(ROOT, '..
 
 function whyUnavailable(): string | undefined {
   if (!existsSync(TEST_SERVER)) return `${TEST_SERVER} not found (set GRAPHITE_TEST_SERVER)`;
-  if (!existsSync('/usr/bin/carbon-cache')) return 'graphite-carbon is not installed (apt-get install -y graphite-carbon python3-whisper carbon-c-relay)';
+  if (!existsSync('/usr/bin/carbon-cache'))
+    return 'graphite-carbon is not installed (apt-get install -y graphite-carbon python3-whisper carbon-c-relay)';
   if (!existsSync('/usr/lib/python3/dist-packages/whisper.py')) return 'python3-whisper is not installed';
   return undefined;
 }
@@ -57,11 +58,7 @@ export class Carbon {
   readonly port: number;
   private readonly env: NodeJS.ProcessEnv;
 
-  private constructor(
-    dir: string,
-    port: number,
-    env: NodeJS.ProcessEnv,
-  ) {
+  private constructor(dir: string, port: number, env: NodeJS.ProcessEnv) {
     this.dir = dir;
     this.port = port;
     this.env = env;
@@ -103,9 +100,12 @@ export class Carbon {
   /** Non-null points of one metric in [from, until] (epoch seconds); [] when it has no whisper file. */
   async fetch(metric: string, from?: number, until?: number): Promise<Point[]> {
     try {
-      const out = await this.script(['fetch', this.dir, metric, ...(from !== undefined ? [String(from)] : []), ...(until !== undefined ? [String(until)] : [])], {
-        GTS_FETCH_TIMEOUT: '0',
-      });
+      const out = await this.script(
+        ['fetch', this.dir, metric, ...(from !== undefined ? [String(from)] : []), ...(until !== undefined ? [String(until)] : [])],
+        {
+          GTS_FETCH_TIMEOUT: '0',
+        },
+      );
       return (JSON.parse(out) as { points: Point[] }).points;
     } catch {
       return [];
@@ -117,9 +117,19 @@ export class Carbon {
    * poller's first points can take tens of seconds on a busy 2-core host (node + tsx start-up, carbon's writer).
    */
   async wait(metric: string, min: number, from?: number, until?: number): Promise<void> {
-    await this.script(['wait', this.dir, metric, String(min), ...(from !== undefined ? [String(from)] : []), ...(until !== undefined ? [String(until)] : [])], {
-      GTS_FETCH_TIMEOUT: String(WAIT_MS / 1000),
-    });
+    await this.script(
+      [
+        'wait',
+        this.dir,
+        metric,
+        String(min),
+        ...(from !== undefined ? [String(from)] : []),
+        ...(until !== undefined ? [String(until)] : []),
+      ],
+      {
+        GTS_FETCH_TIMEOUT: String(WAIT_MS / 1000),
+      },
+    );
   }
 
   async list(): Promise<string[]> {
@@ -144,10 +154,14 @@ export class Carbon {
    * under their `_tagged.…` file name), without the flush sentinel.
    */
   async dump(from: number, until: number): Promise<Map<string, Point[]>> {
-    const { stdout } = await run('/usr/bin/python3', ['-c', DUMP_WHISPER, join(this.dir, 'storage', 'whisper'), String(from), String(until)], {
-      env: this.env,
-      maxBuffer: 256 * 1024 * 1024,
-    });
+    const { stdout } = await run(
+      '/usr/bin/python3',
+      ['-c', DUMP_WHISPER, join(this.dir, 'storage', 'whisper'), String(from), String(until)],
+      {
+        env: this.env,
+        maxBuffer: 256 * 1024 * 1024,
+      },
+    );
     return new Map(Object.entries(JSON.parse(stdout) as Record<string, Point[]>));
   }
 
@@ -242,10 +256,7 @@ export class Relay {
   readonly dir: string;
   readonly port: number;
 
-  private constructor(
-    dir: string,
-    port: number,
-  ) {
+  private constructor(dir: string, port: number) {
     this.dir = dir;
     this.port = port;
   }

@@ -107,7 +107,8 @@ class ApiError extends AwsError {
 }
 
 const validation = (message: string) => new ApiError(400, 'ValidationError', 'com.amazonaws.cloudwatch#ValidationException', message);
-const invalidValue = (message: string) => new ApiError(400, 'InvalidParameterValue', 'com.amazonaws.cloudwatch#InvalidParameterValueException', message);
+const invalidValue = (message: string) =>
+  new ApiError(400, 'InvalidParameterValue', 'com.amazonaws.cloudwatch#InvalidParameterValueException', message);
 
 export class CloudWatchFake {
   readonly requests: FakeRequest[] = [];
@@ -214,7 +215,9 @@ export class CloudWatchFake {
    * and region when `scope` is given, else where every account and region sees it.
    */
   async seed(namespace: string, data: MetricDatum[], scope?: FakeScope): Promise<void> {
-    const client = scope ? this.client(scope.region, this.credentialsFor(scope.account ?? FAKE_ACCOUNT)) : this.client('us-east-1', UNSCOPED_CREDENTIALS);
+    const client = scope
+      ? this.client(scope.region, this.credentialsFor(scope.account ?? FAKE_ACCOUNT))
+      : this.client('us-east-1', UNSCOPED_CREDENTIALS);
     for (let i = 0; i < data.length; i += LIMITS.putMetricData) {
       await client.send(new PutMetricDataCommand({ Namespace: namespace, MetricData: data.slice(i, i + LIMITS.putMetricData) }));
     }
@@ -230,9 +233,21 @@ export class CloudWatchFake {
   }
 
   /** Every series stored, for assertions. */
-  listSeries(): Array<{ scope: string; namespace: string; metricName: string; dimensions: Array<{ Name: string; Value: string }>; samples: number }> {
+  listSeries(): Array<{
+    scope: string;
+    namespace: string;
+    metricName: string;
+    dimensions: Array<{ Name: string; Value: string }>;
+    samples: number;
+  }> {
     return [...this.#stores.entries()].flatMap(([scope, store]) =>
-      [...store.values()].map((s) => ({ scope, namespace: s.namespace, metricName: s.metricName, dimensions: s.dimensions, samples: s.samples.length })),
+      [...store.values()].map((s) => ({
+        scope,
+        namespace: s.namespace,
+        metricName: s.metricName,
+        dimensions: s.dimensions,
+        samples: s.samples.length,
+      })),
     );
   }
 
@@ -257,7 +272,13 @@ export class CloudWatchFake {
     if (response.destroyed) return;
     let service: FakeService = 'monitoring';
     try {
-      if (request.method !== 'POST' || request.url !== '/') throw new ApiError(404, 'UnknownOperation', 'com.amazon.coral.service#UnknownOperationException', `${request.method} ${request.url}`);
+      if (request.method !== 'POST' || request.url !== '/')
+        throw new ApiError(
+          404,
+          'UnknownOperation',
+          'com.amazon.coral.service#UnknownOperationException',
+          `${request.method} ${request.url}`,
+        );
       const scope = credentialScope(request.headers);
       service = entry.service = scope.service;
       entry.region = scope.region;
@@ -276,16 +297,31 @@ export class CloudWatchFake {
         return;
       }
       if (this.#denied.has(`*/${scope.region}`) || this.#denied.has(`${identity.account}/${scope.region}`)) throw invalidToken();
-      if (!scope.signedHeaders.includes('x-amz-target')) throw new ApiError(403, 'IncompleteSignature', 'com.amazon.coral.service#IncompleteSignatureException', 'x-amz-target is not signed');
-      const [contentType, prefix] = service === 'tagging' ? ['application/x-amz-json-1.1', 'ResourceGroupsTaggingAPI_20170126.'] : ['application/x-amz-json-1.0', 'GraniteServiceVersion20100801.'];
+      if (!scope.signedHeaders.includes('x-amz-target'))
+        throw new ApiError(
+          403,
+          'IncompleteSignature',
+          'com.amazon.coral.service#IncompleteSignatureException',
+          'x-amz-target is not signed',
+        );
+      const [contentType, prefix] =
+        service === 'tagging'
+          ? ['application/x-amz-json-1.1', 'ResourceGroupsTaggingAPI_20170126.']
+          : ['application/x-amz-json-1.0', 'GraniteServiceVersion20100801.'];
       if (request.headers['content-type'] !== contentType || !target.startsWith(prefix)) {
-        throw new ApiError(400, 'UnknownOperation', 'com.amazon.coral.service#UnknownOperationException', `unexpected Content-Type ${request.headers['content-type']} or X-Amz-Target ${target} for ${service}`);
+        throw new ApiError(
+          400,
+          'UnknownOperation',
+          'com.amazon.coral.service#UnknownOperationException',
+          `unexpected Content-Type ${request.headers['content-type']} or X-Amz-Target ${target} for ${service}`,
+        );
       }
       const body = JSON.parse((gzip ? gunzipSync(raw) : raw).toString('utf8') || '{}') as Record<string, unknown>;
       entry.body = body;
       this.#injectFault(operation, service);
       if (service === 'tagging') {
-        if (operation !== 'GetResources') throw new AwsError(400, 'UnknownOperationException', `operation ${operation} is not implemented by the fake`);
+        if (operation !== 'GetResources')
+          throw new AwsError(400, 'UnknownOperationException', `operation ${operation} is not implemented by the fake`);
         sendJson(response, 200, this.tagging.getResources(body, identity.account, scope.region), '1.1');
         return;
       }
@@ -302,16 +338,25 @@ export class CloudWatchFake {
           output = this.#getMetricData(body, entry, this.#visible(identity, scope.region));
           break;
         default:
-          throw new ApiError(400, 'UnknownOperation', 'com.amazon.coral.service#UnknownOperationException', `operation ${operation} is not implemented by the fake`);
+          throw new ApiError(
+            400,
+            'UnknownOperation',
+            'com.amazon.coral.service#UnknownOperationException',
+            `operation ${operation} is not implemented by the fake`,
+          );
       }
       sendJson(response, 200, output ?? {}, '1.0');
     } catch (error) {
-      const e = error instanceof AwsError ? error : new ApiError(500, 'InternalServiceError', 'com.amazonaws.cloudwatch#InternalServiceFault', String(error));
+      const e =
+        error instanceof AwsError
+          ? error
+          : new ApiError(500, 'InternalServiceError', 'com.amazonaws.cloudwatch#InternalServiceFault', String(error));
       entry.status = e.status;
       entry.error = e.code;
       if (service === 'sts') sendXml(response, e.status, stsErrorXml(e));
       else if (service === 'tagging') sendJson(response, e.status, { __type: e.jsonType, Message: e.message }, '1.1');
-      else sendJson(response, e.status, { __type: e.jsonType, message: e.message }, '1.0', { 'x-amzn-query-error': `${e.code};${e.fault}` });
+      else
+        sendJson(response, e.status, { __type: e.jsonType, message: e.message }, '1.0', { 'x-amzn-query-error': `${e.code};${e.fault}` });
     }
   }
 
@@ -336,7 +381,10 @@ export class CloudWatchFake {
     fault.remaining--;
     // Each service names the same trouble its own way.
     if (service === 'tagging') {
-      throw new AwsError(fault.status, fault.queryCode, fault.message, { jsonType: fault.queryCode === 'Throttling' ? 'ThrottledException' : 'InternalServiceException', fault: fault.fault });
+      throw new AwsError(fault.status, fault.queryCode, fault.message, {
+        jsonType: fault.queryCode === 'Throttling' ? 'ThrottledException' : 'InternalServiceException',
+        fault: fault.fault,
+      });
     }
     throw new ApiError(fault.status, fault.queryCode, fault.type, fault.message, fault.fault);
   }
@@ -346,11 +394,15 @@ export class CloudWatchFake {
   #putMetricData(body: Record<string, unknown>, store: Map<string, StoredSeries>): unknown {
     const namespace = requireString(body, 'Namespace');
     const data = (body.MetricData ?? []) as Array<Record<string, unknown>>;
-    if (data.length > LIMITS.putMetricData) throw invalidValue(`The collection MetricData must not have a size greater than ${LIMITS.putMetricData}.`);
+    if (data.length > LIMITS.putMetricData)
+      throw invalidValue(`The collection MetricData must not have a size greater than ${LIMITS.putMetricData}.`);
     // Unlike CloudWatch (two weeks back at most), any timestamp is accepted, so tests can seed history.
     for (const datum of data) {
       const metricName = requireString(datum, 'MetricName');
-      const dimensions = ((datum.Dimensions ?? []) as Array<{ Name: string; Value: string }>).map((d) => ({ Name: d.Name, Value: d.Value }));
+      const dimensions = ((datum.Dimensions ?? []) as Array<{ Name: string; Value: string }>).map((d) => ({
+        Name: d.Name,
+        Value: d.Value,
+      }));
       const key = seriesKey(namespace, metricName, dimensions);
       let series = store.get(key);
       if (!series) store.set(key, (series = { namespace, metricName, dimensions, samples: [], receivedAt: 0 }));
@@ -372,14 +424,16 @@ export class CloudWatchFake {
     const filter = (body.Dimensions ?? []) as Array<{ Name: string; Value?: string }>;
     if (filter.length > 10) throw invalidValue('The collection Dimensions must not have a size greater than 10.');
     const now = this.now();
-    const matching = stores.flatMap((store) => [...store.values()]).filter(
-      (s) =>
-        (body.Namespace === undefined || s.namespace === body.Namespace) &&
-        (body.MetricName === undefined || s.metricName === body.MetricName) &&
-        filter.every((f) => s.dimensions.some((d) => d.Name === f.Name && (f.Value === undefined || d.Value === f.Value))) &&
-        // Metrics without new data for two weeks are not listed; RecentlyActive=PT3H keeps the last three hours.
-        now - s.receivedAt <= (body.RecentlyActive === 'PT3H' ? 3 * HOUR : 14 * DAY) * 1000,
-    );
+    const matching = stores
+      .flatMap((store) => [...store.values()])
+      .filter(
+        (s) =>
+          (body.Namespace === undefined || s.namespace === body.Namespace) &&
+          (body.MetricName === undefined || s.metricName === body.MetricName) &&
+          filter.every((f) => s.dimensions.some((d) => d.Name === f.Name && (f.Value === undefined || d.Value === f.Value))) &&
+          // Metrics without new data for two weeks are not listed; RecentlyActive=PT3H keeps the last three hours.
+          now - s.receivedAt <= (body.RecentlyActive === 'PT3H' ? 3 * HOUR : 14 * DAY) * 1000,
+      );
     const offset = readToken(body.NextToken, fingerprint(body));
     const page = matching.slice(offset, offset + LIMITS.listMetricsPage);
     const next = offset + page.length < matching.length ? makeToken(offset + page.length, fingerprint(body)) : undefined;
@@ -396,11 +450,13 @@ export class CloudWatchFake {
     entry.queries = queries.length;
     entry.nextToken = body.NextToken !== undefined;
     if (queries.length === 0) throw validation('The collection MetricDataQueries must not be empty.');
-    if (queries.length > LIMITS.queriesPerCall) throw validation(`The collection MetricDataQueries must not have a size greater than ${LIMITS.queriesPerCall}.`);
+    if (queries.length > LIMITS.queriesPerCall)
+      throw validation(`The collection MetricDataQueries must not have a size greater than ${LIMITS.queriesPerCall}.`);
     const ids = new Set<string>();
     for (const q of queries) {
       const id = requireString(q, 'Id');
-      if (!/^[a-z][a-zA-Z0-9_]*$/.test(id)) throw validation(`The value ${id} for parameter MetricDataQueries.member.Id is invalid: it must start with a lowercase letter.`);
+      if (!/^[a-z][a-zA-Z0-9_]*$/.test(id))
+        throw validation(`The value ${id} for parameter MetricDataQueries.member.Id is invalid: it must start with a lowercase letter.`);
       if (ids.has(id)) throw validation('The values for parameter id in MetricDataQueries are not unique.');
       ids.add(id);
     }
@@ -409,24 +465,40 @@ export class CloudWatchFake {
     entry.startTime = start;
     entry.endTime = end;
     if (!(start < end)) throw validation('The parameter StartTime must be less than the parameter EndTime.');
-    const maxDatapoints = Math.min(body.MaxDatapoints === undefined ? LIMITS.datapointsPerCall : Number(body.MaxDatapoints), LIMITS.datapointsPerCall, this.datapointsPerPage ?? Infinity);
+    const maxDatapoints = Math.min(
+      body.MaxDatapoints === undefined ? LIMITS.datapointsPerCall : Number(body.MaxDatapoints),
+      LIMITS.datapointsPerCall,
+      this.datapointsPerPage ?? Infinity,
+    );
     if (!(maxDatapoints >= 1)) throw invalidValue('The parameter MaxDatapoints must be greater than 0.');
     const descending = (body.ScanBy ?? 'TimestampDescending') === 'TimestampDescending';
     const nowSeconds = this.now() / 1000;
 
     const results = queries.map((q) => {
-      const stat = q.MetricStat as { Metric: { Namespace: string; MetricName: string; Dimensions?: Array<{ Name: string; Value: string }> }; Period: number; Stat: string } | undefined;
+      const stat = q.MetricStat as
+        | {
+            Metric: { Namespace: string; MetricName: string; Dimensions?: Array<{ Name: string; Value: string }> };
+            Period: number;
+            Stat: string;
+          }
+        | undefined;
       if (!stat) throw invalidValue('The fake answers MetricStat queries only (no Expression).');
       const period = stat.Period;
       if (!([1, 5, 10, 20, 30].includes(period) || (Number.isInteger(period) && period >= 60 && period % 60 === 0))) {
         throw invalidValue('The parameter MetricDataQueries.member.MetricStat.Period must be 1, 5, 10, 20, 30, or a multiple of 60.');
       }
-      if (!isSupportedStat(stat.Stat)) throw invalidValue(`The fake computes SampleCount, Average, Sum, Minimum, Maximum and pNN only, not ${stat.Stat}.`);
+      if (!isSupportedStat(stat.Stat))
+        throw invalidValue(`The fake computes SampleCount, Average, Sum, Minimum, Maximum and pNN only, not ${stat.Stat}.`);
       const key = seriesKey(stat.Metric.Namespace, stat.Metric.MetricName, stat.Metric.Dimensions ?? []);
       const series = stores.map((store) => store.get(key)).find((found) => found !== undefined);
       const points = series ? aggregate(series, roundStart(start, period, nowSeconds), end, period, stat.Stat, nowSeconds) : [];
       if (descending) points.reverse();
-      return { id: q.Id as string, label: (q.Label as string | undefined) ?? stat.Metric.MetricName, returnData: q.ReturnData !== false, points };
+      return {
+        id: q.Id as string,
+        label: (q.Label as string | undefined) ?? stat.Metric.MetricName,
+        returnData: q.ReturnData !== false,
+        points,
+      };
     });
 
     // Pages hold at most MaxDatapoints values over all queries, in query order, then in ScanBy order.
@@ -471,7 +543,14 @@ function retainedUnit(age: number): number | undefined {
 }
 
 /** Buckets of `period` from `start` (the rounded StartTime) up to `end`; periods CloudWatch no longer keeps at that resolution yield nothing. */
-function aggregate(series: StoredSeries, start: number, end: number, period: number, stat: string, nowSeconds: number): Array<[number, number]> {
+function aggregate(
+  series: StoredSeries,
+  start: number,
+  end: number,
+  period: number,
+  stat: string,
+  nowSeconds: number,
+): Array<[number, number]> {
   const buckets = new Map<number, Sample[]>();
   for (const sample of series.samples) {
     if (sample.timestamp < start || sample.timestamp >= end) continue;
@@ -574,12 +653,24 @@ function readToken(token: unknown, print: string): number {
 
 function requireString(body: Record<string, unknown>, field: string): string {
   const value = body[field];
-  if (typeof value !== 'string' || value === '') throw new ApiError(400, 'MissingParameter', 'com.amazonaws.cloudwatch#MissingRequiredParameterException', `The parameter ${field} is required.`);
+  if (typeof value !== 'string' || value === '')
+    throw new ApiError(
+      400,
+      'MissingParameter',
+      'com.amazonaws.cloudwatch#MissingRequiredParameterException',
+      `The parameter ${field} is required.`,
+    );
   return value;
 }
 
 function requireNumber(body: Record<string, unknown>, field: string): number {
   const value = body[field];
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new ApiError(400, 'MissingParameter', 'com.amazonaws.cloudwatch#MissingRequiredParameterException', `The parameter ${field} is required.`);
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw new ApiError(
+      400,
+      'MissingParameter',
+      'com.amazonaws.cloudwatch#MissingRequiredParameterException',
+      `The parameter ${field} is required.`,
+    );
   return value;
 }

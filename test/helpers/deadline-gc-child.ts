@@ -23,7 +23,11 @@ const root = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 /** One wait that should end at its timeout: resolves when it does, with the error's name. */
 function attempt(parent: AbortSignal): Promise<string> {
   const window = { start: 0, end: 60 };
-  const settle = (promise: Promise<unknown>) => promise.then(() => 'answered', (error: unknown) => (error as Error).name);
+  const settle = (promise: Promise<unknown>) =>
+    promise.then(
+      () => 'answered',
+      (error: unknown) => (error as Error).name,
+    );
   switch (mode) {
     case 'deadline': {
       const { signal } = deadline(parent, TIMEOUT_MS);

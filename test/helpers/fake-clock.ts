@@ -102,13 +102,15 @@ export class FakeClock implements Clock {
    * awaiting code run after each; sleeps started meanwhile that fall due within `ms` wake too.
    */
   async advance(ms: number): Promise<void> {
-    if (!(ms >= 0 && Number.isFinite(ms))) throw new RangeError(`FakeClock.advance: expected a finite duration >= 0, got ${ms} (use set() to go back)`);
+    if (!(ms >= 0 && Number.isFinite(ms)))
+      throw new RangeError(`FakeClock.advance: expected a finite duration >= 0, got ${ms} (use set() to go back)`);
     const end = this.#monotonic + ms;
     await this.flush();
     for (let steps = 0; ; steps++) {
       const first = this.#sleepers[0];
       if (!first || first.due > end) break;
-      if (steps >= this.#maxSteps) throw new Error(`FakeClock.advance: more than ${this.#maxSteps} wake-ups within ${ms} ms: is something spinning?`);
+      if (steps >= this.#maxSteps)
+        throw new Error(`FakeClock.advance: more than ${this.#maxSteps} wake-ups within ${ms} ms: is something spinning?`);
       await this.#wakeFirst();
     }
     this.#monotonic = end;
@@ -151,7 +153,8 @@ export class FakeClock implements Clock {
     for (let steps = 0; ; steps++) {
       await this.flush();
       if (until()) return;
-      if (steps >= maxSteps) throw new Error(`FakeClock.runUntil: condition still false after ${maxSteps} wake-ups: is something spinning?`);
+      if (steps >= maxSteps)
+        throw new Error(`FakeClock.runUntil: condition still false after ${maxSteps} wake-ups: is something spinning?`);
       if (!(await this.advanceToNext()) && !(await this.#awaitActivity(until))) {
         throw new Error(`FakeClock.runUntil: condition still false and no sleep is pending (at ${new Date(this.now()).toISOString()})`);
       }

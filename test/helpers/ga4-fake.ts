@@ -131,15 +131,40 @@ export const MESSAGES = {
   invalid: 'Request contains an invalid argument.',
 };
 
-const SCHEMA_HINT = 'For a list of valid dimensions and metrics, see https://developers.google.com/analytics/devguides/reporting/data/v1/api-schema';
-const REALTIME_HINT = 'For a list of valid dimensions and metrics, see https://developers.google.com/analytics/devguides/reporting/data/v1/realtime-api-schema';
+const SCHEMA_HINT =
+  'For a list of valid dimensions and metrics, see https://developers.google.com/analytics/devguides/reporting/data/v1/api-schema';
+const REALTIME_HINT =
+  'For a list of valid dimensions and metrics, see https://developers.google.com/analytics/devguides/reporting/data/v1/realtime-api-schema';
 
 // Fields of the request messages (protobuf JSON rejects any other).
 const RUN_REPORT_FIELDS = new Set([
-  'property', 'dimensions', 'metrics', 'dateRanges', 'dimensionFilter', 'metricFilter', 'offset', 'limit', 'metricAggregations',
-  'orderBys', 'currencyCode', 'cohortSpec', 'keepEmptyRows', 'returnPropertyQuota', 'comparisons',
+  'property',
+  'dimensions',
+  'metrics',
+  'dateRanges',
+  'dimensionFilter',
+  'metricFilter',
+  'offset',
+  'limit',
+  'metricAggregations',
+  'orderBys',
+  'currencyCode',
+  'cohortSpec',
+  'keepEmptyRows',
+  'returnPropertyQuota',
+  'comparisons',
 ]);
-const REALTIME_FIELDS = new Set(['dimensions', 'metrics', 'dimensionFilter', 'metricFilter', 'limit', 'metricAggregations', 'orderBys', 'returnPropertyQuota', 'minuteRanges']);
+const REALTIME_FIELDS = new Set([
+  'dimensions',
+  'metrics',
+  'dimensionFilter',
+  'metricFilter',
+  'limit',
+  'metricAggregations',
+  'orderBys',
+  'returnPropertyQuota',
+  'minuteRanges',
+]);
 const TIME_DIMENSIONS = new Set(['date', 'dateHour', 'hour', 'year', 'month', 'day']);
 const MAX_ROWS = 250_000;
 const DEFAULT_LIMIT = 10_000;
@@ -147,10 +172,7 @@ const DEFAULT_LIMIT = 10_000;
 class ApiError extends Error {
   readonly status: number;
 
-  constructor(
-    status: number,
-    message: string,
-  ) {
+  constructor(status: number, message: string) {
     super(message);
     this.status = status;
   }
@@ -178,10 +200,7 @@ export class Ga4Fake {
 
   private readonly server: Server;
 
-  private constructor(
-    server: Server,
-    options: Ga4FakeOptions,
-  ) {
+  private constructor(server: Server, options: Ga4FakeOptions) {
     this.server = server;
     this.#tokens = new Set(options.tokens ?? ['test-token']);
     this.#now = options.now ?? Date.now;
@@ -250,7 +269,9 @@ export class Ga4Fake {
     let inFlightKey: string | undefined;
     try {
       const raw = await readBody(req);
-      const route = new RegExp(`^${escape(this.#basePath)}/v1beta/properties/([^/:]+):(runReport|batchRunReports|runRealtimeReport)$`).exec(url.pathname);
+      const route = new RegExp(`^${escape(this.#basePath)}/v1beta/properties/([^/:]+):(runReport|batchRunReports|runRealtimeReport)$`).exec(
+        url.pathname,
+      );
       if (!route) throw new ApiError(404, `The requested URL ${url.pathname} was not found on this server.`);
       if (req.method !== 'POST') throw new ApiError(404, `The requested URL ${url.pathname} was not found on this server (expected POST).`);
       entry.method = route[2] as Ga4Method;
@@ -263,7 +284,8 @@ export class Ga4Fake {
         throw new ApiError(400, 'Invalid JSON payload received. Unexpected token.');
       }
       entry.body = body;
-      if (!/^[0-9]+$/.test(entry.propertyId)) throw new ApiError(400, `Invalid property ID: ${entry.propertyId}. A numeric Property ID is required.`);
+      if (!/^[0-9]+$/.test(entry.propertyId))
+        throw new ApiError(400, `Invalid property ID: ${entry.propertyId}. A numeric Property ID is required.`);
       const property = this.properties.get(entry.propertyId);
       if (!property || property.denied) throw new ApiError(403, MESSAGES.permission);
 
@@ -360,7 +382,10 @@ export class Ga4Fake {
     if (requests.length > 5) throw new ApiError(400, `Batch request contains ${requests.length} requests; the maximum is 5.`);
     // Every request is checked before any is answered: one bad request fails the batch.
     requests.forEach((request, i) => this.#validateReport(property, request as Record<string, unknown>, `requests[${i}]`));
-    const reports = requests.map((request, i) => ({ ...this.#runReport(property, request as Record<string, unknown>, `requests[${i}]`), kind: 'analyticsData#runReport' }));
+    const reports = requests.map((request, i) => ({
+      ...this.#runReport(property, request as Record<string, unknown>, `requests[${i}]`),
+      kind: 'analyticsData#runReport',
+    }));
     return { reports, kind: 'analyticsData#batchRunReports' };
   }
 
@@ -376,7 +401,8 @@ export class Ga4Fake {
     if (metrics.length > 10) throw new ApiError(400, `Requested ${metrics.length} metrics; only 10 are allowed.`);
     if (dimensions.length > 9) throw new ApiError(400, `Requested ${dimensions.length} dimensions; only 9 are allowed.`);
     const known = this.#knownDimensions(property);
-    for (const d of dimensions) if (!TIME_DIMENSIONS.has(d) && !known.has(d)) throw new ApiError(400, `Field ${d} is not a valid dimension. ${SCHEMA_HINT}`);
+    for (const d of dimensions)
+      if (!TIME_DIMENSIONS.has(d) && !known.has(d)) throw new ApiError(400, `Field ${d} is not a valid dimension. ${SCHEMA_HINT}`);
     const knownMetrics = this.#knownMetrics(property);
     for (const m of metrics) if (!knownMetrics.has(m)) throw new ApiError(400, `Field ${m} is not a valid metric. ${SCHEMA_HINT}`);
     const ranges = body.dateRanges;
@@ -422,7 +448,8 @@ export class Ga4Fake {
     for (const m of metrics) if (!knownMetrics.has(m)) throw new ApiError(400, `Field ${m} is not a valid metric. ${REALTIME_HINT}`);
     const maxMinutes = property.analytics360 ? 59 : 29;
     const ranges = (body.minuteRanges as Array<Record<string, unknown>> | undefined) ?? [{}];
-    if (!Array.isArray(ranges) || ranges.length !== 1) throw new ApiError(400, 'The fake answers one minute range only (GA would add a dateRange column).');
+    if (!Array.isArray(ranges) || ranges.length !== 1)
+      throw new ApiError(400, 'The fake answers one minute range only (GA would add a dateRange column).');
     const start = integer(ranges[0]!.startMinutesAgo, 'startMinutesAgo', 0) ?? 29;
     const end = integer(ranges[0]!.endMinutesAgo, 'endMinutesAgo', 0) ?? 0;
     if (start > maxMinutes) throw new ApiError(400, `startMinutesAgo must be at most ${maxMinutes} for this property.`);
@@ -435,7 +462,8 @@ export class Ga4Fake {
     for (const row of property.realtime ?? []) {
       const minutesAgo = nowMinute - Math.floor(row.minute / 60);
       if (minutesAgo < end || minutesAgo > start) continue;
-      const value = (name: string) => (name === 'minutesAgo' ? String(minutesAgo).padStart(2, '0') : (row.dimensions?.[name] ?? '(not set)'));
+      const value = (name: string) =>
+        name === 'minutesAgo' ? String(minutesAgo).padStart(2, '0') : (row.dimensions?.[name] ?? '(not set)');
       if (filter && !matches(filter, value)) continue;
       const values = dimensions.map(value);
       const key = JSON.stringify(values);
@@ -449,7 +477,10 @@ export class Ga4Fake {
       body.orderBys,
     );
     // Realtime answers have no metadata (RunRealtimeReportResponse).
-    return { ...this.#answer(property, dimensions, metrics, rows, { ...body, offset: undefined }, quota, false), kind: 'analyticsData#runRealtimeReport' };
+    return {
+      ...this.#answer(property, dimensions, metrics, rows, { ...body, offset: undefined }, quota, false),
+      kind: 'analyticsData#runRealtimeReport',
+    };
   }
 
   #answer(
@@ -461,10 +492,16 @@ export class Ga4Fake {
     quota: Record<string, unknown>,
     withMetadata: boolean,
   ) {
-    const limit = Math.min(integer(body.limit, 'limit', 1) ?? DEFAULT_LIMIT, MAX_ROWS, (withMetadata && property.maxRowsPerAnswer) || MAX_ROWS);
+    const limit = Math.min(
+      integer(body.limit, 'limit', 1) ?? DEFAULT_LIMIT,
+      MAX_ROWS,
+      (withMetadata && property.maxRowsPerAnswer) || MAX_ROWS,
+    );
     const offset = integer(body.offset, 'offset', 0) ?? 0;
     const page = rows.slice(offset, offset + limit);
-    const types = metrics.map((m) => property.metricTypes?.[m] ?? (rows.some((r) => !Number.isInteger(r.sums[metrics.indexOf(m)])) ? 'TYPE_FLOAT' : 'TYPE_INTEGER'));
+    const types = metrics.map(
+      (m) => property.metricTypes?.[m] ?? (rows.some((r) => !Number.isInteger(r.sums[metrics.indexOf(m)])) ? 'TYPE_FLOAT' : 'TYPE_INTEGER'),
+    );
     const answer: Record<string, unknown> = {
       dimensionHeaders: dimensions.map((name) => ({ name })),
       metricHeaders: metrics.map((name, i) => ({ name, type: types[i] })),
@@ -491,13 +528,15 @@ export class Ga4Fake {
 
   #knownDimensions(property: FakeProperty, pool: 'core' | 'realtime' = 'core'): Set<string> {
     const known = new Set(property.extraDimensions ?? []);
-    for (const row of pool === 'core' ? (property.rows ?? []) : (property.realtime ?? [])) for (const d of Object.keys(row.dimensions ?? {})) known.add(d);
+    for (const row of pool === 'core' ? (property.rows ?? []) : (property.realtime ?? []))
+      for (const d of Object.keys(row.dimensions ?? {})) known.add(d);
     return known;
   }
 
   #knownMetrics(property: FakeProperty, pool: 'core' | 'realtime' = 'core'): Set<string> {
     const known = new Set(Object.keys(property.metricTypes ?? {}));
-    for (const row of pool === 'core' ? (property.rows ?? []) : (property.realtime ?? [])) for (const m of Object.keys(row.metrics)) known.add(m);
+    for (const row of pool === 'core' ? (property.rows ?? []) : (property.realtime ?? []))
+      for (const m of Object.keys(row.metrics)) known.add(m);
     return known;
   }
 
@@ -528,7 +567,11 @@ type FilterExpression = {
   andGroup?: { expressions?: FilterExpression[] };
   orGroup?: { expressions?: FilterExpression[] };
   notExpression?: FilterExpression;
-  filter?: { fieldName?: string; stringFilter?: { value?: string; matchType?: string; caseSensitive?: boolean }; inListFilter?: { values?: string[] } };
+  filter?: {
+    fieldName?: string;
+    stringFilter?: { value?: string; matchType?: string; caseSensitive?: boolean };
+    inListFilter?: { values?: string[] };
+  };
 };
 
 /** The part of GA's FilterExpression the fake understands: and/or/not groups, string (exact, begins, contains) and in-list filters. */
@@ -605,7 +648,8 @@ function names(list: unknown, field: string, where: string): string[] {
 /** An int64/int32 field: Google's JSON accepts a number or a decimal string. */
 function integer(value: unknown, field: string, min: number): number | undefined {
   if (value === undefined || value === null) return undefined;
-  const n = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : typeof value === 'number' && Number.isInteger(value) ? value : NaN;
+  const n =
+    typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : typeof value === 'number' && Number.isInteger(value) ? value : NaN;
   if (Number.isNaN(n)) throw new ApiError(400, `Invalid value at '${field}', "${String(value)}"`);
   if (n < min) throw new ApiError(400, min === 1 ? `${field} must be positive.` : `${field} must be non-negative.`);
   return n;
@@ -645,7 +689,9 @@ function shiftDate(date: string, days: number): string {
 }
 
 function scale(limits: QuotaLimits, factor: number): QuotaLimits {
-  return Object.fromEntries(Object.entries(limits).map(([k, v]) => [k, k === 'potentiallyThresholdedRequestsPerHour' ? v : v * factor])) as unknown as QuotaLimits;
+  return Object.fromEntries(
+    Object.entries(limits).map(([k, v]) => [k, k === 'potentiallyThresholdedRequestsPerHour' ? v : v * factor]),
+  ) as unknown as QuotaLimits;
 }
 
 function escape(text: string): string {

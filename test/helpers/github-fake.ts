@@ -80,11 +80,7 @@ export class GitHubFake {
   private readonly basePath: string;
   private readonly now: () => number;
 
-  private constructor(
-    server: TestHttpServer,
-    basePath: string,
-    now: () => number,
-  ) {
+  private constructor(server: TestHttpServer, basePath: string, now: () => number) {
     this.server = server;
     this.basePath = basePath;
     this.now = now;
@@ -204,7 +200,11 @@ export class GitHubFake {
       json(status, { message, documentation_url: documentation, status: String(status) }, extra);
 
     if (!header('user-agent')) {
-      return { status: 403, headers: { 'content-type': 'text/plain' }, body: 'Request forbidden by administrative rules. Please make sure your request has a User-Agent header.' };
+      return {
+        status: 403,
+        headers: { 'content-type': 'text/plain' },
+        body: 'Request forbidden by administrative rules. Please make sure your request has a User-Agent header.',
+      };
     }
 
     // Authentication first: a bad token is refused before anything else, and counts for the client's address.
@@ -219,7 +219,9 @@ export class GitHubFake {
     if (window.used >= window.limit) {
       return error(
         403,
-        token ? `API rate limit exceeded for user ID ${[...this.tokens.keys()].indexOf(token) + 1}.` : "API rate limit exceeded for 127.0.0.1. (But here's the good news: Authenticated requests get a higher rate limit. Check out the documentation for more details.)",
+        token
+          ? `API rate limit exceeded for user ID ${[...this.tokens.keys()].indexOf(token) + 1}.`
+          : "API rate limit exceeded for 127.0.0.1. (But here's the good news: Authenticated requests get a higher rate limit. Check out the documentation for more details.)",
         'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api',
         rateHeaders(window),
       );
@@ -230,7 +232,10 @@ export class GitHubFake {
         this.secondary.status,
         'You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.',
         'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits',
-        { ...rateHeaders(window), ...(this.secondary.retryAfter !== undefined ? { 'retry-after': String(this.secondary.retryAfter) } : {}) },
+        {
+          ...rateHeaders(window),
+          ...(this.secondary.retryAfter !== undefined ? { 'retry-after': String(this.secondary.retryAfter) } : {}),
+        },
       );
     }
     const version = header('x-github-api-version');
@@ -241,11 +246,15 @@ export class GitHubFake {
 
     const path = url.pathname.startsWith(this.basePath) ? url.pathname.slice(this.basePath.length) : undefined;
     const match = request.method === 'GET' ? path?.match(/^\/repos\/([^/]+)\/([^/]+)(\/traffic\/views)?\/?$/) : null;
-    const repository = match ? this.repositories.get(`${decodeURIComponent(match[1]!)}/${decodeURIComponent(match[2]!)}`.toLowerCase()) : undefined;
+    const repository = match
+      ? this.repositories.get(`${decodeURIComponent(match[1]!)}/${decodeURIComponent(match[2]!)}`.toLowerCase())
+      : undefined;
     const readable = repository && (!repository.private || (token !== undefined && repository.readers.includes(token)));
     if (!match || !repository || !readable) {
       window.used++;
-      const documentation = match?.[3] ? 'https://docs.github.com/rest/metrics/traffic#get-page-views' : 'https://docs.github.com/rest/repos/repos#get-a-repository';
+      const documentation = match?.[3]
+        ? 'https://docs.github.com/rest/metrics/traffic#get-page-views'
+        : 'https://docs.github.com/rest/repos/repos#get-a-repository';
       return error(404, 'Not Found', documentation, rateHeaders(window));
     }
 
@@ -268,7 +277,12 @@ export class GitHubFake {
       }
       if (!repository.pushers.includes(token)) {
         window.used++;
-        return error(403, 'Must have push access to repository', 'https://docs.github.com/rest/metrics/traffic#get-page-views', rateHeaders(window));
+        return error(
+          403,
+          'Must have push access to repository',
+          'https://docs.github.com/rest/metrics/traffic#get-page-views',
+          rateHeaders(window),
+        );
       }
       const per = url.searchParams.get('per') ?? 'day';
       if (per !== 'day' && per !== 'week') {
@@ -286,14 +300,23 @@ export class GitHubFake {
     }
 
     // The ETag depends on the body and on who asks (GitHub sends "Vary: Accept, Authorization, Cookie").
-    const etag = `W/"${createHash('sha256').update(JSON.stringify(body)).update(token ?? '').digest('hex').slice(0, 40)}"`;
+    const etag = `W/"${createHash('sha256')
+      .update(JSON.stringify(body))
+      .update(token ?? '')
+      .digest('hex')
+      .slice(0, 40)}"`;
     const ifNoneMatch = header('if-none-match');
     if (ifNoneMatch !== undefined && ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag.replace(/^W\//, ''))) {
       // Conditional requests answered 304 do not count against the rate limit.
       return { status: 304, headers: { etag, vary: 'Accept, Authorization, Cookie', ...rateHeaders(window) } };
     }
     window.used++;
-    return json(200, body, { etag, vary: 'Accept, Authorization, Cookie', 'cache-control': token ? 'private, max-age=60, s-maxage=60' : 'public, max-age=60, s-maxage=60', ...rateHeaders(window) });
+    return json(200, body, {
+      etag,
+      vary: 'Accept, Authorization, Cookie',
+      'cache-control': token ? 'private, max-age=60, s-maxage=60' : 'public, max-age=60, s-maxage=60',
+      ...rateHeaders(window),
+    });
   }
 }
 
@@ -316,7 +339,13 @@ function repositoryJson(repository: FakeRepository, apiRoot: string): Record<str
     name: repository.name,
     full_name: fullName,
     private: repository.private,
-    owner: { login: repository.owner, id: repository.id + 1, type: 'Organization', url: `${apiRoot}/users/${repository.owner}`, site_admin: false },
+    owner: {
+      login: repository.owner,
+      id: repository.id + 1,
+      type: 'Organization',
+      url: `${apiRoot}/users/${repository.owner}`,
+      site_admin: false,
+    },
     html_url: `https://github.com/${fullName}`,
     description: `The ${repository.name} repository`,
     fork: false,

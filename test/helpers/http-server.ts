@@ -9,10 +9,7 @@ export class TestHttpServer {
   private readonly server: Server;
   handler: Handler;
 
-  private constructor(
-    server: Server,
-    handler: Handler,
-  ) {
+  private constructor(server: Server, handler: Handler) {
     this.server = server;
     this.handler = handler;
   }

@@ -17,7 +17,11 @@ export const PG_BIN = process.env.PG_BIN ?? newestPostgres();
 
 function newestPostgres(): string {
   const root = '/usr/lib/postgresql';
-  const versions = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : [];
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => /^\d+$/.test(v))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
   return join(root, versions[0] ?? '15', 'bin');
 }
 const MARIADBD = ['/usr/sbin/mariadbd', '/usr/sbin/mysqld'].find((f) => existsSync(f)) ?? '/usr/sbin/mariadbd';
@@ -32,7 +36,8 @@ const NOBODY_GID = 65534;
 export const READER_PASSWORD = 'r3ader-Secret-pw';
 
 function whyUnavailable(): string | undefined {
-  if (!existsSync(join(PG_BIN, 'postgres')) || !existsSync(join(PG_BIN, 'initdb'))) return `PostgreSQL is not installed (${PG_BIN}/postgres; apt-get install -y postgresql, or set PG_BIN)`;
+  if (!existsSync(join(PG_BIN, 'postgres')) || !existsSync(join(PG_BIN, 'initdb')))
+    return `PostgreSQL is not installed (${PG_BIN}/postgres; apt-get install -y postgresql, or set PG_BIN)`;
   if (!existsSync(MARIADBD) || !existsSync(INSTALL_DB)) return 'MariaDB is not installed (apt-get install -y mariadb-server)';
   if (process.getuid?.() === 0 && !existsSync('/usr/sbin/runuser')) return 'runuser is missing (util-linux): postgres cannot run as root';
   return undefined;
@@ -131,7 +136,18 @@ export class PostgresServer implements SqlServer {
       writeFileSync(join(dir, 'pwfile'), 'admin-pw\n');
       if (asRoot()) chownSync(join(dir, 'pwfile'), NOBODY_UID, NOBODY_GID);
       const [command, args] = asServerUser(join(PG_BIN, 'initdb'), [
-        '-D', join(dir, 'data'), '-U', 'postgres', '--pwfile', join(dir, 'pwfile'), '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-locale', '--no-sync',
+        '-D',
+        join(dir, 'data'),
+        '-U',
+        'postgres',
+        '--pwfile',
+        join(dir, 'pwfile'),
+        '--auth-local=trust',
+        '--auth-host=scram-sha-256',
+        '-E',
+        'UTF8',
+        '--no-locale',
+        '--no-sync',
       ]);
       await run(command, args);
       let lastError: unknown;
@@ -155,7 +171,18 @@ export class PostgresServer implements SqlServer {
 
   private async startProcess(): Promise<void> {
     const options = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=40`;
-    const [command, args] = asServerUser(join(PG_BIN, 'pg_ctl'), ['-D', this.data, '-l', join(this.dir, 'postgres.log'), '-o', options, '-w', '-t', '60', 'start']);
+    const [command, args] = asServerUser(join(PG_BIN, 'pg_ctl'), [
+      '-D',
+      this.data,
+      '-l',
+      join(this.dir, 'postgres.log'),
+      '-o',
+      options,
+      '-w',
+      '-t',
+      '60',
+      'start',
+    ]);
     await run(command, args);
   }
 
@@ -243,7 +270,11 @@ export class MariadbServer implements SqlServer {
     const dir = serverDir('gp-mariadb-');
     try {
       const [command, args] = asServerUser(INSTALL_DB, [
-        '--no-defaults', `--datadir=${join(dir, 'data')}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve',
+        '--no-defaults',
+        `--datadir=${join(dir, 'data')}`,
+        '--auth-root-authentication-method=normal',
+        '--skip-test-db',
+        '--skip-name-resolve',
       ]);
       await run(command, args);
       let lastError: unknown;
@@ -267,9 +298,19 @@ export class MariadbServer implements SqlServer {
 
   private async startProcess(): Promise<void> {
     const [command, args] = asServerUser(MARIADBD, [
-      '--no-defaults', `--datadir=${join(this.dir, 'data')}`, `--socket=${this.socket}`, `--port=${this.port}`, '--bind-address=127.0.0.1',
-      `--pid-file=${join(this.dir, 'mysqld.pid')}`, `--log-error=${join(this.dir, 'error.log')}`, '--skip-name-resolve', '--skip-log-bin',
-      '--innodb-buffer-pool-size=16M', '--innodb-log-file-size=8M', '--innodb-flush-log-at-trx-commit=0', '--max-connections=40',
+      '--no-defaults',
+      `--datadir=${join(this.dir, 'data')}`,
+      `--socket=${this.socket}`,
+      `--port=${this.port}`,
+      '--bind-address=127.0.0.1',
+      `--pid-file=${join(this.dir, 'mysqld.pid')}`,
+      `--log-error=${join(this.dir, 'error.log')}`,
+      '--skip-name-resolve',
+      '--skip-log-bin',
+      '--innodb-buffer-pool-size=16M',
+      '--innodb-log-file-size=8M',
+      '--innodb-flush-log-at-trx-commit=0',
+      '--max-connections=40',
     ]);
     const child = spawn(command, args, { stdio: 'ignore' });
     this.child = child;
@@ -308,7 +349,12 @@ export class MariadbServer implements SqlServer {
   }
 
   async admin(sql: string, values: unknown[] = []): Promise<Array<Record<string, unknown>>> {
-    const connection = await mysql.createConnection({ socketPath: this.socket, user: 'root', database: sql.startsWith('CREATE DATABASE') ? undefined : 'app', timezone: 'Z' });
+    const connection = await mysql.createConnection({
+      socketPath: this.socket,
+      user: 'root',
+      database: sql.startsWith('CREATE DATABASE') ? undefined : 'app',
+      timezone: 'Z',
+    });
     try {
       const [rows] = await connection.query(sql, values);
       return Array.isArray(rows) ? (rows as Array<Record<string, unknown>>) : [];

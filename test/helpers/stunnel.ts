@@ -13,7 +13,12 @@ export const stunnelUnavailable = existsSync(STUNNEL) ? undefined : 'stunnel4 is
 /** `describe` for suites that need stunnel4: skipped with the reason when missing, failing under CI=true. */
 export function describeStunnel(name: string, body: () => void): void {
   if (!stunnelUnavailable) describe(name, body);
-  else if (process.env.CI === 'true') describe(name, () => it('needs stunnel4 under CI', () => { throw new Error(stunnelUnavailable); }));
+  else if (process.env.CI === 'true')
+    describe(name, () =>
+      it('needs stunnel4 under CI', () => {
+        throw new Error(stunnelUnavailable);
+      }),
+    );
   else describe.skipIf(true)(`${name} [skipped: ${stunnelUnavailable}]`, body);
 }
 

@@ -17,7 +17,11 @@ export interface WaitOptions {
  * after `timeoutMs` naming `what`. A condition that throws is retried too (until the deadline, then the error
  * is the cause).
  */
-export async function waitFor<T>(what: string, condition: () => T | Promise<T>, options: WaitOptions = {}): Promise<Exclude<T, false | undefined | null>> {
+export async function waitFor<T>(
+  what: string,
+  condition: () => T | Promise<T>,
+  options: WaitOptions = {},
+): Promise<Exclude<T, false | undefined | null>> {
   const timeoutMs = options.timeoutMs ?? WAIT_MS;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;

@@ -40,9 +40,12 @@ describeCarbon('bin/backfill.ts into a real carbon-cache', () => {
   it('a range of a few thousand points reads back complete', async () => {
     const config = join(work, 'plain.yaml');
     writeFileSync(config, 'series: 3\nmaxWindow: 7200\n');
-    const result = await runCommand(['bin/backfill.ts', 'history', '--from', iso(from), '--to', iso(from + DAY), '--config', config, '--concurrency', '3'], {
-      env: env('state-plain', 'plain'),
-    });
+    const result = await runCommand(
+      ['bin/backfill.ts', 'history', '--from', iso(from), '--to', iso(from + DAY), '--config', config, '--concurrency', '3'],
+      {
+        env: env('state-plain', 'plain'),
+      },
+    );
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/backfill done: 12 windows \(0 already done, 12 fetched, 0 failed\), 4320 datapoints, 12 API calls/);
     await carbon.flush();
@@ -59,7 +62,11 @@ describeCarbon('bin/backfill.ts into a real carbon-cache', () => {
     const environment = { ...process.env, ...env('state-killed', 'killed') };
 
     // First run: killed with SIGKILL once about a third of the windows are fetched.
-    const first = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: environment, stdio: ['ignore', 'ignore', 'pipe'] });
+    const first = spawn(process.execPath, ['--import', 'tsx', ...args], {
+      cwd: ROOT,
+      env: environment,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let firstErr = '';
     await new Promise<void>((resolve) => {
       first.stderr.setEncoding('utf8').on('data', (chunk: string) => {
@@ -71,7 +78,10 @@ describeCarbon('bin/backfill.ts into a real carbon-cache', () => {
       });
     });
     await new Promise((resolve) => first.on('exit', resolve));
-    const record = JSON.parse(readFileSync(join(work, 'state-killed', 'killed.backfill.json'), 'utf8')) as { done: string[]; complete: boolean };
+    const record = JSON.parse(readFileSync(join(work, 'state-killed', 'killed.backfill.json'), 'utf8')) as {
+      done: string[];
+      complete: boolean;
+    };
     const recorded = record.done.map((key) => Number(key.split('-')[0]));
     expect(record.complete).toBe(false);
     expect(recorded.length).toBeGreaterThan(0);

@@ -75,7 +75,8 @@ describeCarbon('cloudwatch fleet jobs into a real carbon-cache', () => {
     SHARD: '',
     ...extra,
   });
-  const poll = (extra: Record<string, string> = {}, args: string[] = []) => runCommand(['bin/poll.ts', 'cloudwatch', '--once', '--config', config, ...args], { env: env(extra) });
+  const poll = (extra: Record<string, string> = {}, args: string[] = []) =>
+    runCommand(['bin/poll.ts', 'cloudwatch', '--once', '--config', config, ...args], { env: env(extra) });
 
   beforeAll(async () => {
     carbon = await Carbon.start({ retentions: '60s:30d' });
@@ -91,10 +92,29 @@ describeCarbon('cloudwatch fleet jobs into a real carbon-cache', () => {
       const data: MetricDatum[] = [];
       const sqs: MetricDatum[] = [];
       for (let t = now - 40 * 60; t < now; t += 60) {
-        SERVICES.forEach((service, s) => data.push({ MetricName: 'Requests', Value: requests(t, p, s), Timestamp: new Date((t + 7) * 1000), Dimensions: [{ Name: 'Service', Value: service }] }));
-        QUEUES.forEach((queue, q) => sqs.push({ MetricName: 'NumberOfMessagesSent', Value: messages(t, p, q), Timestamp: new Date((t + 11) * 1000), Dimensions: [{ Name: 'QueueName', Value: queue }] }));
+        SERVICES.forEach((service, s) =>
+          data.push({
+            MetricName: 'Requests',
+            Value: requests(t, p, s),
+            Timestamp: new Date((t + 7) * 1000),
+            Dimensions: [{ Name: 'Service', Value: service }],
+          }),
+        );
+        QUEUES.forEach((queue, q) =>
+          sqs.push({
+            MetricName: 'NumberOfMessagesSent',
+            Value: messages(t, p, q),
+            Timestamp: new Date((t + 11) * 1000),
+            Dimensions: [{ Name: 'QueueName', Value: queue }],
+          }),
+        );
         // A queue without the tags has data too, and must not be read.
-        sqs.push({ MetricName: 'NumberOfMessagesSent', Value: 1, Timestamp: new Date(t * 1000), Dimensions: [{ Name: 'QueueName', Value: 'untagged' }] });
+        sqs.push({
+          MetricName: 'NumberOfMessagesSent',
+          Value: 1,
+          Timestamp: new Date(t * 1000),
+          Dimensions: [{ Name: 'QueueName', Value: 'untagged' }],
+        });
       }
       await fake.seed('Fleet/Web', data, { region, account });
       await fake.seed('AWS/SQS', sqs, { region, account });
@@ -121,7 +141,10 @@ describeCarbon('cloudwatch fleet jobs into a real carbon-cache', () => {
     const out = new Map<string, Point[]>();
     for (const [name, points] of await carbon.dump(from - 3600, to + 3600)) {
       if (!name.startsWith(`${prefix}.`) || name.startsWith(`${prefix}.pollers.`)) continue;
-      out.set(name.slice(prefix.length + 1), points.filter(([t]) => t >= from && t < to));
+      out.set(
+        name.slice(prefix.length + 1),
+        points.filter(([t]) => t >= from && t < to),
+      );
     }
     return out;
   }
@@ -147,10 +170,19 @@ describeCarbon('cloudwatch fleet jobs into a real carbon-cache', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]).toContain(`1 of 4 region and account pairs failed (eu-central-1 as ${ROLE_B})`);
     expect(errors[0]).toContain('The security token included in the request is invalid.');
-    expect(result.stderr.split('\n').filter((line) => line.includes(`eu-central-1 as ${ROLE_B} failed; the other regions and accounts delivered`))).toHaveLength(1);
+    expect(
+      result.stderr
+        .split('\n')
+        .filter((line) => line.includes(`eu-central-1 as ${ROLE_B} failed; the other regions and accounts delivered`)),
+    ).toHaveLength(1);
 
     // Each role assumed once for both regions; one GetResources and one GetMetricData per healthy pair.
-    expect(fake.calls('AssumeRole').map((c) => c.body.RoleArn).sort()).toEqual([ROLE_A, ROLE_B]);
+    expect(
+      fake
+        .calls('AssumeRole')
+        .map((c) => c.body.RoleArn)
+        .sort(),
+    ).toEqual([ROLE_A, ROLE_B]);
     expect(fake.getMetricDataCalls.map((c) => `${c.account}/${c.region}:${c.queries}`).sort()).toEqual([
       '222222222222/eu-central-1:8',
       '222222222222/eu-west-1:8',
@@ -181,7 +213,10 @@ describeCarbon('cloudwatch fleet jobs into a real carbon-cache', () => {
 
     fake.clearRequests();
     // One shard from the flag, the other from the environment, side by side.
-    const [first, second] = await Promise.all([poll({ GRAPHITE_PREFIX: 'sharded' }, ['--shard', '1/2']), poll({ GRAPHITE_PREFIX: 'sharded', SHARD: '2/2' })]);
+    const [first, second] = await Promise.all([
+      poll({ GRAPHITE_PREFIX: 'sharded' }, ['--shard', '1/2']),
+      poll({ GRAPHITE_PREFIX: 'sharded', SHARD: '2/2' }),
+    ]);
     expect(first.code, first.stderr).toBe(0);
     expect(second.code, second.stderr).toBe(0);
     expect(window()).toEqual({ start, end });
@@ -213,7 +248,11 @@ describeCarbon('cloudwatch fleet jobs into a real carbon-cache', () => {
     const { start, end } = window();
     await carbon.flush();
     const want = expected(start, end, [1]).get('fleet.333333333333.eu-west-1.payments.refunds.NumberOfMessagesSent')!;
-    const got = await carbon.fetchTagged('tagged.fleet.333333333333.eu-west-1.payments.refunds.NumberOfMessagesSent;env=prod;team=payments', start - 3600, end);
+    const got = await carbon.fetchTagged(
+      'tagged.fleet.333333333333.eu-west-1.payments.refunds.NumberOfMessagesSent;env=prod;team=payments',
+      start - 3600,
+      end,
+    );
     expect(got.filter(([t]) => t >= start && t < end)).toEqual(want);
     // Series named in the config have no tags to give: plain paths, as before.
     expect(await carbon.fetch('tagged.cloudwatch.333333333333.eu-west-1.Fleet_Web.s0.Requests.Sum', start - 3600, end)).not.toEqual([]);

@@ -29,15 +29,29 @@ metrics:
 `;
 
 /** What is seeded for the minute starting at `t` (epoch seconds, whole minute), and what CloudWatch must answer. */
-const requests = (t: number, service: number) => (t / 60) % 1000 + service * 10_000;
+const requests = (t: number, service: number) => ((t / 60) % 1000) + service * 10_000;
 const latencies = (t: number) => Array.from({ length: 10 }, (_, i) => ((t / 60) % 100) * 10 + i + 1);
 const hasError = (t: number) => (t / 60) % 7 === 0;
 
 function seedMinutes(from: number, to: number): MetricDatum[] {
   const data: MetricDatum[] = [];
   for (let t = from; t < to; t += 60) {
-    SERVICES.forEach((service, s) => data.push({ MetricName: 'Requests', Value: requests(t, s), Timestamp: new Date((t + 5) * 1000), Dimensions: [{ Name: 'Service', Value: service }] }));
-    latencies(t).forEach((value, i) => data.push({ MetricName: 'Latency', Value: value, Timestamp: new Date((t + i * 5) * 1000), Dimensions: [{ Name: 'Service', Value: 'api' }] }));
+    SERVICES.forEach((service, s) =>
+      data.push({
+        MetricName: 'Requests',
+        Value: requests(t, s),
+        Timestamp: new Date((t + 5) * 1000),
+        Dimensions: [{ Name: 'Service', Value: service }],
+      }),
+    );
+    latencies(t).forEach((value, i) =>
+      data.push({
+        MetricName: 'Latency',
+        Value: value,
+        Timestamp: new Date((t + i * 5) * 1000),
+        Dimensions: [{ Name: 'Service', Value: 'api' }],
+      }),
+    );
     if (hasError(t)) data.push({ MetricName: 'Errors', Value: 2, Timestamp: new Date((t + 30) * 1000) });
   }
   return data;
@@ -89,7 +103,11 @@ describeCarbon('cloudwatch into a real carbon-cache', () => {
     await carbon?.destroy();
   });
 
-  async function readBack(paths: Record<string, Array<[number, number]>>, from: number, to: number): Promise<Record<string, Array<[number, number]>>> {
+  async function readBack(
+    paths: Record<string, Array<[number, number]>>,
+    from: number,
+    to: number,
+  ): Promise<Record<string, Array<[number, number]>>> {
     await carbon.flush();
     const out: Record<string, Array<[number, number]>> = {};
     for (const path of Object.keys(paths)) out[path] = (await carbon.fetch(path, from - 60, to)).filter(([t]) => t >= from && t < to);
@@ -109,7 +127,9 @@ describeCarbon('cloudwatch into a real carbon-cache', () => {
     expect(calls).toHaveLength(1);
     expect(calls[0]!.queries).toBe(5);
     expect(calls[0]!.status).toBe(200);
-    expect(calls[0]!.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIAFAKEFAKEFAKE0000\/\d{8}\/eu-west-1\/monitoring\/aws4_request/);
+    expect(calls[0]!.headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIAFAKEFAKEFAKE0000\/\d{8}\/eu-west-1\/monitoring\/aws4_request/,
+    );
     const { startTime, endTime } = calls[0]!;
     expect(endTime! - startTime!).toBe(600);
     expect((endTime! + 120) % 300).toBe(0);
@@ -126,7 +146,9 @@ describeCarbon('cloudwatch into a real carbon-cache', () => {
     fake.clearRequests();
     const iso = (t: number) => new Date(t * 1000).toISOString();
 
-    const result = await runCommand(['bin/backfill.ts', 'cloudwatch', '--from', iso(from), '--to', iso(to), '--config', config], { env: env('state-backfill') });
+    const result = await runCommand(['bin/backfill.ts', 'cloudwatch', '--from', iso(from), '--to', iso(to), '--config', config], {
+      env: env('state-backfill'),
+    });
     expect(result.code, result.stderr).toBe(0);
 
     const calls = fake.calls('GetMetricData');
@@ -168,8 +190,17 @@ describe('cloudwatch without usable credentials stops at once (exit 78, one line
     STATE_DIR: join(work, `state-${Math.random().toString(36).slice(2)}`),
   });
   const refused = () => ({ ...emptyChain(), AWS_ACCESS_KEY_ID: 'AKIAUNKNOWNKEY000000', AWS_SECRET_ACCESS_KEY: 'not-a-secret-aws-knows' });
-  const known = () => ({ ...emptyChain(), AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey });
-  const week = () => ['--from', new Date(Date.now() - 7 * 86_400_000).toISOString(), '--to', new Date(Date.now() - 3_600_000).toISOString()];
+  const known = () => ({
+    ...emptyChain(),
+    AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
+  });
+  const week = () => [
+    '--from',
+    new Date(Date.now() - 7 * 86_400_000).toISOString(),
+    '--to',
+    new Date(Date.now() - 3_600_000).toISOString(),
+  ];
 
   beforeAll(async () => {
     fake = await CloudWatchFake.start();
@@ -201,8 +232,10 @@ describe('cloudwatch without usable credentials stops at once (exit 78, one line
     return { result, requests: fake.calls() };
   }
 
-  const NO_CREDENTIALS = /no AWS credentials: set AWS_PROFILE .*AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.*Could not load credentials from any providers/;
-  const REFUSED = /AWS refused the credentials of AWS_ACCESS_KEY_ID in eu-west-1 .*InvalidClientTokenId: The security token included in the request is invalid.*set AWS_PROFILE/;
+  const NO_CREDENTIALS =
+    /no AWS credentials: set AWS_PROFILE .*AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.*Could not load credentials from any providers/;
+  const REFUSED =
+    /AWS refused the credentials of AWS_ACCESS_KEY_ID in eu-west-1 .*InvalidClientTokenId: The security token included in the request is invalid.*set AWS_PROFILE/;
 
   it('an empty credential chain: poll --once, the live job and a week-long backfill send nothing and exit 78', async () => {
     for (const args of [

@@ -57,7 +57,8 @@ const RANGES: Array<[number, number]> = [
 
 function installCheckout(): string {
   const dir = mkdtempSync(join(tmpdir(), 'gp-opt-'));
-  for (const entry of ['bin', 'lib', 'pollers', 'node_modules', 'package.json', 'tsconfig.json']) symlinkSync(join(ROOT, entry), join(dir, entry));
+  for (const entry of ['bin', 'lib', 'pollers', 'node_modules', 'package.json', 'tsconfig.json'])
+    symlinkSync(join(ROOT, entry), join(dir, entry));
   mkdirSync(join(dir, 'config'));
   return dir;
 }
@@ -113,9 +114,11 @@ describeCarbon('crontab.example, every line run as cron runs it', () => {
       this.fake.addProperty({
         id: PROPERTY,
         timeZone: 'UTC',
-        rows: this.hours.map(
-          (hour): SeedRow => ({ dateHour: dateHour(hour), dimensions: { deviceCategory: 'desktop' }, metrics: { sessions: sessions(hour) } }),
-        ),
+        rows: this.hours.map((hour): SeedRow => ({
+          dateHour: dateHour(hour),
+          dimensions: { deviceCategory: 'desktop' },
+          metrics: { sessions: sessions(hour) },
+        })),
       });
     }
     /** The environment a run adds to cron's: the clock's start, and where this night's fake and series are. */
@@ -138,7 +141,13 @@ describeCarbon('crontab.example, every line run as cron runs it', () => {
     await oldBugNight.start();
     cloudwatch = await CloudWatchFake.start();
     const data: MetricDatum[] = [];
-    for (let t = cwFrom; t < now - 60; t += 60) data.push({ MetricName: 'Requests', Value: requests(t), Timestamp: new Date((t + 1) * 1000), Dimensions: [{ Name: 'Service', Value: 'api' }] });
+    for (let t = cwFrom; t < now - 60; t += 60)
+      data.push({
+        MetricName: 'Requests',
+        Value: requests(t),
+        Timestamp: new Date((t + 1) * 1000),
+        Dimensions: [{ Name: 'Service', Value: 'api' }],
+      });
     await cloudwatch.seed('Test/App', data);
 
     gp = installCheckout();
@@ -164,7 +173,10 @@ describeCarbon('crontab.example, every line run as cron runs it', () => {
       join(gp, 'config', 'google-analytics.yaml'),
       `propertyId: ${PROPERTY}\nreports:\n  - name: traffic\n    metrics: [sessions]\n    granularity: hour\n  - name: devices\n    metrics: [sessions]\n    dimensions: [deviceCategory]\n    granularity: day\n`,
     );
-    writeFileSync(join(gp, 'config', 'cloudwatch.yaml'), 'region: eu-west-1\nmetrics:\n  - namespace: Test/App\n    name: Requests\n    dimensions: { Service: api }\n    stats: [Sum]\n');
+    writeFileSync(
+      join(gp, 'config', 'cloudwatch.yaml'),
+      'region: eu-west-1\nmetrics:\n  - namespace: Test/App\n    name: Requests\n    dimensions: { Service: api }\n    stats: [Sum]\n',
+    );
 
     const home = mkdtempSync(join(tmpdir(), 'gp-home-'));
     env = {
@@ -216,7 +228,16 @@ describeCarbon('crontab.example, every line run as cron runs it', () => {
     const holder = spawn('flock', [lock, 'sleep', '30'], { cwd: gp, stdio: 'ignore' });
     try {
       // Wait until the holder has the lock (flock -n fails while it does).
-      for (let i = 0; i < 100 && (await run('flock', ['-n', lock, 'true'], { cwd: gp }).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 20));
+      for (
+        let i = 0;
+        i < 100 &&
+        (await run('flock', ['-n', lock, 'true'], { cwd: gp }).then(
+          () => true,
+          () => false,
+        ));
+        i++
+      )
+        await new Promise((r) => setTimeout(r, 20));
       const before = readFileSync(join(logs, 'host.log'), 'utf8');
       expect(await cron(line)).toBe(1);
       expect(readFileSync(join(logs, 'host.log'), 'utf8')).toBe(before);

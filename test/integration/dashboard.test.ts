@@ -49,7 +49,8 @@ interface Dashboard {
 const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as Dashboard;
 
 /** Grafana's interpolation for Graphite: `$base` as typed, a multi-value `$job` as `{a,b}`. */
-const interpolate = (text: string, jobs: readonly string[]) => text.replaceAll('$base', BASE).replaceAll('$job', jobs.length === 1 ? jobs[0]! : `{${jobs.join(',')}}`);
+const interpolate = (text: string, jobs: readonly string[]) =>
+  text.replaceAll('$base', BASE).replaceAll('$job', jobs.length === 1 ? jobs[0]! : `{${jobs.join(',')}}`);
 
 /** Graphite's glob syntax (`*`, `{a,b}`, `[..]`) for one path expression, as a RegExp over whole names. */
 function globToRegExp(glob: string): RegExp {
@@ -59,7 +60,11 @@ function globToRegExp(glob: string): RegExp {
     if (c === '*') out += '[^.]*';
     else if (c === '{') {
       const end = glob.indexOf('}', i);
-      out += `(?:${glob.slice(i + 1, end).split(',').map(escape).join('|')})`;
+      out += `(?:${glob
+        .slice(i + 1, end)
+        .split(',')
+        .map(escape)
+        .join('|')})`;
       i = end;
     } else if (c === '[') {
       const end = glob.indexOf(']', i);
@@ -74,7 +79,9 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** The series one target reads (its path expressions matched against the stored names), labelled as its alias would. */
 function seriesOf(target: string, jobs: readonly string[], names: readonly string[]): Array<{ name: string; label: string }> {
   const expression = interpolate(target, jobs);
-  const paths = [...expression.matchAll(new RegExp(`${escape(BASE)}\\.(?:\\{[^}]*\\}|[^,()\\s{}]+)(?:\\.[A-Za-z0-9_*-]+)*`, 'g'))].map((m) => m[0]);
+  const paths = [...expression.matchAll(new RegExp(`${escape(BASE)}\\.(?:\\{[^}]*\\}|[^,()\\s{}]+)(?:\\.[A-Za-z0-9_*-]+)*`, 'g'))].map(
+    (m) => m[0],
+  );
   expect(paths.length, `${target}: no path expression`).toBeGreaterThan(0);
   const alias = /aliasByNodes?\(.*?,\s*(-?\d+(?:\s*,\s*-?\d+)*)\)\s*$/.exec(expression);
   const nodes = alias ? alias[1]!.split(',').map((n) => Number(n.trim())) : [];
@@ -94,12 +101,13 @@ function applyFunctions(target: string, points: Point[]): Point[] {
   if (!summarize) return points;
   const bucket = Number(summarize[1]) * 60;
   const out = new Map<number, number>();
-  for (const [t, v] of points) out.set(Math.floor(t / bucket) * bucket, (out.get(Math.floor(t / bucket) * bucket) ?? 0) + (summarize[2] === 'count' ? 1 : v));
+  for (const [t, v] of points)
+    out.set(Math.floor(t / bucket) * bucket, (out.get(Math.floor(t / bucket) * bucket) ?? 0) + (summarize[2] === 'count' ? 1 : v));
   return [...out].sort((a, b) => a[0] - b[0]);
 }
 
 describe('config/grafana/pollers-dashboard.json', () => {
-  it('is a Graphite dashboard with a datasource variable, a $job variable over the self-metrics, and the issue\'s panels', () => {
+  it("is a Graphite dashboard with a datasource variable, a $job variable over the self-metrics, and the issue's panels", () => {
     expect(dashboard.uid).toBe('graphite-pollers');
     const variables = new Map(dashboard.templating.list.map((v) => [v.name, v]));
     expect(variables.get('datasource')).toMatchObject({ type: 'datasource', query: 'graphite' });
@@ -127,77 +135,95 @@ describeCarbon('the dashboard over real self-metrics', () => {
   let mode: 'ok' | 'failing' | 'slow' = 'ok';
   let hits = 0;
 
-  beforeAll(async () => {
-    carbon = await Carbon.start();
-    api = await TestHttpServer.start(async (_, response) => {
-      hits++;
-      if (mode === 'slow') await sleep(1400 + (hits % 5) * 100);
-      else await sleep(20 + ((hits * 37) % 90));
-      if (mode === 'failing') {
-        response.writeHead(500, { 'content-type': 'text/plain' });
-        response.end('upstream down');
-        return;
-      }
-      response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ orders: { open: 40 + (hits % 13), paid: hits }, queue: { depth: (hits * 7) % 30 } }));
-    });
-    work = mkdtempSync(join(tmpdir(), 'gp-dashboard-'));
-    writeFileSync(join(work, 'shop-status.yaml'), `url: ${api.url}/status\nprefix: shop\ninterval: 1\ntimeout: 2.5\nrunTimeout: 3\n`);
-    writeFileSync(join(work, 'host.yaml'), 'interval: 1\n');
-    const spawnJob = (args: string[], env: NodeJS.ProcessEnv) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'bin/poll.ts', ...args], {
-        cwd: ROOT,
-        env: { ...process.env, GRAPHITE_URL: carbon.url, GRAPHITE_PREFIX: PREFIX, STATE_DIR: join(work, 'state'), LOG_FORMAT: 'json', ...env },
-        stdio: ['ignore', 'ignore', 'pipe'],
+  beforeAll(
+    async () => {
+      carbon = await Carbon.start();
+      api = await TestHttpServer.start(async (_, response) => {
+        hits++;
+        if (mode === 'slow') await sleep(1400 + (hits % 5) * 100);
+        else await sleep(20 + ((hits * 37) % 90));
+        if (mode === 'failing') {
+          response.writeHead(500, { 'content-type': 'text/plain' });
+          response.end('upstream down');
+          return;
+        }
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ orders: { open: 40 + (hits % 13), paid: hits }, queue: { depth: (hits * 7) % 30 } }));
       });
-      output.set(args[0]!, '');
-      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => output.set(args[0]!, output.get(args[0]!)! + chunk));
-      jobs.push(child);
-    };
-    started = Math.floor(Date.now() / 1000);
-    spawnJob(['http-json', '--config', join(work, 'shop-status.yaml')], {});
-    // A small queue for this job, so the outage below overflows it and the drops panel has something to show.
-    spawnJob(['host', '--config', join(work, 'host.yaml')], { GRAPHITE_QUEUE_LIMIT: UPDATE ? '300' : '40' });
+      work = mkdtempSync(join(tmpdir(), 'gp-dashboard-'));
+      writeFileSync(join(work, 'shop-status.yaml'), `url: ${api.url}/status\nprefix: shop\ninterval: 1\ntimeout: 2.5\nrunTimeout: 3\n`);
+      writeFileSync(join(work, 'host.yaml'), 'interval: 1\n');
+      const spawnJob = (args: string[], env: NodeJS.ProcessEnv) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'bin/poll.ts', ...args], {
+          cwd: ROOT,
+          env: {
+            ...process.env,
+            GRAPHITE_URL: carbon.url,
+            GRAPHITE_PREFIX: PREFIX,
+            STATE_DIR: join(work, 'state'),
+            LOG_FORMAT: 'json',
+            ...env,
+          },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        output.set(args[0]!, '');
+        child.stderr!.setEncoding('utf8').on('data', (chunk: string) => output.set(args[0]!, output.get(args[0]!)! + chunk));
+        jobs.push(child);
+      };
+      started = Math.floor(Date.now() / 1000);
+      spawnJob(['http-json', '--config', join(work, 'shop-status.yaml')], {});
+      // A small queue for this job, so the outage below overflows it and the drops panel has something to show.
+      spawnJob(['host', '--config', join(work, 'host.yaml')], { GRAPHITE_QUEUE_LIMIT: UPDATE ? '300' : '40' });
 
-    await carbon.wait(`${BASE}.shop-status.duration_ms`, 2);
-    await carbon.wait(`${BASE}.host.duration_ms`, 2);
-    const phase = async (seconds: number, what?: () => Promise<void> | void) => {
-      await what?.();
-      await sleep(seconds * 1000);
-    };
-    if (UPDATE) {
-      await phase(40);
-      await phase(25, () => carbon.stop());
-      await phase(25, () => carbon.restart());
-      await phase(12, () => void (mode = 'failing'));
-      await phase(18, () => void (mode = 'ok'));
-      await phase(8, () => void (mode = 'slow'));
-      await phase(22, () => void (mode = 'ok'));
-    } else {
-      // Conditions, not durations (a busy host skips ticks): the outage lasts until the host job's small queue
-      // overflowed, and the jobs run on until carbon holds what the outage test below looks for.
-      await phase(1);
-      await carbon.stop();
-      await waitFor('the host job dropping from its full queue', () => output.get('host')!.includes('graphite queue full, dropping the oldest lines'), {
-        detail: () => output.get('host')!,
-      });
-      await carbon.restart();
-      await waitFor(
-        'the outage in the self-metrics',
-        async () => {
-          await carbon.flush();
-          const dump = await carbon.dump(started - 60, Math.floor(Date.now() / 1000) + 60);
-          const total = (name: string) => (dump.get(`${BASE}.${name}`) ?? []).reduce((sum, [, v]) => sum + v, 0);
-          return total('shop-status.writer.queued') > 0 && total('shop-status.writer.reconnects') + total('host.writer.reconnects') >= 1 && total('host.writer.dropped') > 0;
-        },
-        { intervalMs: 1000 },
-      ).catch(() => undefined); // the test below says which is missing
-    }
-    for (const job of jobs) job.kill('SIGTERM');
-    await Promise.all(jobs.map((job) => new Promise((r) => (job.exitCode !== null ? r(null) : job.once('exit', r)))));
-    ended = Math.floor(Date.now() / 1000);
-    await carbon.flush();
-  }, UPDATE ? 300_000 : 180_000);
+      await carbon.wait(`${BASE}.shop-status.duration_ms`, 2);
+      await carbon.wait(`${BASE}.host.duration_ms`, 2);
+      const phase = async (seconds: number, what?: () => Promise<void> | void) => {
+        await what?.();
+        await sleep(seconds * 1000);
+      };
+      if (UPDATE) {
+        await phase(40);
+        await phase(25, () => carbon.stop());
+        await phase(25, () => carbon.restart());
+        await phase(12, () => void (mode = 'failing'));
+        await phase(18, () => void (mode = 'ok'));
+        await phase(8, () => void (mode = 'slow'));
+        await phase(22, () => void (mode = 'ok'));
+      } else {
+        // Conditions, not durations (a busy host skips ticks): the outage lasts until the host job's small queue
+        // overflowed, and the jobs run on until carbon holds what the outage test below looks for.
+        await phase(1);
+        await carbon.stop();
+        await waitFor(
+          'the host job dropping from its full queue',
+          () => output.get('host')!.includes('graphite queue full, dropping the oldest lines'),
+          {
+            detail: () => output.get('host')!,
+          },
+        );
+        await carbon.restart();
+        await waitFor(
+          'the outage in the self-metrics',
+          async () => {
+            await carbon.flush();
+            const dump = await carbon.dump(started - 60, Math.floor(Date.now() / 1000) + 60);
+            const total = (name: string) => (dump.get(`${BASE}.${name}`) ?? []).reduce((sum, [, v]) => sum + v, 0);
+            return (
+              total('shop-status.writer.queued') > 0 &&
+              total('shop-status.writer.reconnects') + total('host.writer.reconnects') >= 1 &&
+              total('host.writer.dropped') > 0
+            );
+          },
+          { intervalMs: 1000 },
+        ).catch(() => undefined); // the test below says which is missing
+      }
+      for (const job of jobs) job.kill('SIGTERM');
+      await Promise.all(jobs.map((job) => new Promise((r) => (job.exitCode !== null ? r(null) : job.once('exit', r)))));
+      ended = Math.floor(Date.now() / 1000);
+      await carbon.flush();
+    },
+    UPDATE ? 300_000 : 180_000,
+  );
 
   afterAll(async () => {
     for (const job of jobs) if (job.exitCode === null) job.kill('SIGKILL');
@@ -232,28 +258,34 @@ describeCarbon('the dashboard over real self-metrics', () => {
   });
 
   const cannotRender = existsSync(RSVG) ? undefined : 'rsvg-convert is not installed (apt-get install -y librsvg2-bin)';
-  it.skipIf(!!cannotRender && process.env.CI !== 'true')(`draws the panels into a PNG${cannotRender ? ` [skipped: ${cannotRender}]` : ''}`, async () => {
-    if (cannotRender) expect.fail(cannotRender);
-    const dump = await carbon.dump(started - 60, ended + 60);
-    const names = [...dump.keys()];
-    const panels = dashboard.panels.map((panel) => ({
-      title: panel.title,
-      unit: panel.fieldConfig.defaults.unit ?? '',
-      bars: panel.fieldConfig.defaults.custom?.drawStyle === 'bars',
-      series: panel.targets.flatMap(({ target }) =>
-        seriesOf(target, ['host', 'shop-status'], names).map(({ name, label }) => ({ label, points: applyFunctions(target, dump.get(name) ?? []) })),
-      ),
-    }));
-    const svg = renderDashboard(panels, started - 1, ended + 1);
-    const svgFile = join(work, 'self-metrics.svg');
-    const pngFile = join(work, 'self-metrics.png');
-    writeFileSync(svgFile, svg);
-    await run(RSVG, ['--format', 'png', '--output', pngFile, svgFile]);
-    const png = readFileSync(pngFile);
-    expect(png.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
-    expect(png.readUInt32BE(16)).toBe(WIDTH);
-    if (UPDATE) copyFileSync(pngFile, PICTURE);
-  });
+  it.skipIf(!!cannotRender && process.env.CI !== 'true')(
+    `draws the panels into a PNG${cannotRender ? ` [skipped: ${cannotRender}]` : ''}`,
+    async () => {
+      if (cannotRender) expect.fail(cannotRender);
+      const dump = await carbon.dump(started - 60, ended + 60);
+      const names = [...dump.keys()];
+      const panels = dashboard.panels.map((panel) => ({
+        title: panel.title,
+        unit: panel.fieldConfig.defaults.unit ?? '',
+        bars: panel.fieldConfig.defaults.custom?.drawStyle === 'bars',
+        series: panel.targets.flatMap(({ target }) =>
+          seriesOf(target, ['host', 'shop-status'], names).map(({ name, label }) => ({
+            label,
+            points: applyFunctions(target, dump.get(name) ?? []),
+          })),
+        ),
+      }));
+      const svg = renderDashboard(panels, started - 1, ended + 1);
+      const svgFile = join(work, 'self-metrics.svg');
+      const pngFile = join(work, 'self-metrics.png');
+      writeFileSync(svgFile, svg);
+      await run(RSVG, ['--format', 'png', '--output', pngFile, svgFile]);
+      const png = readFileSync(pngFile);
+      expect(png.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
+      expect(png.readUInt32BE(16)).toBe(WIDTH);
+      if (UPDATE) copyFileSync(pngFile, PICTURE);
+    },
+  );
 });
 
 // ---- A small SVG drawing of the panels, in Grafana's dark colours.
@@ -290,7 +322,8 @@ function renderDashboard(panels: DrawnPanel[], from: number, until: number): str
   const rows = Math.ceil(panels.length / COLUMNS);
   const height = 44 + rows * (PANEL_HEIGHT + GAP);
   const labels = [...new Set(panels.flatMap((p) => p.series.map((s) => s.label.split('.')[0]!)))].sort();
-  const colorOf = (label: string) => COLORS[(labels.indexOf(label.split('.')[0]!) * 2 + (label.includes('.') && label.endsWith('reconnects') ? 1 : 0)) % COLORS.length]!;
+  const colorOf = (label: string) =>
+    COLORS[(labels.indexOf(label.split('.')[0]!) * 2 + (label.includes('.') && label.endsWith('reconnects') ? 1 : 0)) % COLORS.length]!;
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" font-family="DejaVu Sans, Arial, sans-serif">`,
     `<rect width="100%" height="100%" fill="#111217"/>`,
@@ -309,7 +342,9 @@ function renderDashboard(panels: DrawnPanel[], from: number, until: number): str
     out.push(`<clipPath id="plot${i}"><rect x="${plot.x}" y="${plot.y - 2}" width="${plot.w}" height="${plot.h + 4}"/></clipPath>`);
     for (const f of [0, 0.5, 1]) {
       out.push(`<line x1="${plot.x}" x2="${plot.x + plot.w}" y1="${py(top * f)}" y2="${py(top * f)}" stroke="#2c3235"/>`);
-      out.push(`<text x="${plot.x - 6}" y="${py(top * f) + 4}" fill="#8e8e8e" font-size="10" text-anchor="end">${xml(formatValue(top * f, panel.unit))}</text>`);
+      out.push(
+        `<text x="${plot.x - 6}" y="${py(top * f) + 4}" fill="#8e8e8e" font-size="10" text-anchor="end">${xml(formatValue(top * f, panel.unit))}</text>`,
+      );
     }
     for (const f of [0, 0.25, 0.5, 0.75, 1]) {
       const t = from + (until - from) * f;
@@ -319,15 +354,22 @@ function renderDashboard(panels: DrawnPanel[], from: number, until: number): str
       const color = colorOf(series.label);
       if (panel.bars) {
         for (const [t, v] of series.points) {
-          if (v > 0) out.push(`<line clip-path="url(#plot${i})" x1="${px(t) + s}" x2="${px(t) + s}" y1="${py(0)}" y2="${py(v)}" stroke="${color}" stroke-width="2"/>`);
+          if (v > 0)
+            out.push(
+              `<line clip-path="url(#plot${i})" x1="${px(t) + s}" x2="${px(t) + s}" y1="${py(0)}" y2="${py(v)}" stroke="${color}" stroke-width="2"/>`,
+            );
         }
       } else {
         // A gap in the data (no point for more than two steps) is a gap in the line, as in Grafana.
         const step = Math.max(1, Math.min(...series.points.slice(1).map(([t], k) => t - series.points[k]![0])));
         let run: string[] = [];
         const flush = () => {
-          if (run.length > 1) out.push(`<polyline clip-path="url(#plot${i})" fill="none" stroke="${color}" stroke-width="1.5" points="${run.join(' ')}"/>`);
-          else if (run.length === 1) out.push(`<circle clip-path="url(#plot${i})" cx="${run[0]!.split(',')[0]}" cy="${run[0]!.split(',')[1]}" r="1.5" fill="${color}"/>`);
+          if (run.length > 1)
+            out.push(`<polyline clip-path="url(#plot${i})" fill="none" stroke="${color}" stroke-width="1.5" points="${run.join(' ')}"/>`);
+          else if (run.length === 1)
+            out.push(
+              `<circle clip-path="url(#plot${i})" cx="${run[0]!.split(',')[0]}" cy="${run[0]!.split(',')[1]}" r="1.5" fill="${color}"/>`,
+            );
           run = [];
         };
         series.points.forEach(([t, v], k) => {
@@ -339,7 +381,9 @@ function renderDashboard(panels: DrawnPanel[], from: number, until: number): str
       const max = Math.max(0, ...series.points.map(([, v]) => v));
       const ly = plot.y + 6 + s * 16;
       out.push(`<rect x="${plot.x + plot.w + 14}" y="${ly - 8}" width="10" height="3" fill="${color}"/>`);
-      out.push(`<text x="${plot.x + plot.w + 30}" y="${ly - 3}" fill="#d8d9da" font-size="10">${xml(series.label)} (max ${xml(formatValue(max, panel.unit))})</text>`);
+      out.push(
+        `<text x="${plot.x + plot.w + 30}" y="${ly - 3}" fill="#d8d9da" font-size="10">${xml(series.label)} (max ${xml(formatValue(max, panel.unit))})</text>`,
+      );
     });
   });
   out.push('</svg>');

@@ -30,10 +30,22 @@ describeCarbon('bin/poll.ts github into a real carbon-cache', () => {
     await carbon?.destroy();
   });
 
-  const env = (prefix: string) => ({ GRAPHITE_URL: carbon.url, STATE_DIR: join(work, `state-${prefix}`), GRAPHITE_PREFIX: prefix, GITHUB_TOKEN: TOKEN });
+  const env = (prefix: string) => ({
+    GRAPHITE_URL: carbon.url,
+    STATE_DIR: join(work, `state-${prefix}`),
+    GRAPHITE_PREFIX: prefix,
+    GITHUB_TOKEN: TOKEN,
+  });
 
   it('--once: the counts, the daily views and the rate limit land in whisper', async () => {
-    fake.addRepository('nodejs/node', { stargazers_count: 110_000, forks_count: 30_000, open_issues_count: 2_100, subscribers_count: 2_900, size: 950_000, pushers: [TOKEN] });
+    fake.addRepository('nodejs/node', {
+      stargazers_count: 110_000,
+      forks_count: 30_000,
+      open_issues_count: 2_100,
+      subscribers_count: 2_900,
+      size: 950_000,
+      pushers: [TOKEN],
+    });
     fake.addRepository('vercel/next.js', {
       stargazers_count: 130_000,
       forks_count: 28_000,
@@ -45,7 +57,10 @@ describeCarbon('bin/poll.ts github into a real carbon-cache', () => {
       ],
     });
     const config = join(work, 'repos.yaml');
-    writeFileSync(config, `repositories: [nodejs/node, vercel/next.js]\ntoken: \${GITHUB_TOKEN}\napiRoot: ${fake.apiRoot}\ntraffic: true\n`);
+    writeFileSync(
+      config,
+      `repositories: [nodejs/node, vercel/next.js]\ntoken: \${GITHUB_TOKEN}\napiRoot: ${fake.apiRoot}\ntraffic: true\n`,
+    );
     const before = Math.floor(Date.now() / 1000);
     const result = await runCommand(['bin/poll.ts', 'github', '--once', '--config', config], { env: env('once') });
     expect(result.code, result.stderr).toBe(0);
@@ -119,12 +134,16 @@ describeCarbon('bin/poll.ts github into a real carbon-cache', () => {
     writeFileSync(config, `repositories: [nodejs/node]\napiRoot: ${fake.apiRoot}\n`);
     const requestsBefore = fake.requests.length;
     const before = Math.floor(Date.now() / 1000);
-    const result = await runCommand(['bin/poll.ts', 'github', '--once', '--config', config], { env: { ...env('limited'), GITHUB_TOKEN: '' } });
+    const result = await runCommand(['bin/poll.ts', 'github', '--once', '--config', config], {
+      env: { ...env('limited'), GITHUB_TOKEN: '' },
+    });
     expect(result.code).toBe(1);
     expect(fake.requests.length - requestsBefore).toBe(1);
     const errors = result.stderr.split('\n').filter((line) => /ERROR/.test(line));
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toContain(`GitHub's rate limit is used up: 0 of 60 core requests left (unauthenticated: a token gets 5000 an hour); it resets at ${iso(reset)}`);
+    expect(errors[0]).toContain(
+      `GitHub's rate limit is used up: 0 of 60 core requests left (unauthenticated: a token gets 5000 an hour); it resets at ${iso(reset)}`,
+    );
     await carbon.flush();
     expect((await carbon.fetch('limited.pollers.anonymous.rate_limit.remaining', before - 600)).map(([, v]) => v)).toEqual([0]);
     expect((await carbon.fetch('limited.pollers.anonymous.errors', before - 600)).map(([, v]) => v)).toEqual([1]);
@@ -146,8 +165,18 @@ describe('bin/poll.ts github with a token GitHub refuses', () => {
 
   // A long-running job (no --once), ticking every second: it must stop at the first refusal, not retry each tick.
   it.each([
-    ['a wrong token', 'ghp_wrong_token', 'traffic: false', 'token: nodejs/node: GET /repos/nodejs/node answered 401: Bad credentials; the token is wrong or expired: set a valid one in GITHUB_TOKEN'],
-    ['a token without push access', TOKEN, 'traffic: true', 'traffic: nodejs/node: GET /repos/nodejs/node/traffic/views?per=day answered 403: Must have push access to repository; traffic needs a token with push access to every repository'],
+    [
+      'a wrong token',
+      'ghp_wrong_token',
+      'traffic: false',
+      'token: nodejs/node: GET /repos/nodejs/node answered 401: Bad credentials; the token is wrong or expired: set a valid one in GITHUB_TOKEN',
+    ],
+    [
+      'a token without push access',
+      TOKEN,
+      'traffic: true',
+      'traffic: nodejs/node: GET /repos/nodejs/node/traffic/views?per=day answered 403: Must have push access to repository; traffic needs a token with push access to every repository',
+    ],
   ])('%s: exit 78 at the first answer, one line naming the field and GITHUB_TOKEN, no retries', async (_, token, traffic, expected) => {
     const config = join(work, `job-${traffic.replace(/\W/g, '')}.yaml`);
     const yaml = `repositories: [nodejs/node, acme/site]\ntoken: \${GITHUB_TOKEN}\napiRoot: ${fake.apiRoot}\n${traffic}\ninterval: 1\n`;
@@ -184,7 +213,9 @@ describe('bin/backfill.ts github', () => {
     const result = await runCommand(['bin/backfill.ts', 'github', '--from', '-7d', '--config', 'config/github.example.yaml']);
     expect(result.code).toBe(78);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toContain('command line: the github poller has no history (its source only tells the present), so it cannot be backfilled');
+    expect(result.stderr).toContain(
+      'command line: the github poller has no history (its source only tells the present), so it cannot be backfilled',
+    );
   });
 });
 

@@ -15,9 +15,14 @@ const utc = (iso: string) => Date.parse(iso) / 1000;
 
 /** The property-local `dateHour` of an instant, straight from Intl (not from the poller's code). */
 function localDateHour(epochSeconds: number): string {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone: ZONE, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit' }).formatToParts(
-    new Date(epochSeconds * 1000),
-  );
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone: ZONE,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+  }).formatToParts(new Date(epochSeconds * 1000));
   const get = (type: string) => parts.find((p) => p.type === type)!.value;
   return `${get('year')}${get('month')}${get('day')}${get('hour')}`;
 }
@@ -37,14 +42,27 @@ describeCarbon('google-analytics into a real carbon-cache', () => {
   const liveHours = Array.from({ length: 36 }, (_, i) => currentHour - (36 - i) * 3600).filter(
     (hour, i, all) => all.findIndex((h) => localDateHour(h) === localDateHour(hour)) === i,
   );
-  liveHours.forEach((hour, i) => rows.push({ dateHour: localDateHour(hour), dimensions: { deviceCategory: 'desktop', pageTitle: 'Home. Page\nTwo' }, metrics: { sessions: 100 + i } }));
+  liveHours.forEach((hour, i) =>
+    rows.push({
+      dateHour: localDateHour(hour),
+      dimensions: { deviceCategory: 'desktop', pageTitle: 'Home. Page\nTwo' },
+      metrics: { sessions: 100 + i },
+    }),
+  );
   const minute = Math.floor(now / 60) * 60;
-  [1, 2, 3].forEach((ago) => realtime.push({ minute: minute - ago * 60, dimensions: { country: 'Côte d’Ivoire' }, metrics: { activeUsers: 10 * ago } }));
+  [1, 2, 3].forEach((ago) =>
+    realtime.push({ minute: minute - ago * 60, dimensions: { country: 'Côte d’Ivoire' }, metrics: { activeUsers: 10 * ago } }),
+  );
 
   // History: 1 and 2 November 2026, the day New York leaves daylight saving time (25 hours, one dateHour 01).
   // One day either side, which a backfill of exactly those two days must not write.
   for (const day of ['20261031', '20261101', '20261102', '20261103']) {
-    for (let h = 0; h < 24; h++) rows.push({ dateHour: `${day}${String(h).padStart(2, '0')}`, dimensions: { deviceCategory: h % 2 ? 'mobile' : 'desktop', pageTitle: 'Archive' }, metrics: { sessions: Number(day.slice(6)) * 100 + h } });
+    for (let h = 0; h < 24; h++)
+      rows.push({
+        dateHour: `${day}${String(h).padStart(2, '0')}`,
+        dimensions: { deviceCategory: h % 2 ? 'mobile' : 'desktop', pageTitle: 'Archive' },
+        metrics: { sessions: Number(day.slice(6)) * 100 + h },
+      });
   }
 
   beforeAll(async () => {
@@ -95,7 +113,9 @@ describeCarbon('google-analytics into a real carbon-cache', () => {
   };
 
   it('--once delivers realtime minutes and the reports of the last 48 hours', async () => {
-    const result = await runCommand(['bin/poll.ts', 'google-analytics', '--once', '--config', config('ga-live')], { env: env('state-live') });
+    const result = await runCommand(['bin/poll.ts', 'google-analytics', '--once', '--config', config('ga-live')], {
+      env: env('state-live'),
+    });
     expect(result.code, result.stderr).toBe(0);
     await carbon.flush();
 
@@ -134,9 +154,12 @@ describeCarbon('google-analytics into a real carbon-cache', () => {
 
   it('backfill --from 2026-11-01 --to 2026-11-03 writes those two property-local days, across the DST change', async () => {
     const before = fake.calls().length;
-    const result = await runCommand(['bin/backfill.ts', 'google-analytics', '--from', '2026-11-01', '--to', '2026-11-03', '--config', config('ga-history')], {
-      env: env('state-history'),
-    });
+    const result = await runCommand(
+      ['bin/backfill.ts', 'google-analytics', '--from', '2026-11-01', '--to', '2026-11-03', '--config', config('ga-history')],
+      {
+        env: env('state-history'),
+      },
+    );
     expect(result.code, result.stderr).toBe(0);
     await carbon.flush();
     const from = utc('2026-10-30T00:00:00Z');
@@ -144,11 +167,13 @@ describeCarbon('google-analytics into a real carbon-cache', () => {
 
     // 1 Nov: 00 at 04:00Z (EDT), 01 at 05:00Z (its first occurrence), 02 at 07:00Z (EST) … ; 2 Nov: 00 at 05:00Z.
     const expected: Array<[number, number]> = [];
-    for (let h = 0; h < 24; h++) expected.push([h < 2 ? utc('2026-11-01T04:00:00Z') + h * 3600 : utc('2026-11-01T05:00:00Z') + h * 3600, 100 + h]);
+    for (let h = 0; h < 24; h++)
+      expected.push([h < 2 ? utc('2026-11-01T04:00:00Z') + h * 3600 : utc('2026-11-01T05:00:00Z') + h * 3600, 100 + h]);
     for (let h = 0; h < 24; h++) expected.push([utc('2026-11-02T05:00:00Z') + h * 3600, 200 + h]);
     expect(await carbon.fetch(`ga4.${PROPERTY}.traffic.sessions`, from, until)).toEqual(expected);
 
-    const sum = (day: number, parity: number) => Array.from({ length: 12 }, (_, k) => day * 100 + 2 * k + parity).reduce((a, b) => a + b, 0);
+    const sum = (day: number, parity: number) =>
+      Array.from({ length: 12 }, (_, k) => day * 100 + 2 * k + parity).reduce((a, b) => a + b, 0);
     expect(await carbon.fetch(`ga4.${PROPERTY}.devices.desktop.sessions`, from, until)).toEqual([
       [utc('2026-11-01T04:00:00Z'), sum(1, 0)],
       [utc('2026-11-02T05:00:00Z'), sum(2, 0)],

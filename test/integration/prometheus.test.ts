@@ -168,7 +168,11 @@ describePrometheus('prometheus poller against a real Prometheus', () => {
         first.stderr.setEncoding('utf8').on('data', (chunk: string) => (firstErr += chunk));
         const exited = new Promise((resolve) => first.once('exit', resolve));
         try {
-          await waitUntil(() => proxy.state.held > 0 && done() === 2, 60_000, () => `a held request and 2 recorded windows: ${firstErr}`);
+          await waitUntil(
+            () => proxy.state.held > 0 && done() === 2,
+            60_000,
+            () => `a held request and 2 recorded windows: ${firstErr}`,
+          );
         } finally {
           first.kill('SIGKILL');
           await exited;
@@ -194,7 +198,7 @@ describePrometheus('prometheus poller against a real Prometheus', () => {
       }
     }, 150_000);
 
-    it('bad PromQL in one of three queries: that query fails with the server\'s message, the other two deliver', async () => {
+    it("bad PromQL in one of three queries: that query fails with the server's message, the other two deliver", async () => {
       const file = config(
         'bad',
         `url: ${prometheus.url}\ninterval: ${STEP}\nretention: 30d\nqueries:\n` +
@@ -251,7 +255,10 @@ describePrometheus('prometheus poller against a real Prometheus', () => {
       const expected = new Map<string, Point[]>();
       const add = (results: RangeResult[], nodes: (labels: Record<string, string>) => string[]) => {
         for (const series of results) {
-          expected.set(formatPath(['live', 'prometheus', ...nodes(series.metric)]), series.values.map(([t, v]) => [t, Number(v)]));
+          expected.set(
+            formatPath(['live', 'prometheus', ...nodes(series.metric)]),
+            series.values.map(([t, v]) => [t, Number(v)]),
+          );
         }
       };
       add(await prometheus.queryRange('gp_exporter_scrapes_total', from, secondEnd - step, step), () => ['scrapes']);

@@ -49,23 +49,43 @@ describeCarbon('carbon-c-relay in front of two carbon-caches', () => {
 
     // Two replicas of the same job (as on two poller hosts), and a live job, all at once.
     const backfill = (replica: string) =>
-      runCommand(['bin/backfill.ts', 'history', '--from', iso(from), '--to', iso(to), '--config', config, '--concurrency', '3'], { env: env(replica) });
+      runCommand(['bin/backfill.ts', 'history', '--from', iso(from), '--to', iso(to), '--config', config, '--concurrency', '3'], {
+        env: env(replica),
+      });
     const results = await Promise.all([backfill('a'), backfill('b'), runCommand(['bin/poll.ts', 'host', '--once'], { env: env('host') })]);
     for (const result of results) expect(result.code, result.stderr).toBe(0);
 
     // Expected: every history point, and the live job's datapoints and self-metrics (names from what it reported).
     const expected = new Map<string, Point[]>();
     for (let s = 0; s < SERIES; s++) {
-      expected.set(`scale.history.s${s}`, Array.from({ length: (to - from) / 60 }, (_, i): Point => [from + i * 60, historyValue(from + i * 60, s)]));
+      expected.set(
+        `scale.history.s${s}`,
+        Array.from({ length: (to - from) / 60 }, (_, i): Point => [from + i * 60, historyValue(from + i * 60, s)]),
+      );
     }
-    const live = ['load.1m', 'load.5m', 'load.15m', 'cpus', 'memory.total_bytes', 'memory.available_bytes', 'memory.used_bytes', 'memory.used_percent', 'uptime_seconds'];
+    const live = [
+      'load.1m',
+      'load.5m',
+      'load.15m',
+      'cpus',
+      'memory.total_bytes',
+      'memory.available_bytes',
+      'memory.used_bytes',
+      'memory.used_percent',
+      'uptime_seconds',
+    ];
     const host = hostname().split('.')[0];
     const liveNames = [...live.map((m) => `scale.host.${host}.${m}`), 'scale.pollers.host.datapoints', 'scale.pollers.host.duration_ms'];
     const expectedCount = [...expected.values()].reduce((n, points) => n + points.length, 0) + liveNames.length;
 
     // The relay forwards asynchronously: read both caches until every point has arrived (or time runs out).
     let dumps: Array<Map<string, Point[]>> = [];
-    const count = () => dumps.reduce((n, dump) => n + [...dump.entries()].filter(([name]) => expected.has(name) || liveNames.includes(name)).reduce((m, [, p]) => m + p.length, 0), 0);
+    const count = () =>
+      dumps.reduce(
+        (n, dump) =>
+          n + [...dump.entries()].filter(([name]) => expected.has(name) || liveNames.includes(name)).reduce((m, [, p]) => m + p.length, 0),
+        0,
+      );
     await waitFor(
       'every point in the caches',
       async () => {
@@ -88,7 +108,9 @@ describeCarbon('carbon-c-relay in front of two carbon-caches', () => {
       expect(holders[0]!.get(name), name).toHaveLength(1);
     }
     // Nothing else arrived (no renamed copy of a series), and the hashing used both caches.
-    for (const dump of dumps) for (const name of dump.keys()) expect(expected.has(name) || name.startsWith('scale.host.') || name.startsWith('scale.pollers.host.'), name).toBe(true);
+    for (const dump of dumps)
+      for (const name of dump.keys())
+        expect(expected.has(name) || name.startsWith('scale.host.') || name.startsWith('scale.pollers.host.'), name).toBe(true);
     const perCache = dumps.map((dump) => [...expected.keys()].filter((name) => dump.has(name)).length);
     expect(perCache[0]! + perCache[1]!).toBe(SERIES);
     expect(Math.min(...perCache)).toBeGreaterThanOrEqual(SERIES / 5);

@@ -35,7 +35,8 @@ function expectedSeries(hours: number, plan: 'pro' | 'free.tier x'): Array<[numb
 /** Every (created_at, plan) row of the month, for servers seeded from the client. */
 function monthRows(hours: number): Array<[Date, string]> {
   const rows: Array<[Date, string]> = [];
-  for (let h = 0; h < hours; h++) for (let r = 0; r < signupsIn(h); r++) rows.push([new Date((MONTH_FROM + h * HOUR + r * 60) * 1000), planOf(h)]);
+  for (let h = 0; h < hours; h++)
+    for (let r = 0; r < signupsIn(h); r++) rows.push([new Date((MONTH_FROM + h * HOUR + r * 60) * 1000), planOf(h)]);
   return rows;
 }
 
@@ -67,13 +68,19 @@ describeCarbon('the sql poller with real servers', () => {
         "INSERT INTO jobs VALUES ('mail', 12.50, 9007199254740993, E'1\\nevil.path 1 0'), ('mail.urgent\nx 1 0', NULL, 5, '7'), ('sms', 0.25, 7, 'n/a')",
       );
       await postgres.admin('CREATE TABLE audit (n int)');
-      await postgres.admin("CREATE FUNCTION bump() RETURNS int LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit VALUES (1); RETURN 1; END $$");
+      await postgres.admin(
+        'CREATE FUNCTION bump() RETURNS int LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit VALUES (1); RETURN 1; END $$',
+      );
       await postgres.admin('GRANT ALL ON ALL TABLES IN SCHEMA public TO reader; GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO reader');
 
-      await mariadb.admin('CREATE TABLE signups (id INT AUTO_INCREMENT PRIMARY KEY, created_at DATETIME NOT NULL, plan VARCHAR(50) NOT NULL)');
+      await mariadb.admin(
+        'CREATE TABLE signups (id INT AUTO_INCREMENT PRIMARY KEY, created_at DATETIME NOT NULL, plan VARCHAR(50) NOT NULL)',
+      );
       await mariadb.admin('INSERT INTO signups (created_at, plan) VALUES ?', [monthRows(3 * 24)]);
       await mariadb.admin('CREATE TABLE jobs (queue VARCHAR(50), amount DECIMAL(12, 2), big BIGINT, note TEXT)');
-      await mariadb.admin("INSERT INTO jobs VALUES ('mail', 12.50, 9007199254740993, '1\\nevil.path 1 0'), ('mail.urgent\\nx 1 0', NULL, 5, '7'), ('sms', 0.25, 7, 'n/a')");
+      await mariadb.admin(
+        "INSERT INTO jobs VALUES ('mail', 12.50, 9007199254740993, '1\\nevil.path 1 0'), ('mail.urgent\\nx 1 0', NULL, 5, '7'), ('sms', 0.25, 7, 'n/a')",
+      );
       await mariadb.admin('CREATE TABLE audit (n INT)');
       await mariadb.admin('CREATE FUNCTION bump() RETURNS INT MODIFIES SQL DATA BEGIN INSERT INTO audit VALUES (1); RETURN 1; END');
     }, 120_000);
@@ -116,11 +123,26 @@ ${extra}queries:
       // Every window pauses a little (pg_sleep), so the first run can be killed halfway.
       const slow = hourly(postgres).replace('FROM signups', 'FROM signups, (SELECT pg_sleep(0.1)) AS pause');
       const file = config('pg-month', slow);
-      const args = ['bin/backfill.ts', 'sql', '--config', file, '--from', iso(MONTH_FROM), '--to', iso(MONTH_FROM + 30 * DAY), '--concurrency', '1'];
+      const args = [
+        'bin/backfill.ts',
+        'sql',
+        '--config',
+        file,
+        '--from',
+        iso(MONTH_FROM),
+        '--to',
+        iso(MONTH_FROM + 30 * DAY),
+        '--concurrency',
+        '1',
+      ];
       const environment = { ...process.env, LOG_LEVEL: 'info', ...env('pgmonth', { DATABASE_URL: postgres.url }) };
       const progressFile = join(work, 'state-pgmonth', 'pg-month.backfill.json');
 
-      const first = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: environment, stdio: ['ignore', 'ignore', 'pipe'] });
+      const first = spawn(process.execPath, ['--import', 'tsx', ...args], {
+        cwd: ROOT,
+        env: environment,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       let firstErr = '';
       first.stderr.setEncoding('utf8').on('data', (chunk: string) => (firstErr += chunk));
       const exited = new Promise((resolve) => first.on('exit', resolve));
@@ -131,7 +153,8 @@ ${extra}queries:
           return 0;
         }
       };
-      for (const until = Date.now() + 60_000; done() < 8 && first.exitCode === null && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+      for (const until = Date.now() + 60_000; done() < 8 && first.exitCode === null && Date.now() < until;)
+        await new Promise((r) => setTimeout(r, 50));
       first.kill('SIGKILL');
       await exited;
       const recorded = done();
@@ -141,27 +164,41 @@ ${extra}queries:
       const second = await runCommand(args, { env: env('pgmonth', { DATABASE_URL: postgres.url }) });
       expect(second.code, second.stderr).toBe(0);
       expect(second.stderr).toContain('resuming the interrupted backfill');
-      expect(second.stderr).toMatch(new RegExp(`backfill done: 30 windows \\(${recorded} already done, ${30 - recorded} fetched, 0 failed\\)`));
+      expect(second.stderr).toMatch(
+        new RegExp(`backfill done: 30 windows \\(${recorded} already done, ${30 - recorded} fetched, 0 failed\\)`),
+      );
       expect(second.stderr + firstErr).not.toContain(READER_PASSWORD);
 
       await carbon.flush();
-      expect(await carbon.fetch('pgmonth.app.signups.pro', MONTH_FROM - HOUR, MONTH_FROM + 30 * DAY)).toEqual(expectedSeries(MONTH_HOURS, 'pro'));
+      expect(await carbon.fetch('pgmonth.app.signups.pro', MONTH_FROM - HOUR, MONTH_FROM + 30 * DAY)).toEqual(
+        expectedSeries(MONTH_HOURS, 'pro'),
+      );
       // "free.tier x" is one node, sanitized: its dot and space add no level.
-      expect(await carbon.fetch('pgmonth.app.signups.free_tier_x', MONTH_FROM - HOUR, MONTH_FROM + 30 * DAY)).toEqual(expectedSeries(MONTH_HOURS, 'free.tier x'));
+      expect(await carbon.fetch('pgmonth.app.signups.free_tier_x', MONTH_FROM - HOUR, MONTH_FROM + 30 * DAY)).toEqual(
+        expectedSeries(MONTH_HOURS, 'free.tier x'),
+      );
       const names = await carbon.list();
-      expect(names.filter((n) => n.startsWith('pgmonth.app.')).sort()).toEqual(['pgmonth.app.signups.free_tier_x', 'pgmonth.app.signups.pro']);
+      expect(names.filter((n) => n.startsWith('pgmonth.app.')).sort()).toEqual([
+        'pgmonth.app.signups.free_tier_x',
+        'pgmonth.app.signups.pro',
+      ]);
     }, 120_000);
 
     it('MariaDB: bin/backfill.ts delivers three days of hourly rows exactly', async () => {
       const file = config('maria-days', hourly(mariadb));
-      const result = await runCommand(['bin/backfill.ts', 'sql', '--config', file, '--from', iso(MONTH_FROM), '--to', iso(MONTH_FROM + 3 * DAY)], {
-        env: env('mariadays', { DATABASE_URL: mariadb.url }),
-      });
+      const result = await runCommand(
+        ['bin/backfill.ts', 'sql', '--config', file, '--from', iso(MONTH_FROM), '--to', iso(MONTH_FROM + 3 * DAY)],
+        {
+          env: env('mariadays', { DATABASE_URL: mariadb.url }),
+        },
+      );
       expect(result.code, result.stderr).toBe(0);
       expect(result.stderr).toMatch(/backfill done: 3 windows \(0 already done, 3 fetched, 0 failed\)/);
       await carbon.flush();
       expect(await carbon.fetch('mariadays.app.signups.pro', MONTH_FROM - HOUR, MONTH_FROM + 3 * DAY)).toEqual(expectedSeries(72, 'pro'));
-      expect(await carbon.fetch('mariadays.app.signups.free_tier_x', MONTH_FROM - HOUR, MONTH_FROM + 3 * DAY)).toEqual(expectedSeries(72, 'free.tier x'));
+      expect(await carbon.fetch('mariadays.app.signups.free_tier_x', MONTH_FROM - HOUR, MONTH_FROM + 3 * DAY)).toEqual(
+        expectedSeries(72, 'free.tier x'),
+      );
     }, 60_000);
 
     // Three queries, the second with a syntax error: the other two deliver, the run fails naming it. Labels and
@@ -170,7 +207,9 @@ ${extra}queries:
       it(`${kind}: bin/poll.ts --once: a broken query fails alone; snapshots with exact numbers, injection attempts contained`, async () => {
         const server = kind === 'postgres' ? postgres : mariadb;
         const prefix = `once${kind}`;
-        const file = config(`once-${kind}`, `url: \${DATABASE_URL}
+        const file = config(
+          `once-${kind}`,
+          `url: \${DATABASE_URL}
 interval: 1h
 queries:
   - name: queue
@@ -184,7 +223,8 @@ queries:
     sql: "SELECT COUNT(*) AS n, ':window_start' AS text FROM jobs"
     values: [n]
     path: app.literal.{text}
-`);
+`,
+        );
         const result = await runCommand(['bin/poll.ts', 'sql', '--once', '--config', file], {
           env: env(prefix, { DATABASE_URL: server.url, GRAPHITE_POLLERS_TEST_NOW: iso(T) }),
         });
@@ -218,7 +258,10 @@ queries:
     }
 
     it('a job of snapshots cannot be backfilled: one line, exit 78; --plan lists queries, parameters and history', async () => {
-      const snapshot = config('snapshots', `url: \${DATABASE_URL}\nqueries:\n  - name: queue\n    sql: SELECT count(*) AS depth FROM jobs\n    values: [depth]\n`);
+      const snapshot = config(
+        'snapshots',
+        `url: \${DATABASE_URL}\nqueries:\n  - name: queue\n    sql: SELECT count(*) AS depth FROM jobs\n    values: [depth]\n`,
+      );
       const backfill = await runCommand(['bin/backfill.ts', 'sql', '--config', snapshot, '--from', iso(T - DAY), '--to', iso(T)], {
         env: env('snapshots', { DATABASE_URL: postgres.url }),
       });
@@ -226,9 +269,18 @@ queries:
       expect(backfill.stderr).toMatch(/no time the source still has/);
       expect(backfill.stderr).not.toMatch(/\n\s+at /);
 
-      const plan = await runCommand(['bin/poll.ts', 'sql', '--plan', '--config', config('plan', hourly(postgres) + '  - name: queue\n    sql: SELECT count(*) AS depth FROM jobs\n    values: [depth]\n')], {
-        env: env('plan', { DATABASE_URL: postgres.url }),
-      });
+      const plan = await runCommand(
+        [
+          'bin/poll.ts',
+          'sql',
+          '--plan',
+          '--config',
+          config('plan', hourly(postgres) + '  - name: queue\n    sql: SELECT count(*) AS depth FROM jobs\n    values: [depth]\n'),
+        ],
+        {
+          env: env('plan', { DATABASE_URL: postgres.url }),
+        },
+      );
       expect(plan.code, plan.stderr).toBe(0);
       const out = plan.stdout + plan.stderr;
       expect(out).toMatch(/query signups: parameters :window_start, :window_end; history: yes, one point per row at its hour/);
@@ -256,15 +308,22 @@ queries:
         const poller = createSqlPoller();
         try {
           const sleepSql = kind === 'postgres' ? 'SELECT 1 AS n FROM pg_sleep(5)' : 'SELECT SLEEP(5) AS n';
-          const opts = options(server, [
-            { name: 'slow', sql: sleepSql, values: ['n'] },
-            { name: 'write', sql: 'SELECT bump() AS n', values: ['n'] },
-            { name: 'fine', sql: 'SELECT COUNT(*) AS n FROM jobs', values: ['n'] },
-            { name: 'window', sql: 'SELECT :window_start AS at, 1 AS n', values: ['n'], timestamp: 'at' },
-          ], { statementTimeout: 1 });
+          const opts = options(
+            server,
+            [
+              { name: 'slow', sql: sleepSql, values: ['n'] },
+              { name: 'write', sql: 'SELECT bump() AS n', values: ['n'] },
+              { name: 'fine', sql: 'SELECT COUNT(*) AS n FROM jobs', values: ['n'] },
+              { name: 'window', sql: 'SELECT :window_start AS at, 1 AS n', values: ['n'], timestamp: 'at' },
+            ],
+            { statementTimeout: 1 },
+          );
           const ctx = context(opts);
           const started = Date.now();
-          const error = await poller.poll(ctx).then(() => undefined, (e: unknown) => e as Error);
+          const error = await poller.poll(ctx).then(
+            () => undefined,
+            (e: unknown) => e as Error,
+          );
           expect(Date.now() - started, 'the slow query ends at its timeout, not after 5 s').toBeLessThan(4500);
           expect(error?.message).toMatch(/^2 of 4 queries failed: /);
           expect(error?.message).toMatch(/query slow: cancelled by the statement timeout \(1 s\)/);
@@ -283,7 +342,11 @@ queries:
         const server = kind === 'postgres' ? postgres : mariadb;
         const poller = createSqlPoller();
         try {
-          const opts = options(server, [{ name: 'jobs', sql: 'SELECT queue, big FROM jobs', values: ['big'], path: 'app.{queue}', tags: ['queue'] }], { maxRows: 2 });
+          const opts = options(
+            server,
+            [{ name: 'jobs', sql: 'SELECT queue, big FROM jobs', values: ['big'], path: 'app.{queue}', tags: ['queue'] }],
+            { maxRows: 2 },
+          );
           const ctx = context(opts);
           await poller.poll(ctx);
           expect(ctx.stats.counters['sql.row_limit_hit']).toBe(1);

@@ -43,13 +43,15 @@ const setting = (section: Section, key: string) => section.lines.find((l) => l.s
  */
 function installCheckout(): string {
   const dir = mkdtempSync(join(tmpdir(), 'gp-opt-'));
-  for (const entry of ['bin', 'lib', 'pollers', 'node_modules', 'package.json', 'tsconfig.json']) symlinkSync(join(ROOT, entry), join(dir, entry));
+  for (const entry of ['bin', 'lib', 'pollers', 'node_modules', 'package.json', 'tsconfig.json'])
+    symlinkSync(join(ROOT, entry), join(dir, entry));
   mkdirSync(join(dir, 'config'));
   mkdirSync(join(dir, 'state'));
   return dir;
 }
 
-const supervisorMissing = existsSync(SUPERVISORD) && existsSync(SUPERVISORCTL) ? undefined : 'supervisor is not installed (apt-get install -y supervisor)';
+const supervisorMissing =
+  existsSync(SUPERVISORD) && existsSync(SUPERVISORCTL) ? undefined : 'supervisor is not installed (apt-get install -y supervisor)';
 
 function describeSupervisor(name: string, body: () => void): void {
   if (!supervisorMissing || carbonUnavailable) return describeCarbon(name, body);
@@ -100,7 +102,12 @@ describeSupervisor('config/supervisord.example.conf under supervisord', () => {
     const now = Math.floor(Date.now() / 60_000) * 60;
     await cloudwatch.seed(
       'Test/App',
-      Array.from({ length: 40 }, (_, i) => ({ MetricName: 'Requests', Value: i + 1, Timestamp: new Date((now - (40 - i) * 60 + 5) * 1000), Dimensions: [{ Name: 'Service', Value: 'api' }] })),
+      Array.from({ length: 40 }, (_, i) => ({
+        MetricName: 'Requests',
+        Value: i + 1,
+        Timestamp: new Date((now - (40 - i) * 60 + 5) * 1000),
+        Dimensions: [{ Name: 'Service', Value: 'api' }],
+      })),
     );
 
     opt = installCheckout();
@@ -121,10 +128,16 @@ describeSupervisor('config/supervisord.example.conf under supervisord', () => {
       ].join('\n'),
     );
     writeFileSync(join(opt, 'config', 'host.yaml'), 'interval: 1\n');
-    writeFileSync(join(opt, 'config', 'cloudwatch.yaml'), 'region: eu-west-1\nmetrics:\n  - namespace: Test/App\n    name: Requests\n    dimensions: { Service: api }\n    stats: [Sum]\n');
+    writeFileSync(
+      join(opt, 'config', 'cloudwatch.yaml'),
+      'region: eu-west-1\nmetrics:\n  - namespace: Test/App\n    name: Requests\n    dimensions: { Service: api }\n    stats: [Sum]\n',
+    );
     // A generous run deadline: the test holds one request while supervisorctl (a python start-up, seconds on a busy
     // host) delivers SIGTERM, and that run must not time out first.
-    writeFileSync(join(opt, 'config', 'shop-status.yaml'), `url: ${api.url}/status\nprefix: shop\ninterval: 1\ntimeout: 20\nrunTimeout: 20\n`);
+    writeFileSync(
+      join(opt, 'config', 'shop-status.yaml'),
+      `url: ${api.url}/status\nprefix: shop\ninterval: 1\ntimeout: 20\nrunTimeout: 20\n`,
+    );
     writeFileSync(join(opt, 'config', 'broken.yaml'), 'url: not a url\n');
 
     // The example's programs, moved: node's full path, the temporary directory, log files under `work`, no
@@ -146,10 +159,21 @@ describeSupervisor('config/supervisord.example.conf under supervisord', () => {
     // case) instead of retrying to FATAL. The test is about the retry policy, not about start-up speed.
     const brokenProgram = {
       name: 'program:poller-broken',
-      lines: shop.lines.map((l) => (l.startsWith('command=') ? l.replace(/--config \S+/, '--config config/broken.yaml') : l.startsWith('startsecs=') ? 'startsecs=120' : l)),
+      lines: shop.lines.map((l) =>
+        l.startsWith('command=')
+          ? l.replace(/--config \S+/, '--config config/broken.yaml')
+          : l.startsWith('startsecs=')
+            ? 'startsecs=120'
+            : l,
+      ),
     };
     // supervisor's own semantics for the example's policy: a program that exits 78 well after startsecs.
-    const exits78 = { name: 'program:exits-78', lines: shop.lines.map((l) => (l.startsWith('command=') ? `command=/bin/sh -c "sleep ${Number(setting(shop, 'startsecs')) + 5}; exit 78"` : l)) };
+    const exits78 = {
+      name: 'program:exits-78',
+      lines: shop.lines.map((l) =>
+        l.startsWith('command=') ? `command=/bin/sh -c "sleep ${Number(setting(shop, 'startsecs')) + 5}; exit 78"` : l,
+      ),
+    };
     conf = join(work, 'supervisord.conf');
     writeFileSync(
       conf,
@@ -224,7 +248,10 @@ describeSupervisor('config/supervisord.example.conf under supervisord', () => {
     const started = Date.now();
     const stopping = ctl('stop', 'graphite-pollers:*');
     // Checked often: the run in flight gets the product's stop grace (2.5 s) from SIGTERM to finish.
-    await waitUntil('shop-status to log that it is stopping', () => /stopping: finishing the current run/.test(shopLog()), { timeoutMs: 30_000, intervalMs: 20 });
+    await waitUntil('shop-status to log that it is stopping', () => /stopping: finishing the current run/.test(shopLog()), {
+      timeoutMs: 30_000,
+      intervalMs: 20,
+    });
     release();
     const stopped = await stopping;
     const took = (Date.now() - started) / 1000;

@@ -69,7 +69,8 @@ function expandCommand(line: string, env: Record<string, string>): string[] {
 
 function installCheckout(): string {
   const dir = mkdtempSync(join(tmpdir(), 'gp-opt-'));
-  for (const entry of ['bin', 'lib', 'pollers', 'node_modules', 'package.json', 'tsconfig.json']) symlinkSync(join(ROOT, entry), join(dir, entry));
+  for (const entry of ['bin', 'lib', 'pollers', 'node_modules', 'package.json', 'tsconfig.json'])
+    symlinkSync(join(ROOT, entry), join(dir, entry));
   mkdirSync(join(dir, 'config'));
   return dir;
 }
@@ -119,7 +120,11 @@ describe.skipIf(!!cannotVerify)(`systemd-analyze verify${cannotVerify ? ` [skipp
 
   const verify = async (file: string, instance: string) => {
     try {
-      const { stdout, stderr } = await run(SYSTEMD_ANALYZE, ['verify', '--man=no', '--recursive-errors=no', join(dirname(file), instance)], { cwd: dirname(file) });
+      const { stdout, stderr } = await run(
+        SYSTEMD_ANALYZE,
+        ['verify', '--man=no', '--recursive-errors=no', join(dirname(file), instance)],
+        { cwd: dirname(file) },
+      );
       return { code: 0, output: (stdout + stderr).trim() };
     } catch (error) {
       const e = error as { code?: number; stdout?: string; stderr?: string };
@@ -139,7 +144,12 @@ describe.skipIf(!!cannotVerify)(`systemd-analyze verify${cannotVerify ? ` [skipp
   it('would notice a mistake: an unknown key and a command that does not exist are reported', async () => {
     const copy = join(dir, 'bad', 'graphite-poller@.service');
     mkdirSync(join(dir, 'bad'));
-    writeFileSync(copy, readFileSync(UNIT, 'utf8').replace('NoNewPrivileges=yes', 'NoNewPrivileges=yes\nProtectSystm=strict').replace('ExecStart=node ', 'ExecStart=nodejs-missing '));
+    writeFileSync(
+      copy,
+      readFileSync(UNIT, 'utf8')
+        .replace('NoNewPrivileges=yes', 'NoNewPrivileges=yes\nProtectSystm=strict')
+        .replace('ExecStart=node ', 'ExecStart=nodejs-missing '),
+    );
     const result = await verify(copy, 'graphite-poller@shop-status.service');
     expect(result.output).toMatch(/Unknown key 'ProtectSystm'/);
     expect(result.output).toMatch(/Command nodejs-missing is not executable/);

@@ -84,7 +84,10 @@ describeCarbon('GRAPHITE_TAGS=1 into a real carbon-cache', () => {
   it('--dry-run prints tagged line names exactly as Graphite 1.1 wants them', async () => {
     const result = await runCommand(['bin/poll.ts', 'tagged', '--once', '--dry-run'], { env: env({ GRAPHITE_TAGS: '1' }) });
     expect(result.code, result.stderr).toBe(0);
-    const names = result.stdout.trim().split('\n').map((line) => line.split(' ')[0]);
+    const names = result.stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' ')[0]);
     expect(names).toEqual([...EXPECTED_TAGGED.map(([s]) => s), ...EXPECTED_PLAIN.map(([p]) => p)]);
   });
 
@@ -105,11 +108,14 @@ describeCarbon('GRAPHITE_TAGS=1 into a real carbon-cache', () => {
       expect(points[0]![1]).toBe(value);
       expect(ticks).toContain(points[0]![0]);
     }
-    for (const [path, value] of EXPECTED_PLAIN) expect((await carbon.fetch(`tags.${path}`, before - 120)).map(([, v]) => v)).toEqual([value]);
+    for (const [path, value] of EXPECTED_PLAIN)
+      expect((await carbon.fetch(`tags.${path}`, before - 120)).map(([, v]) => v)).toEqual([value]);
 
     // Nothing else: no series stored under a name carbon had to repair, no untagged copy of a tagged one.
     const stored = (await carbon.list()).sort();
-    expect(stored).toEqual([...EXPECTED_TAGGED.map(([s]) => taggedWhisperName(`tags.${s}`)), ...EXPECTED_PLAIN.map(([p]) => `tags.${p}`)].sort());
+    expect(stored).toEqual(
+      [...EXPECTED_TAGGED.map(([s]) => taggedWhisperName(`tags.${s}`)), ...EXPECTED_PLAIN.map(([p]) => `tags.${p}`)].sort(),
+    );
     expect(carbon.log()).not.toMatch(/Error parsing metric/);
   });
 
@@ -123,13 +129,12 @@ describeCarbon('GRAPHITE_TAGS=1 into a real carbon-cache', () => {
   it('without GRAPHITE_TAGS the same poller writes plain paths only', async () => {
     const result = await runCommand(['bin/poll.ts', 'tagged', '--once', '--dry-run'], { env: env({ GRAPHITE_TAGS: '' }) });
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout.trim().split('\n').map((line) => line.split(' ')[0])).toEqual([
-      'svc.eu-west-1.requests',
-      'svc.us-east-1.requests',
-      'svc.latency',
-      'svc.plain',
-      'svc.no-tags',
-    ]);
+    expect(
+      result.stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.split(' ')[0]),
+    ).toEqual(['svc.eu-west-1.requests', 'svc.us-east-1.requests', 'svc.latency', 'svc.plain', 'svc.no-tags']);
   });
 
   it('a GRAPHITE_TAGS typo is a configuration error (exit 78), not silently untagged', async () => {

@@ -74,7 +74,9 @@ describeCarbon('tls:// into carbon behind stunnel4', () => {
       const errors = lines.filter((line) => / ERROR /.test(line));
       expect(errors).toHaveLength(1);
       expect(errors[0]).toContain('graphite TLS certificate failed verification (check GRAPHITE_TLS_CA and the host name); retrying');
-      expect(errors[0]).toMatch(/target=tls:\/\/127\.0\.0\.1:\d+ .*error="(unable to verify the first certificate|self[- ]signed certificate in certificate chain)/);
+      expect(errors[0]).toMatch(
+        /target=tls:\/\/127\.0\.0\.1:\d+ .*error="(unable to verify the first certificate|self[- ]signed certificate in certificate chain)/,
+      );
       expect(errors[0]!.split('\n')).toHaveLength(1);
       expect(writer.stats()).toMatchObject({ sent: 0, lost: 1 });
       await carbon.flush();

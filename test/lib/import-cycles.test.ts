@@ -19,7 +19,9 @@ function tsFiles(dir: string): string[] {
 
 /** The files a source imports by relative path (`from '…'`, `import('…')`, `import '…'`), comments left out. */
 function relativeImports(file: string): string[] {
-  const code = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`\\])\/\/.*$/gm, '$1');
+  const code = readFileSync(file, 'utf8')
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/(^|[^:'"`\\])\/\/.*$/gm, '$1');
   const pattern = /\bfrom\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
   const found: string[] = [];
   for (const match of code.matchAll(pattern)) {

@@ -8,7 +8,11 @@ const T = NOW / 1000 - 3600; // an hour ago, on a whole hour
 
 const query = (id: string, metric: string, stat = 'Sum', period = 60, dims: Record<string, string> = {}): MetricDataQuery => ({
   Id: id,
-  MetricStat: { Metric: { Namespace: 'Test', MetricName: metric, Dimensions: Object.entries(dims).map(([Name, Value]) => ({ Name, Value })) }, Period: period, Stat: stat },
+  MetricStat: {
+    Metric: { Namespace: 'Test', MetricName: metric, Dimensions: Object.entries(dims).map(([Name, Value]) => ({ Name, Value })) },
+    Period: period,
+    Stat: stat,
+  },
 });
 
 describe('CloudWatch fake', () => {
@@ -16,9 +20,15 @@ describe('CloudWatch fake', () => {
   beforeAll(async () => {
     fake = await CloudWatchFake.start({ now: () => NOW });
     // 1..1000 in one minute (for percentiles), then one value per minute for 10 minutes.
-    const data: MetricDatum[] = Array.from({ length: 1000 }, (_, i) => ({ MetricName: 'Latency', Value: i + 1, Timestamp: new Date((T + (i % 60)) * 1000) }));
-    for (let m = 0; m < 10; m++) data.push({ MetricName: 'Requests', Value: m, Timestamp: new Date((T + m * 60) * 1000), Dimensions: [{ Name: 'Host', Value: 'a' }] });
-    for (let i = 0; i < 1203; i++) data.push({ MetricName: 'Many', Value: 1, Timestamp: new Date(T * 1000), Dimensions: [{ Name: 'Id', Value: `id-${i}` }] });
+    const data: MetricDatum[] = Array.from({ length: 1000 }, (_, i) => ({
+      MetricName: 'Latency',
+      Value: i + 1,
+      Timestamp: new Date((T + (i % 60)) * 1000),
+    }));
+    for (let m = 0; m < 10; m++)
+      data.push({ MetricName: 'Requests', Value: m, Timestamp: new Date((T + m * 60) * 1000), Dimensions: [{ Name: 'Host', Value: 'a' }] });
+    for (let i = 0; i < 1203; i++)
+      data.push({ MetricName: 'Many', Value: 1, Timestamp: new Date(T * 1000), Dimensions: [{ Name: 'Id', Value: `id-${i}` }] });
     await fake.seed('Test', data);
   });
   afterAll(async () => fake.close());
@@ -30,7 +40,9 @@ describe('CloudWatch fake', () => {
       expect(put.headers['content-type']).toBe('application/x-amz-json-1.0');
       expect(put.headers['x-amz-target']).toBe('GraniteServiceVersion20100801.PutMetricData');
       expect(put.headers['x-amzn-query-mode']).toBe('true');
-      expect(put.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIAFAKEANYSCOPE0000\/\d{8}\/us-east-1\/monitoring\/aws4_request, /);
+      expect(put.headers.authorization).toMatch(
+        /^AWS4-HMAC-SHA256 Credential=AKIAFAKEANYSCOPE0000\/\d{8}\/us-east-1\/monitoring\/aws4_request, /,
+      );
       expect(put.region).toBe('us-east-1');
       expect(put.gzip).toBe(true);
       expect(put.headers['content-encoding']).toBe('gzip');
@@ -43,7 +55,9 @@ describe('CloudWatch fake', () => {
       new GetMetricDataCommand({
         StartTime: new Date(T * 1000),
         EndTime: new Date((T + 60) * 1000),
-        MetricDataQueries: ['Sum', 'SampleCount', 'Average', 'Minimum', 'Maximum', 'p99', 'p99.9', 'p50'].map((stat, i) => query(`q${i}`, 'Latency', stat)),
+        MetricDataQueries: ['Sum', 'SampleCount', 'Average', 'Minimum', 'Maximum', 'p99', 'p99.9', 'p50'].map((stat, i) =>
+          query(`q${i}`, 'Latency', stat),
+        ),
       }),
     );
     expect(out.MetricDataResults!.map((r) => r.Values)).toEqual([[500500], [1000], [500.5], [1], [1000], [990], [999], [500]]);
@@ -57,7 +71,11 @@ describe('CloudWatch fake', () => {
 
   it('answers newest first by default and oldest first with ScanBy TimestampAscending', async () => {
     const client = fake.client();
-    const input = { StartTime: new Date(T * 1000), EndTime: new Date((T + 600) * 1000), MetricDataQueries: [query('a', 'Requests', 'Sum', 60, { Host: 'a' })] };
+    const input = {
+      StartTime: new Date(T * 1000),
+      EndTime: new Date((T + 600) * 1000),
+      MetricDataQueries: [query('a', 'Requests', 'Sum', 60, { Host: 'a' })],
+    };
     const desc = await client.send(new GetMetricDataCommand(input));
     const asc = await client.send(new GetMetricDataCommand({ ...input, ScanBy: 'TimestampAscending' }));
     expect(desc.MetricDataResults![0]!.Values).toEqual([9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
@@ -116,7 +134,11 @@ describe('CloudWatch fake', () => {
       expect(out.MetricDataResults![0]!.StatusCode).toBe(out.NextToken ? 'PartialData' : 'Complete');
       token = out.NextToken;
     } while (token);
-    expect(pages).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
+    expect(pages).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9],
+    ]);
     const bad = await client.send(new GetMetricDataCommand({ ...input, NextToken: 'bm9wZQ==' })).catch((e: Error) => e);
     expect((bad as Error).name).toBe('InvalidNextToken');
   });
@@ -126,7 +148,9 @@ describe('CloudWatch fake', () => {
     const sizes: number[] = [];
     let token: string | undefined;
     do {
-      const out = await client.send(new ListMetricsCommand({ Namespace: 'Test', MetricName: 'Many', Dimensions: [{ Name: 'Id' }], NextToken: token }));
+      const out = await client.send(
+        new ListMetricsCommand({ Namespace: 'Test', MetricName: 'Many', Dimensions: [{ Name: 'Id' }], NextToken: token }),
+      );
       sizes.push(out.Metrics!.length);
       token = out.NextToken;
     } while (token);
@@ -137,7 +161,10 @@ describe('CloudWatch fake', () => {
 
   it('throttles on demand the way CloudWatch does, which the SDK retries as a throttle', async () => {
     fake.throttleNext(1, 'ListMetrics');
-    const error = await fake.client().send(new ListMetricsCommand({ Namespace: 'Test' })).catch((e: Error) => e);
+    const error = await fake
+      .client()
+      .send(new ListMetricsCommand({ Namespace: 'Test' }))
+      .catch((e: Error) => e);
     expect((error as Error).name).toBe('Throttling');
     expect((error as Error).message).toBe('Rate exceeded');
     const last = fake.calls('ListMetrics').at(-1)!;
@@ -149,7 +176,13 @@ describe('CloudWatch fake', () => {
     fake.failNext(1, 'GetMetricData');
     const error = await fake
       .client()
-      .send(new GetMetricDataCommand({ StartTime: new Date(T * 1000), EndTime: new Date((T + 60) * 1000), MetricDataQueries: [query('a', 'Latency')] }))
+      .send(
+        new GetMetricDataCommand({
+          StartTime: new Date(T * 1000),
+          EndTime: new Date((T + 60) * 1000),
+          MetricDataQueries: [query('a', 'Latency')],
+        }),
+      )
       .then(
         () => undefined,
         (e: unknown) => e as Error & { $metadata: { httpStatusCode: number } },

@@ -1,6 +1,10 @@
 // The fake's STS and Tagging API, driven only through the real SDK clients: wire formats, identities, per-account and per-region data.
 import { GetMetricDataCommand, ListMetricsCommand, type CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { GetResourcesCommand, ResourceGroupsTaggingAPIClient, type GetResourcesCommandInput } from '@aws-sdk/client-resource-groups-tagging-api';
+import {
+  GetResourcesCommand,
+  ResourceGroupsTaggingAPIClient,
+  type GetResourcesCommandInput,
+} from '@aws-sdk/client-resource-groups-tagging-api';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloudWatchFake, FAKE_ACCOUNT, FAKE_CREDENTIALS } from '../helpers/cloudwatch-fake.ts';
@@ -16,7 +20,10 @@ function sts(credentials = FAKE_CREDENTIALS, region = 'eu-west-1'): STSClient {
   clients.push(client);
   return client;
 }
-function tagging(credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }, region = 'eu-west-1'): ResourceGroupsTaggingAPIClient {
+function tagging(
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
+  region = 'eu-west-1',
+): ResourceGroupsTaggingAPIClient {
   const client = new ResourceGroupsTaggingAPIClient({ region, endpoint: fake.url, credentials, maxAttempts: 1 });
   clients.push(client);
   return client;
@@ -26,7 +33,11 @@ async function assume(roleArn = ROLE, extra: { ExternalId?: string } = {}) {
   const c = out.Credentials!;
   return { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken!, expiration: c.Expiration! };
 }
-const errorOf = (promise: Promise<unknown>) => promise.then(() => undefined, (e: unknown) => e as { name: string; message: string; $metadata: { httpStatusCode: number } });
+const errorOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (e: unknown) => e as { name: string; message: string; $metadata: { httpStatusCode: number } },
+  );
 
 beforeAll(async () => {
   fake = await CloudWatchFake.start();
@@ -70,7 +81,9 @@ describe('STS', () => {
       const error = await errorOf(attempt);
       expect(error?.name).toBe('AccessDenied');
       expect(error?.$metadata.httpStatusCode).toBe(403);
-      expect(error?.message).toMatch(/^User: arn:aws:iam::111111111111:user\/graphite-pollers-test is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::/);
+      expect(error?.message).toMatch(
+        /^User: arn:aws:iam::111111111111:user\/graphite-pollers-test is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::/,
+      );
     }
     expect((await assume(GUARDED, { ExternalId: 'let-me-in' })).accessKeyId).toMatch(/^ASIA/);
   });
@@ -78,7 +91,9 @@ describe('STS', () => {
   it('answers ValidationError for a bad session name, InvalidClientTokenId for an unknown key', async () => {
     const bad = await errorOf(sts().send(new AssumeRoleCommand({ RoleArn: ROLE, RoleSessionName: 'has space' })));
     expect(bad?.name).toBe('ValidationError');
-    const unknown = await errorOf(sts({ accessKeyId: 'AKIAUNKNOWNUNKNOWN00', secretAccessKey: 'x' }).send(new GetCallerIdentityCommand({})));
+    const unknown = await errorOf(
+      sts({ accessKeyId: 'AKIAUNKNOWNUNKNOWN00', secretAccessKey: 'x' }).send(new GetCallerIdentityCommand({})),
+    );
     expect(unknown?.name).toBe('InvalidClientTokenId');
   });
 
@@ -136,7 +151,8 @@ describe('Tagging API GetResources', () => {
   const arn = (resource: string, region = 'eu-west-1', service = 'ec2') => `arn:aws:${service}:${region}:${acct}:${resource}`;
 
   beforeAll(() => {
-    for (let i = 0; i < 5; i++) fake.tagging.tagResource(arn(`instance/i-${i}`), { env: i < 4 ? 'prod' : 'dev', team: i % 2 ? 'web' : 'data' });
+    for (let i = 0; i < 5; i++)
+      fake.tagging.tagResource(arn(`instance/i-${i}`), { env: i < 4 ? 'prod' : 'dev', team: i % 2 ? 'web' : 'data' });
     fake.tagging.tagResource(arn('instance/i-9', 'us-east-1'), { env: 'prod', team: 'web' });
     fake.tagging.tagResource(arn('volume/vol-1'), { env: 'prod', team: 'web' });
     fake.tagging.tagResource(arn('orders', 'eu-west-1', 'sqs'), { env: 'prod' });
@@ -170,13 +186,31 @@ describe('Tagging API GetResources', () => {
     expect(pages.map((p) => p.ResourceTagMappingList!.length)).toEqual([2, 2, 1]);
     expect(pages.at(-1)!.PaginationToken).toBe('');
     expect(arns).toEqual([0, 1, 2, 3, 4].map((i) => arn(`instance/i-${i}`)));
-    expect(pages[0]!.ResourceTagMappingList![0]!.Tags).toEqual([{ Key: 'env', Value: 'prod' }, { Key: 'team', Value: 'data' }]);
+    expect(pages[0]!.ResourceTagMappingList![0]!.Tags).toEqual([
+      { Key: 'env', Value: 'prod' },
+      { Key: 'team', Value: 'data' },
+    ]);
   });
 
   it('ANDs tag filters, ORs their values, and a filter without values matches any value of its key', async () => {
-    const only = async (input: GetResourcesCommandInput) => (await getAll({ ResourceTypeFilters: ['ec2:instance'], ...input })).arns.map((a) => a!.split('/')[1]);
-    expect(await only({ TagFilters: [{ Key: 'env', Values: ['prod'] }, { Key: 'team', Values: ['web'] }] })).toEqual(['i-1', 'i-3']);
-    expect(await only({ TagFilters: [{ Key: 'env', Values: ['prod', 'dev'] }, { Key: 'team', Values: ['data'] }] })).toEqual(['i-0', 'i-2', 'i-4']);
+    const only = async (input: GetResourcesCommandInput) =>
+      (await getAll({ ResourceTypeFilters: ['ec2:instance'], ...input })).arns.map((a) => a!.split('/')[1]);
+    expect(
+      await only({
+        TagFilters: [
+          { Key: 'env', Values: ['prod'] },
+          { Key: 'team', Values: ['web'] },
+        ],
+      }),
+    ).toEqual(['i-1', 'i-3']);
+    expect(
+      await only({
+        TagFilters: [
+          { Key: 'env', Values: ['prod', 'dev'] },
+          { Key: 'team', Values: ['data'] },
+        ],
+      }),
+    ).toEqual(['i-0', 'i-2', 'i-4']);
     expect(await only({ TagFilters: [{ Key: 'team' }] })).toEqual(['i-0', 'i-1', 'i-2', 'i-3', 'i-4']);
     expect(await only({ TagFilters: [{ Key: 'owner' }] })).toEqual([]);
   });
@@ -184,7 +218,9 @@ describe('Tagging API GetResources', () => {
   it('filters by service or service:type, and answers only the caller account in the request region', async () => {
     expect((await getAll({ TagFilters: [{ Key: 'env', Values: ['prod'] }] })).arns).toHaveLength(7);
     expect((await getAll({ ResourceTypeFilters: ['ec2'] })).arns).toHaveLength(6);
-    expect((await getAll({ ResourceTypeFilters: ['elasticloadbalancing:loadbalancer'] })).arns).toEqual([arn('loadbalancer/app/web/123', 'eu-west-1', 'elasticloadbalancing')]);
+    expect((await getAll({ ResourceTypeFilters: ['elasticloadbalancing:loadbalancer'] })).arns).toEqual([
+      arn('loadbalancer/app/web/123', 'eu-west-1', 'elasticloadbalancing'),
+    ]);
     expect((await getAll({ ResourceTypeFilters: ['ec2:instance'] }, 'us-east-1')).arns).toEqual([arn('instance/i-9', 'us-east-1')]);
     const other = await tagging(FAKE_CREDENTIALS).send(new GetResourcesCommand({ ResourceTypeFilters: ['ec2:instance'] }));
     expect(other.ResourceTagMappingList).toEqual([]);
@@ -195,7 +231,9 @@ describe('Tagging API GetResources', () => {
     const error = async (input: GetResourcesCommandInput) => (await errorOf(client.send(new GetResourcesCommand(input))))?.name;
     expect(await error({ ResourcesPerPage: 101 })).toBe('InvalidParameterException');
     expect(await error({ TagFilters: Array.from({ length: 51 }, (_, i) => ({ Key: `k${i}` })) })).toBe('InvalidParameterException');
-    expect(await error({ TagFilters: [{ Key: 'k', Values: Array.from({ length: 21 }, (_, i) => `v${i}`) }] })).toBe('InvalidParameterException');
+    expect(await error({ TagFilters: [{ Key: 'k', Values: Array.from({ length: 21 }, (_, i) => `v${i}`) }] })).toBe(
+      'InvalidParameterException',
+    );
     expect(await error({ ResourceARNList: [arn('instance/i-1')], TagFilters: [{ Key: 'env' }] })).toBe('InvalidParameterException');
     const first = await client.send(new GetResourcesCommand({ ResourceTypeFilters: ['ec2:instance'], ResourcesPerPage: 1 }));
     expect(await error({ ResourceTypeFilters: ['sqs'], PaginationToken: first.PaginationToken! })).toBe('InvalidParameterException');
@@ -203,11 +241,21 @@ describe('Tagging API GetResources', () => {
 
   it('throttles in its own dialect: ThrottledException, which the SDK retries as a throttle', async () => {
     fake.throttleNext(1, 'GetResources');
-    const client = new ResourceGroupsTaggingAPIClient({ region: 'eu-west-1', endpoint: fake.url, credentials: fake.credentialsFor(acct), maxAttempts: 2 });
+    const client = new ResourceGroupsTaggingAPIClient({
+      region: 'eu-west-1',
+      endpoint: fake.url,
+      credentials: fake.credentialsFor(acct),
+      maxAttempts: 2,
+    });
     clients.push(client);
     const out = await client.send(new GetResourcesCommand({ ResourceTypeFilters: ['sqs'] }));
     expect(out.ResourceTagMappingList).toHaveLength(1);
-    expect(fake.calls('GetResources').slice(-2).map((c) => [c.status, c.error])).toEqual([
+    expect(
+      fake
+        .calls('GetResources')
+        .slice(-2)
+        .map((c) => [c.status, c.error]),
+    ).toEqual([
       [400, 'Throttling'],
       [200, undefined],
     ]);

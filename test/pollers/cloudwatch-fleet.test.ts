@@ -30,7 +30,10 @@ let fake: CloudWatchFake;
 let cloudwatch = createCloudWatchPoller();
 
 function options(extra: Record<string, unknown>) {
-  return cloudwatch.options.parse({ metrics: [{ namespace: 'Fleet/App', name: 'Requests', dimensions: { Service: ['a', 'b'] }, stats: ['Sum'] }], ...extra });
+  return cloudwatch.options.parse({
+    metrics: [{ namespace: 'Fleet/App', name: 'Requests', dimensions: { Service: ['a', 'b'] }, stats: ['Sum'] }],
+    ...extra,
+  });
 }
 
 function recordingLog() {
@@ -46,7 +49,13 @@ function recordingLog() {
 }
 
 async function poll(opts: ReturnType<typeof options>, extra: { shard?: Shard; log?: Logger; window?: TimeWindow } = {}) {
-  const ctx = testContext({ options: opts, window: extra.window ?? LIVE_WINDOW, now: NOW * 1000, schedule: LIVE, ...(extra.log ? { log: extra.log } : {}) });
+  const ctx = testContext({
+    options: opts,
+    window: extra.window ?? LIVE_WINDOW,
+    now: NOW * 1000,
+    schedule: LIVE,
+    ...(extra.log ? { log: extra.log } : {}),
+  });
   const withShard = extra.shard ? { ...ctx, shard: extra.shard } : ctx;
   let error: unknown;
   try {
@@ -83,7 +92,13 @@ beforeAll(async () => {
     for (const account of ACCOUNTS) {
       const data: MetricDatum[] = [];
       for (const service of ['a', 'b']) {
-        for (let m = 0; m < 20; m++) data.push({ MetricName: 'Requests', Value: base(region, account) + m, Timestamp: new Date((NOW - 1200 + m * 60) * 1000), Dimensions: [{ Name: 'Service', Value: service }] });
+        for (let m = 0; m < 20; m++)
+          data.push({
+            MetricName: 'Requests',
+            Value: base(region, account) + m,
+            Timestamp: new Date((NOW - 1200 + m * 60) * 1000),
+            Dimensions: [{ Name: 'Service', Value: service }],
+          });
       }
       await fake.seed('Fleet/App', data, { region, account });
     }
@@ -107,15 +122,35 @@ afterEach(async () => {
 describe('resource types: ARN → CloudWatch namespace and dimension', () => {
   it.each([
     ['AWS/EC2', undefined, 'arn:aws:ec2:eu-west-1:123456789012:instance/i-0abc123def456', ['InstanceId', 'i-0abc123def456']],
-    ['AWS/ELB', undefined, 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/classic-web', ['LoadBalancerName', 'classic-web']],
-    ['AWS/ApplicationELB', undefined, 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188', ['LoadBalancer', 'app/web/50dc6c495c0c9188']],
-    ['AWS/NetworkELB', undefined, 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/edge/73e2d6bc24d8a067', ['LoadBalancer', 'net/edge/73e2d6bc24d8a067']],
+    [
+      'AWS/ELB',
+      undefined,
+      'arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/classic-web',
+      ['LoadBalancerName', 'classic-web'],
+    ],
+    [
+      'AWS/ApplicationELB',
+      undefined,
+      'arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188',
+      ['LoadBalancer', 'app/web/50dc6c495c0c9188'],
+    ],
+    [
+      'AWS/NetworkELB',
+      undefined,
+      'arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/edge/73e2d6bc24d8a067',
+      ['LoadBalancer', 'net/edge/73e2d6bc24d8a067'],
+    ],
     ['AWS/RDS', undefined, 'arn:aws:rds:eu-west-1:123456789012:db:orders-db', ['DBInstanceIdentifier', 'orders-db']],
     ['AWS/RDS', 'rds:cluster', 'arn:aws:rds:eu-west-1:123456789012:cluster:orders-aurora', ['DBClusterIdentifier', 'orders-aurora']],
     ['AWS/SQS', undefined, 'arn:aws:sqs:eu-west-1:123456789012:orders-queue.fifo', ['QueueName', 'orders-queue.fifo']],
     ['AWS/Lambda', undefined, 'arn:aws:lambda:eu-west-1:123456789012:function:resize-images', ['FunctionName', 'resize-images']],
     ['AWS/DynamoDB', undefined, 'arn:aws:dynamodb:eu-west-1:123456789012:table/orders', ['TableName', 'orders']],
-    ['AWS/ElastiCache', undefined, 'arn:aws:elasticache:eu-west-1:123456789012:cluster:sessions-0001-001', ['CacheClusterId', 'sessions-0001-001']],
+    [
+      'AWS/ElastiCache',
+      undefined,
+      'arn:aws:elasticache:eu-west-1:123456789012:cluster:sessions-0001-001',
+      ['CacheClusterId', 'sessions-0001-001'],
+    ],
     ['AWS/SNS', undefined, 'arn:aws-cn:sns:cn-north-1:123456789012:alerts', ['TopicName', 'alerts']],
     ['AWS/Kinesis', undefined, 'arn:aws:kinesis:eu-west-1:123456789012:stream/clicks', ['StreamName', 'clicks']],
     ['AWS/EBS', undefined, 'arn:aws:ec2:eu-west-1:123456789012:volume/vol-0abc', ['VolumeId', 'vol-0abc']],
@@ -130,7 +165,12 @@ describe('resource types: ARN → CloudWatch namespace and dimension', () => {
     expect(dimensionOf(resourceKind('AWS/ELB')!, alb)).toBeUndefined();
     expect(dimensionOf(resourceKind('AWS/ApplicationELB')!, nlb)).toBeUndefined();
     expect(dimensionOf(resourceKind('AWS/NetworkELB')!, classic)).toBeUndefined();
-    expect(dimensionOf(resourceKind('AWS/ApplicationELB')!, 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/6d0ecf831eec9f09')).toBeUndefined();
+    expect(
+      dimensionOf(
+        resourceKind('AWS/ApplicationELB')!,
+        'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/6d0ecf831eec9f09',
+      ),
+    ).toBeUndefined();
     expect(dimensionOf(resourceKind('AWS/Lambda')!, 'arn:aws:lambda:eu-west-1:123456789012:function:resize-images:live')).toBeUndefined();
     expect(dimensionOf(resourceKind('AWS/RDS')!, 'arn:aws:rds:eu-west-1:123456789012:cluster:orders-aurora')).toBeUndefined();
     expect(dimensionOf(resourceKind('AWS/SQS')!, 'arn:aws:sns:eu-west-1:123456789012:alerts')).toBeUndefined();
@@ -246,17 +286,23 @@ describe('regions × roles in one job', () => {
       );
       expect(ctx.stats.counters.target_errors).toBe(1);
       expect(ctx.stats.counters.parts_failed).toBe(1);
-      expect(lines.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([`us-east-1 as ${READER} failed; the other regions and accounts delivered`]);
+      expect(lines.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([
+        `us-east-1 as ${READER} failed; the other regions and accounts delivered`,
+      ]);
     } finally {
       fake.allowRegion('us-east-1', '222222222222');
     }
   });
 
   it('a role that cannot be assumed fails its pairs only', async () => {
-    const ctx = await poll(fleet({ roles: ['default', { roleArn: READER }, { roleArn: GUARDED, externalId: 'wrong-external-id' }], maxAttempts: 1 }));
+    const ctx = await poll(
+      fleet({ roles: ['default', { roleArn: READER }, { roleArn: GUARDED, externalId: 'wrong-external-id' }], maxAttempts: 1 }),
+    );
     expect(ctx.sink.paths()).toHaveLength(8);
     expect((ctx.error as Error).message).toMatch(
-      new RegExp(`^2 of 6 region and account pairs failed \\(eu-west-1 as ${GUARDED}; us-east-1 as ${GUARDED}\\): .*cannot assume ${GUARDED}: User: .* is not authorized to perform: sts:AssumeRole`),
+      new RegExp(
+        `^2 of 6 region and account pairs failed \\(eu-west-1 as ${GUARDED}; us-east-1 as ${GUARDED}\\): .*cannot assume ${GUARDED}: User: .* is not authorized to perform: sts:AssumeRole`,
+      ),
     );
     expect(ctx.stats.counters.target_errors).toBe(2);
     expect(ctx.stats.counters.parts_failed).toBe(2);
@@ -266,7 +312,9 @@ describe('regions × roles in one job', () => {
     const ctx = await poll(fleet({ roles: [{ roleArn: GUARDED, externalId: 'wrong-external-id' }], maxAttempts: 1 }));
     expect(isConfigError(ctx.error)).toBe(true);
     expect((ctx.error as ConfigError).describe()).toMatch(
-      new RegExp(`^roles\\[0\\]\\.roleArn: the credentials of AWS_ACCESS_KEY_ID may not assume ${GUARDED} \\(AccessDenied: .*\\): allow them in the role's trust policy`),
+      new RegExp(
+        `^roles\\[0\\]\\.roleArn: the credentials of AWS_ACCESS_KEY_ID may not assume ${GUARDED} \\(AccessDenied: .*\\): allow them in the role's trust policy`,
+      ),
     );
     expect(ctx.sink.points).toEqual([]);
   });
@@ -291,7 +339,21 @@ describe('regions × roles in one job', () => {
     expect(ctx.sink.paths()).toEqual(['cloudwatch.eu-west-1.Fleet_App.a.Requests.Sum', 'cloudwatch.eu-west-1.Fleet_App.b.Requests.Sum']);
     expect(fake.calls().filter((c) => c.service !== 'monitoring')).toEqual([]);
     // The old single-role keys still work, and {account} comes from the role's ARN.
-    const role = await poll(options({ region: 'us-east-1', roleArn: READER, metrics: [{ namespace: 'Fleet/App', name: 'Requests', dimensions: { Service: 'a' }, stats: ['Sum'], path: 'aws.{account}.{region}.{dim.Service}' }] }));
+    const role = await poll(
+      options({
+        region: 'us-east-1',
+        roleArn: READER,
+        metrics: [
+          {
+            namespace: 'Fleet/App',
+            name: 'Requests',
+            dimensions: { Service: 'a' },
+            stats: ['Sum'],
+            path: 'aws.{account}.{region}.{dim.Service}',
+          },
+        ],
+      }),
+    );
     expect(role.sink.paths()).toEqual(['aws.222222222222.us-east-1.a']);
     expect(role.sink.points[0]!.value).toBe(base('us-east-1', '222222222222') + 8);
   });
@@ -316,13 +378,31 @@ describe('discovery by tags', () => {
   beforeAll(async () => {
     const data: MetricDatum[] = [];
     queues.forEach((queue, i) => {
-      fake.tagging.tagResource(`arn:aws:sqs:eu-west-1:${acct}:${queue}`, { env: i < 120 ? 'prod' : 'dev', team: i % 3 === 0 ? 'payments' : 'search', 'cost centre': 'x.y z' });
-      for (let m = 0; m < 20; m++) data.push({ MetricName: 'ApproximateAgeOfOldestMessage', Value: i, Timestamp: new Date((NOW - 1200 + m * 60) * 1000), Dimensions: [{ Name: 'QueueName', Value: queue }] });
+      fake.tagging.tagResource(`arn:aws:sqs:eu-west-1:${acct}:${queue}`, {
+        env: i < 120 ? 'prod' : 'dev',
+        team: i % 3 === 0 ? 'payments' : 'search',
+        'cost centre': 'x.y z',
+      });
+      for (let m = 0; m < 20; m++)
+        data.push({
+          MetricName: 'ApproximateAgeOfOldestMessage',
+          Value: i,
+          Timestamp: new Date((NOW - 1200 + m * 60) * 1000),
+          Dimensions: [{ Name: 'QueueName', Value: queue }],
+        });
     });
     // An untagged queue has data but is not selected; a topic is of another kind.
-    data.push({ MetricName: 'ApproximateAgeOfOldestMessage', Value: 9, Timestamp: new Date((NOW - 600) * 1000), Dimensions: [{ Name: 'QueueName', Value: 'untagged' }] });
+    data.push({
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Value: 9,
+      Timestamp: new Date((NOW - 600) * 1000),
+      Dimensions: [{ Name: 'QueueName', Value: 'untagged' }],
+    });
     fake.tagging.tagResource(`arn:aws:sns:eu-west-1:${acct}:alerts`, { env: 'prod', team: 'payments' });
-    fake.tagging.tagResource(`arn:aws:elasticloadbalancing:eu-west-1:${acct}:loadbalancer/app/web/50dc6c495c0c9188`, { env: 'prod', team: 'search' });
+    fake.tagging.tagResource(`arn:aws:elasticloadbalancing:eu-west-1:${acct}:loadbalancer/app/web/50dc6c495c0c9188`, {
+      env: 'prod',
+      team: 'search',
+    });
     fake.tagging.tagResource(`arn:aws:elasticloadbalancing:eu-west-1:${acct}:loadbalancer/classic-web`, { env: 'prod', team: 'search' });
     await fake.seed('AWS/SQS', data, { region: 'eu-west-1', account: acct });
   });
@@ -331,7 +411,16 @@ describe('discovery by tags', () => {
     options({
       region: 'eu-west-1',
       roleArn: READER,
-      metrics: [{ namespace: 'AWS/SQS', name: 'ApproximateAgeOfOldestMessage', tags: { env: 'prod', team: '*' }, stats: ['Maximum'], path: 'sqs.{account}.{tag.team}.{dim.QueueName}.{metric}', ...extra }],
+      metrics: [
+        {
+          namespace: 'AWS/SQS',
+          name: 'ApproximateAgeOfOldestMessage',
+          tags: { env: 'prod', team: '*' },
+          stats: ['Maximum'],
+          path: 'sqs.{account}.{tag.team}.{dim.QueueName}.{metric}',
+          ...extra,
+        },
+      ],
     });
 
   it('finds the tagged resources with GetResources (every page), their dimension from the ARN, tag values in paths', async () => {
@@ -344,7 +433,9 @@ describe('discovery by tags', () => {
     ]);
     expect(calls.every((c) => c.account === acct && c.region === 'eu-west-1')).toBe(true);
     expect(ctx.sink.paths()).toHaveLength(120);
-    expect(ctx.sink.series()['sqs.222222222222.payments.queue-003.ApproximateAgeOfOldestMessage']).toEqual(Array.from({ length: 10 }, (_, i) => [LIVE_WINDOW.start + i * 60, 3]));
+    expect(ctx.sink.series()['sqs.222222222222.payments.queue-003.ApproximateAgeOfOldestMessage']).toEqual(
+      Array.from({ length: 10 }, (_, i) => [LIVE_WINDOW.start + i * 60, 3]),
+    );
     expect(ctx.sink.paths()).toContain('sqs.222222222222.search.queue-001.ApproximateAgeOfOldestMessage');
     // 120 queries: one GetMetricData call; no ListMetrics at all.
     expect(fake.getMetricDataCalls.map((c) => c.queries)).toEqual([120]);
@@ -355,7 +446,9 @@ describe('discovery by tags', () => {
     const ctx = await poll(sqs({ tags: { env: 'prod', 'cost centre': '*' }, path: undefined }));
     const point = ctx.sink.points.find((p) => p.path === 'cloudwatch.eu-west-1.AWS_SQS.queue-003.ApproximateAgeOfOldestMessage.Maximum')!;
     expect(point.tags).toEqual({ env: 'prod', 'cost centre': 'x.y z' });
-    expect(formatPath(point.nodes!) + formatTags(point.tags)).toBe('cloudwatch.eu-west-1.AWS_SQS.queue-003.ApproximateAgeOfOldestMessage.Maximum;cost_centre=x.y_z;env=prod');
+    expect(formatPath(point.nodes!) + formatTags(point.tags)).toBe(
+      'cloudwatch.eu-west-1.AWS_SQS.queue-003.ApproximateAgeOfOldestMessage.Maximum;cost_centre=x.y_z;env=prod',
+    );
   });
 
   it('reuses the resources found for discoveryTtl', async () => {
@@ -368,11 +461,23 @@ describe('discovery by tags', () => {
 
   it('tells load balancer kinds apart: an ALB entry takes the ALB, not the classic one', async () => {
     const ctx = await poll(
-      options({ region: 'eu-west-1', roleArn: READER, metrics: [{ namespace: 'AWS/ApplicationELB', name: 'RequestCount', tags: { team: 'search' }, stats: ['Sum'] }] }),
+      options({
+        region: 'eu-west-1',
+        roleArn: READER,
+        metrics: [{ namespace: 'AWS/ApplicationELB', name: 'RequestCount', tags: { team: 'search' }, stats: ['Sum'] }],
+      }),
     );
     expect(fake.calls('GetResources')[0]!.body.ResourceTypeFilters).toEqual(['elasticloadbalancing:loadbalancer']);
     expect(fake.getMetricDataCalls[0]!.body.MetricDataQueries).toEqual([
-      expect.objectContaining({ MetricStat: expect.objectContaining({ Metric: { Namespace: 'AWS/ApplicationELB', MetricName: 'RequestCount', Dimensions: [{ Name: 'LoadBalancer', Value: 'app/web/50dc6c495c0c9188' }] } }) }),
+      expect.objectContaining({
+        MetricStat: expect.objectContaining({
+          Metric: {
+            Namespace: 'AWS/ApplicationELB',
+            MetricName: 'RequestCount',
+            Dimensions: [{ Name: 'LoadBalancer', Value: 'app/web/50dc6c495c0c9188' }],
+          },
+        }),
+      }),
     ]);
     expect(ctx.error).toBeUndefined();
   });
@@ -387,13 +492,23 @@ describe('discovery by tags', () => {
 
   it('validates tags at config time: known namespaces, resource types, {tag.KEY} of selected keys, no "*" dimensions', () => {
     const issues = (metric: Record<string, unknown>) =>
-      cloudwatch.options.safeParse({ metrics: [{ namespace: 'AWS/SQS', name: 'X', tags: { env: 'prod' }, ...metric }] }).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+      cloudwatch.options
+        .safeParse({ metrics: [{ namespace: 'AWS/SQS', name: 'X', tags: { env: 'prod' }, ...metric }] })
+        .error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     expect(issues({})).toBeUndefined();
-    expect(issues({ namespace: 'Custom/Thing' })![0]).toMatch(/^metrics\.0\.tags: tags select resources of AWS\/EC2, .*; not of Custom\/Thing$/);
-    expect(issues({ namespace: 'AWS/RDS', resourceType: 'rds:snapshot' })).toEqual(['metrics.0.resourceType: expected a resource type of AWS/RDS: rds:db, rds:cluster']);
-    expect(issues({ path: 'x.{tag.owner}' })).toEqual(['metrics.0.path: unknown placeholder {tag.owner} (this metric selects by the tags env)']);
+    expect(issues({ namespace: 'Custom/Thing' })![0]).toMatch(
+      /^metrics\.0\.tags: tags select resources of AWS\/EC2, .*; not of Custom\/Thing$/,
+    );
+    expect(issues({ namespace: 'AWS/RDS', resourceType: 'rds:snapshot' })).toEqual([
+      'metrics.0.resourceType: expected a resource type of AWS/RDS: rds:db, rds:cluster',
+    ]);
+    expect(issues({ path: 'x.{tag.owner}' })).toEqual([
+      'metrics.0.path: unknown placeholder {tag.owner} (this metric selects by the tags env)',
+    ]);
     expect(issues({ path: 'x.{tag.env}.{dim.QueueName}.{account}' })).toBeUndefined();
-    expect(issues({ dimensions: { QueueName: 'q' } })).toEqual(["metrics.0.dimensions: QueueName comes from the tagged resources' ARNs; leave it out of dimensions"]);
+    expect(issues({ dimensions: { QueueName: 'q' } })).toEqual([
+      "metrics.0.dimensions: QueueName comes from the tagged resources' ARNs; leave it out of dimensions",
+    ]);
     expect(issues({ dimensions: '*' })![0]).toMatch(/^metrics\.0\.dimensions: with tags, dimensions may only add fixed values/);
     expect(issues({ tags: {} })).toEqual(["metrics.0.tags: expected 1 to 50 tag keys (the Tagging API's limit)"]);
     expect(issues({ tags: undefined, resourceType: 'sqs' })).toEqual(['metrics.0.resourceType: resourceType only applies with tags']);
@@ -405,7 +520,14 @@ describe('sharding', () => {
     options({
       regions: REGIONS,
       roles: ['default', { roleArn: READER }],
-      metrics: [{ namespace: 'Fleet/App', name: 'Requests', dimensions: { Service: Array.from({ length: 700 }, (_, i) => (i < 2 ? ['a', 'b'][i]! : `s${i}`)) }, stats: ['Sum', 'Maximum'] }],
+      metrics: [
+        {
+          namespace: 'Fleet/App',
+          name: 'Requests',
+          dimensions: { Service: Array.from({ length: 700 }, (_, i) => (i < 2 ? ['a', 'b'][i]! : `s${i}`)) },
+          stats: ['Sum', 'Maximum'],
+        },
+      ],
     });
 
   it('shards together fetch exactly what one unsharded run fetches: complete, disjoint, in ceil(share/500) calls per pair', async () => {
@@ -420,7 +542,8 @@ describe('sharding', () => {
       expect(part.error).toBeUndefined();
       for (const path of part.sink.paths()) seen.set(path, (seen.get(path) ?? 0) + 1);
       const byScope = new Map<string, number[]>();
-      for (const call of fake.getMetricDataCalls) byScope.set(`${call.account}/${call.region}`, [...(byScope.get(`${call.account}/${call.region}`) ?? []), call.queries!]);
+      for (const call of fake.getMetricDataCalls)
+        byScope.set(`${call.account}/${call.region}`, [...(byScope.get(`${call.account}/${call.region}`) ?? []), call.queries!]);
       for (const [scope, sizes] of byScope) {
         const share = sizes.reduce((a, b) => a + b, 0);
         expect(sizes.length, scope).toBe(Math.ceil(share / 500));
@@ -435,7 +558,7 @@ describe('sharding', () => {
     expect([...seen.values()].every((n) => n === 1)).toBe(true);
   });
 
-  it('--plan shows each shard\'s share, adding up to the whole job', async () => {
+  it("--plan shows each shard's share, adding up to the whole job", async () => {
     const text = formatPlan(await cloudwatch.plan!(many(), LIVE, { shard: { index: 1, count: 3 } })).join('\n');
     expect(text).toContain('regions eu-west-1, us-east-1 × 2 identities: 4 region and account pairs');
     expect(text).toContain('requests: 5,600 queries per tick, ');

@@ -20,7 +20,15 @@ const DAY = 86400;
 const NOW = 1_800_000_000; // a whole hour
 
 const series = (n: number, period = 60): Series[] =>
-  Array.from({ length: n }, (_, i) => ({ namespace: 'N', metric: 'M', stat: 'Sum', dimensions: [['Id', String(i)]], period, fill: false, paths: [['p', String(i)]] }));
+  Array.from({ length: n }, (_, i) => ({
+    namespace: 'N',
+    metric: 'M',
+    stat: 'Sum',
+    dimensions: [['Id', String(i)]],
+    period,
+    fill: false,
+    paths: [['p', String(i)]],
+  }));
 
 describe('retention tiers', () => {
   it('gives the unit by age, with a margin towards the coarser tier at each boundary', () => {
@@ -121,7 +129,13 @@ describe('packing queries into GetMetricData calls', () => {
 });
 
 describe('paths', () => {
-  const name = { region: 'eu-west-1', namespace: 'AWS/ELB', metric: 'Latency', stat: 'p99.9', dimensions: [['LoadBalancerName', 'web.prod'] as const, ['AvailabilityZone', 'eu-west-1a'] as const] };
+  const name = {
+    region: 'eu-west-1',
+    namespace: 'AWS/ELB',
+    metric: 'Latency',
+    stat: 'p99.9',
+    dimensions: [['LoadBalancerName', 'web.prod'] as const, ['AvailabilityZone', 'eu-west-1a'] as const],
+  };
 
   it('default path, node by node', () => {
     expect(seriesPath(name, undefined)).toEqual(['cloudwatch', 'eu-west-1', 'AWS_ELB', 'web.prod', 'eu-west-1a', 'Latency', 'p99_9']);
@@ -141,7 +155,9 @@ describe('paths', () => {
       error = e;
     }
     expect(isConfigError(error)).toBe(true);
-    expect((error as { describe(): string }).describe()).toBe('metrics[3].path: unknown placeholder {dim.Missing} in path template "x.{dim.Missing}"');
+    expect((error as { describe(): string }).describe()).toBe(
+      'metrics[3].path: unknown placeholder {dim.Missing} in path template "x.{dim.Missing}"',
+    );
   });
 });
 
@@ -150,7 +166,13 @@ describe('plan figures', () => {
 
   it('counts metrics requested per month and prices them', () => {
     const f = planFigures(series(1000), options, { interval: 300, delay: 120, lookback: 600 });
-    expect(f).toMatchObject({ queriesPerTick: 1000, callsPerTick: 2, datapointsPerTick: 10_000, ticksPerMonth: 8760, metricsRequestedPerMonth: 8_760_000 });
+    expect(f).toMatchObject({
+      queriesPerTick: 1000,
+      callsPerTick: 2,
+      datapointsPerTick: 10_000,
+      ticksPerMonth: 8760,
+      metricsRequestedPerMonth: 8_760_000,
+    });
     expect(f.usdPerMonth).toBeCloseTo(87.6, 9);
     expect(f.usdPerMonthAtPeriodInterval).toBeCloseTo(438, 9);
   });
@@ -184,8 +206,20 @@ describe('config/cloudwatch.example.yaml', () => {
     }
     expect(checked.sort()).toEqual(
       [
-        'catchUp', 'concurrency', 'delay', 'discoveryTtl', 'getMetricDataRate', 'getResourcesRate', 'interval', 'listMetricsRate', 'lookback', 'maxAttempts',
-        'period', 'recentlyActiveOnly', 'roleSessionName', 'targetConcurrency',
+        'catchUp',
+        'concurrency',
+        'delay',
+        'discoveryTtl',
+        'getMetricDataRate',
+        'getResourcesRate',
+        'interval',
+        'listMetricsRate',
+        'lookback',
+        'maxAttempts',
+        'period',
+        'recentlyActiveOnly',
+        'roleSessionName',
+        'targetConcurrency',
       ].sort(),
     );
   });

@@ -33,8 +33,19 @@ function options(extra: Record<string, unknown>) {
   return cloudwatch.options.parse({ region: 'eu-west-1', endpoint: fake.url, ...extra });
 }
 
-async function poll(opts: ReturnType<typeof options>, window: TimeWindow = LIVE_WINDOW, extra: { mode?: 'live' | 'backfill'; now?: number; signal?: AbortSignal } = {}) {
-  const ctx = testContext({ options: opts, window, now: (extra.now ?? clockSeconds) * 1000, mode: extra.mode ?? 'live', schedule: LIVE, ...(extra.signal ? { signal: extra.signal } : {}) });
+async function poll(
+  opts: ReturnType<typeof options>,
+  window: TimeWindow = LIVE_WINDOW,
+  extra: { mode?: 'live' | 'backfill'; now?: number; signal?: AbortSignal } = {},
+) {
+  const ctx = testContext({
+    options: opts,
+    window,
+    now: (extra.now ?? clockSeconds) * 1000,
+    mode: extra.mode ?? 'live',
+    schedule: LIVE,
+    ...(extra.signal ? { signal: extra.signal } : {}),
+  });
   await cloudwatch.poll(ctx);
   return ctx;
 }
@@ -45,7 +56,13 @@ function onClock<C extends { signal: AbortSignal }>(clock: FakeClock, ctx: C) {
 }
 
 /** One value per minute for `minutes` minutes from `from`, value = f(minute index). */
-function perMinute(metric: string, dims: Record<string, string>, from: number, minutes: number, f: (i: number) => number = (i) => i): MetricDatum[] {
+function perMinute(
+  metric: string,
+  dims: Record<string, string>,
+  from: number,
+  minutes: number,
+  f: (i: number) => number = (i) => i,
+): MetricDatum[] {
   return Array.from({ length: minutes }, (_, i) => ({
     MetricName: metric,
     Value: f(i),
@@ -97,9 +114,16 @@ describe('GetMetricData batching', () => {
     [500, [500]],
     [501, [500, 1]],
   ])('%i queries in a live tick take exactly ceil(queries / 500) calls', async (n, perCall) => {
-    const ctx = await poll(options({ metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(n) }, stats: ['Average'] }] }));
+    const ctx = await poll(
+      options({ metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(n) }, stats: ['Average'] }] }),
+    );
     // Calls run concurrently: compare them in size order.
-    expect(fake.calls('GetMetricData').map((c) => c.queries).sort((a, b) => b! - a!)).toEqual(perCall);
+    expect(
+      fake
+        .calls('GetMetricData')
+        .map((c) => c.queries)
+        .sort((a, b) => b! - a!),
+    ).toEqual(perCall);
     expect(fake.calls('ListMetrics')).toEqual([]);
     // Every minute of the window for every instance: 10 points each, values = minute index since NOW-20m.
     expect(ctx.sink.points.length).toBe(n * 10);
@@ -112,7 +136,9 @@ describe('GetMetricData batching', () => {
   it('splits calls so none asks for more than 100,800 datapoints, in the fewest calls', async () => {
     // 10 hours at 60 s = 600 periods per query: 500 queries would be 300,000 datapoints in one call.
     const window = { start: NOW - 10 * HOUR, end: NOW };
-    await poll(options({ metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(500) } }] }), window, { mode: 'backfill' });
+    await poll(options({ metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(500) } }] }), window, {
+      mode: 'backfill',
+    });
     const calls = fake.calls('GetMetricData');
     expect(calls.map((c) => c.queries).sort((a, b) => b! - a!)).toEqual([168, 168, 164]);
     for (const call of calls) {
@@ -132,7 +158,9 @@ describe('GetMetricData batching', () => {
 
 describe('pagination: every page is read, whatever its size', () => {
   it('discovers every series over ListMetrics pages (500 a page) and fetches them all', async () => {
-    const ctx = await poll(options({ metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: '*' }, stats: ['Average'] }] }));
+    const ctx = await poll(
+      options({ metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: '*' }, stats: ['Average'] }] }),
+    );
     expect(fake.calls('ListMetrics')).toHaveLength(2);
     expect(ctx.stats.counters.list_metrics_calls).toBe(2);
     expect(Object.keys(ctx.sink.series())).toHaveLength(501);
@@ -141,7 +169,11 @@ describe('pagination: every page is read, whatever its size', () => {
 
   it('follows NextToken across pages that hold fewer values than a full page, filling zeros only where CloudWatch had none', async () => {
     fake.datapointsPerPage = 3;
-    const ctx = await poll(options({ metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(2) }, stats: ['Average'], fill: 0 }] }));
+    const ctx = await poll(
+      options({
+        metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(2) }, stats: ['Average'], fill: 0 }],
+      }),
+    );
     // Each page holds 3 values of the 20 asked for: every value arrives, and fill adds no 0 over a value of a later page.
     const series = ctx.sink.series()['cloudwatch.eu-west-1.AWS_EC2.i-0001.CPUUtilization.Average']!;
     expect(series).toEqual(Array.from({ length: 10 }, (_, i) => [LIVE_WINDOW.start + i * 60, 8 + i]));
@@ -151,10 +183,15 @@ describe('pagination: every page is read, whatever its size', () => {
 
 describe('windows, periods and timestamps', () => {
   it('asks for the window aligned to the period and stamps each value at its period start', async () => {
-    const ctx = await poll(options({ metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: 'i-0007' }, stats: ['Maximum'], period: 300 }] }), {
-      start: NOW - 20 * 60,
-      end: NOW,
-    });
+    const ctx = await poll(
+      options({
+        metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: 'i-0007' }, stats: ['Maximum'], period: 300 }],
+      }),
+      {
+        start: NOW - 20 * 60,
+        end: NOW,
+      },
+    );
     const [call] = fake.calls('GetMetricData');
     expect([call!.startTime, call!.endTime]).toEqual([NOW - 1200, NOW]);
     expect(call!.body.ScanBy).toBe('TimestampAscending');
@@ -168,7 +205,9 @@ describe('windows, periods and timestamps', () => {
   });
 
   it('fetches every period a window overlaps: consecutive windows never skip one, a straddling one is fetched by both', async () => {
-    const opts = options({ metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: 'i-0001' }, period: 300 }] });
+    const opts = options({
+      metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: 'i-0001' }, period: 300 }],
+    });
     // Windows on a 60 s step that do not fall on the 5-minute grid.
     const a = await poll(opts, { start: NOW - 1200 + 120, end: NOW - 480 });
     const b = await poll(opts, { start: NOW - 480, end: NOW });
@@ -212,7 +251,9 @@ describe('windows, periods and timestamps', () => {
       expect(call!.startTime).toBe(Math.floor(window.start / period) * period);
       expect(call!.endTime).toBe(Math.ceil(window.end / period) * period);
       const points = ctx.sink.points;
-      expect(points.every((p) => p.timestamp % period === 0 && p.timestamp >= window.start - period && p.timestamp < window.end)).toBe(true);
+      expect(points.every((p) => p.timestamp % period === 0 && p.timestamp >= window.start - period && p.timestamp < window.end)).toBe(
+        true,
+      );
       expect(points.length).toBe(count);
       expect(points[0]!.value).toBe(value);
     });
@@ -243,7 +284,13 @@ describe('paths', () => {
   beforeAll(async () => {
     await fake.seed('AWS/ApplicationELB', [
       ...perMinute('TargetResponseTime', { LoadBalancer: 'app/web/123', AvailabilityZone: 'eu-west-1a' }, NOW - 600, 10, () => 0.25),
-      ...perMinute('TargetResponseTime', { LoadBalancer: 'evil.lb name\nx 1 2\n', AvailabilityZone: 'eu-west-1a' }, NOW - 600, 10, () => 0.5),
+      ...perMinute(
+        'TargetResponseTime',
+        { LoadBalancer: 'evil.lb name\nx 1 2\n', AvailabilityZone: 'eu-west-1a' },
+        NOW - 600,
+        10,
+        () => 0.5,
+      ),
     ]);
   });
 
@@ -260,7 +307,15 @@ describe('paths', () => {
         ],
       }),
     );
-    expect(ctx.sink.points[0]!.nodes).toEqual(['cloudwatch', 'eu-west-1', 'AWS_ApplicationELB', 'app/web/123', 'eu-west-1a', 'TargetResponseTime', 'Average']);
+    expect(ctx.sink.points[0]!.nodes).toEqual([
+      'cloudwatch',
+      'eu-west-1',
+      'AWS_ApplicationELB',
+      'app/web/123',
+      'eu-west-1a',
+      'TargetResponseTime',
+      'Average',
+    ]);
     expect(ctx.sink.paths().map((p) => formatPath(ctx.sink.points.find((q) => q.path === p)!.nodes!))).toEqual([
       'cloudwatch.eu-west-1.AWS_ApplicationELB.app_web_123.eu-west-1a.TargetResponseTime.Average',
       'cloudwatch.eu-west-1.AWS_ApplicationELB.app_web_123.eu-west-1a.TargetResponseTime.p99_9',
@@ -280,7 +335,15 @@ describe('paths', () => {
         ],
       }),
     );
-    expect(ctx.sink.points[0]!.nodes).toEqual(['aws', 'eu-west-1', 'alb', 'eu-west-1a', 'app/web/123', 'eu-west-1a', 'TargetResponseTime_Average']);
+    expect(ctx.sink.points[0]!.nodes).toEqual([
+      'aws',
+      'eu-west-1',
+      'alb',
+      'eu-west-1a',
+      'app/web/123',
+      'eu-west-1a',
+      'TargetResponseTime_Average',
+    ]);
   });
 
   it('a dimension value with dots, spaces and newlines stays one node, in the default path and in templates', async () => {
@@ -319,14 +382,27 @@ describe('discovery', () => {
     ]);
   });
   const sqs = (extra: Record<string, unknown> = {}) =>
-    options({ metrics: [{ namespace: 'AWS/SQS', name: 'NumberOfMessagesSent', dimensions: { QueueName: '*' }, stats: ['Sum'] }], ...extra });
+    options({
+      metrics: [{ namespace: 'AWS/SQS', name: 'NumberOfMessagesSent', dimensions: { QueueName: '*' }, stats: ['Sum'] }],
+      ...extra,
+    });
 
   it('lists every page of ListMetrics, keeps only the configured dimension set, then ceil(queries / 500) calls', async () => {
     const ctx = await poll(sqs());
     expect(fake.calls('ListMetrics').map((c) => c.body.NextToken !== undefined)).toEqual([false, true, true]);
-    expect(fake.calls('ListMetrics')[0]!.body).toMatchObject({ Namespace: 'AWS/SQS', MetricName: 'NumberOfMessagesSent', Dimensions: [{ Name: 'QueueName' }], RecentlyActive: 'PT3H' });
+    expect(fake.calls('ListMetrics')[0]!.body).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'NumberOfMessagesSent',
+      Dimensions: [{ Name: 'QueueName' }],
+      RecentlyActive: 'PT3H',
+    });
     // 1,203 queues; the series with the extra dimension is not one of them.
-    expect(fake.calls('GetMetricData').map((c) => c.queries).sort((a, b) => b! - a!)).toEqual([500, 500, 203]);
+    expect(
+      fake
+        .calls('GetMetricData')
+        .map((c) => c.queries)
+        .sort((a, b) => b! - a!),
+    ).toEqual([500, 500, 203]);
     expect(ctx.sink.paths()).toHaveLength(1203);
     // Seeded over [NOW-10m, NOW-1m]: the window [NOW-12m, NOW-2m) holds 8 of those minutes.
     expect(ctx.sink.series()['cloudwatch.eu-west-1.AWS_SQS.queue-42.NumberOfMessagesSent.Sum']).toEqual(
@@ -371,12 +447,24 @@ describe('discovery', () => {
 
   it('matches a list of values among the discovered ones', async () => {
     const ctx = await poll(
-      options({ metrics: [{ namespace: 'AWS/SQS', names: ['NumberOfMessagesSent'], dimensions: { QueueName: ['queue-1', 'queue-2', 'missing'] }, stats: ['Sum'] }] }),
+      options({
+        metrics: [
+          {
+            namespace: 'AWS/SQS',
+            names: ['NumberOfMessagesSent'],
+            dimensions: { QueueName: ['queue-1', 'queue-2', 'missing'] },
+            stats: ['Sum'],
+          },
+        ],
+      }),
     );
     // A list without '*' needs no discovery: three queries, one of which has no data.
     expect(fake.calls('ListMetrics')).toEqual([]);
     expect(fake.calls('GetMetricData').map((c) => c.queries)).toEqual([3]);
-    expect(ctx.sink.paths()).toEqual(['cloudwatch.eu-west-1.AWS_SQS.queue-1.NumberOfMessagesSent.Sum', 'cloudwatch.eu-west-1.AWS_SQS.queue-2.NumberOfMessagesSent.Sum']);
+    expect(ctx.sink.paths()).toEqual([
+      'cloudwatch.eu-west-1.AWS_SQS.queue-1.NumberOfMessagesSent.Sum',
+      'cloudwatch.eu-west-1.AWS_SQS.queue-2.NumberOfMessagesSent.Sum',
+    ]);
   });
 });
 
@@ -432,14 +520,18 @@ describe('throttling and errors', () => {
 
   it('fails the run, not the process, when throttling outlasts the attempts; other calls still deliver', async () => {
     fake.throttleNext(2, 'GetMetricData');
-    const opts = options({ maxAttempts: 2, concurrency: 1, metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(501) } }] });
+    const opts = options({
+      maxAttempts: 2,
+      concurrency: 1,
+      metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(501) } }],
+    });
     const ctx = testContext({ options: opts, window: LIVE_WINDOW, now: NOW * 1000, schedule: LIVE });
     await expect(cloudwatch.poll(ctx)).rejects.toThrow(/1 of 2 GetMetricData calls failed: Rate exceeded/);
     expect(ctx.sink.points).toHaveLength(10);
     expect(ctx.stats.counters.throttles).toBe(2);
   });
 
-  it('shares one rate limit between the runs of a job, waiting on the run\'s clock', async () => {
+  it("shares one rate limit between the runs of a job, waiting on the run's clock", async () => {
     const metrics = [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(501) } }];
     const opts = options({ getMetricDataRate: 2, metrics });
     const clock = new FakeClock({ start: NOW * 1000 });
@@ -470,7 +562,7 @@ describe('throttling and errors', () => {
     }
   });
 
-  it('waits its retry backoff on the run\'s clock, with jitter, from 1 s for throttles', async () => {
+  it("waits its retry backoff on the run's clock, with jitter, from 1 s for throttles", async () => {
     fake.throttleNext(2, 'GetMetricData');
     const sleeps: number[] = [];
     const sleep = async (ms: number) => void sleeps.push(ms);
@@ -483,7 +575,7 @@ describe('throttling and errors', () => {
     expect(sleeps[1]).toBeLessThan(2000);
   });
 
-  it('ends a throttling backoff at the run\'s deadline: no wait outlives the run', async () => {
+  it("ends a throttling backoff at the run's deadline: no wait outlives the run", async () => {
     // Seven throttles, all used up by the time the deadline passes (none is left over for the next test).
     fake.throttleNext(7, 'GetMetricData');
     const random = vi.spyOn(Math, 'random').mockReturnValue(0.5);
@@ -506,7 +598,10 @@ describe('throttling and errors', () => {
   it('stops at once when the run is aborted mid-way: the call in flight is cancelled, the queued ones never sent', async () => {
     fake.responseDelayMs = 500;
     const controller = new AbortController();
-    const opts = options({ concurrency: 1, metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(501) } }] });
+    const opts = options({
+      concurrency: 1,
+      metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(501) } }],
+    });
     const started = Date.now();
     setTimeout(() => controller.abort(new Error('run deadline')), 100);
     await expect(poll(opts, LIVE_WINDOW, { signal: controller.signal })).rejects.toThrow();
@@ -526,7 +621,12 @@ describe('configuration', () => {
   it('reaches the endpoint in AWS_ENDPOINT_URL without an endpoint option', async () => {
     vi.stubEnv('AWS_ENDPOINT_URL', fake.url);
     try {
-      const ctx = await poll(cloudwatch.options.parse({ region: 'ap-southeast-2', metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: 'i-0001' } }] }));
+      const ctx = await poll(
+        cloudwatch.options.parse({
+          region: 'ap-southeast-2',
+          metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: 'i-0001' } }],
+        }),
+      );
       expect(ctx.sink.points).toHaveLength(10);
       expect(fake.calls('GetMetricData')[0]!.region).toBe('ap-southeast-2');
       expect(ctx.sink.paths()[0]).toBe('cloudwatch.ap-southeast-2.AWS_EC2.i-0001.CPUUtilization.Average');
@@ -538,7 +638,12 @@ describe('configuration', () => {
   it('takes the region from AWS_REGION when the config has none', async () => {
     vi.stubEnv('AWS_REGION', 'us-west-2');
     try {
-      const ctx = await poll(cloudwatch.options.parse({ endpoint: fake.url, metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: 'i-0001' } }] }));
+      const ctx = await poll(
+        cloudwatch.options.parse({
+          endpoint: fake.url,
+          metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: 'i-0001' } }],
+        }),
+      );
       expect(fake.calls('GetMetricData')[0]!.region).toBe('us-west-2');
       expect(ctx.sink.paths()[0]).toMatch(/^cloudwatch\.us-west-2\./);
     } finally {
@@ -547,16 +652,20 @@ describe('configuration', () => {
   });
 
   it('throws a ConfigError naming the field when no region is set anywhere', async () => {
-    const error = await poll(cloudwatch.options.parse({ endpoint: fake.url, metrics: [{ namespace: 'X', name: 'Y' }] })).catch((e: unknown) => e);
+    const error = await poll(cloudwatch.options.parse({ endpoint: fake.url, metrics: [{ namespace: 'X', name: 'Y' }] })).catch(
+      (e: unknown) => e,
+    );
     expect(isConfigError(error)).toBe(true);
     expect((error as { where: { field: string } }).where.field).toBe('region');
   });
 
   it('refuses, at validation, a template with an unknown placeholder, a metric without a name, an invalid period', () => {
     const bad = (metric: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
-      cloudwatch.options.safeParse({ metrics: [{ namespace: 'AWS/ELB', name: 'RequestCount', ...metric }], ...extra }).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+      cloudwatch.options
+        .safeParse({ metrics: [{ namespace: 'AWS/ELB', name: 'RequestCount', ...metric }], ...extra })
+        .error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     expect(bad({ path: 'x.{dim.LoadBalancerName}.{metric}' })).toEqual([
-      'metrics.0.path: unknown placeholder {dim.LoadBalancerName} (this metric\'s dimensions are none)',
+      "metrics.0.path: unknown placeholder {dim.LoadBalancerName} (this metric's dimensions are none)",
     ]);
     expect(bad({ path: 'x.{oops}' })![0]).toMatch(/^metrics\.0\.path: unknown placeholder \{oops\}/);
     expect(bad({ name: undefined })).toEqual(['metrics.0.name: expected exactly one of name or names']);
@@ -568,7 +677,11 @@ describe('configuration', () => {
 
 describe('history and plan', () => {
   const withSeries = (n: number, extra: Record<string, unknown> = {}) =>
-    cloudwatch.options.parse({ region: 'eu-west-1', metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(n) } }], ...extra });
+    cloudwatch.options.parse({
+      region: 'eu-west-1',
+      metrics: [{ namespace: 'AWS/EC2', name: 'CPUUtilization', dimensions: { InstanceId: ids(n) } }],
+      ...extra,
+    });
 
   it('declares 455 days of retention, a step of the finest period, windows sized to the datapoint limit', () => {
     const history = cloudwatch.history!;
@@ -581,7 +694,9 @@ describe('history and plan', () => {
     expect(history.maxWindow(withSeries(1))).toBe(100_800 * 60);
     expect(history.maxWindow(withSeries(500))).toBe(3 * HOUR);
     expect(history.maxWindow(withSeries(2000))).toBe(3 * HOUR);
-    expect(history.maxWindow(cloudwatch.options.parse({ metrics: [{ namespace: 'A', name: 'B', dimensions: { X: '*' } }] }))).toBe(3 * HOUR);
+    expect(history.maxWindow(cloudwatch.options.parse({ metrics: [{ namespace: 'A', name: 'B', dimensions: { X: '*' } }] }))).toBe(
+      3 * HOUR,
+    );
   });
 
   it('plans calls, metrics requested and the estimated monthly cost without fetching datapoints', async () => {
@@ -617,12 +732,19 @@ describe('history and plan', () => {
   });
 
   it('discovers "*" dimensions for the plan with ListMetrics only', async () => {
-    await fake.seed('AWS/Lambda', ['a', 'b', 'c'].flatMap((f) => perMinute('Invocations', { FunctionName: f }, NOW - 600, 1)));
+    await fake.seed(
+      'AWS/Lambda',
+      ['a', 'b', 'c'].flatMap((f) => perMinute('Invocations', { FunctionName: f }, NOW - 600, 1)),
+    );
     fake.clearRequests();
-    const opts = options({ metrics: [{ namespace: 'AWS/Lambda', name: 'Invocations', dimensions: { FunctionName: '*' }, stats: ['Sum', 'Maximum'] }] });
+    const opts = options({
+      metrics: [{ namespace: 'AWS/Lambda', name: 'Invocations', dimensions: { FunctionName: '*' }, stats: ['Sum', 'Maximum'] }],
+    });
     const lines = formatPlan(await cloudwatch.plan!(opts, LIVE));
     expect(lines.join('\n')).toContain('requests: 6 queries per tick, ');
-    expect(lines.join('\n')).toMatch(/discovery: 1 metric name\(s\) with "\*" dimensions, 1 ListMetrics request\(s\) per refresh every 15m/);
+    expect(lines.join('\n')).toMatch(
+      /discovery: 1 metric name\(s\) with "\*" dimensions, 1 ListMetrics request\(s\) per refresh every 15m/,
+    );
     expect(fake.calls('GetMetricData')).toEqual([]);
   });
 });

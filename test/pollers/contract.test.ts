@@ -32,7 +32,8 @@ const NAME = /^[a-z][a-z0-9_-]*$/;
  * through such a package's code (SDK_FRAMES) is the SDK's and allowed — for pollers that import one. Its own
  * code is held to the same rules as everyone's; everything else must do its HTTP through `ctx.fetch`.
  */
-const SDK_PACKAGE = /^(@aws-sdk\/|@smithy\/|@googleapis\/|googleapis$|google-auth-library$|gaxios$|@google-cloud\/|@azure\/|pg$|mysql2(\/promise)?$)/;
+const SDK_PACKAGE =
+  /^(@aws-sdk\/|@smithy\/|@googleapis\/|googleapis$|google-auth-library$|gaxios$|@google-cloud\/|@azure\/|pg$|mysql2(\/promise)?$)/;
 const SDK_FRAMES =
   /[\\/]node_modules[\\/](@aws-sdk|@smithy|@googleapis|googleapis|googleapis-common|google-auth-library|gaxios|gcp-metadata|@google-cloud|@azure|pg|pg-pool|mysql2)[\\/]/;
 
@@ -144,7 +145,10 @@ for (const name of names) {
 
     it(`has config/${name}.example.yaml, which validates against its schema`, () => {
       expect(existsSync(example), `config/${name}.example.yaml is missing`).toBe(true);
-      expect(loadError === undefined ? undefined : String((loadError as Error).message ?? loadError), 'loading the example').toBeUndefined();
+      expect(
+        loadError === undefined ? undefined : String((loadError as Error).message ?? loadError),
+        'loading the example',
+      ).toBeUndefined();
       expect(config.options).toBeTypeOf('object');
     });
 
@@ -153,7 +157,9 @@ for (const name of names) {
       for (const option of documentOptions(poller)) {
         expect(option.description.trim(), `option ${option.key} has no .describe()`).not.toBe('');
         // Set or shown commented out (`# key: default`), at the top level of the example.
-        expect(exampleText, `config/${name}.example.yaml does not show ${option.key}`).toMatch(new RegExp(`^(#\\s?)?${option.key}\\s*:`, 'm'));
+        expect(exampleText, `config/${name}.example.yaml does not show ${option.key}`).toMatch(
+          new RegExp(`^(#\\s?)?${option.key}\\s*:`, 'm'),
+        );
         expect(help, `--help does not show ${option.key}`).toContain(`\n  ${option.key}`);
         expect(help).toContain(option.description);
       }
@@ -176,7 +182,11 @@ for (const name of names) {
       const window = maxWindow(config.options);
       const kept = retention(config.options);
       const every = step?.(config.options) ?? config.schedule.interval;
-      for (const [what, value] of [['maxWindow', window], ['retention', kept], ['step', every]] as const) {
+      for (const [what, value] of [
+        ['maxWindow', window],
+        ['retention', kept],
+        ['step', every],
+      ] as const) {
         expect(Number.isFinite(value) && value > 0, `history.${what} must be a positive number of seconds, got ${value}`).toBe(true);
       }
       expect(window, 'maxWindow holds at least one step').toBeGreaterThanOrEqual(every);
@@ -191,51 +201,50 @@ for (const name of names) {
         }
         expect(importsOutsideKit(source, code), `${shown}: a poller imports from lib/ only lib/poller-kit/`).toEqual([]);
         expect(code, `${shown} calls setInterval: the runner owns the schedule`).not.toMatch(/\bsetInterval\s*\(/);
-        expect(code, `${shown} writes to stdout: datapoints go through the sink, logs through ctx.log`).not.toMatch(/process\.stdout|console\.(log|info|warn|error|debug)\s*\(/);
+        expect(code, `${shown} writes to stdout: datapoints go through the sink, logs through ctx.log`).not.toMatch(
+          /process\.stdout|console\.(log|info|warn|error|debug)\s*\(/,
+        );
       }
     });
 
     const sdk = sdkImports(name);
-    it(
-      `poll emits only through the sink: no socket${sdk.length ? ` outside its SDK (${sdk.join(', ')})` : ''}, no global fetch, no timer left behind`,
-      async () => {
-        if (!config) throw new Error(`needs a valid config/${name}.example.yaml (see the test above)`);
-        const watch = watchSideEffects();
-        const stub: typeof globalThis.fetch = async () => {
-          return new Response(JSON.stringify(GENERIC_JSON), { status: 200, headers: { 'content-type': 'application/json' } });
-        };
-        const end = Math.floor(Date.now() / 1000 / config.schedule.interval) * config.schedule.interval;
-        const ctx = testContext({
-          options: config.options,
-          window: { start: end - config.schedule.interval, end },
-          fetch: stub,
-          now: end * 1000,
-          schedule: config.schedule,
-          signal: AbortSignal.timeout(10_000),
-          job: name,
-        });
-        let outcome: unknown;
-        try {
-          await poller.poll(ctx);
-        } catch (error) {
-          outcome = error; // a generic document may not be what the poller expects: failing is allowed, side effects are not
-        } finally {
-          // The instance ends as the commands end it: after the run, close() releases its clients.
-          await poller.close?.();
-          watch.restore();
-        }
-        // The SDK's own HTTP (its stack runs through the SDK's code) is allowed to pollers that use one.
-        const own = (calls: Recorded[]) => calls.filter((call) => !(sdk.length > 0 && SDK_FRAMES.test(call.stack))).map((call) => call.what);
-        expect(own(watch.sockets), 'sockets opened by poll itself (use ctx.fetch)').toEqual([]);
-        expect(own(watch.globalFetches), 'globalThis.fetch called (use ctx.fetch, which tests replace)').toEqual([]);
-        expect(watch.intervals, 'setInterval called').toEqual([]);
-        expect(watch.pendingTimers(), 'timers still pending after poll returned').toEqual([]);
-        expect(watch.stdout, 'written to stdout').toEqual([]);
-        // Whatever it emitted went to the sink, with finite timestamps.
-        for (const point of ctx.sink.points) expect(Number.isFinite(point.timestamp)).toBe(true);
-        if (outcome !== undefined) expect(outcome, 'poll rejects with an Error').toBeInstanceOf(Error);
-      },
-    );
+    it(`poll emits only through the sink: no socket${sdk.length ? ` outside its SDK (${sdk.join(', ')})` : ''}, no global fetch, no timer left behind`, async () => {
+      if (!config) throw new Error(`needs a valid config/${name}.example.yaml (see the test above)`);
+      const watch = watchSideEffects();
+      const stub: typeof globalThis.fetch = async () => {
+        return new Response(JSON.stringify(GENERIC_JSON), { status: 200, headers: { 'content-type': 'application/json' } });
+      };
+      const end = Math.floor(Date.now() / 1000 / config.schedule.interval) * config.schedule.interval;
+      const ctx = testContext({
+        options: config.options,
+        window: { start: end - config.schedule.interval, end },
+        fetch: stub,
+        now: end * 1000,
+        schedule: config.schedule,
+        signal: AbortSignal.timeout(10_000),
+        job: name,
+      });
+      let outcome: unknown;
+      try {
+        await poller.poll(ctx);
+      } catch (error) {
+        outcome = error; // a generic document may not be what the poller expects: failing is allowed, side effects are not
+      } finally {
+        // The instance ends as the commands end it: after the run, close() releases its clients.
+        await poller.close?.();
+        watch.restore();
+      }
+      // The SDK's own HTTP (its stack runs through the SDK's code) is allowed to pollers that use one.
+      const own = (calls: Recorded[]) => calls.filter((call) => !(sdk.length > 0 && SDK_FRAMES.test(call.stack))).map((call) => call.what);
+      expect(own(watch.sockets), 'sockets opened by poll itself (use ctx.fetch)').toEqual([]);
+      expect(own(watch.globalFetches), 'globalThis.fetch called (use ctx.fetch, which tests replace)').toEqual([]);
+      expect(watch.intervals, 'setInterval called').toEqual([]);
+      expect(watch.pendingTimers(), 'timers still pending after poll returned').toEqual([]);
+      expect(watch.stdout, 'written to stdout').toEqual([]);
+      // Whatever it emitted went to the sink, with finite timestamps.
+      for (const point of ctx.sink.points) expect(Number.isFinite(point.timestamp)).toBe(true);
+      if (outcome !== undefined) expect(outcome, 'poll rejects with an Error').toBeInstanceOf(Error);
+    });
   });
 }
 
@@ -293,7 +302,11 @@ function dummyEnvironment(text: string): Record<string, string> {
     // A database URL names its scheme (postgres://): port 65535, where nothing listens.
     env[name!] = /DATABASE_URL$/.test(name!)
       ? 'postgres://contract:contract-test-value@127.0.0.1:65535/contract'
-      : /(URL|ROOT|ENDPOINT)$/.test(name!) ? 'http://contract-test.invalid/' : /(_ID|PORT|NUMBER)$/.test(name!) ? '123456789' : 'contract-test-value';
+      : /(URL|ROOT|ENDPOINT)$/.test(name!)
+        ? 'http://contract-test.invalid/'
+        : /(_ID|PORT|NUMBER)$/.test(name!)
+          ? '123456789'
+          : 'contract-test-value';
   }
   return env;
 }
@@ -330,7 +343,8 @@ function stripComments(code: string): string {
 
 function importsOf(code: string): string[] {
   const found: string[] = [];
-  const pattern = /\bfrom\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)|\brequire\s*\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
+  const pattern =
+    /\bfrom\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)|\brequire\s*\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s*['"]([^'"]+)['"]/gm;
   for (const match of code.matchAll(pattern)) found.push((match[1] ?? match[2] ?? match[3] ?? match[4])!);
   return found;
 }
@@ -393,14 +407,26 @@ function watchSideEffects() {
       target[key] = original;
     });
   };
-  const where = () => (new Error().stack ?? '').split('\n').slice(3, 6).map((l) => l.trim()).join(' < ');
+  const where = () =>
+    (new Error().stack ?? '')
+      .split('\n')
+      .slice(3, 6)
+      .map((l) => l.trim())
+      .join(' < ');
   const record = (list: Recorded[], what: string) => {
     // Deep enough to reach the SDK's frames below undici's or node's own.
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 100;
     const stack = new Error().stack ?? '';
     Error.stackTraceLimit = limit;
-    list.push({ what: `${what} at ${stack.split('\n').slice(3, 6).map((l) => l.trim()).join(' < ')}`, stack });
+    list.push({
+      what: `${what} at ${stack
+        .split('\n')
+        .slice(3, 6)
+        .map((l) => l.trim())
+        .join(' < ')}`,
+      stack,
+    });
   };
 
   replace(net.Socket.prototype, 'connect', function (this: net.Socket, ...args: unknown[]) {

@@ -18,8 +18,20 @@ beforeEach(async () => {
   clock = T0 * 1000;
   fake = await GitHubFake.start({ now: () => clock });
   fake.addToken(TOKEN);
-  fake.addRepository('nodejs/node', { stargazers_count: 110_000, forks_count: 30_000, open_issues_count: 2_100, subscribers_count: 2_900, size: 950_000 });
-  fake.addRepository('vercel/next.js', { stargazers_count: 130_000, forks_count: 28_000, open_issues_count: 3_000, subscribers_count: 1_500, size: 1_200_000 });
+  fake.addRepository('nodejs/node', {
+    stargazers_count: 110_000,
+    forks_count: 30_000,
+    open_issues_count: 2_100,
+    subscribers_count: 2_900,
+    size: 950_000,
+  });
+  fake.addRepository('vercel/next.js', {
+    stargazers_count: 130_000,
+    forks_count: 28_000,
+    open_issues_count: 3_000,
+    subscribers_count: 1_500,
+    size: 1_200_000,
+  });
 });
 afterEach(() => fake.close());
 
@@ -94,10 +106,12 @@ describe('github', () => {
     expect(ctx.sink.paths()).toContain('github.nodejs.node.stars');
   });
 
-  it('several failed repositories are one line naming each, counted in parts_failed (the kit\'s fan-out)', async () => {
+  it("several failed repositories are one line naming each, counted in parts_failed (the kit's fan-out)", async () => {
     const poller = createGitHubPoller();
     const ctx = context(poller, { repositories: ['nodejs/nope', 'nodejs/node', 'nodejs/gone'] });
-    await expect(poller.poll(ctx)).rejects.toThrow(/^2 of 3 repositories failed: nodejs\/nope: GET .* answered 404: .*; nodejs\/gone: GET /);
+    await expect(poller.poll(ctx)).rejects.toThrow(
+      /^2 of 3 repositories failed: nodejs\/nope: GET .* answered 404: .*; nodejs\/gone: GET /,
+    );
     expect(ctx.stats.counters.parts_failed).toBe(2);
     expect(ctx.sink.paths()).toContain('github.nodejs.node.stars');
   });
@@ -105,7 +119,9 @@ describe('github', () => {
   it('a private repository needs a token that can read it', async () => {
     fake.addRepository('acme/secret', { private: true, readers: [TOKEN], stargazers_count: 3 });
     const poller = createGitHubPoller();
-    await expect(poller.poll(context(poller, { repositories: ['acme/secret'] }))).rejects.toThrow(/404: Not Found .*private repositories need a token/);
+    await expect(poller.poll(context(poller, { repositories: ['acme/secret'] }))).rejects.toThrow(
+      /404: Not Found .*private repositories need a token/,
+    );
     const ctx = context(poller, { repositories: ['ACME/Secret'], token: TOKEN });
     await poller.poll(ctx);
     // Paths use the names as configured, whatever GitHub's spelling.
@@ -159,7 +175,9 @@ describe('github', () => {
 
     // Ticks before the reset fail at once, without a request.
     clock = (T0 + 300) * 1000;
-    await expect(poller.poll(context(poller, {}, { start: T0, end: T0 + 300 }))).rejects.toThrow(/it resets at 2026-04-12T13:50:00Z \(in 25 min\)/);
+    await expect(poller.poll(context(poller, {}, { start: T0, end: T0 + 300 }))).rejects.toThrow(
+      /it resets at 2026-04-12T13:50:00Z \(in 25 min\)/,
+    );
     expect(fake.requests).toHaveLength(1);
 
     // After it, the poller asks again (the fake's window has reset too).
@@ -198,7 +216,9 @@ describe('github', () => {
   it('a secondary rate limit without retry-after pauses a minute', async () => {
     fake.secondaryLimit({ status: 429 });
     const poller = createGitHubPoller();
-    await expect(poller.poll(context(poller, { token: TOKEN }))).rejects.toThrow(/GitHub answered 429: You have exceeded a secondary rate limit.*\(in 60 s\)/);
+    await expect(poller.poll(context(poller, { token: TOKEN }))).rejects.toThrow(
+      /GitHub answered 429: You have exceeded a secondary rate limit.*\(in 60 s\)/,
+    );
   });
 
   it('traffic: one point per day at the day, with push access; a clear error without', async () => {
@@ -235,7 +255,10 @@ describe('github', () => {
       const raw = { repositories: ['a/b'], traffic: true, ...(token === undefined ? {} : { token }) };
       const issues = githubOptions.safeParse(raw).error?.issues;
       expect(issues?.map((issue) => [issue.path.join('.'), issue.message])).toEqual([
-        ['token', 'traffic: true needs a token with push access to the repositories: set GITHUB_TOKEN (token: ${GITHUB_TOKEN}), or set traffic: false'],
+        [
+          'token',
+          'traffic: true needs a token with push access to the repositories: set GITHUB_TOKEN (token: ${GITHUB_TOKEN}), or set traffic: false',
+        ],
       ]);
     }
     expect(githubOptions.safeParse({ repositories: ['a/b'], traffic: true, token: 't' }).success).toBe(true);
@@ -258,7 +281,9 @@ describe('github', () => {
   });
 
   it('validates repositories and refuses duplicates', () => {
-    expect(githubOptions.safeParse({ repositories: ['nodejs'] }).error?.issues[0]?.message).toBe('expected "owner/name", for example "nodejs/node"');
+    expect(githubOptions.safeParse({ repositories: ['nodejs'] }).error?.issues[0]?.message).toBe(
+      'expected "owner/name", for example "nodejs/node"',
+    );
     expect(githubOptions.safeParse({ repositories: ['a/b/c'] }).success).toBe(false);
     expect(githubOptions.safeParse({ repositories: [] }).error?.issues[0]?.message).toBe('expected at least one repository');
     expect(githubOptions.safeParse({ repositories: ['a/b', 'A/B'] }).error?.issues[0]?.message).toBe('a repository is listed twice');

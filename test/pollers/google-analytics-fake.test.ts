@@ -30,12 +30,17 @@ describe('GA4 Data API fake', () => {
     await fake?.close();
   });
 
-  it('answers runReport in the shape of Google\'s documented sample', async () => {
+  it("answers runReport in the shape of Google's documented sample", async () => {
     const sample = JSON.parse(readFileSync(resolve(FIXTURES, 'ga4-runReport-example.json'), 'utf8')) as Record<string, unknown>;
     const { data } = await api.properties.runReport(
       {
         property: 'properties/1',
-        requestBody: { dimensions: [{ name: 'country' }], metrics: [{ name: 'activeUsers' }], dateRanges: [{ startDate: 'yesterday', endDate: 'today' }], orderBys: [{ dimension: { dimensionName: 'country' }, desc: true }] },
+        requestBody: {
+          dimensions: [{ name: 'country' }],
+          metrics: [{ name: 'activeUsers' }],
+          dateRanges: [{ startDate: 'yesterday', endDate: 'today' }],
+          orderBys: [{ dimension: { dimensionName: 'country' }, desc: true }],
+        },
       },
       options(),
     );
@@ -47,7 +52,21 @@ describe('GA4 Data API fake', () => {
 
   it('pages by offset and limit, int64s as strings, rowCount independent of the page', async () => {
     const page = async (offset: string) =>
-      (await api.properties.runReport({ property: 'properties/1', requestBody: { dimensions: [{ name: 'country' }], metrics: [{ name: 'activeUsers' }], dateRanges: [{ startDate: '2026-03-08', endDate: '2026-03-08' }], limit: '1', offset } }, options())).data;
+      (
+        await api.properties.runReport(
+          {
+            property: 'properties/1',
+            requestBody: {
+              dimensions: [{ name: 'country' }],
+              metrics: [{ name: 'activeUsers' }],
+              dateRanges: [{ startDate: '2026-03-08', endDate: '2026-03-08' }],
+              limit: '1',
+              offset,
+            },
+          },
+          options(),
+        )
+      ).data;
     expect((await page('0')).rows!.map((r) => r.dimensionValues![0]!.value)).toEqual(['France']);
     expect((await page('1')).rows!.map((r) => r.dimensionValues![0]!.value)).toEqual(['Japan']);
     const past = await page('2');
@@ -56,30 +75,77 @@ describe('GA4 Data API fake', () => {
   });
 
   it('leaves rows and rowCount out of an empty answer, and adds propertyQuota only when asked', async () => {
-    const { data } = await api.properties.runReport({ property: 'properties/1', requestBody: { metrics: [{ name: 'activeUsers' }], dateRanges: [{ startDate: '2026-01-01', endDate: '2026-01-02' }] } }, options());
+    const { data } = await api.properties.runReport(
+      {
+        property: 'properties/1',
+        requestBody: { metrics: [{ name: 'activeUsers' }], dateRanges: [{ startDate: '2026-01-01', endDate: '2026-01-02' }] },
+      },
+      options(),
+    );
     expect(data.rows).toBeUndefined();
     expect(data.rowCount).toBeUndefined();
     expect(data.propertyQuota).toBeUndefined();
   });
 
   const rejects = async (call: Promise<unknown>, status: number, apiStatus: string, message: string | RegExp) => {
-    const error = (await call.then(() => undefined, (e: unknown) => e)) as { status?: number; response?: { data?: { error?: { code: number; status: string; message: string } } } };
+    const error = (await call.then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as { status?: number; response?: { data?: { error?: { code: number; status: string; message: string } } } };
     expect(error?.status).toBe(status);
     expect(error.response?.data?.error).toMatchObject({ code: status, status: apiStatus });
     expect(error.response?.data?.error?.message).toMatch(message);
   };
 
-  it('answers errors in Google\'s JSON error format', async () => {
+  it("answers errors in Google's JSON error format", async () => {
     const report = { metrics: [{ name: 'activeUsers' }], dateRanges: [{ startDate: 'today', endDate: 'today' }] };
-    await rejects(api.properties.runReport({ property: 'properties/1', requestBody: { ...report, metrics: [{ name: 'nope' }] } }, options()), 400, 'INVALID_ARGUMENT', /^Field nope is not a valid metric/);
-    await rejects(api.properties.runRealtimeReport({ property: 'properties/1', requestBody: { metrics: [{ name: 'activeUsers' }], offset: '10' } as never }, options()), 400, 'INVALID_ARGUMENT', /Unknown name "offset"/);
-    await rejects(api.properties.batchRunReports({ property: 'properties/1', requestBody: { requests: Array(6).fill(report) } }, options()), 400, 'INVALID_ARGUMENT', /maximum is 5/);
-    await rejects(api.properties.runReport({ property: 'properties/2', requestBody: report }, options()), 403, 'PERMISSION_DENIED', MESSAGES.permission);
+    await rejects(
+      api.properties.runReport({ property: 'properties/1', requestBody: { ...report, metrics: [{ name: 'nope' }] } }, options()),
+      400,
+      'INVALID_ARGUMENT',
+      /^Field nope is not a valid metric/,
+    );
+    await rejects(
+      api.properties.runRealtimeReport(
+        { property: 'properties/1', requestBody: { metrics: [{ name: 'activeUsers' }], offset: '10' } as never },
+        options(),
+      ),
+      400,
+      'INVALID_ARGUMENT',
+      /Unknown name "offset"/,
+    );
+    await rejects(
+      api.properties.batchRunReports({ property: 'properties/1', requestBody: { requests: Array(6).fill(report) } }, options()),
+      400,
+      'INVALID_ARGUMENT',
+      /maximum is 5/,
+    );
+    await rejects(
+      api.properties.runReport({ property: 'properties/2', requestBody: report }, options()),
+      403,
+      'PERMISSION_DENIED',
+      MESSAGES.permission,
+    );
     const anonymous = analyticsdata({ version: 'v1beta' });
-    await rejects(anonymous.properties.runReport({ property: 'properties/1', requestBody: report }, options()), 401, 'UNAUTHENTICATED', MESSAGES.missingCredentials);
+    await rejects(
+      anonymous.properties.runReport({ property: 'properties/1', requestBody: report }, options()),
+      401,
+      'UNAUTHENTICATED',
+      MESSAGES.missingCredentials,
+    );
     fake.fail({ status: 500 });
-    await rejects(api.properties.runReport({ property: 'properties/1', requestBody: report }, options()), 500, 'INTERNAL', MESSAGES.internal);
+    await rejects(
+      api.properties.runReport({ property: 'properties/1', requestBody: report }, options()),
+      500,
+      'INTERNAL',
+      MESSAGES.internal,
+    );
     fake.exhaust('1', 'day');
-    await rejects(api.properties.runReport({ property: 'properties/1', requestBody: report }, options()), 429, 'RESOURCE_EXHAUSTED', MESSAGES.tokensPerDay);
+    await rejects(
+      api.properties.runReport({ property: 'properties/1', requestBody: report }, options()),
+      429,
+      'RESOURCE_EXHAUSTED',
+      MESSAGES.tokensPerDay,
+    );
   });
 });

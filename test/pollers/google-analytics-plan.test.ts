@@ -38,7 +38,9 @@ describe('google-analytics plan', () => {
     ]);
     expect(lines).toContain('  r0: every 1h, 49 hours per fetch → 49 rows (one more request per 10,000 rows)');
     expect(lines).toContain('  daily: every 6h, 3 days per fetch → 3 rows (one more request per 10,000 rows)');
-    expect(lines.at(-1)).toBe('backfill: 2 batchRunReports calls per 7d window (more for long reports): ~10 calls and ~350 tokens per 30 days of history');
+    expect(lines.at(-1)).toBe(
+      'backfill: 2 batchRunReports calls per 7d window (more for long reports): ~10 calls and ~350 tokens per 30 days of history',
+    );
   });
 
   it('never plans a report more often than the job ticks', () => {

@@ -18,7 +18,12 @@ const TOKEN = 'test-token';
 const utc = (iso: string) => Date.parse(iso) / 1000;
 
 /** `count` consecutive local hours from `first` (YYYYMMDDHH), each with `metrics(i)`. */
-function hours(first: string, count: number, metrics: (i: number) => Record<string, number>, dimensions?: (i: number) => Record<string, string>): SeedRow[] {
+function hours(
+  first: string,
+  count: number,
+  metrics: (i: number) => Record<string, number>,
+  dimensions?: (i: number) => Record<string, string>,
+): SeedRow[] {
   const start = Date.UTC(+first.slice(0, 4), +first.slice(4, 6) - 1, +first.slice(6, 8), +first.slice(8, 10));
   return Array.from({ length: count }, (_, i) => {
     const d = new Date(start + i * 3_600_000);
@@ -33,7 +38,10 @@ interface Harness {
   clock: { now: number };
   sleeps: number[];
   logs: string[];
-  run(input: Record<string, unknown>, how?: { window?: TimeWindow; mode?: 'live' | 'backfill'; interval?: number; signal?: AbortSignal }): Promise<ReturnType<typeof testContext>>;
+  run(
+    input: Record<string, unknown>,
+    how?: { window?: TimeWindow; mode?: 'live' | 'backfill'; interval?: number; signal?: AbortSignal },
+  ): Promise<ReturnType<typeof testContext>>;
 }
 
 const fakes: Ga4Fake[] = [];
@@ -41,7 +49,16 @@ afterEach(async () => {
   await Promise.all(fakes.splice(0).map((f) => f.close()));
 });
 
-async function harness(properties: FakeProperty[], setup: { start?: string; latencyMs?: number; env?: NodeJS.ProcessEnv; basePath?: string; sleep?: (ms: number, signal?: AbortSignal) => Promise<void> } = {}): Promise<Harness> {
+async function harness(
+  properties: FakeProperty[],
+  setup: {
+    start?: string;
+    latencyMs?: number;
+    env?: NodeJS.ProcessEnv;
+    basePath?: string;
+    sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  } = {},
+): Promise<Harness> {
   const clock = { now: Date.parse(setup.start ?? '2026-03-09T12:00:00Z') };
   const fake = await Ga4Fake.start({ now: () => clock.now, latencyMs: setup.latencyMs, basePath: setup.basePath });
   fakes.push(fake);
@@ -83,14 +100,25 @@ async function harness(properties: FakeProperty[], setup: { start?: string; late
 }
 
 // Tests of other matters count the rows GA answers: fill: none. The fill tests below use the default (0).
-const report = (name: string, extra: Record<string, unknown> = {}) => ({ name, metrics: ['sessions'], granularity: 'hour', fill: 'none', ...extra });
+const report = (name: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  metrics: ['sessions'],
+  granularity: 'hour',
+  fill: 'none',
+  ...extra,
+});
 
 describe('wire format and the client', () => {
   it('sends POST /v1beta/properties/{id}:batchRunReports with a bearer token and the documented request shape', async () => {
     const h = await harness([{ id: '123', timeZone: 'America/New_York', rows: hours('2026030800', 24, (i) => ({ sessions: i })) }]);
     await h.run({ propertyId: 123, reports: [report('visits', { dimensions: [] })] });
     const [call] = h.fake.calls();
-    expect(call).toMatchObject({ method: 'batchRunReports', path: '/v1beta/properties/123:batchRunReports', authorization: `Bearer ${TOKEN}`, status: 200 });
+    expect(call).toMatchObject({
+      method: 'batchRunReports',
+      path: '/v1beta/properties/123:batchRunReports',
+      authorization: `Bearer ${TOKEN}`,
+      status: 200,
+    });
     const request = (call!.body as { requests: Array<Record<string, unknown>> }).requests[0]!;
     expect(request).toMatchObject({
       dimensions: [{ name: 'dateHour' }],
@@ -115,7 +143,10 @@ describe('wire format and the client', () => {
     const client = new auth.OAuth2();
     client.setCredentials({ access_token: TOKEN });
     const api = analyticsdata({ version: 'v1beta', auth: client });
-    const body = { requestBody: { metrics: [{ name: 'sessions' }], dateRanges: [{ startDate: 'today', endDate: 'today' }] }, property: 'properties/1' };
+    const body = {
+      requestBody: { metrics: [{ name: 'sessions' }], dateRanges: [{ startDate: 'today', endDate: 'today' }] },
+      property: 'properties/1',
+    };
     // Default options: the client's own retry setting is on.
     await expect(api.properties.runReport(body, { rootUrl: h.fake.url })).rejects.toMatchObject({ status: 503 });
     await expect(api.properties.runReport(body, { rootUrl: h.fake.url })).rejects.toMatchObject({ status: 429 });
@@ -147,7 +178,9 @@ describe('pagination', () => {
       { propertyId: 1, pageSize: 10, reports: [report('a'), report('b', { metrics: ['screenPageViews'] })] },
       { mode: 'backfill', window: { start: utc('2026-03-07T00:00:00Z'), end: utc('2026-03-08T01:00:00Z') } },
     );
-    const batches = h.fake.calls('batchRunReports').map((c) => (c.body as { requests: Array<{ offset?: string }> }).requests.map((r) => r.offset ?? '0'));
+    const batches = h.fake
+      .calls('batchRunReports')
+      .map((c) => (c.body as { requests: Array<{ offset?: string }> }).requests.map((r) => r.offset ?? '0'));
     // First pages together, then offsets 10 and 20 of both reports: 4 pages in one batch.
     expect(batches).toEqual([
       ['0', '0'],
@@ -167,7 +200,9 @@ describe('pagination', () => {
       { propertyId: 1, pageSize: 10, reports: [report('a')] },
       { mode: 'backfill', window: { start: utc('2026-03-07T00:00:00Z'), end: utc('2026-03-08T01:00:00Z') } },
     );
-    const offsets = h.fake.calls('batchRunReports').map((c) => (c.body as { requests: Array<{ offset?: string }> }).requests.map((r) => r.offset ?? '0'));
+    const offsets = h.fake
+      .calls('batchRunReports')
+      .map((c) => (c.body as { requests: Array<{ offset?: string }> }).requests.map((r) => r.offset ?? '0'));
     // The first answer shows GA's cap: the rest is asked 7 rows at a time, from where the rows received end.
     expect(offsets).toEqual([['0'], ['7', '14', '21']]);
     const points = ctx.sink.series()['ga4.1.a.sessions']!;
@@ -176,7 +211,7 @@ describe('pagination', () => {
   });
 
   it('treats an answer without rows and rowCount as no rows', async () => {
-    const h = await harness([{ id: '1', timeZone: 'UTC', rows: [] , metricTypes: { sessions: 'TYPE_INTEGER' } }]);
+    const h = await harness([{ id: '1', timeZone: 'UTC', rows: [], metricTypes: { sessions: 'TYPE_INTEGER' } }]);
     const ctx = await h.run({ propertyId: 1, reports: [report('empty')] });
     const answer = h.fake.calls()[0]!;
     expect(answer.status).toBe(200);
@@ -204,7 +239,9 @@ describe('pagination: answers that do not add up fail their report with one line
   }
 
   it('no rows while rowCount says more remain', async () => {
-    const { result, error } = await page((offset) => (offset === 0 ? { rows: 10, rowCount: 30 } : offset === 10 ? { rows: 0, rowCount: 30 } : { rows: 10, rowCount: 30 }));
+    const { result, error } = await page((offset) =>
+      offset === 0 ? { rows: 10, rowCount: 30 } : offset === 10 ? { rows: 0, rowCount: 30 } : { rows: 10, rowCount: 30 },
+    );
     expect(error).toBe('GA answered no rows at offset 10 while its rowCount of 30 says more remain');
     expect(result.complete).toEqual(['ok']);
     expect(result.failures.map((f) => f.reports)).toEqual([['r']]);
@@ -218,13 +255,18 @@ describe('pagination: answers that do not add up fail their report with one line
 
   it('rows past rowCount, or more rows than the limit', async () => {
     expect((await page(() => ({ rows: 10, rowCount: 5 }))).error).toBe('GA answered 10 rows, past its rowCount of 5');
-    expect((await page((offset, limit) => ({ rows: offset === 0 ? limit : limit + 1, rowCount: 30 }))).error).toBe('GA answered 11 rows at offset 10 for a limit of 10');
+    expect((await page((offset, limit) => ({ rows: offset === 0 ? limit : limit + 1, rowCount: 30 }))).error).toBe(
+      'GA answered 11 rows at offset 10 for a limit of 10',
+    );
   });
 
   it('asks again from where a short page ended, whatever page sizes GA mixes', async () => {
     const sizes = [4, 10, 1, 10, 10];
     let call = 0;
-    const { result, emitted } = await page((offset, limit) => ({ rows: Math.min(sizes[call++ % sizes.length]!, limit, 23 - offset), rowCount: 23 }));
+    const { result, emitted } = await page((offset, limit) => ({
+      rows: Math.min(sizes[call++ % sizes.length]!, limit, 23 - offset),
+      rowCount: 23,
+    }));
     expect(result.failures).toEqual([]);
     const rows = emitted.filter(([report]) => report === 'r').sort((a, b) => a[1] - b[1]);
     // Every offset of 0..22 arrived exactly once.
@@ -241,7 +283,10 @@ describe('reports: time axis and ranges', () => {
   it('places hours of a New York property across the March DST switch', async () => {
     const rows = hours('2026030800', 5, (i) => ({ sessions: 10 + i })).filter((r) => r.dateHour !== '2026030802');
     const h = await harness([{ id: '1', timeZone: 'America/New_York', rows }]);
-    const ctx = await h.run({ propertyId: 1, reports: [report('visits')] }, { mode: 'backfill', window: { start: utc('2026-03-08T05:00:00Z'), end: utc('2026-03-09T05:00:00Z') } });
+    const ctx = await h.run(
+      { propertyId: 1, reports: [report('visits')] },
+      { mode: 'backfill', window: { start: utc('2026-03-08T05:00:00Z'), end: utc('2026-03-09T05:00:00Z') } },
+    );
     expect(ctx.sink.series()['ga4.1.visits.sessions']).toEqual([
       [utc('2026-03-08T05:00:00Z'), 10],
       [utc('2026-03-08T06:00:00Z'), 11],
@@ -293,7 +338,10 @@ describe('reports: time axis and ranges', () => {
     const input = { propertyId: 1, reports: [report('r')] };
     await h.run(input, { mode: 'backfill', window: { start: utc('2026-03-09T00:00:00Z'), end: utc('2026-03-09T01:00:00Z') } });
     expect(h.fake.calls()).toHaveLength(1); // the zone is learned here
-    const quiet = await h.run(input, { mode: 'backfill', window: { start: utc('2026-03-09T05:00:00Z'), end: utc('2026-03-09T05:01:00Z') } });
+    const quiet = await h.run(input, {
+      mode: 'backfill',
+      window: { start: utc('2026-03-09T05:00:00Z'), end: utc('2026-03-09T05:01:00Z') },
+    });
     expect(h.fake.calls()).toHaveLength(1);
     expect(quiet.sink.points).toEqual([]);
     // Kolkata hours start at :30 UTC.
@@ -304,8 +352,18 @@ describe('reports: time axis and ranges', () => {
 
   it('runs only reports in backfill mode (realtime has no history)', async () => {
     const now = Date.parse('2026-03-09T12:00:00Z') / 1000;
-    const h = await harness([{ id: '1', timeZone: 'UTC', rows: hours('2026030800', 2, () => ({ sessions: 1 })), realtime: [{ minute: now - 60, metrics: { activeUsers: 3 } }] }]);
-    await h.run({ propertyId: 1, realtime: [{ metrics: ['activeUsers'] }], reports: [report('r')] }, { mode: 'backfill', window: { start: utc('2026-03-08T00:00:00Z'), end: utc('2026-03-09T00:00:00Z') } });
+    const h = await harness([
+      {
+        id: '1',
+        timeZone: 'UTC',
+        rows: hours('2026030800', 2, () => ({ sessions: 1 })),
+        realtime: [{ minute: now - 60, metrics: { activeUsers: 3 } }],
+      },
+    ]);
+    await h.run(
+      { propertyId: 1, realtime: [{ metrics: ['activeUsers'] }], reports: [report('r')] },
+      { mode: 'backfill', window: { start: utc('2026-03-08T00:00:00Z'), end: utc('2026-03-09T00:00:00Z') } },
+    );
     expect(h.fake.calls().map((c) => c.method)).toEqual(['batchRunReports']);
   });
 
@@ -313,7 +371,9 @@ describe('reports: time axis and ranges', () => {
     const rows = hours('2026030800', 24, () => ({ sessions: 1 }));
     const h = await harness([{ id: '1', timeZone: 'Asia/Tokyo', omitTimeZone: true, rows }]);
     const window = { start: utc('2026-03-07T15:00:00Z'), end: utc('2026-03-08T15:00:00Z') };
-    await expect(h.run({ propertyId: 1, reports: [report('r')] }, { mode: 'backfill', window })).rejects.toThrow(/does not name the property's time zone.*set timeZone/);
+    await expect(h.run({ propertyId: 1, reports: [report('r')] }, { mode: 'backfill', window })).rejects.toThrow(
+      /does not name the property's time zone.*set timeZone/,
+    );
     const ctx = await h.run({ propertyId: 1, timeZone: 'Asia/Tokyo', reports: [report('r')] }, { mode: 'backfill', window });
     expect(ctx.sink.series()['ga4.1.r.sessions']![0]).toEqual([utc('2026-03-07T15:00:00Z'), 1]);
     expect(ctx.sink.points).toHaveLength(24);
@@ -327,7 +387,10 @@ describe('reports: time axis and ranges', () => {
     expect(await h.poller.history!.timeZone!(options, context)).toBe('Europe/Berlin');
     expect(h.fake.calls('runReport')).toHaveLength(1);
     // The zone learned here makes the first backfill request exact.
-    await h.run({ propertyId: 55, reports: [report('r')] }, { mode: 'backfill', window: { start: utc('2026-02-28T23:00:00Z'), end: utc('2026-03-01T23:00:00Z') } });
+    await h.run(
+      { propertyId: 55, reports: [report('r')] },
+      { mode: 'backfill', window: { start: utc('2026-02-28T23:00:00Z'), end: utc('2026-03-01T23:00:00Z') } },
+    );
     expect((h.fake.calls('batchRunReports')[0]!.body as { requests: Array<{ dateRanges: unknown }> }).requests[0]!.dateRanges).toEqual([
       { startDate: '2026-03-01', endDate: '2026-03-01' },
     ]);
@@ -353,7 +416,10 @@ describe('fill: hours and days without activity are 0, not gaps', () => {
     expect(ctx.stats.counters.filled).toBe(1);
     expect(ctx.stats.counters.rows).toBe(5);
     // fill: none sends only what GA answered.
-    const plain = await h.run({ propertyId: 1, reports: [filled({ fill: 'none' })] }, backfill('2026-03-09T00:00:00Z', '2026-03-09T06:00:00Z'));
+    const plain = await h.run(
+      { propertyId: 1, reports: [filled({ fill: 'none' })] },
+      backfill('2026-03-09T00:00:00Z', '2026-03-09T06:00:00Z'),
+    );
     expect(plain.sink.series()['ga4.1.visits.sessions']).toHaveLength(5);
   });
 
@@ -371,16 +437,41 @@ describe('fill: hours and days without activity are 0, not gaps', () => {
 
   it('a report with dimensions fills the values seen in the answer and in earlier windows of the job, not others', async () => {
     const rows = [
-      ...hours('2026030800', 24, () => ({ sessions: 5 }), () => ({ country: 'Japan' })),
-      ...hours('2026030810', 1, () => ({ sessions: 7 }), () => ({ country: 'Chile' })),
-      ...hours('2026030900', 6, (i) => ({ sessions: i === 2 ? 3 : 0 }), () => ({ country: 'Japan' })),
-      ...hours('2026030900', 6, () => ({ sessions: 0 }), () => ({ country: 'Peru' })),
+      ...hours(
+        '2026030800',
+        24,
+        () => ({ sessions: 5 }),
+        () => ({ country: 'Japan' }),
+      ),
+      ...hours(
+        '2026030810',
+        1,
+        () => ({ sessions: 7 }),
+        () => ({ country: 'Chile' }),
+      ),
+      ...hours(
+        '2026030900',
+        6,
+        (i) => ({ sessions: i === 2 ? 3 : 0 }),
+        () => ({ country: 'Japan' }),
+      ),
+      ...hours(
+        '2026030900',
+        6,
+        () => ({ sessions: 0 }),
+        () => ({ country: 'Peru' }),
+      ),
     ];
     const h = await harness([{ id: '1', timeZone: 'UTC', rows }]);
     const input = { propertyId: 1, reports: [filled({ dimensions: ['country'] })] };
     const first = await h.run(input, backfill('2026-03-08T00:00:00Z', '2026-03-09T00:00:00Z'));
     // Chile had one busy hour: the other 23 of its day are 0.
-    expect(first.sink.series()['ga4.1.visits.Chile.sessions']!.map((p) => p[1]).filter((v) => v === 0)).toHaveLength(23);
+    expect(
+      first.sink
+        .series()
+        ['ga4.1.visits.Chile.sessions']!.map((p) => p[1])
+        .filter((v) => v === 0),
+    ).toHaveLength(23);
     const second = await h.run(input, backfill('2026-03-09T00:00:00Z', '2026-03-09T06:00:00Z'));
     const series = second.sink.series();
     expect(series['ga4.1.visits.Japan.sessions']!.map((p) => p[1])).toEqual([0, 0, 3, 0, 0, 0]);
@@ -394,13 +485,21 @@ describe('fill: hours and days without activity are 0, not gaps', () => {
     const march = hours('2026030800', 24, (i) => ({ sessions: i === 5 ? 4 : 0 }));
     const november = hours('2026110100', 24, (i) => ({ sessions: i === 1 ? 9 : 0 }));
     const h = await harness([{ id: '1', timeZone: 'America/New_York', rows: [...march, ...november] }], { start: '2026-11-05T00:00:00Z' });
-    const spring = (await h.run({ propertyId: 1, reports: [filled()] }, backfill('2026-03-08T05:00:00Z', '2026-03-09T04:00:00Z'))).sink.series()['ga4.1.visits.sessions']!;
+    const spring = (
+      await h.run({ propertyId: 1, reports: [filled()] }, backfill('2026-03-08T05:00:00Z', '2026-03-09T04:00:00Z'))
+    ).sink.series()['ga4.1.visits.sessions']!;
     expect(spring).toHaveLength(23);
     // 01:00 EST is 06:00Z, the next hour is 03:00 EDT, 07:00Z: no point for the 02:00 that did not happen.
-    expect(spring.slice(0, 3).map((p) => p[0])).toEqual([utc('2026-03-08T05:00:00Z'), utc('2026-03-08T06:00:00Z'), utc('2026-03-08T07:00:00Z')]);
+    expect(spring.slice(0, 3).map((p) => p[0])).toEqual([
+      utc('2026-03-08T05:00:00Z'),
+      utc('2026-03-08T06:00:00Z'),
+      utc('2026-03-08T07:00:00Z'),
+    ]);
     expect(spring.filter((p) => p[1] !== 0)).toEqual([[utc('2026-03-08T09:00:00Z'), 4]]);
 
-    const autumn = (await h.run({ propertyId: 1, reports: [filled()] }, backfill('2026-11-01T04:00:00Z', '2026-11-02T05:00:00Z'))).sink.series()['ga4.1.visits.sessions']!;
+    const autumn = (
+      await h.run({ propertyId: 1, reports: [filled()] }, backfill('2026-11-01T04:00:00Z', '2026-11-02T05:00:00Z'))
+    ).sink.series()['ga4.1.visits.sessions']!;
     expect(autumn).toHaveLength(24);
     // GA's dateHour 2026110101 is placed at the first 01:00 (EDT, 05:00Z); the second (EST, 06:00Z) gets no 0 over it.
     expect(autumn.find((p) => p[0] === utc('2026-11-01T05:00:00Z'))).toEqual([utc('2026-11-01T05:00:00Z'), 9]);
@@ -432,7 +531,11 @@ describe('realtime', () => {
   it('puts each minutesAgo at the start of its own minute, counted from the clock', async () => {
     const start = '2026-03-09T12:00:30Z';
     const minute = utc('2026-03-09T12:00:00Z');
-    const realtime = [0, 1, 5, 29, 31].map((ago) => ({ minute: minute - ago * 60, dimensions: { country: 'Japan' }, metrics: { activeUsers: 100 + ago } }));
+    const realtime = [0, 1, 5, 29, 31].map((ago) => ({
+      minute: minute - ago * 60,
+      dimensions: { country: 'Japan' },
+      metrics: { activeUsers: 100 + ago },
+    }));
     const h = await harness([{ id: '9', realtime }], { start });
     const ctx = await h.run({ propertyId: 9, realtime: [{ metrics: ['activeUsers'], dimensions: ['country'] }] });
     expect(ctx.sink.series()).toEqual({
@@ -444,7 +547,11 @@ describe('realtime', () => {
       ],
     });
     const body = h.fake.calls('runRealtimeReport')[0]!.body!;
-    expect(body).toMatchObject({ dimensions: [{ name: 'minutesAgo' }, { name: 'country' }], minuteRanges: [{ startMinutesAgo: 29, endMinutesAgo: 0 }], returnPropertyQuota: true });
+    expect(body).toMatchObject({
+      dimensions: [{ name: 'minutesAgo' }, { name: 'country' }],
+      minuteRanges: [{ startMinutesAgo: 29, endMinutesAgo: 0 }],
+      returnPropertyQuota: true,
+    });
     expect(ctx.stats.gauges['quota.realtime.tokens_per_hour_remaining']).toBe(40_000 - 2);
   });
 
@@ -453,7 +560,13 @@ describe('realtime', () => {
     const titles = ['Home\nga4.evil 1 0', 'Pricing. Plans & more', '..', ''];
     const realtime = titles.map((title, i) => ({ minute, dimensions: { unifiedScreenName: title }, metrics: { screenPageViews: i + 1 } }));
     const h = await harness([{ id: '9', realtime }]);
-    const ctx = await h.run({ propertyId: 9, realtime: [{ metrics: ['screenPageViews'], dimensions: ['unifiedScreenName'] }, { metrics: ['screenPageViews'], dimensions: ['unifiedScreenName'], path: 'site.{unifiedScreenName}.views' }] });
+    const ctx = await h.run({
+      propertyId: 9,
+      realtime: [
+        { metrics: ['screenPageViews'], dimensions: ['unifiedScreenName'] },
+        { metrics: ['screenPageViews'], dimensions: ['unifiedScreenName'], path: 'site.{unifiedScreenName}.views' },
+      ],
+    });
     for (const point of ctx.sink.points) {
       expect(point.nodes).toBeDefined();
       const dotted = formatPath(point.nodes!);
@@ -467,7 +580,12 @@ describe('realtime', () => {
   });
 
   it('logs (other) rows and thresholding once per report, and keeps the rows', async () => {
-    const rows = hours('2026030900', 2, () => ({ sessions: 1 }), (i) => ({ country: i ? '(other)' : 'Japan' }));
+    const rows = hours(
+      '2026030900',
+      2,
+      () => ({ sessions: 1 }),
+      (i) => ({ country: i ? '(other)' : 'Japan' }),
+    );
     const h = await harness([{ id: '1', timeZone: 'UTC', rows, subjectToThresholding: true, dataLossFromOtherRow: true }]);
     const input = { propertyId: 1, reports: [report('geo', { dimensions: ['country'], every: '1m' })] };
     const first = await h.run(input);
@@ -483,14 +601,22 @@ describe('quota', () => {
   it('writes the remaining tokens per hour and per day as gauges', async () => {
     const h = await harness([{ id: '1', timeZone: 'UTC', rows: hours('2026030900', 2, () => ({ sessions: 1 })) }]);
     const ctx = await h.run({ propertyId: 1, reports: [report('a'), report('b')] });
-    expect(ctx.stats.gauges).toMatchObject({ 'quota.tokens_per_hour_remaining': 40_000 - 10, 'quota.tokens_per_day_remaining': 200_000 - 10 });
+    expect(ctx.stats.gauges).toMatchObject({
+      'quota.tokens_per_hour_remaining': 40_000 - 10,
+      'quota.tokens_per_day_remaining': 200_000 - 10,
+    });
     expect(ctx.stats.counters['quota.tokens_consumed']).toBe(10);
   });
 
   it('waits for the next hour after 429 RESOURCE_EXHAUSTED in a backfill, then succeeds', async () => {
-    const h = await harness([{ id: '1', timeZone: 'UTC', rows: hours('2026030800', 2, () => ({ sessions: 1 })) }], { start: '2026-03-09T12:20:00Z' });
+    const h = await harness([{ id: '1', timeZone: 'UTC', rows: hours('2026030800', 2, () => ({ sessions: 1 })) }], {
+      start: '2026-03-09T12:20:00Z',
+    });
     h.fake.exhaust('1', 'hour');
-    const ctx = await h.run({ propertyId: 1, reports: [report('r')] }, { mode: 'backfill', window: { start: utc('2026-03-08T00:00:00Z'), end: utc('2026-03-09T00:00:00Z') } });
+    const ctx = await h.run(
+      { propertyId: 1, reports: [report('r')] },
+      { mode: 'backfill', window: { start: utc('2026-03-08T00:00:00Z'), end: utc('2026-03-09T00:00:00Z') } },
+    );
     expect(h.sleeps).toEqual([40 * 60_000]);
     expect(h.fake.calls().map((c) => c.status)).toEqual([429, 200]);
     expect(ctx.sink.points).toHaveLength(2);
@@ -498,10 +624,14 @@ describe('quota', () => {
   });
 
   it('waits for midnight Pacific when the daily tokens are gone, if maxQuotaWait allows', async () => {
-    const h = await harness([{ id: '1', timeZone: 'UTC', rows: hours('2026030800', 2, () => ({ sessions: 1 })) }], { start: '2026-03-09T12:00:00Z' });
+    const h = await harness([{ id: '1', timeZone: 'UTC', rows: hours('2026030800', 2, () => ({ sessions: 1 })) }], {
+      start: '2026-03-09T12:00:00Z',
+    });
     h.fake.exhaust('1', 'day');
     const backfill = { mode: 'backfill' as const, window: { start: utc('2026-03-08T00:00:00Z'), end: utc('2026-03-09T00:00:00Z') } };
-    await expect(h.run({ propertyId: 1, reports: [report('r')] }, backfill)).rejects.toThrow(/tokens per day.*until 2026-03-10T07:00:00Z.*maxQuotaWait is 1h/);
+    await expect(h.run({ propertyId: 1, reports: [report('r')] }, backfill)).rejects.toThrow(
+      /tokens per day.*until 2026-03-10T07:00:00Z.*maxQuotaWait is 1h/,
+    );
     expect(h.sleeps).toEqual([]);
     const ctx = await h.run({ propertyId: 1, reports: [report('r')], maxQuotaWait: '24h' }, backfill);
     expect(h.sleeps).toEqual([Date.parse('2026-03-10T07:00:00Z') - Date.parse('2026-03-09T12:00:00Z')]);
@@ -509,7 +639,9 @@ describe('quota', () => {
   });
 
   it('ends a live tick at once when the quota returns after its interval, and sends nothing until then', async () => {
-    const h = await harness([{ id: '1', timeZone: 'UTC', rows: hours('2026030900', 2, () => ({ sessions: 1 })) }], { start: '2026-03-09T12:20:00Z' });
+    const h = await harness([{ id: '1', timeZone: 'UTC', rows: hours('2026030900', 2, () => ({ sessions: 1 })) }], {
+      start: '2026-03-09T12:20:00Z',
+    });
     h.fake.exhaust('1', 'hour');
     const input = { propertyId: 1, reports: [report('r', { every: '1m' })] };
     await expect(h.run(input)).rejects.toThrow(/tokens per hour.*until 2026-03-09T13:00:00Z.*a live tick waits at most its interval/);
@@ -527,12 +659,18 @@ describe('quota', () => {
       sleep: async () => controller.abort(),
     });
     h.fake.exhaust('1', 'hour');
-    const run = h.run({ propertyId: 1, reports: [report('r')] }, { mode: 'backfill', signal: controller.signal, window: { start: utc('2026-03-08T00:00:00Z'), end: utc('2026-03-09T00:00:00Z') } });
+    const run = h.run(
+      { propertyId: 1, reports: [report('r')] },
+      { mode: 'backfill', signal: controller.signal, window: { start: utc('2026-03-08T00:00:00Z'), end: utc('2026-03-09T00:00:00Z') } },
+    );
     await expect(run).rejects.toThrow(/deadline passed while waiting for GA quota/);
     // The next run (a catch-up window inside a live tick, say) does not burn its deadline on the same wait.
-    await expect(h.run({ propertyId: 1, reports: [report('r')] }, { mode: 'backfill', window: { start: utc('2026-03-08T00:00:00Z'), end: utc('2026-03-09T00:00:00Z') } })).rejects.toThrow(
-      /not sent: .*an earlier run's deadline already cut a wait/,
-    );
+    await expect(
+      h.run(
+        { propertyId: 1, reports: [report('r')] },
+        { mode: 'backfill', window: { start: utc('2026-03-08T00:00:00Z'), end: utc('2026-03-09T00:00:00Z') } },
+      ),
+    ).rejects.toThrow(/not sent: .*an earlier run's deadline already cut a wait/);
     expect(h.fake.calls()).toHaveLength(1);
   });
 
@@ -557,7 +695,9 @@ describe('quota', () => {
 
   it('sends at most 10 requests to a property at once', async () => {
     const realtime = Array.from({ length: 14 }, () => ({ metrics: ['activeUsers'] }));
-    const h = await harness([{ id: '1', realtime: [{ minute: utc('2026-03-09T11:59:00Z'), metrics: { activeUsers: 1 } }] }], { latencyMs: 40 });
+    const h = await harness([{ id: '1', realtime: [{ minute: utc('2026-03-09T11:59:00Z'), metrics: { activeUsers: 1 } }] }], {
+      latencyMs: 40,
+    });
     const ctx = await h.run({ propertyId: 1, realtime });
     expect(h.fake.maxInFlight.get('1')).toBe(10);
     expect(ctx.stats.counters.api_calls).toBe(14);
@@ -582,7 +722,9 @@ describe('server errors', () => {
   it('gives up after serverErrorRetries, quoting GA', async () => {
     const h = await harness([property()]);
     h.fake.fail({ status: 503, times: 5 });
-    await expect(h.run({ propertyId: 1, reports: [report('r')], serverErrorRetries: 1 }, backfill)).rejects.toThrow(/HTTP 503 UNAVAILABLE: The service is currently unavailable\. \(after 1 retry\)/);
+    await expect(h.run({ propertyId: 1, reports: [report('r')], serverErrorRetries: 1 }, backfill)).rejects.toThrow(
+      /HTTP 503 UNAVAILABLE: The service is currently unavailable\. \(after 1 retry\)/,
+    );
     expect(h.fake.calls()).toHaveLength(2);
   });
 
@@ -601,7 +743,9 @@ describe('server errors', () => {
   it('stops retrying once the hourly server-error budget is spent', async () => {
     const h = await harness([property()]);
     h.fake.fail({ status: 500, times: 100 });
-    await expect(h.run({ propertyId: 1, reports: [report('r')], serverErrorRetries: 5 }, backfill)).rejects.toThrow(/not retried: 5 server errors/);
+    await expect(h.run({ propertyId: 1, reports: [report('r')], serverErrorRetries: 5 }, backfill)).rejects.toThrow(
+      /not retried: 5 server errors/,
+    );
     expect(h.fake.calls()).toHaveLength(5);
     await expect(h.run({ propertyId: 1, reports: [report('r')], serverErrorRetries: 5 }, backfill)).rejects.toThrow(/not retried/);
     expect(h.fake.calls()).toHaveLength(6);
@@ -616,20 +760,26 @@ describe('errors GA reports', () => {
 
   it('400 INVALID_ARGUMENT quotes the field GA rejects', async () => {
     const h = await harness([{ id: '1', timeZone: 'UTC', rows: hours('2026030900', 1, () => ({ sessions: 1 })) }]);
-    await expect(h.run({ propertyId: 1, reports: [report('r', { metrics: ['sesions'] })] })).rejects.toThrow(/batchRunReports \[r\]: HTTP 400 INVALID_ARGUMENT: Field sesions is not a valid metric/);
+    await expect(h.run({ propertyId: 1, reports: [report('r', { metrics: ['sesions'] })] })).rejects.toThrow(
+      /batchRunReports \[r\]: HTTP 400 INVALID_ARGUMENT: Field sesions is not a valid metric/,
+    );
   });
 
   it('401 for a wrong token says that tokens expire', async () => {
     const h = await harness([{ id: '1' }]);
     const poller = createGoogleAnalyticsPoller({ env: { GOOGLE_OAUTH_ACCESS_TOKEN: 'stale', GA4_API_ROOT_URL: h.fake.url } });
     const options = poller.options.parse({ propertyId: 1, realtime: [{ metrics: ['activeUsers'] }] });
-    await expect(poller.poll(testContext({ options, window: { start: 0, end: 60 } }))).rejects.toThrow(/401 UNAUTHENTICATED.*expires after an hour/);
+    await expect(poller.poll(testContext({ options, window: { start: 0, end: 60 } }))).rejects.toThrow(
+      /401 UNAUTHENTICATED.*expires after an hour/,
+    );
   });
 
   it('names requests that failed for the same reason together, in one line', async () => {
     const h = await harness([{ id: '1', denied: true }]);
     const error = await h.run({ propertyId: 1, realtime: [{ metrics: ['activeUsers'] }], reports: [report('r')] }).catch((e: Error) => e);
-    expect((error as Error).message).toBe(`2 GA requests failed: realtime[0], batchRunReports [r]: HTTP 403 PERMISSION_DENIED: ${MESSAGES.permission}`);
+    expect((error as Error).message).toBe(
+      `2 GA requests failed: realtime[0], batchRunReports [r]: HTTP 403 PERMISSION_DENIED: ${MESSAGES.permission}`,
+    );
     // Both failed requests are counted, as every poller counts the parts that failed.
     const end = Math.floor(h.clock.now / 60_000) * 60;
     const input = { propertyId: 1, realtime: [{ metrics: ['activeUsers'] }], reports: [report('r')] };
@@ -640,7 +790,14 @@ describe('errors GA reports', () => {
 
   it('reports what did not fail: realtime points arrive when a report batch fails', async () => {
     const minute = utc('2026-03-09T12:00:00Z');
-    const h = await harness([{ id: '1', timeZone: 'UTC', rows: hours('2026030900', 1, () => ({ sessions: 1 })), realtime: [{ minute, metrics: { activeUsers: 2 } }] }]);
+    const h = await harness([
+      {
+        id: '1',
+        timeZone: 'UTC',
+        rows: hours('2026030900', 1, () => ({ sessions: 1 })),
+        realtime: [{ minute, metrics: { activeUsers: 2 } }],
+      },
+    ]);
     h.fake.fail({ status: 403, method: 'batchRunReports' });
     const options = h.poller.options.parse({ propertyId: 1, realtime: [{ metrics: ['activeUsers'] }], reports: [report('r')] });
     const ctx = testContext({ options, window: { start: minute - 60, end: minute }, now: minute * 1000 });
@@ -671,17 +828,33 @@ describe('configuration', () => {
         (e: unknown) => e as ConfigError,
       );
     };
-    expect((await poll({ keyFile: join(dir, 'missing.json') })).describe()).toMatch(/^keyFile: cannot read the key file .*missing\.json \(ENOENT\)/);
+    expect((await poll({ keyFile: join(dir, 'missing.json') })).describe()).toMatch(
+      /^keyFile: cannot read the key file .*missing\.json \(ENOENT\)/,
+    );
     expect((await poll({ keyFile: join(dir, 'bad.json') })).describe()).toMatch(/^keyFile: the key file .* is not JSON/);
     expect((await poll({ keyFile: join(dir, 'partial.json') })).describe()).toMatch(/lacks client_email or private_key/);
-    expect((await poll({}, { GOOGLE_APPLICATION_CREDENTIALS: join(dir, 'nope.json') })).describe()).toMatch(/^GOOGLE_APPLICATION_CREDENTIALS: cannot read/);
+    expect((await poll({}, { GOOGLE_APPLICATION_CREDENTIALS: join(dir, 'nope.json') })).describe()).toMatch(
+      /^GOOGLE_APPLICATION_CREDENTIALS: cannot read/,
+    );
   });
 
   it('signs in with a service account key: a JWT for the analytics.readonly scope, then the bearer token it buys', async () => {
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const { privateKey } = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
     const dir = mkdtempSync(join(tmpdir(), 'ga4-sa-'));
     const keyFile = join(dir, 'key.json');
-    writeFileSync(keyFile, JSON.stringify({ type: 'service_account', client_email: 'poller@project.iam.gserviceaccount.com', private_key: privateKey, private_key_id: 'k1' }));
+    writeFileSync(
+      keyFile,
+      JSON.stringify({
+        type: 'service_account',
+        client_email: 'poller@project.iam.gserviceaccount.com',
+        private_key: privateKey,
+        private_key_id: 'k1',
+      }),
+    );
     const fake = await Ga4Fake.start({ tokens: ['sa-token'] });
     fakes.push(fake);
     fake.addProperty({ id: '5', timeZone: 'UTC', rows: hours('2026030900', 1, () => ({ sessions: 7 })) });
@@ -691,12 +864,22 @@ describe('configuration', () => {
       const url = input instanceof Request ? input.url : String(input);
       if (!url.startsWith('https://oauth2.googleapis.com/token')) return globalThis.fetch(input, init);
       const form = new URLSearchParams(String(init?.body));
-      grants.push({ grant_type: form.get('grant_type'), ...JSON.parse(Buffer.from(form.get('assertion')!.split('.')[1]!, 'base64url').toString()) });
-      return new Response(JSON.stringify({ access_token: 'sa-token', expires_in: 3600, token_type: 'Bearer' }), { headers: { 'content-type': 'application/json' } });
+      grants.push({
+        grant_type: form.get('grant_type'),
+        ...JSON.parse(Buffer.from(form.get('assertion')!.split('.')[1]!, 'base64url').toString()),
+      });
+      return new Response(JSON.stringify({ access_token: 'sa-token', expires_in: 3600, token_type: 'Bearer' }), {
+        headers: { 'content-type': 'application/json' },
+      });
     };
     const poller = createGoogleAnalyticsPoller({ env: { GA4_API_ROOT_URL: fake.url, GOOGLE_OAUTH_ACCESS_TOKEN: 'ignored: keyFile wins' } });
     const options = poller.options.parse({ propertyId: 5, keyFile, reports: [report('r')] });
-    const ctx = testContext({ options, window: { start: utc('2026-03-09T00:00:00Z'), end: utc('2026-03-09T01:00:00Z') }, mode: 'backfill', fetch });
+    const ctx = testContext({
+      options,
+      window: { start: utc('2026-03-09T00:00:00Z'), end: utc('2026-03-09T01:00:00Z') },
+      mode: 'backfill',
+      fetch,
+    });
     await poller.poll(ctx);
     expect(grants).toEqual([
       expect.objectContaining({
@@ -717,22 +900,43 @@ describe('configuration', () => {
     };
     expect(issue({ propertyId: '123' })).toBe('reports: configure at least one entry in realtime or reports');
     expect(issue({ propertyId: 'G-ABC123', reports: [report('r')] })).toMatch(/^propertyId: /);
-    expect(issue({ ...base, reports: [report('r', { path: 'x.{pageTitle}.{metric}' })] })).toMatch(/^reports.0.path: unknown placeholder \{pageTitle\}/);
+    expect(issue({ ...base, reports: [report('r', { path: 'x.{pageTitle}.{metric}' })] })).toMatch(
+      /^reports.0.path: unknown placeholder \{pageTitle\}/,
+    );
     expect(issue({ ...base, reports: [report('r', { metrics: ['a', 'b'], path: 'x.y' })] })).toMatch(/needs \{metric\}/);
-    expect(issue({ ...base, reports: [report('r', { dimensions: ['country'], path: 'x.{metric}' })] })).toMatch(/needs \{dimensions\} or \{country\}/);
+    expect(issue({ ...base, reports: [report('r', { dimensions: ['country'], path: 'x.{metric}' })] })).toMatch(
+      /needs \{dimensions\} or \{country\}/,
+    );
     expect(issue({ ...base, reports: [report('r', { dimensions: ['dateHour'] })] })).toMatch(/adds the time axis itself/);
     expect(issue({ ...base, reports: [report('r'), report('r')] })).toMatch(/duplicate report name/);
     expect(issue({ ...base, reports: [report('r', { granularity: 'week' })] })).toMatch(/^reports.0.granularity/);
-    expect(issue({ ...base, reports: [report('r', { dimensions: ['customEvent:plan'], path: 'x.{customEvent-plan}.{metric}' })] })).toBeUndefined();
+    expect(
+      issue({ ...base, reports: [report('r', { dimensions: ['customEvent:plan'], path: 'x.{customEvent-plan}.{metric}' })] }),
+    ).toBeUndefined();
     expect(options.parse({ propertyId: 'properties/42', ...{ reports: base.reports } }).propertyId).toBe('42');
-    expect(options.parse({ propertyId: 42, reports: base.reports })).toMatchObject({ propertyId: '42', pageSize: 10_000, maxQuotaWait: 3600, serverErrorRetries: 2, backfillWindow: 604_800, realtimeMinutes: 30 });
+    expect(options.parse({ propertyId: 42, reports: base.reports })).toMatchObject({
+      propertyId: '42',
+      pageSize: 10_000,
+      maxQuotaWait: 3600,
+      serverErrorRetries: 2,
+      backfillWindow: 604_800,
+      realtimeMinutes: 30,
+    });
     expect(options.parse(base).reports[0]).toMatchObject({ lookback: 172_800, every: 3600, dimensions: [] });
   });
 
   it('fills custom-dimension placeholders in path templates', async () => {
-    const rows = hours('2026030900', 1, () => ({ sessions: 3 }), () => ({ 'customEvent:plan': 'pro.yearly' }));
+    const rows = hours(
+      '2026030900',
+      1,
+      () => ({ sessions: 3 }),
+      () => ({ 'customEvent:plan': 'pro.yearly' }),
+    );
     const h = await harness([{ id: '1', timeZone: 'UTC', rows }]);
-    const ctx = await h.run({ propertyId: 1, reports: [report('r', { dimensions: ['customEvent:plan'], path: 'plans.{customEvent-plan}.{report}_{metric}' })] });
+    const ctx = await h.run({
+      propertyId: 1,
+      reports: [report('r', { dimensions: ['customEvent:plan'], path: 'plans.{customEvent-plan}.{report}_{metric}' })],
+    });
     expect(ctx.sink.points[0]!.nodes).toEqual(['plans', 'pro.yearly', 'r_sessions']);
   });
 });

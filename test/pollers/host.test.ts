@@ -10,7 +10,17 @@ it('emits load, memory and uptime of this machine at the window end', async () =
   await host.poll(context);
   const name = hostname().split('.')[0];
   const series = context.sink.series();
-  for (const leaf of ['load.1m', 'load.5m', 'load.15m', 'cpus', 'memory.total_bytes', 'memory.available_bytes', 'memory.used_bytes', 'memory.used_percent', 'uptime_seconds']) {
+  for (const leaf of [
+    'load.1m',
+    'load.5m',
+    'load.15m',
+    'cpus',
+    'memory.total_bytes',
+    'memory.available_bytes',
+    'memory.used_bytes',
+    'memory.used_percent',
+    'uptime_seconds',
+  ]) {
     const points = series[`host.${name}.${leaf}`];
     expect(points, leaf).toHaveLength(1);
     expect(points![0]![0]).toBe(window.end);

@@ -23,7 +23,11 @@ function options(extra: Record<string, unknown> = {}) {
 
 describe('http-json', () => {
   it('turns every finite numeric leaf into <prefix>.<path>, at the window end', async () => {
-    server.respond(200, { db: { connections: 5, ok: true, name: 'main', lag: null }, disks: [{ free: 3.5 }, { free: 7 }], 'hits per s': -2 });
+    server.respond(200, {
+      db: { connections: 5, ok: true, name: 'main', lag: null },
+      disks: [{ free: 3.5 }, { free: 7 }],
+      'hits per s': -2,
+    });
     const context = testContext({ options: options({ prefix: 'shop.api' }), window });
     await httpJson.poll(context);
     expect(context.sink.series()).toEqual({
@@ -129,57 +133,53 @@ describe('http-json as a process', () => {
     expect(result.stderr).toContain(`${config}: url: port 6000 is one fetch refuses to connect to ("bad port"`);
   });
 
-  it(
-    'an endless and a 200 MB answer: one error line each, memory stays bounded, and the next tick works',
-    async () => {
-      const api = await TestHttpServer.start(() => {});
-      const url = `${api.url}/status.json`;
-      const work = tempDir('http-json');
-      const config = join(work, 'status.yaml');
-      // Deadlines far beyond the test: only maxResponseBytes (default 16 MiB) can end these reads.
-      writeFileSync(config, `url: ${url}\ninterval: 1\ntimeout: 120\nrunTimeout: 120\n`);
-      let baselineKiB = 0;
-      let requests = 0;
-      let child: ReturnType<typeof spawn> | undefined;
-      const handlerOf = (set: () => void): Handler => (set(), api.handler);
-      const answers = [
-        handlerOf(() => api.respondBytes(Infinity)),
-        handlerOf(() => api.respondBytes(200 * 2 ** 20)), // no content-length: only counting while streaming catches it
-        handlerOf(() => api.respond(200, { ok: 1 })),
-      ];
-      api.handler = (request, response) => {
-        // The peak memory of the process before the first answer is its baseline.
-        if (requests === 0) baselineKiB = peakKiB(child!.pid!);
-        return answers[Math.min(requests++, answers.length - 1)]!(request, response);
-      };
-      child = spawn(process.execPath, ['--import', 'tsx', 'bin/poll.ts', 'http-json', '--config', config], {
-        cwd: ROOT,
-        env: { ...process.env, SELF_METRICS: '0', LOG_LEVEL: 'info', GRAPHITE_URL: '', STATE_DIR: join(work, 'state') },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-      const exited = new Promise<number | null>((resolve) => child!.on('exit', (code) => resolve(code)));
-      let peak = 0;
-      try {
-        await waitFor(() => /^http_json\.ok 1 \d+$/m.test(stdout), 90_000);
-        peak = peakKiB(child.pid!);
-      } finally {
-        child.kill('SIGTERM');
-        await api.close();
-      }
-      expect(await exited, stderr).toBe(0);
-      const errors = stderr.split('\n').filter((line) => /ERROR/.test(line));
-      expect(errors, stderr).toHaveLength(2);
-      for (const line of errors) expect(line).toContain(`answer larger than maxResponseBytes (16 MiB) from ${url}`);
-      // Generous for a 2-core CI host; reading either answer whole would take 200 MB or more.
-      expect(baselineKiB).toBeGreaterThan(0);
-      expect((peak - baselineKiB) / 1024, `peak ${peak} KiB, baseline ${baselineKiB} KiB`).toBeLessThan(200);
-    },
-    120_000,
-  );
+  it('an endless and a 200 MB answer: one error line each, memory stays bounded, and the next tick works', async () => {
+    const api = await TestHttpServer.start(() => {});
+    const url = `${api.url}/status.json`;
+    const work = tempDir('http-json');
+    const config = join(work, 'status.yaml');
+    // Deadlines far beyond the test: only maxResponseBytes (default 16 MiB) can end these reads.
+    writeFileSync(config, `url: ${url}\ninterval: 1\ntimeout: 120\nrunTimeout: 120\n`);
+    let baselineKiB = 0;
+    let requests = 0;
+    let child: ReturnType<typeof spawn> | undefined;
+    const handlerOf = (set: () => void): Handler => (set(), api.handler);
+    const answers = [
+      handlerOf(() => api.respondBytes(Infinity)),
+      handlerOf(() => api.respondBytes(200 * 2 ** 20)), // no content-length: only counting while streaming catches it
+      handlerOf(() => api.respond(200, { ok: 1 })),
+    ];
+    api.handler = (request, response) => {
+      // The peak memory of the process before the first answer is its baseline.
+      if (requests === 0) baselineKiB = peakKiB(child!.pid!);
+      return answers[Math.min(requests++, answers.length - 1)]!(request, response);
+    };
+    child = spawn(process.execPath, ['--import', 'tsx', 'bin/poll.ts', 'http-json', '--config', config], {
+      cwd: ROOT,
+      env: { ...process.env, SELF_METRICS: '0', LOG_LEVEL: 'info', GRAPHITE_URL: '', STATE_DIR: join(work, 'state') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child!.on('exit', (code) => resolve(code)));
+    let peak = 0;
+    try {
+      await waitFor(() => /^http_json\.ok 1 \d+$/m.test(stdout), 90_000);
+      peak = peakKiB(child.pid!);
+    } finally {
+      child.kill('SIGTERM');
+      await api.close();
+    }
+    expect(await exited, stderr).toBe(0);
+    const errors = stderr.split('\n').filter((line) => /ERROR/.test(line));
+    expect(errors, stderr).toHaveLength(2);
+    for (const line of errors) expect(line).toContain(`answer larger than maxResponseBytes (16 MiB) from ${url}`);
+    // Generous for a 2-core CI host; reading either answer whole would take 200 MB or more.
+    expect(baselineKiB).toBeGreaterThan(0);
+    expect((peak - baselineKiB) / 1024, `peak ${peak} KiB, baseline ${baselineKiB} KiB`).toBeLessThan(200);
+  }, 120_000);
 });
 
 /** The process's peak resident memory so far (VmHWM), in KiB. */

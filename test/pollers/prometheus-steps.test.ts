@@ -13,7 +13,7 @@ function evaluationTimes(ranges: ReturnType<typeof stepRanges>): number[] {
 }
 
 describe('stepRanges', () => {
-  it('asks for the window\'s steps only: start included, end excluded (query_range includes its end)', () => {
+  it("asks for the window's steps only: start included, end excluded (query_range includes its end)", () => {
     expect(stepRanges({ start: T0, end: T0 + 60 }, 15)).toEqual([{ start: T0, end: T0 + 45, step: 15, points: 4 }]);
     // One step: start = end, one evaluation.
     expect(stepRanges({ start: T0, end: T0 + 60 }, 60)).toEqual([{ start: T0, end: T0, step: 60, points: 1 }]);

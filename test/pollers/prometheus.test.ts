@@ -97,7 +97,7 @@ describe('prometheus poll', () => {
     expect(ctx.stats.counters.api_calls).toBe(1);
   });
 
-  it('keeps a path under the url (Mimir\'s /prometheus) and sends partial_response when set', async () => {
+  it("keeps a path under the url (Mimir's /prometheus) and sends partial_response when set", async () => {
     const poller = createPrometheusPoller();
     await poller.poll(testContext({ options: options({ url: `${fake.url}/prometheus/`, partialResponse: false }), window, schedule }));
     expect(fake.received[0]!.path).toBe('/prometheus/api/v1/query_range');
@@ -176,7 +176,7 @@ describe('prometheus poll', () => {
     expect(ctx.sink.series()).toEqual({ 'prometheus.v.a': [[T0 + 15, 5]], 'prometheus.s': [[T0 + 30, 6]] });
   });
 
-  it('a query the server refuses (400 bad_data) fails its part with the API\'s message; the others deliver', async () => {
+  it("a query the server refuses (400 bad_data) fails its part with the API's message; the others deliver", async () => {
     fake.answers.set('good_a', { status: 200, body: matrix([{ metric: {}, values: values('1', '2', '3', '4') }]) });
     const refusal = { status: 'error', errorType: 'bad_data', error: '1:11: parse error: unclosed left parenthesis' };
     fake.answers.set('rate(x[5m]', { status: 400, body: refusal });
@@ -370,7 +370,7 @@ describe('prometheus response parsing', () => {
     expect(sampleValue('1.5e-7')).toBe(1.5e-7);
     for (const text of ['NaN', '+Inf', '-Inf', 'Inf', '', ' 1', 'abc']) expect(sampleValue(text), text).toBeUndefined();
   });
-  it('keeps the API\'s errorType and status; counts native histograms', () => {
+  it("keeps the API's errorType and status; counts native histograms", () => {
     expect(() => parseAnswer({ status: 'error', errorType: 'execution', error: 'many-to-many matching not allowed' }, 422)).toThrow(
       '422 execution: many-to-many matching not allowed',
     );

@@ -31,57 +31,61 @@ const TIMEOUT = choose(240_000, 240_000);
 /** A peer that accepts and never reads, in front of carbon and instead of it. */
 export function blackholeFaults(): void {
   describeCarbon('a blackholed peer (real carbon-cache behind a proxy that stops reading)', () => {
-    it.concurrent(`a job's connection hangs for ${HANG_S} s, then carbon is restarted: every point arrives`, async ({ task }: TestContext) => {
-      const carbon = await startCarbon();
-      const proxy = await BlackholeProxy.start(carbon.port);
-      const work = tempDir('rel-hang');
-      const series = 3;
-      try {
-        const config = historyConfig(work, 'hung', { series });
-        const job = PollerProcess.start(['bin/poll.ts', 'history', '--config', config], {
-          GRAPHITE_URL: proxy.url,
-          GRAPHITE_PREFIX: 'hung',
-          STATE_DIR: join(work, 'state'),
-          POLLERS_PATH: join(ROOT, 'test', 'helpers', 'pollers'),
-          SELF_METRICS: '0',
-        });
-        await carbon.wait('hung.history.s0', 3);
-        proxy.blackhole();
-        const hungAt = job.fetchedWindows.length;
-        await sleep(HANG_S * 1000);
-        // The hung carbon is restarted: the connection it never read is reset, and what its kernel held is gone.
-        proxy.recover();
-        // Ticks of the hang (on a busy host some may be skipped); the last one's points may reach the socket after the reset.
-        const hungTicks = job.fetchedWindows.length - hungAt - 1;
-        await job.waitFor(() => job.find('reconnected to graphite') !== undefined, 90_000, 'the reconnection');
-        const reconnects = job.logs.filter((l) => l.msg === 'reconnected to graphite');
-        const reconnected = reconnects[0]!;
-        const ticks = job.fetchedWindows.length + 2;
-        await job.waitFor(() => job.fetchedWindows.length >= ticks, WAIT_MS, 'two ticks after the reconnection');
-        const exit = await job.stop();
-        expect(exit.code, job.tail()).toBe(0);
-        const result = await compareHistory(carbon, 'hung', series, expectedPoints(job.fetchedWindows, 1));
-        report(
-          {
-            section: 'Graphite',
-            fault: `carbon hung for ${HANG_S} s (accepts, never reads), then restarted`,
-            injected: `a proxy in front of carbon stops reading the job's connection (${series} points/s) for ${HANG_S} s, then resets it; the kernel buffers it never read are lost`,
-            expected: count(result.expected),
-            observed: `${count(result.found)} (the writer re-sent ${count(reconnected.replaying_lines as number)} lines after the reset)`,
-          },
-          task,
-        );
-        expect(result.missing).toEqual([]);
-        expect(result.wrong).toBe(0);
-        // The writer learnt of the hang only from the reset: one reconnection, which re-sent the hung lines.
-        expect(reconnects).toHaveLength(1);
-        expect(reconnected.replaying_lines).toBeGreaterThanOrEqual(hungTicks * series);
-        expect(hungTicks).toBeGreaterThanOrEqual(choose(HANG_S / 4, HANG_S - 2));
-      } finally {
-        await proxy.close();
-        await carbon.destroy();
-      }
-    }, TIMEOUT);
+    it.concurrent(
+      `a job's connection hangs for ${HANG_S} s, then carbon is restarted: every point arrives`,
+      async ({ task }: TestContext) => {
+        const carbon = await startCarbon();
+        const proxy = await BlackholeProxy.start(carbon.port);
+        const work = tempDir('rel-hang');
+        const series = 3;
+        try {
+          const config = historyConfig(work, 'hung', { series });
+          const job = PollerProcess.start(['bin/poll.ts', 'history', '--config', config], {
+            GRAPHITE_URL: proxy.url,
+            GRAPHITE_PREFIX: 'hung',
+            STATE_DIR: join(work, 'state'),
+            POLLERS_PATH: join(ROOT, 'test', 'helpers', 'pollers'),
+            SELF_METRICS: '0',
+          });
+          await carbon.wait('hung.history.s0', 3);
+          proxy.blackhole();
+          const hungAt = job.fetchedWindows.length;
+          await sleep(HANG_S * 1000);
+          // The hung carbon is restarted: the connection it never read is reset, and what its kernel held is gone.
+          proxy.recover();
+          // Ticks of the hang (on a busy host some may be skipped); the last one's points may reach the socket after the reset.
+          const hungTicks = job.fetchedWindows.length - hungAt - 1;
+          await job.waitFor(() => job.find('reconnected to graphite') !== undefined, 90_000, 'the reconnection');
+          const reconnects = job.logs.filter((l) => l.msg === 'reconnected to graphite');
+          const reconnected = reconnects[0]!;
+          const ticks = job.fetchedWindows.length + 2;
+          await job.waitFor(() => job.fetchedWindows.length >= ticks, WAIT_MS, 'two ticks after the reconnection');
+          const exit = await job.stop();
+          expect(exit.code, job.tail()).toBe(0);
+          const result = await compareHistory(carbon, 'hung', series, expectedPoints(job.fetchedWindows, 1));
+          report(
+            {
+              section: 'Graphite',
+              fault: `carbon hung for ${HANG_S} s (accepts, never reads), then restarted`,
+              injected: `a proxy in front of carbon stops reading the job's connection (${series} points/s) for ${HANG_S} s, then resets it; the kernel buffers it never read are lost`,
+              expected: count(result.expected),
+              observed: `${count(result.found)} (the writer re-sent ${count(reconnected.replaying_lines as number)} lines after the reset)`,
+            },
+            task,
+          );
+          expect(result.missing).toEqual([]);
+          expect(result.wrong).toBe(0);
+          // The writer learnt of the hang only from the reset: one reconnection, which re-sent the hung lines.
+          expect(reconnects).toHaveLength(1);
+          expect(reconnected.replaying_lines).toBeGreaterThanOrEqual(hungTicks * series);
+          expect(hungTicks).toBeGreaterThanOrEqual(choose(HANG_S / 4, HANG_S - 2));
+        } finally {
+          await proxy.close();
+          await carbon.destroy();
+        }
+      },
+      TIMEOUT,
+    );
 
     it.concurrent(
       'at 2 MB/s the socket stops draining: the stall timeout destroys it, the writer reconnects, and every line arrives',
@@ -96,7 +100,8 @@ export function blackholeFaults(): void {
         const seconds = 2900;
         const t0 = Math.floor(Date.now() / 1000) - 3000; // inside the 1 s archive (one hour) when read back
         // Long names: ~100-byte lines fill the kernel buffers (~4 MB on loopback) within a couple of seconds.
-        const path = (m: number) => `blackhole.writer.a_rather_long_series_name_so_that_kernel_buffers_fill_quickly.m${String(m).padStart(2, '0')}`;
+        const path = (m: number) =>
+          `blackhole.writer.a_rather_long_series_name_so_that_kernel_buffers_fill_quickly.m${String(m).padStart(2, '0')}`;
         const value = (t: number, m: number) => (t % 1000) + m / 100;
         const total = metrics * seconds;
         try {
@@ -170,55 +175,63 @@ export function blackholeFaults(): void {
       TIMEOUT,
     );
 
-    it.concurrent('a black hole instead of carbon: the job keeps ticking, times out its writes, and stops on SIGTERM within 5 s', async ({ task }: TestContext) => {
-      const hole = await BlackholeProxy.start(undefined, 'blackhole');
-      const work = tempDir('rel-hole');
-      // 20,000 points a second (~800 KB/s): enough to fill the kernel buffers and make the writes stall.
-      const series = 20_000;
-      try {
-        const config = historyConfig(work, 'hole', { series });
-        const job = PollerProcess.start(['bin/poll.ts', 'history', '--config', config], {
-          GRAPHITE_URL: hole.url,
-          GRAPHITE_PREFIX: 'hole',
-          STATE_DIR: join(work, 'state'),
-          POLLERS_PATH: join(ROOT, 'test', 'helpers', 'pollers'),
-        });
-        const started = Date.now();
-        await job.waitFor(() => job.fetchedWindows.length > 0, WAIT_MS, 'the first tick');
-        const firstTick = Date.now();
-        await job.waitFor(() => job.logs.some((l) => l.msg === 'graphite connection lost' && /write stalled/.test(String(l.error))), 60_000, 'a stalled write');
-        const stallAfter = (Date.now() - started) / 1000;
-        await job.waitFor(() => job.logs.filter((l) => /connected to graphite$/.test(l.msg)).length >= 2, WAIT_MS, 'a new connection');
-        const ticks = job.fetchedWindows.length;
-        const elapsed = (Date.now() - firstTick) / 1000;
-        const signalled = Date.now();
-        job.child.kill('SIGTERM');
-        const exit = await job.exited;
-        const stopS = (exit.at - signalled) / 1000;
-        const lost = Number(job.logs.find((l) => l.msg === 'history stopped')?.lost ?? 0);
-        report(
-          {
-            section: 'Graphite',
-            fault: 'black hole instead of carbon',
-            injected: `GRAPHITE_URL points at a server that accepts and never reads; the job sends ${count(series)} points/s; SIGTERM once a write stalled`,
-            expected: `writes time out, reconnect; ≈1 tick/s; exit within 5 s, 1 with the lines the black hole never took counted as lost`,
-            observed: `first stall after ${stallAfter.toFixed(1)} s, ${hole.connections} connections, ${ticks} ticks in ${elapsed.toFixed(0)} s; exit ${exit.code} in ${stopS.toFixed(1)} s, ${lost} lines lost`,
-          },
-          task,
-        );
-        // What the black hole never took is lost at exit: counted in the summary, and the exit status says so.
-        expect(lost, job.tail()).toBeGreaterThan(0);
-        expect(exit.code, job.tail()).toBe(1);
-        // The product's 5 s, exact under npm run reliability; under npm test on a busy 2-core host, a margin that
-        // still tells a bounded stop from one that waits on the black hole.
-        expect(stopS).toBeLessThan(choose(15, 5));
-        expect(hole.connections).toBeGreaterThanOrEqual(2);
-        // The loop never waited on the socket: a tick every second (give or take the first and the last); under npm
-        // test a loaded host may skip ticks of this 20,000-series job, so a third of them.
-        expect(ticks).toBeGreaterThanOrEqual(choose(Math.floor(elapsed / 3), Math.floor(elapsed) - 2));
-      } finally {
-        await hole.close();
-      }
-    }, TIMEOUT);
+    it.concurrent(
+      'a black hole instead of carbon: the job keeps ticking, times out its writes, and stops on SIGTERM within 5 s',
+      async ({ task }: TestContext) => {
+        const hole = await BlackholeProxy.start(undefined, 'blackhole');
+        const work = tempDir('rel-hole');
+        // 20,000 points a second (~800 KB/s): enough to fill the kernel buffers and make the writes stall.
+        const series = 20_000;
+        try {
+          const config = historyConfig(work, 'hole', { series });
+          const job = PollerProcess.start(['bin/poll.ts', 'history', '--config', config], {
+            GRAPHITE_URL: hole.url,
+            GRAPHITE_PREFIX: 'hole',
+            STATE_DIR: join(work, 'state'),
+            POLLERS_PATH: join(ROOT, 'test', 'helpers', 'pollers'),
+          });
+          const started = Date.now();
+          await job.waitFor(() => job.fetchedWindows.length > 0, WAIT_MS, 'the first tick');
+          const firstTick = Date.now();
+          await job.waitFor(
+            () => job.logs.some((l) => l.msg === 'graphite connection lost' && /write stalled/.test(String(l.error))),
+            60_000,
+            'a stalled write',
+          );
+          const stallAfter = (Date.now() - started) / 1000;
+          await job.waitFor(() => job.logs.filter((l) => /connected to graphite$/.test(l.msg)).length >= 2, WAIT_MS, 'a new connection');
+          const ticks = job.fetchedWindows.length;
+          const elapsed = (Date.now() - firstTick) / 1000;
+          const signalled = Date.now();
+          job.child.kill('SIGTERM');
+          const exit = await job.exited;
+          const stopS = (exit.at - signalled) / 1000;
+          const lost = Number(job.logs.find((l) => l.msg === 'history stopped')?.lost ?? 0);
+          report(
+            {
+              section: 'Graphite',
+              fault: 'black hole instead of carbon',
+              injected: `GRAPHITE_URL points at a server that accepts and never reads; the job sends ${count(series)} points/s; SIGTERM once a write stalled`,
+              expected: `writes time out, reconnect; ≈1 tick/s; exit within 5 s, 1 with the lines the black hole never took counted as lost`,
+              observed: `first stall after ${stallAfter.toFixed(1)} s, ${hole.connections} connections, ${ticks} ticks in ${elapsed.toFixed(0)} s; exit ${exit.code} in ${stopS.toFixed(1)} s, ${lost} lines lost`,
+            },
+            task,
+          );
+          // What the black hole never took is lost at exit: counted in the summary, and the exit status says so.
+          expect(lost, job.tail()).toBeGreaterThan(0);
+          expect(exit.code, job.tail()).toBe(1);
+          // The product's 5 s, exact under npm run reliability; under npm test on a busy 2-core host, a margin that
+          // still tells a bounded stop from one that waits on the black hole.
+          expect(stopS).toBeLessThan(choose(15, 5));
+          expect(hole.connections).toBeGreaterThanOrEqual(2);
+          // The loop never waited on the socket: a tick every second (give or take the first and the last); under npm
+          // test a loaded host may skip ticks of this 20,000-series job, so a third of them.
+          expect(ticks).toBeGreaterThanOrEqual(choose(Math.floor(elapsed / 3), Math.floor(elapsed) - 2));
+        } finally {
+          await hole.close();
+        }
+      },
+      TIMEOUT,
+    );
   });
 }

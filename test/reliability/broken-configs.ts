@@ -30,7 +30,16 @@ function fixtures(): Fixture[] {
       const text = readFileSync(join(DIR, name), 'utf8');
       const header = (key: string) => [...text.matchAll(new RegExp(`^# ${key}: (.*)$`, 'gm'))].map((m) => m[1]!.trim());
       const env = Object.fromEntries(header('env').map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
-      return { name, path: `test/fixtures/broken-configs/${name}`, poller: header('poller')[0]!, kind: header('kind')[0]!, field: header('field')[0]!, expect: header('expect')[0], env, names: header('file')[0] };
+      return {
+        name,
+        path: `test/fixtures/broken-configs/${name}`,
+        poller: header('poller')[0]!,
+        kind: header('kind')[0]!,
+        field: header('field')[0]!,
+        expect: header('expect')[0],
+        env,
+        names: header('file')[0],
+      };
     });
 }
 
@@ -54,7 +63,8 @@ function problems({ fixture, code, stdout, stderr, stateFiles }: Outcome): strin
   if (/^\s+at |\bError:|node:internal/m.test(stderr)) out.push('a stack trace');
   const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const field = fixture.field === '-' ? '' : `${escape(fixture.field).replace(/N/g, '\\d+')}: `;
-  if (!new RegExp(` ${escape(fixture.names ?? fixture.path)}: ${field}`).test(lines[0] ?? '')) out.push(`does not name ${fixture.names ?? fixture.path} and ${fixture.field}`);
+  if (!new RegExp(` ${escape(fixture.names ?? fixture.path)}: ${field}`).test(lines[0] ?? ''))
+    out.push(`does not name ${fixture.names ?? fixture.path} and ${fixture.field}`);
   if (fixture.expect && !(lines[0] ?? '').includes(fixture.expect)) out.push(`does not say "${fixture.expect}"`);
   if (stateFiles.length > 0) out.push(`wrote state: ${stateFiles.join(', ')}`);
   return out;
@@ -104,7 +114,18 @@ export function brokenConfigs(): void {
     it(`holds at least 25 broken configs of every kind the issue names`, () => {
       expect(corpus.length).toBeGreaterThanOrEqual(25);
       expect(new Set(corpus.map((f) => f.kind))).toEqual(
-        new Set(['bad YAML', 'wrong types', 'unknown keys', 'missing or invalid values', 'impossible periods', 'empty metric lists', 'unknown poller', 'missing credentials', 'unreadable key file', 'bad environment']),
+        new Set([
+          'bad YAML',
+          'wrong types',
+          'unknown keys',
+          'missing or invalid values',
+          'impossible periods',
+          'empty metric lists',
+          'unknown poller',
+          'missing credentials',
+          'unreadable key file',
+          'bad environment',
+        ]),
       );
     });
 

@@ -30,7 +30,14 @@ export function clockJumps(): void {
         return poll(context);
       };
       const writer = new MemoryWriter();
-      const config: JobConfig = { file: undefined, job: 'clock', options: {}, schedule: { interval: 60, delay: 0, lookback: 0 }, runTimeout: 60, catchUp: 2 * DAY };
+      const config: JobConfig = {
+        file: undefined,
+        job: 'clock',
+        options: {},
+        schedule: { interval: 60, delay: 0, lookback: 0 },
+        runTimeout: 60,
+        catchUp: 2 * DAY,
+      };
       const stop = new AbortController();
       const done = runPoller({ poller, config, writer, log: silentLogger, stop: stop.signal, clock, stateDir: tempDir('rel-clock') });
 
@@ -53,8 +60,16 @@ export function clockJumps(): void {
         await clock.advance(segmentMs);
         const after = calls.filter((c) => c.mono > from);
         const live = after.filter((c) => c.mode === 'live');
-        const skipped = (writer.series((p) => p.endsWith('.skipped_ticks'))['pollers.clock.skipped_ticks'] ?? []).slice(selfBefore).reduce((n, [, v]) => n + v, 0);
-        seen.push({ label, firstRunAfterS: (live[0]!.mono - from) / 1000, liveRuns: live.length, catchUp: after.filter((c) => c.mode === 'backfill').length, skipped });
+        const skipped = (writer.series((p) => p.endsWith('.skipped_ticks'))['pollers.clock.skipped_ticks'] ?? [])
+          .slice(selfBefore)
+          .reduce((n, [, v]) => n + v, 0);
+        seen.push({
+          label,
+          firstRunAfterS: (live[0]!.mono - from) / 1000,
+          liveRuns: live.length,
+          catchUp: after.filter((c) => c.mode === 'backfill').length,
+          skipped,
+        });
       }
       stop.abort();
       await clock.runUntilSettled(done);
@@ -62,15 +77,23 @@ export function clockJumps(): void {
       const longestSleep = Math.max(...clock.sleepRequests.map((s) => s.ms));
       const minutes = (segmentMs * (jumps.length + 1)) / MINUTE;
       const liveWindows = calls.filter((c) => c.mode === 'live').map((c) => `${c.start}-${c.end}`);
-      report({
-        section: 'Poller process',
-        fault: 'wall clock jumps forward and back',
-        injected: `${jumps.map(([label]) => label).join(', ')}, 10 min apart, on the fake clock that drives a live job (interval 60 s, history, catchUp 48 h)`,
-        expected: 'next run ≤ 120 s after each jump (noticed within the longest sleep, 60 s, then the next boundary); ≤ 1 run per interval; no sleep > 60 s; forward gaps caught up',
-        observed:
-          seen.map((s) => `${s.label}: next run after ${s.firstRunAfterS.toFixed(0)} s, ${s.liveRuns} runs in 10 min${s.skipped ? `, ${s.skipped} ticks skipped` : ''}${s.catchUp ? `, ${s.catchUp} catch-up windows` : ''}`).join('; ') +
-          `; longest sleep ${longestSleep / 1000} s, ${clock.sleepCalls} sleeps in ${minutes} min`,
-      }, task);
+      report(
+        {
+          section: 'Poller process',
+          fault: 'wall clock jumps forward and back',
+          injected: `${jumps.map(([label]) => label).join(', ')}, 10 min apart, on the fake clock that drives a live job (interval 60 s, history, catchUp 48 h)`,
+          expected:
+            'next run ≤ 120 s after each jump (noticed within the longest sleep, 60 s, then the next boundary); ≤ 1 run per interval; no sleep > 60 s; forward gaps caught up',
+          observed:
+            seen
+              .map(
+                (s) =>
+                  `${s.label}: next run after ${s.firstRunAfterS.toFixed(0)} s, ${s.liveRuns} runs in 10 min${s.skipped ? `, ${s.skipped} ticks skipped` : ''}${s.catchUp ? `, ${s.catchUp} catch-up windows` : ''}`,
+              )
+              .join('; ') + `; longest sleep ${longestSleep / 1000} s, ${clock.sleepCalls} sleeps in ${minutes} min`,
+        },
+        task,
+      );
       for (const s of seen) {
         expect(s.firstRunAfterS, s.label).toBeLessThanOrEqual(120);
         expect(s.liveRuns, s.label).toBeLessThanOrEqual(11);

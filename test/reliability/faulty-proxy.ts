@@ -37,11 +37,7 @@ export class FaultyProxy {
   readonly port: number;
   private readonly target: URL;
 
-  private constructor(
-    server: ReturnType<typeof createServer>,
-    port: number,
-    target: URL,
-  ) {
+  private constructor(server: ReturnType<typeof createServer>, port: number, target: URL) {
     this.server = server;
     this.port = port;
     this.target = target;
@@ -76,7 +72,11 @@ export class FaultyProxy {
     entry.fault = fault?.kind;
     if (fault?.kind === 'reset') return void req.socket.resetAndDestroy();
     if (fault?.kind === 'status') {
-      res.writeHead(fault.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(fault.body), ...fault.headers });
+      res.writeHead(fault.status, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(fault.body),
+        ...fault.headers,
+      });
       return void res.end(fault.body);
     }
     if (fault?.kind === 'slow') await new Promise((resolve) => setTimeout(resolve, fault.ms));

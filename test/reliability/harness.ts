@@ -157,7 +157,10 @@ export async function startCarbons(count: number): Promise<void> {
   const { Carbon } = await import('../helpers/carbon.ts');
   for (let i = 0; i < count; i++) {
     const carbon = Carbon.start();
-    void carbon.then((c) => carbons.add(c), () => {});
+    void carbon.then(
+      (c) => carbons.add(c),
+      () => {},
+    );
     started.push(carbon);
   }
   await Promise.all(started);
@@ -209,10 +212,7 @@ export class CountingServer {
   private readonly server: Server;
   readonly port: number;
 
-  private constructor(
-    server: Server,
-    port: number,
-  ) {
+  private constructor(server: Server, port: number) {
     this.server = server;
     this.port = port;
   }
@@ -262,12 +262,7 @@ export class BlackholeProxy {
   readonly port: number;
   private readonly target: number | undefined;
 
-  private constructor(
-    server: Server,
-    port: number,
-    target: number | undefined,
-    mode: 'forward' | 'blackhole',
-  ) {
+  private constructor(server: Server, port: number, target: number | undefined, mode: 'forward' | 'blackhole') {
     this.server = server;
     this.port = port;
     this.target = target;
@@ -370,7 +365,13 @@ print(json.dumps(out))
 `;
 
 /** Non-null points of each metric in [from, until] (epoch seconds; one archive, chosen by the age of `from`). */
-export async function readWhisper(carbon: Carbon, metrics: string[], from: number, until: number, options: { flush?: boolean } = {}): Promise<Map<string, Map<number, number>>> {
+export async function readWhisper(
+  carbon: Carbon,
+  metrics: string[],
+  from: number,
+  until: number,
+  options: { flush?: boolean } = {},
+): Promise<Map<string, Map<number, number>>> {
   // A barrier first (everything carbon received is on disk), unless carbon is not running.
   if (options.flush !== false) await carbon.flush();
   const text = await new Promise<string>((resolve, reject) => {
@@ -387,7 +388,11 @@ export async function readWhisper(carbon: Carbon, metrics: string[], from: numbe
 }
 
 /** The history test poller as a job: a config file under `work` (interval = step, one point per series per step). */
-export function historyConfig(work: string, name: string, options: { series: number; step?: number; catchUp?: number | string; windowDelayMs?: number; maxWindow?: number }): string {
+export function historyConfig(
+  work: string,
+  name: string,
+  options: { series: number; step?: number; catchUp?: number | string; windowDelayMs?: number; maxWindow?: number },
+): string {
   const step = options.step ?? 1;
   const lines = [`step: ${step}`, `interval: ${step}`, `series: ${options.series}`, `catchUp: ${options.catchUp ?? 0}`];
   if (options.windowDelayMs) lines.push(`windowDelayMs: ${options.windowDelayMs}`);
@@ -398,10 +403,22 @@ export function historyConfig(work: string, name: string, options: { series: num
 }
 
 /** What `historyConfig`'s job must deliver and what whisper holds, per series: counts and the missing timestamps. */
-export async function compareHistory(carbon: Carbon, prefix: string, series: number, expected: Set<number>, options: { flush?: boolean } = {}) {
+export async function compareHistory(
+  carbon: Carbon,
+  prefix: string,
+  series: number,
+  expected: Set<number>,
+  options: { flush?: boolean } = {},
+) {
   const times = [...expected].sort((a, b) => a - b);
   if (times.length === 0) return { expected: 0, found: 0, missing: [] as number[], wrong: 0 };
-  const read = await readWhisper(carbon, Array.from({ length: series }, (_, i) => `${prefix}.history.s${i}`), times[0]! - 5, times.at(-1)! + 5, options);
+  const read = await readWhisper(
+    carbon,
+    Array.from({ length: series }, (_, i) => `${prefix}.history.s${i}`),
+    times[0]! - 5,
+    times.at(-1)! + 5,
+    options,
+  );
   let found = 0;
   let wrong = 0;
   const missing: number[] = [];

@@ -1,6 +1,14 @@
 // The rows of docs/reliability.md: what a fault-injection test recorded, and the table's sections.
 
-export const SECTIONS = ['Graphite', 'Poller process', 'Source APIs', 'Bad input', 'Untrusted strings', 'Secrets', 'State directory'] as const;
+export const SECTIONS = [
+  'Graphite',
+  'Poller process',
+  'Source APIs',
+  'Bad input',
+  'Untrusted strings',
+  'Secrets',
+  'State directory',
+] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** Column titles of each section's table (besides fault, injected and result). */

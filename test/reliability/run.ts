@@ -27,7 +27,14 @@ const resultsFile = join(work, 'results.json');
 const started = Date.now();
 const vitest = spawnSync(
   process.execPath,
-  [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/reliability', '--reporter=default', '--reporter=json', `--outputFile.json=${resultsFile}`],
+  [
+    join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'),
+    'run',
+    'test/reliability',
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${resultsFile}`,
+  ],
   {
     cwd: ROOT,
     stdio: 'inherit',
@@ -42,13 +49,19 @@ if (!existsSync(resultsFile)) {
 }
 
 const report = JSON.parse(readFileSync(resultsFile, 'utf8')) as JsonReport;
-const rows = existsSync(rowsFile) ? readFileSync(rowsFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as RecordedRow) : [];
+const rows = existsSync(rowsFile)
+  ? readFileSync(rowsFile, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as RecordedRow)
+  : [];
 rmSync(work, { recursive: true, force: true });
 
 // Every test, in the order its file defines them; a row's place and result come from its test.
 const tests: Array<{ file: string; name: string; result: AssertionResult }> = [];
 for (const file of report.testResults) {
-  for (const result of file.assertionResults) tests.push({ file: relative(ROOT, file.name), name: [...result.ancestorTitles, result.title].join(' > '), result });
+  for (const result of file.assertionResults)
+    tests.push({ file: relative(ROOT, file.name), name: [...result.ancestorTitles, result.title].join(' > '), result });
 }
 const order = (row: RecordedRow) => {
   const at = tests.findIndex((t) => t.name === row.test && (!row.file || resolve(ROOT, t.file) === resolve(row.file)));
@@ -67,7 +80,9 @@ for (const section of SECTIONS) {
   for (const row of of) {
     const status = outcome(row);
     if (status !== 'passed') failures++;
-    lines.push(`| ${cell(row.fault)} | ${cell(row.injected)} | ${cell(row.expected)} | ${cell(row.observed)} | ${status === 'passed' ? 'pass' : `**${status.toUpperCase()}**`} |`);
+    lines.push(
+      `| ${cell(row.fault)} | ${cell(row.injected)} | ${cell(row.expected)} | ${cell(row.observed)} | ${status === 'passed' ? 'pass' : `**${status.toUpperCase()}**`} |`,
+    );
   }
   lines.push('');
 }
@@ -123,5 +138,7 @@ ${lines.join('\n')}
   the watermark counts it delivered. With a reading carbon that buffer is empty.
 `;
 writeFileSync(DOC, doc);
-console.log(`\n${relative(ROOT, DOC)}: ${rows.length} rows, ${failures === 0 ? 'every row passing' : `${failures} failing`} (${minutes.toFixed(1)} min)`);
+console.log(
+  `\n${relative(ROOT, DOC)}: ${rows.length} rows, ${failures === 0 ? 'every row passing' : `${failures} failing`} (${minutes.toFixed(1)} min)`,
+);
 process.exit(failures === 0 && vitest.status === 0 ? 0 : 1);

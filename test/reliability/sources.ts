@@ -87,7 +87,10 @@ async function run(scenario: Scenario): Promise<Measured> {
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
       let points = 0;
-      const sink = { emit: (...args: Parameters<typeof context.sink.emit>) => (points++, context.sink.emit(...args)), ready: () => context.sink.ready() };
+      const sink = {
+        emit: (...args: Parameters<typeof context.sink.emit>) => (points++, context.sink.emit(...args)),
+        ready: () => context.sink.ready(),
+      };
       try {
         await poller.poll({ ...context, sink });
         if (points > 0) goodRunsAt.push(Date.now());
@@ -124,7 +127,8 @@ async function run(scenario: Scenario): Promise<Measured> {
   const counters: Record<string, number> = {};
   for (const path of Object.keys(self)) {
     const name = path.slice(`pollers.${config.job}.`.length);
-    if (/^(skipped_ticks|throttles|retries|server_errors|quota_waits|get_metric_data_pages|not_modified)$/.test(name)) counters[name] = sum(name);
+    if (/^(skipped_ticks|throttles|retries|server_errors|quota_waits|get_metric_data_pages|not_modified)$/.test(name))
+      counters[name] = sum(name);
   }
   return {
     runs: result.runs,
@@ -162,7 +166,8 @@ async function cloudwatchFake(): Promise<CloudWatchFake> {
   const fake = await CloudWatchFake.start();
   const now = Math.floor(Date.now() / 60_000) * 60;
   const data: MetricDatum[] = [];
-  for (let t = now - 3600; t < now + 3600; t += 60) data.push({ MetricName: 'Requests', Value: t % 1000, Timestamp: new Date(t * 1000), Dimensions: [{ Name: 'Service', Value: 'api' }] });
+  for (let t = now - 3600; t < now + 3600; t += 60)
+    data.push({ MetricName: 'Requests', Value: t % 1000, Timestamp: new Date(t * 1000), Dimensions: [{ Name: 'Service', Value: 'api' }] });
   await fake.seed('Test/App', data);
   return fake;
 }
@@ -173,9 +178,15 @@ async function gaFake(): Promise<Ga4Fake> {
   const hour = Math.floor(Date.now() / 3_600_000) * 3600;
   for (let h = 1; h <= 3; h++) {
     const dateHour = new Date((hour - h * 3600) * 1000).toISOString().slice(0, 13).replace(/[-T]/g, '');
-    for (const device of ['desktop', 'mobile']) rows.push({ dateHour, dimensions: { deviceCategory: device }, metrics: { sessions: 10 * h } });
+    for (const device of ['desktop', 'mobile'])
+      rows.push({ dateHour, dimensions: { deviceCategory: device }, metrics: { sessions: 10 * h } });
   }
-  fake.addProperty({ id: '1000', timeZone: 'UTC', rows, realtime: [{ minute: Math.floor(Date.now() / 60_000) * 60 - 60, metrics: { activeUsers: 3 } }] });
+  fake.addProperty({
+    id: '1000',
+    timeZone: 'UTC',
+    rows,
+    realtime: [{ minute: Math.floor(Date.now() / 60_000) * 60 - 60, metrics: { activeUsers: 3 } }],
+  });
   return fake;
 }
 
@@ -204,7 +215,12 @@ function scenario<F extends { close(): Promise<void> }>(
   fault: string,
   injected: string,
   hooks: Hooks<F>,
-  setup: { fake: () => Promise<F>; target: (fake: F) => string; poller: () => Poller; options: (proxyUrl: string) => Record<string, unknown> },
+  setup: {
+    fake: () => Promise<F>;
+    target: (fake: F) => string;
+    poller: () => Poller;
+    options: (proxyUrl: string) => Record<string, unknown>;
+  },
   extra: Options<F> = {},
 ): Scenario {
   return {
@@ -236,7 +252,12 @@ function scenario<F extends { close(): Promise<void> }>(
   };
 }
 
-const HTTP_JSON = { fake: jsonApi, target: (f: TestHttpServer) => f.url, poller: () => httpJson, options: (url: string) => ({ url: `${url}/status.json`, interval: 1, timeout: 5 }) };
+const HTTP_JSON = {
+  fake: jsonApi,
+  target: (f: TestHttpServer) => f.url,
+  poller: () => httpJson,
+  options: (url: string) => ({ url: `${url}/status.json`, interval: 1, timeout: 5 }),
+};
 const GITHUB = {
   fake: githubFake,
   target: (f: GitHubFake) => f.apiRoot,
@@ -279,12 +300,49 @@ const SLOW = { minRuns: BEFORE_S + AFTER_S + FAULT_S / 2 - 2 };
 const GA_EXTRA = { maxPerRun: 8, minRuns: 4, afterS: 14 };
 
 const scenarios: Scenario[] = [
-  scenario('http-json', '5xx burst', `every GET answers 503 for ${FAULT_S} s`, network({ kind: 'status', status: 503, body: '{"error":"unavailable"}' }), HTTP_JSON),
-  scenario('http-json', 'throttling storm', `every GET answers 429 (Retry-After: 1) for ${FAULT_S} s`, network({ kind: 'status', status: 429, body: '{"error":"slow down"}', headers: { 'retry-after': '1' } }), HTTP_JSON),
-  scenario('http-json', 'responses slower than the interval', `every answer takes 2.5 s (interval and run deadline 1 s) for ${FAULT_S} s`, network({ kind: 'slow', ms: 2500 }), HTTP_JSON, SLOW),
-  scenario('http-json', 'connection resets', `every connection reset before an answer for ${FAULT_S} s`, network({ kind: 'reset' }), HTTP_JSON),
-  scenario('http-json', 'truncated bodies', `every body cut in half, then the connection reset, for ${FAULT_S} s`, network({ kind: 'truncate' }), HTTP_JSON),
-  scenario('http-json', 'malformed bodies', `every body is half a JSON document for ${FAULT_S} s`, network({ kind: 'malformed' }), HTTP_JSON),
+  scenario(
+    'http-json',
+    '5xx burst',
+    `every GET answers 503 for ${FAULT_S} s`,
+    network({ kind: 'status', status: 503, body: '{"error":"unavailable"}' }),
+    HTTP_JSON,
+  ),
+  scenario(
+    'http-json',
+    'throttling storm',
+    `every GET answers 429 (Retry-After: 1) for ${FAULT_S} s`,
+    network({ kind: 'status', status: 429, body: '{"error":"slow down"}', headers: { 'retry-after': '1' } }),
+    HTTP_JSON,
+  ),
+  scenario(
+    'http-json',
+    'responses slower than the interval',
+    `every answer takes 2.5 s (interval and run deadline 1 s) for ${FAULT_S} s`,
+    network({ kind: 'slow', ms: 2500 }),
+    HTTP_JSON,
+    SLOW,
+  ),
+  scenario(
+    'http-json',
+    'connection resets',
+    `every connection reset before an answer for ${FAULT_S} s`,
+    network({ kind: 'reset' }),
+    HTTP_JSON,
+  ),
+  scenario(
+    'http-json',
+    'truncated bodies',
+    `every body cut in half, then the connection reset, for ${FAULT_S} s`,
+    network({ kind: 'truncate' }),
+    HTTP_JSON,
+  ),
+  scenario(
+    'http-json',
+    'malformed bodies',
+    `every body is half a JSON document for ${FAULT_S} s`,
+    network({ kind: 'malformed' }),
+    HTTP_JSON,
+  ),
   scenario(
     'github',
     'throttling storm',
@@ -292,7 +350,13 @@ const scenarios: Scenario[] = [
     (_, fake: GitHubFake) => ({ begin: () => fake.secondaryLimit({ retryAfter: FAULT_S + 1 }), end: () => fake.clearSecondaryLimit() }),
     GITHUB,
   ),
-  scenario('github', '5xx burst', `every request answers 502 for ${FAULT_S} s`, network({ kind: 'status', status: 502, body: '{"message":"Server Error"}' }), GITHUB),
+  scenario(
+    'github',
+    '5xx burst',
+    `every request answers 502 for ${FAULT_S} s`,
+    network({ kind: 'status', status: 502, body: '{"message":"Server Error"}' }),
+    GITHUB,
+  ),
   scenario('github', 'connection resets', `every connection reset for ${FAULT_S} s`, network({ kind: 'reset' }), GITHUB),
   scenario('github', 'truncated bodies', `every body cut in half for ${FAULT_S} s`, network({ kind: 'truncate' }), GITHUB),
   scenario(
@@ -319,9 +383,25 @@ const scenarios: Scenario[] = [
     CLOUDWATCH,
     { maxPerRun: 5 },
   ),
-  scenario('cloudwatch', 'responses slower than the interval', `every answer takes 2.5 s (interval and run deadline 1 s) for ${FAULT_S} s`, network({ kind: 'slow', ms: 2500 }), CLOUDWATCH, { ...SLOW, maxPerRun: 5 }),
-  scenario('cloudwatch', 'connection resets', `every connection reset for ${FAULT_S} s`, network({ kind: 'reset' }), CLOUDWATCH, { maxPerRun: 5 }),
-  scenario('cloudwatch', 'malformed bodies', `every answer is half a JSON document for ${FAULT_S} s`, network({ kind: 'malformed' }), CLOUDWATCH, { maxPerRun: 5 }),
+  scenario(
+    'cloudwatch',
+    'responses slower than the interval',
+    `every answer takes 2.5 s (interval and run deadline 1 s) for ${FAULT_S} s`,
+    network({ kind: 'slow', ms: 2500 }),
+    CLOUDWATCH,
+    { ...SLOW, maxPerRun: 5 },
+  ),
+  scenario('cloudwatch', 'connection resets', `every connection reset for ${FAULT_S} s`, network({ kind: 'reset' }), CLOUDWATCH, {
+    maxPerRun: 5,
+  }),
+  scenario(
+    'cloudwatch',
+    'malformed bodies',
+    `every answer is half a JSON document for ${FAULT_S} s`,
+    network({ kind: 'malformed' }),
+    CLOUDWATCH,
+    { maxPerRun: 5 },
+  ),
   scenario(
     'cloudwatch',
     'pages missing mid-pagination',
@@ -334,7 +414,11 @@ const scenarios: Scenario[] = [
     'google-analytics',
     'throttling storm',
     `every request answers 429 RESOURCE_EXHAUSTED "Exhausted concurrent requests quota." for ${FAULT_S} s`,
-    network({ kind: 'status', status: 429, body: '{"error":{"code":429,"message":"Exhausted concurrent requests quota.","status":"RESOURCE_EXHAUSTED"}}' }),
+    network({
+      kind: 'status',
+      status: 429,
+      body: '{"error":{"code":429,"message":"Exhausted concurrent requests quota.","status":"RESOURCE_EXHAUSTED"}}',
+    }),
     GA,
     GA_EXTRA,
   ),
@@ -346,9 +430,23 @@ const scenarios: Scenario[] = [
     GA,
     GA_EXTRA,
   ),
-  scenario('google-analytics', 'responses slower than the interval', `every answer takes 2.5 s for ${FAULT_S} s (run deadline 10 s, interval 1 s)`, network({ kind: 'slow', ms: 2500 }), GA, GA_EXTRA),
+  scenario(
+    'google-analytics',
+    'responses slower than the interval',
+    `every answer takes 2.5 s for ${FAULT_S} s (run deadline 10 s, interval 1 s)`,
+    network({ kind: 'slow', ms: 2500 }),
+    GA,
+    GA_EXTRA,
+  ),
   scenario('google-analytics', 'connection resets', `every connection reset for ${FAULT_S} s`, network({ kind: 'reset' }), GA, GA_EXTRA),
-  scenario('google-analytics', 'malformed bodies', `every answer is half a JSON document for ${FAULT_S} s`, network({ kind: 'malformed' }), GA, GA_EXTRA),
+  scenario(
+    'google-analytics',
+    'malformed bodies',
+    `every answer is half a JSON document for ${FAULT_S} s`,
+    network({ kind: 'malformed' }),
+    GA,
+    GA_EXTRA,
+  ),
   scenario(
     'google-analytics',
     'pages missing mid-pagination',
@@ -368,32 +466,37 @@ export function sourceFaults(): void {
       await Promise.all(scenarios.map(async (s) => results.set(s, await run(s))));
     }, 240_000);
 
-    for (const scenario of scenarios) it(`${scenario.poller}: ${scenario.fault}`, ({ task }) => {
-      const m = results.get(scenario)!;
-      const faulty = m.requests.filter((r) => r.fault).length;
-      const gaps = m.retryGaps.length > 0 ? `; gaps between a run's requests ${Math.min(...m.retryGaps)}–${Math.max(...m.retryGaps)} ms` : '';
-      const counters = Object.entries(m.counters)
-        .filter(([, v]) => v > 0)
-        .map(([k, v]) => `${k} ${v}`)
-        .join(', ');
-      const seconds = BEFORE_S + FAULT_S + (scenario.afterS ?? AFTER_S);
-      report({
-        section: 'Source APIs',
-        fault: `${scenario.poller}: ${scenario.fault}`,
-        injected: scenario.injected,
-        expected: `runs for ${seconds} s at ${scenario.interval ?? 1} s, never 2 at once, ≤ ${scenario.maxPerRun} request${scenario.maxPerRun > 1 ? 's' : ''} per run, errors self-metric = failed runs, points again after`,
-        observed: `${m.runs} runs, at most ${m.maxInFlight} at once; ${m.requests.length} requests (${faulty} faulted by the proxy), ≤ ${m.maxPerRun} per run${gaps}; ${m.errors} failed = errors ${m.failedRuns}${counters ? ` (${counters})` : ''}; points again ${m.recoveredAfterS?.toFixed(1) ?? 'never'} s after the fault`,
-      }, task);
-      // One run a second in real time: exact under npm run reliability; under npm test, on a shared 2-core host where
-      // every scenario's poller shares this event loop, half of it still shows the loop alive.
-      const minRuns = scenario.minRuns ?? seconds - 3;
-      expect(m.runs).toBeGreaterThanOrEqual(choose(Math.ceil(minRuns / 2), minRuns));
-      expect(m.maxInFlight).toBe(1);
-      expect(m.maxPerRun).toBeLessThanOrEqual(scenario.maxPerRun);
-      // The fault reached the poller: runs failed, or its own retries absorbed it, or slow runs skipped ticks.
-      expect(m.errors + (m.counters.retries ?? 0) + (m.counters.throttles ?? 0) + (m.counters.skipped_ticks ?? 0)).toBeGreaterThan(0);
-      expect(m.failedRuns).toBe(m.errors);
-      expect(m.pointsAfter).toBeGreaterThan(0);
-    });
+    for (const scenario of scenarios)
+      it(`${scenario.poller}: ${scenario.fault}`, ({ task }) => {
+        const m = results.get(scenario)!;
+        const faulty = m.requests.filter((r) => r.fault).length;
+        const gaps =
+          m.retryGaps.length > 0 ? `; gaps between a run's requests ${Math.min(...m.retryGaps)}–${Math.max(...m.retryGaps)} ms` : '';
+        const counters = Object.entries(m.counters)
+          .filter(([, v]) => v > 0)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ');
+        const seconds = BEFORE_S + FAULT_S + (scenario.afterS ?? AFTER_S);
+        report(
+          {
+            section: 'Source APIs',
+            fault: `${scenario.poller}: ${scenario.fault}`,
+            injected: scenario.injected,
+            expected: `runs for ${seconds} s at ${scenario.interval ?? 1} s, never 2 at once, ≤ ${scenario.maxPerRun} request${scenario.maxPerRun > 1 ? 's' : ''} per run, errors self-metric = failed runs, points again after`,
+            observed: `${m.runs} runs, at most ${m.maxInFlight} at once; ${m.requests.length} requests (${faulty} faulted by the proxy), ≤ ${m.maxPerRun} per run${gaps}; ${m.errors} failed = errors ${m.failedRuns}${counters ? ` (${counters})` : ''}; points again ${m.recoveredAfterS?.toFixed(1) ?? 'never'} s after the fault`,
+          },
+          task,
+        );
+        // One run a second in real time: exact under npm run reliability; under npm test, on a shared 2-core host where
+        // every scenario's poller shares this event loop, half of it still shows the loop alive.
+        const minRuns = scenario.minRuns ?? seconds - 3;
+        expect(m.runs).toBeGreaterThanOrEqual(choose(Math.ceil(minRuns / 2), minRuns));
+        expect(m.maxInFlight).toBe(1);
+        expect(m.maxPerRun).toBeLessThanOrEqual(scenario.maxPerRun);
+        // The fault reached the poller: runs failed, or its own retries absorbed it, or slow runs skipped ticks.
+        expect(m.errors + (m.counters.retries ?? 0) + (m.counters.throttles ?? 0) + (m.counters.skipped_ticks ?? 0)).toBeGreaterThan(0);
+        expect(m.failedRuns).toBe(m.errors);
+        expect(m.pointsAfter).toBeGreaterThan(0);
+      });
   });
 }

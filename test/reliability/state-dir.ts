@@ -7,7 +7,18 @@ import { afterAll, expect, it, type TestContext } from 'vitest';
 import { describeCarbon } from '../helpers/carbon.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { WAIT_MS } from '../helpers/wait-for.ts';
-import { choose, compareHistory, count, expectedPoints, historyConfig, PollerProcess, report, ROOT, sleep, startCarbon } from './harness.ts';
+import {
+  choose,
+  compareHistory,
+  count,
+  expectedPoints,
+  historyConfig,
+  PollerProcess,
+  report,
+  ROOT,
+  sleep,
+  startCarbon,
+} from './harness.ts';
 
 const RUN_S = choose(6, 20);
 const SERIES = 3;
@@ -36,7 +47,14 @@ export function stateDirectoryFaults(): void {
       for (const unmount of unmounts) unmount();
     });
 
-    async function runJob(task: TestContext['task'], kind: string, stateDir: string, injected: string, errorsExpected: string, free?: () => void) {
+    async function runJob(
+      task: TestContext['task'],
+      kind: string,
+      stateDir: string,
+      injected: string,
+      errorsExpected: string,
+      free?: () => void,
+    ) {
       const carbon = await startCarbon();
       const work = tempDir(`rel-state-${kind}`);
       try {
@@ -51,13 +69,15 @@ export function stateDirectoryFaults(): void {
         await job.waitFor(() => job.fetchedWindows.length >= 2, WAIT_MS, 'the first runs');
         await sleep(RUN_S * 1000);
         // Errors only: on a busy machine a run may overrun and a warning say so, which is not the fault here.
-      const errorsWhileBroken = job.logs.filter((l) => l.level === 'error');
+        const errorsWhileBroken = job.logs.filter((l) => l.level === 'error');
         // The directory can be written again: the next delivered window is recorded.
         let recorded: number | undefined;
         if (free) {
           free();
           const file = join(stateDir, `${kind}.watermark.json`);
-          await job.waitFor(() => existsSync(file) && readFileSync(file, 'utf8').length > 0, WAIT_MS, 'the watermark written again').catch(() => undefined);
+          await job
+            .waitFor(() => existsSync(file) && readFileSync(file, 'utf8').length > 0, WAIT_MS, 'the watermark written again')
+            .catch(() => undefined);
           recorded = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { deliveredUntil: number }).deliveredUntil : undefined;
         }
         const exit = await job.stop();
@@ -80,43 +100,60 @@ export function stateDirectoryFaults(): void {
       }
     }
 
-    it.concurrent('unwritable (a file where the directory should be): a clear error when read and when written, polling goes on', async ({ task }: TestContext) => {
-      const blocker = join(tempDir('rel-state-file'), 'state');
-      writeFileSync(blocker, 'not a directory\n');
-      const { errorsWhileBroken, result } = await runJob(task, 'unwritable', join(blocker, 'jobs'), `STATE_DIR under a regular file (ENOTDIR) for ${RUN_S} s of a job sending ${SERIES} points/s with catch-up`, 'a clear error line when the watermark is read, one when it is first written');
-      expect(errorsWhileBroken.map((l) => l.msg)).toEqual(['cannot read the watermark; starting without catch-up', 'cannot write the watermark; polling goes on without it']);
-      expect(String(errorsWhileBroken[1]!.error)).toMatch(/ENOTDIR/);
-      expect(result.missing).toEqual([]);
-      expect(result.wrong).toBe(0);
-    }, choose(180_000, 180_000));
+    it.concurrent(
+      'unwritable (a file where the directory should be): a clear error when read and when written, polling goes on',
+      async ({ task }: TestContext) => {
+        const blocker = join(tempDir('rel-state-file'), 'state');
+        writeFileSync(blocker, 'not a directory\n');
+        const { errorsWhileBroken, result } = await runJob(
+          task,
+          'unwritable',
+          join(blocker, 'jobs'),
+          `STATE_DIR under a regular file (ENOTDIR) for ${RUN_S} s of a job sending ${SERIES} points/s with catch-up`,
+          'a clear error line when the watermark is read, one when it is first written',
+        );
+        expect(errorsWhileBroken.map((l) => l.msg)).toEqual([
+          'cannot read the watermark; starting without catch-up',
+          'cannot write the watermark; polling goes on without it',
+        ]);
+        expect(String(errorsWhileBroken[1]!.error)).toMatch(/ENOTDIR/);
+        expect(result.missing).toEqual([]);
+        expect(result.wrong).toBe(0);
+      },
+      choose(180_000, 180_000),
+    );
 
-    it.concurrent('full (ENOSPC): one clear error, polling goes on, the watermark is kept again once there is room', async ({ task }: TestContext) => {
-      const dir = tempDir('rel-state-full');
-      const full = fullFileSystem(dir);
-      if (typeof full === 'string') {
-        // Without the privilege to mount, a full disk cannot be made here; say so rather than pass quietly.
-        if (process.env.CI === 'true') throw new Error(full);
-        console.warn(`state directory full: skipped, ${full}`);
-        return;
-      }
-      unmounts.push(full.unmount);
-      const stateDir = join(dir, 'state');
-      mkdirSync(stateDir);
-      const { errorsWhileBroken, result, recorded, stray } = await runJob(
-        task,
-        'full',
-        stateDir,
-        `STATE_DIR on a 64 KiB tmpfs filled to the last block (ENOSPC) for ${RUN_S} s, then the filler removed`,
-      'one clear error line',
-        () => rmSync(full.filler),
-      );
-      expect(errorsWhileBroken.map((l) => l.msg)).toEqual(['cannot write the watermark; polling goes on without it']);
-      expect(String(errorsWhileBroken[0]!.error)).toMatch(/ENOSPC/);
-      expect(result.missing).toEqual([]);
-      expect(result.wrong).toBe(0);
-      expect(recorded).toBeGreaterThan(0);
-      // A failed write leaves nothing behind (a temporary file per tick would fill the inodes too).
-      expect(stray).toEqual([]);
-    }, choose(180_000, 180_000));
+    it.concurrent(
+      'full (ENOSPC): one clear error, polling goes on, the watermark is kept again once there is room',
+      async ({ task }: TestContext) => {
+        const dir = tempDir('rel-state-full');
+        const full = fullFileSystem(dir);
+        if (typeof full === 'string') {
+          // Without the privilege to mount, a full disk cannot be made here; say so rather than pass quietly.
+          if (process.env.CI === 'true') throw new Error(full);
+          console.warn(`state directory full: skipped, ${full}`);
+          return;
+        }
+        unmounts.push(full.unmount);
+        const stateDir = join(dir, 'state');
+        mkdirSync(stateDir);
+        const { errorsWhileBroken, result, recorded, stray } = await runJob(
+          task,
+          'full',
+          stateDir,
+          `STATE_DIR on a 64 KiB tmpfs filled to the last block (ENOSPC) for ${RUN_S} s, then the filler removed`,
+          'one clear error line',
+          () => rmSync(full.filler),
+        );
+        expect(errorsWhileBroken.map((l) => l.msg)).toEqual(['cannot write the watermark; polling goes on without it']);
+        expect(String(errorsWhileBroken[0]!.error)).toMatch(/ENOSPC/);
+        expect(result.missing).toEqual([]);
+        expect(result.wrong).toBe(0);
+        expect(recorded).toBeGreaterThan(0);
+        // A failed write leaves nothing behind (a temporary file per tick would fill the inodes too).
+        expect(stray).toEqual([]);
+      },
+      choose(180_000, 180_000),
+    );
   });
 }

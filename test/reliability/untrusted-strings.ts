@@ -40,13 +40,105 @@ function generator(seed: number): () => number {
 }
 
 const PIECES = [
-  '\n', '\r', '\r\n', '\t', '\v', '\f', ' ', '  ', '\0', '\x1b[31m', '\x7f', '\u0085', '\u00a0', '\u2028', '\u2029', '\u200b', '\u200e', '\u202e', '\ufeff',
-  '.', '..', ';', '=', '~', ';tag=value', '=x', '~x', '/', '\\', '*', '?', '[', ']', '{', '}', '(', ')', ',', ':', '"', "'", '`', '#', '%', '&', '|', '<', '>',
-  'é', 'ß', 'ø', 'Ж', 'ж', 'α', '中', '文', 'ア', '한', 'א', 'ع', 'हि', 'ก', '\u0301', '\u0308', '🙂', '👨‍👩‍👧', '🏳️‍🌈', '𝔸', '\ud800', '\udfff',
-  'a', 'b', 'z', 'A', 'Z', '0', '9', '_', '-', 'metric', 'value', '1.5', '-3', 'NaN', 'Infinity', '1700000000',
+  '\n',
+  '\r',
+  '\r\n',
+  '\t',
+  '\v',
+  '\f',
+  ' ',
+  '  ',
+  '\0',
+  '\x1b[31m',
+  '\x7f',
+  '\u0085',
+  '\u00a0',
+  '\u2028',
+  '\u2029',
+  '\u200b',
+  '\u200e',
+  '\u202e',
+  '\ufeff',
+  '.',
+  '..',
+  ';',
+  '=',
+  '~',
+  ';tag=value',
+  '=x',
+  '~x',
+  '/',
+  '\\',
+  '*',
+  '?',
+  '[',
+  ']',
+  '{',
+  '}',
+  '(',
+  ')',
+  ',',
+  ':',
+  '"',
+  "'",
+  '`',
+  '#',
+  '%',
+  '&',
+  '|',
+  '<',
+  '>',
+  'é',
+  'ß',
+  'ø',
+  'Ж',
+  'ж',
+  'α',
+  '中',
+  '文',
+  'ア',
+  '한',
+  'א',
+  'ع',
+  'हि',
+  'ก',
+  '\u0301',
+  '\u0308',
+  '🙂',
+  '👨‍👩‍👧',
+  '🏳️‍🌈',
+  '𝔸',
+  '\ud800',
+  '\udfff',
+  'a',
+  'b',
+  'z',
+  'A',
+  'Z',
+  '0',
+  '9',
+  '_',
+  '-',
+  'metric',
+  'value',
+  '1.5',
+  '-3',
+  'NaN',
+  'Infinity',
+  '1700000000',
 ];
 /** Attempts at writing a second Graphite line, or a node boundary, from inside one value. */
-const INJECTIONS = ['ok 1 1700000000\nevil.injected 666 1700000000', 'x\revil.injected 1 2', 'a.b.c.d', 'evil.injected', ' 1 1700000000\n', 'a;b=c', 'x\u2028evil 1 2', '\n\n\n', ''];
+const INJECTIONS = [
+  'ok 1 1700000000\nevil.injected 666 1700000000',
+  'x\revil.injected 1 2',
+  'a.b.c.d',
+  'evil.injected',
+  ' 1 1700000000\n',
+  'a;b=c',
+  'x\u2028evil 1 2',
+  '\n\n\n',
+  '',
+];
 
 /** `n` distinct strings: mixes of the pieces above, short and very long, and injection attempts. */
 function randomStrings(n: number, seed: number): string[] {
@@ -90,7 +182,12 @@ function check(lines: readonly string[], isExpected: (nodes: string[]) => boolea
     const [name = '', tags = ''] = match ? [match[1]!.split(';')[0], match[1]!.slice(match[1]!.split(';')[0]!.length)] : [];
     const nodes = name.split('.');
     const badTags = tagged ? !/^(;[\p{L}\p{N}_.:-]+=[^;\s\p{Cc}~][^;\s\p{Cc}]*)*$/u.test(tags) : tags !== '';
-    if (!match || /[\r\n\u2028\u2029\u0085]/.test(line.slice(0, -1)) || badTags || nodes.some((node) => !NODE.test(node) || Buffer.byteLength(node) > NODE_MAX_BYTES)) {
+    if (
+      !match ||
+      /[\r\n\u2028\u2029\u0085]/.test(line.slice(0, -1)) ||
+      badTags ||
+      nodes.some((node) => !NODE.test(node) || Buffer.byteLength(node) > NODE_MAX_BYTES)
+    ) {
       result.invalid.push(line);
       continue;
     }
@@ -110,19 +207,30 @@ function config(poller: Poller, options: Record<string, unknown>) {
 
 async function once(poller: Poller, options: Record<string, unknown>): Promise<{ lines: string[]; errors: number }> {
   const writer = new MemoryWriter();
-  const result = await runPoller({ poller, config: config(poller, options), writer, log: silentLogger, stop: new AbortController().signal, clock: systemClock, once: true });
+  const result = await runPoller({
+    poller,
+    config: config(poller, options),
+    writer,
+    log: silentLogger,
+    stop: new AbortController().signal,
+    clock: systemClock,
+    once: true,
+  });
   return { lines: writer.lines, errors: result.errors };
 }
 
 function row(task: Task, channel: string, strings: number, c: Checked, maxNodes: number, points: number, dataLines: readonly string[]) {
   const distinct = new Set(dataLines.map((line) => line.slice(0, line.indexOf(' ')))).size;
-  report({
-    section: 'Untrusted strings',
-    fault: channel,
-    injected: `${count(strings)} random strings (seed ${SEED}): control characters, newlines, spaces, dots, ";", "=", "~", unicode, up to 6,000 characters, line-injection attempts`,
-    expected: `${count(points)} points (and the job's self-metrics), every line valid; 0 injected; nodes ≤ ${NODE_MAX_BYTES} bytes, ${maxNodes} nodes a path`,
-    observed: `${count(c.lines)} lines, ${c.invalid.length} invalid, ${c.injected.length} injected; longest node ${c.longestNodeBytes} bytes, longest path ${c.longestPathBytes} bytes; ${count(distinct)} distinct series (${count(strings - distinct)} strings sanitized into the same node as another)`,
-  }, task);
+  report(
+    {
+      section: 'Untrusted strings',
+      fault: channel,
+      injected: `${count(strings)} random strings (seed ${SEED}): control characters, newlines, spaces, dots, ";", "=", "~", unicode, up to 6,000 characters, line-injection attempts`,
+      expected: `${count(points)} points (and the job's self-metrics), every line valid; 0 injected; nodes ≤ ${NODE_MAX_BYTES} bytes, ${maxNodes} nodes a path`,
+      observed: `${count(c.lines)} lines, ${c.invalid.length} invalid, ${c.injected.length} injected; longest node ${c.longestNodeBytes} bytes, longest path ${c.longestPathBytes} bytes; ${count(distinct)} distinct series (${count(strings - distinct)} strings sanitized into the same node as another)`,
+    },
+    task,
+  );
 }
 
 /** Random strings as keys and dimension values, through the real pollers and sink (AWS credentials: see reliability.test.ts). */
@@ -153,14 +261,21 @@ export function untrustedStrings(): void {
 
     it('as CloudWatch dimension values (the CloudWatch fake, discovered with "*")', async ({ task }) => {
       // CloudWatch takes dimension values of 1 to 1,024 characters.
-      const values = randomStrings(STRINGS, SEED + 1).map((v) => v.slice(0, 1024)).filter((v) => v.length > 0);
+      const values = randomStrings(STRINGS, SEED + 1)
+        .map((v) => v.slice(0, 1024))
+        .filter((v) => v.length > 0);
       const unique = [...new Set(values)];
       const fake = await CloudWatchFake.start();
       const cloudwatch = createCloudWatchPoller();
       try {
         // Inside the live window of a tick now: [tick - 12 min, tick - 2 min), ticks every 5 minutes.
         const minute = Math.floor(Date.now() / 300_000) * 300 - 300;
-        const data: MetricDatum[] = unique.map((value, i) => ({ MetricName: 'Fuzz', Value: i, Timestamp: new Date(minute * 1000), Dimensions: [{ Name: 'Service', Value: value }] }));
+        const data: MetricDatum[] = unique.map((value, i) => ({
+          MetricName: 'Fuzz',
+          Value: i,
+          Timestamp: new Date(minute * 1000),
+          Dimensions: [{ Name: 'Service', Value: value }],
+        }));
         await fake.seed('Test/Fuzz', data);
         const { lines, errors } = await once(cloudwatch, {
           region: 'eu-west-1',
@@ -169,8 +284,18 @@ export function untrustedStrings(): void {
         });
         expect(errors).toBe(0);
         // cloudwatch.<region>.<namespace>.<dimension value>.<metric>.<stat>: exactly six nodes.
-        const c = check(lines, (nodes) => (nodes[0] === 'cloudwatch' ? nodes.length === 6 && nodes[4] === 'Fuzz' && nodes[5] === 'Sum' : nodes[0] === 'pollers'));
-        row(task, 'CloudWatch dimension values (CloudWatch fake)', unique.length, c, 6, unique.length, lines.filter((line) => line.startsWith('cloudwatch.')));
+        const c = check(lines, (nodes) =>
+          nodes[0] === 'cloudwatch' ? nodes.length === 6 && nodes[4] === 'Fuzz' && nodes[5] === 'Sum' : nodes[0] === 'pollers',
+        );
+        row(
+          task,
+          'CloudWatch dimension values (CloudWatch fake)',
+          unique.length,
+          c,
+          6,
+          unique.length,
+          lines.filter((line) => line.startsWith('cloudwatch.')),
+        );
         expect(c.invalid).toEqual([]);
         expect(c.injected).toEqual([]);
         expect(lines.filter((line) => line.startsWith('cloudwatch.'))).toHaveLength(unique.length);
@@ -185,7 +310,11 @@ export function untrustedStrings(): void {
       const fake = await Ga4Fake.start({ tokens: ['fuzz-token'] });
       try {
         const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10).replace(/-/g, '');
-        fake.addProperty({ id: '2000', timeZone: 'UTC', rows: values.map((value, i) => ({ dateHour: `${day}12`, dimensions: { pageTitle: value }, metrics: { screenPageViews: i + 1 } })) });
+        fake.addProperty({
+          id: '2000',
+          timeZone: 'UTC',
+          rows: values.map((value, i) => ({ dateHour: `${day}12`, dimensions: { pageTitle: value }, metrics: { screenPageViews: i + 1 } })),
+        });
         const poller = createGoogleAnalyticsPoller({ env: { GOOGLE_OAUTH_ACCESS_TOKEN: 'fuzz-token' } });
         const { lines, errors } = await once(poller, {
           propertyId: '2000',
@@ -194,8 +323,18 @@ export function untrustedStrings(): void {
         });
         expect(errors).toBe(0);
         // ga4.<property>.<report>.<page title>.<metric>: exactly five nodes.
-        const c = check(lines, (nodes) => (nodes[0] === 'ga4' ? nodes.length === 5 && nodes[2] === 'pages' && nodes[4] === 'screenPageViews' : nodes[0] === 'pollers'));
-        row(task, 'GA dimension values (GA4 fake)', values.length, c, 5, values.length, lines.filter((line) => line.startsWith('ga4.')));
+        const c = check(lines, (nodes) =>
+          nodes[0] === 'ga4' ? nodes.length === 5 && nodes[2] === 'pages' && nodes[4] === 'screenPageViews' : nodes[0] === 'pollers',
+        );
+        row(
+          task,
+          'GA dimension values (GA4 fake)',
+          values.length,
+          c,
+          5,
+          values.length,
+          lines.filter((line) => line.startsWith('ga4.')),
+        );
         expect(c.invalid).toEqual([]);
         expect(c.injected).toEqual([]);
         expect(lines.filter((line) => line.startsWith('ga4.'))).toHaveLength(values.length);

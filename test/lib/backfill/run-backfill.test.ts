@@ -61,7 +61,17 @@ function setup<W extends TestWriter = MemoryWriter>(pollerOptions: HistoryPoller
     fetch: globalThis.fetch,
   };
   const run = (extra: Partial<BackfillOptions> = {}) =>
-    runBackfill({ job, writer, range: { start: DAY, end: DAY + 3600 }, maxWindow: 600, step: 60, concurrency: 4, stop: new AbortController().signal, clock: systemClock, ...extra });
+    runBackfill({
+      job,
+      writer,
+      range: { start: DAY, end: DAY + 3600 },
+      maxWindow: 600,
+      step: 60,
+      concurrency: 4,
+      stop: new AbortController().signal,
+      clock: systemClock,
+      ...extra,
+    });
   return { poller, writer, run };
 }
 

@@ -23,7 +23,8 @@ describe('parseTimeBound', () => {
   });
 
   it('refuses what is not a time', () => {
-    for (const bad of ['', 'tomorrowish', '7d', '-7 days', '2026-13-45T99', '01/02/2026']) expect(parseTimeBound(bad, NOW), bad).toBeUndefined();
+    for (const bad of ['', 'tomorrowish', '7d', '-7 days', '2026-13-45T99', '01/02/2026'])
+      expect(parseTimeBound(bad, NOW), bad).toBeUndefined();
   });
 });
 

@@ -11,8 +11,21 @@ it('writes summary, requests, datapoints, cost, quota, parts, notes and warnings
       {
         title: 'per region and account pair',
         parts: [
-          { label: 'eu-west-1', requests: [{ what: 'queries', singular: 'query', perTick: 1 }, { ...call, perTick: 1 }] },
-          { label: 'us-east-1', requests: [{ what: 'queries', perTick: 1500 }, { ...call, perTick: 3 }], current: true },
+          {
+            label: 'eu-west-1',
+            requests: [
+              { what: 'queries', singular: 'query', perTick: 1 },
+              { ...call, perTick: 1 },
+            ],
+          },
+          {
+            label: 'us-east-1',
+            requests: [
+              { what: 'queries', perTick: 1500 },
+              { ...call, perTick: 3 },
+            ],
+            current: true,
+          },
           { label: 'query q', notes: ['parameters none', 'history: no'] },
           { label: 'mixed', requests: [{ what: 'calls', perTick: 2, perDay: 48 }], notes: ['a note'] },
         ],

@@ -33,7 +33,11 @@ describe('readEnvironment', () => {
     });
     expect(readEnvironment({ GRAPHITE_URL: '-' }).graphiteUrl).toBeUndefined();
     // Empty (LOG_LEVEL= in .env) and blank mean unset.
-    expect(readEnvironment({ LOG_LEVEL: '', SELF_METRICS: ' ', GRAPHITE_TAGS: '' })).toMatchObject({ logLevel: 'info', selfMetrics: true, tags: false });
+    expect(readEnvironment({ LOG_LEVEL: '', SELF_METRICS: ' ', GRAPHITE_TAGS: '' })).toMatchObject({
+      logLevel: 'info',
+      selfMetrics: true,
+      tags: false,
+    });
   });
 
   it('reads every variable', () => {
@@ -70,11 +74,23 @@ describe('readEnvironment', () => {
     [{ GRAPHITE_TAGS: 'ture' }, 'environment: GRAPHITE_TAGS: expected 1 (tagged series) or 0 (plain series), got "ture"'],
     [{ GRAPHITE_QUEUE_LIMIT: 'lots' }, 'environment: GRAPHITE_QUEUE_LIMIT: expected a positive whole number of datapoints, got "lots"'],
     [{ GRAPHITE_QUEUE_LIMIT: '0' }, 'environment: GRAPHITE_QUEUE_LIMIT: expected a positive whole number of datapoints, got "0"'],
-    [{ GRAPHITE_PREFIX: 'prod web' }, 'environment: GRAPHITE_PREFIX: expected nodes of letters, digits, "_" or "-" separated by dots, got "prod web"'],
-    [{ GRAPHITE_PREFIX: 'prod..web' }, 'environment: GRAPHITE_PREFIX: expected nodes of letters, digits, "_" or "-" separated by dots, got "prod..web"'],
+    [
+      { GRAPHITE_PREFIX: 'prod web' },
+      'environment: GRAPHITE_PREFIX: expected nodes of letters, digits, "_" or "-" separated by dots, got "prod web"',
+    ],
+    [
+      { GRAPHITE_PREFIX: 'prod..web' },
+      'environment: GRAPHITE_PREFIX: expected nodes of letters, digits, "_" or "-" separated by dots, got "prod..web"',
+    ],
     [{ SHARD: '3/2' }, 'environment: SHARD: expected i/n with 1 ≤ i ≤ n ≤ 1024, such as 1/2 or 2/2; got "3/2"'],
-    [{ POLLERS_PATH: '/no/such/dir' }, 'environment: POLLERS_PATH: expected directories separated by ":", but there is no directory "/no/such/dir"'],
-    [{ GRAPHITE_URL: 'carbon:2003' }, `environment: GRAPHITE_URL: expected tcp://host:port, tls://host:port, udp://host:port, an https:// URL or '-' for stdout, got "carbon:2003"`],
+    [
+      { POLLERS_PATH: '/no/such/dir' },
+      'environment: POLLERS_PATH: expected directories separated by ":", but there is no directory "/no/such/dir"',
+    ],
+    [
+      { GRAPHITE_URL: 'carbon:2003' },
+      `environment: GRAPHITE_URL: expected tcp://host:port, tls://host:port, udp://host:port, an https:// URL or '-' for stdout, got "carbon:2003"`,
+    ],
     [
       { GRAPHITE_URL: 'tcp://carbon' },
       `environment: GRAPHITE_URL: missing port in "tcp://carbon": expected tcp://carbon:port (carbon's line receiver is usually 2003)`,
@@ -85,20 +101,35 @@ describe('readEnvironment', () => {
   });
 
   it.each([
-    [{ GRAPHITE_URL: 'tcp://h:2003', GRAPHITE_TOKEN: 'sekrit-token' }, 'environment: GRAPHITE_TOKEN: is only sent to an https:// ingestion URL; over tls:// a key goes in GRAPHITE_PREFIX as the first node'],
+    [
+      { GRAPHITE_URL: 'tcp://h:2003', GRAPHITE_TOKEN: 'sekrit-token' },
+      'environment: GRAPHITE_TOKEN: is only sent to an https:// ingestion URL; over tls:// a key goes in GRAPHITE_PREFIX as the first node',
+    ],
     [{ GRAPHITE_URL: 'https://h/graphite/metrics', GRAPHITE_USER: '1234' }, 'environment: GRAPHITE_USER: needs GRAPHITE_TOKEN'],
-    [{ GRAPHITE_URL: 'https://h/graphite/metrics', GRAPHITE_AUTH: 'sekrit-token' }, 'environment: GRAPHITE_AUTH: expected <user>:<token> (the value is not shown: it is a secret)'],
+    [
+      { GRAPHITE_URL: 'https://h/graphite/metrics', GRAPHITE_AUTH: 'sekrit-token' },
+      'environment: GRAPHITE_AUTH: expected <user>:<token> (the value is not shown: it is a secret)',
+    ],
     [
       { GRAPHITE_URL: 'https://h/graphite/metrics', GRAPHITE_AUTH: '1:sekrit', GRAPHITE_TOKEN: 'sekrit2' },
       'environment: GRAPHITE_AUTH: set either GRAPHITE_AUTH or GRAPHITE_USER with GRAPHITE_TOKEN, not both',
     ],
-    [{ GRAPHITE_URL: 'tls://h:2004', GRAPHITE_TLS_CA: '/no/such/ca.pem' }, 'environment: GRAPHITE_TLS_CA: expected a readable PEM file, cannot read "/no/such/ca.pem" (ENOENT)'],
-    [{ GRAPHITE_URL: 'tls://h:2004', GRAPHITE_TLS_CA: 'package.json' }, 'environment: GRAPHITE_TLS_CA: expected a PEM file holding a CERTIFICATE, but "package.json" has no "-----BEGIN ...CERTIFICATE-----" block'],
+    [
+      { GRAPHITE_URL: 'tls://h:2004', GRAPHITE_TLS_CA: '/no/such/ca.pem' },
+      'environment: GRAPHITE_TLS_CA: expected a readable PEM file, cannot read "/no/such/ca.pem" (ENOENT)',
+    ],
+    [
+      { GRAPHITE_URL: 'tls://h:2004', GRAPHITE_TLS_CA: 'package.json' },
+      'environment: GRAPHITE_TLS_CA: expected a PEM file holding a CERTIFICATE, but "package.json" has no "-----BEGIN ...CERTIFICATE-----" block',
+    ],
     [
       { GRAPHITE_URL: 'tls://h:2004', GRAPHITE_TLS_CERT: 'package.json', GRAPHITE_TLS_KEY: 'package.json' },
       'environment: GRAPHITE_TLS_CERT: expected a PEM file holding a CERTIFICATE, but "package.json" has no "-----BEGIN ...CERTIFICATE-----" block',
     ],
-    [{ GRAPHITE_URL: 'https://h/m?api_key=sekrit' }, 'environment: GRAPHITE_URL: expected the ingestion URL without a query string (a token goes in GRAPHITE_TOKEN), got "https://h/m?***"'],
+    [
+      { GRAPHITE_URL: 'https://h/m?api_key=sekrit' },
+      'environment: GRAPHITE_URL: expected the ingestion URL without a query string (a token goes in GRAPHITE_TOKEN), got "https://h/m?***"',
+    ],
   ])('checks the transport variables: %o', (env, line) => {
     const error = errorOf(env);
     expect(error.describe()).toBe(line);
@@ -117,7 +148,11 @@ describe('readEnvironment', () => {
       );
       const environment = readEnvironment({ GRAPHITE_URL: 'tls://h:2004', GRAPHITE_TLS_CA: ca });
       expect(graphiteTransport(environment)).toEqual({ tls: { ca: readFileSync(ca, 'utf8') }, http: {} });
-      const https = readEnvironment({ GRAPHITE_URL: 'https://h.grafana.net/graphite/metrics', GRAPHITE_USER: '123', GRAPHITE_TOKEN: 'glc_x' });
+      const https = readEnvironment({
+        GRAPHITE_URL: 'https://h.grafana.net/graphite/metrics',
+        GRAPHITE_USER: '123',
+        GRAPHITE_TOKEN: 'glc_x',
+      });
       expect(graphiteTransport(https).http).toEqual({ user: '123', token: 'glc_x' });
     } finally {
       rmSync(ca, { force: true });
@@ -218,7 +253,11 @@ describe('bin/ commands with a bad environment', () => {
 
   it.each([
     [['bin/poll.ts', 'host', '--once'], { SELF_METRICS: 'bogus' }, 'environment: SELF_METRICS: expected 1 (on) or 0 (off), got "bogus"'],
-    [['bin/poll.ts', 'host', '--once'], { LOG_LEVEL: 'verbose' }, 'environment: LOG_LEVEL: expected debug, info, warn or error, got "verbose"'],
+    [
+      ['bin/poll.ts', 'host', '--once'],
+      { LOG_LEVEL: 'verbose' },
+      'environment: LOG_LEVEL: expected debug, info, warn or error, got "verbose"',
+    ],
     [['bin/poll.ts', 'host', '--once'], { LOG_FORMAT: 'yaml' }, 'environment: LOG_FORMAT: expected text or json, got "yaml"'],
     [
       ['bin/poll.ts', 'host', '--once'],
@@ -231,7 +270,9 @@ describe('bin/ commands with a bad environment', () => {
       'environment: LOG_LEVEL: expected debug, info, warn or error, got "verbose"',
     ],
   ])('%j with %o: exit 78, one line, no stack trace', async (args, env, message) => {
-    const result = await runCommand(args, { env: { GRAPHITE_URL: '-', LOG_FORMAT: 'text', STATE_DIR: join(ROOT, 'state-never-written'), ...env } });
+    const result = await runCommand(args, {
+      env: { GRAPHITE_URL: '-', LOG_FORMAT: 'text', STATE_DIR: join(ROOT, 'state-never-written'), ...env },
+    });
     expect(result.code, result.stderr).toBe(78);
     expect(result.stdout).toBe('');
     const lines = oneErrorLine(result.stderr);
@@ -241,11 +282,16 @@ describe('bin/ commands with a bad environment', () => {
   });
 
   it('keeps LOG_FORMAT=json for the error line when only LOG_LEVEL is wrong', async () => {
-    const result = await runCommand(['bin/poll.ts', 'host', '--once'], { env: { GRAPHITE_URL: '-', LOG_FORMAT: 'json', LOG_LEVEL: 'loud' } });
+    const result = await runCommand(['bin/poll.ts', 'host', '--once'], {
+      env: { GRAPHITE_URL: '-', LOG_FORMAT: 'json', LOG_LEVEL: 'loud' },
+    });
     expect(result.code).toBe(78);
     const lines = oneErrorLine(result.stderr);
     expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'error', msg: 'environment: LOG_LEVEL: expected debug, info, warn or error, got "loud"' });
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      level: 'error',
+      msg: 'environment: LOG_LEVEL: expected debug, info, warn or error, got "loud"',
+    });
   });
 
   it('prints the Environment paragraph of the schema in --help', async () => {

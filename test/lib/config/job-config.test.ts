@@ -54,9 +54,14 @@ function errorOf(fn: () => unknown): ConfigError {
 
 describe('durations', () => {
   it('accepts seconds and units', () => {
-    expect([parseDuration(90), parseDuration('30s'), parseDuration('5m'), parseDuration('48h'), parseDuration('7d'), parseDuration('1.5h')]).toEqual([
-      90, 30, 300, 172800, 604800, 5400,
-    ]);
+    expect([
+      parseDuration(90),
+      parseDuration('30s'),
+      parseDuration('5m'),
+      parseDuration('48h'),
+      parseDuration('7d'),
+      parseDuration('1.5h'),
+    ]).toEqual([90, 30, 300, 172800, 604800, 5400]);
     expect(parseDuration('5 minutes')).toBeUndefined();
     expect(parseDuration(-1)).toBeUndefined();
   });
@@ -98,19 +103,47 @@ describe('loadJobConfig', () => {
   });
 
   it.each([
-    ['a misspelt key suggests the nearest one', 'url: http://x\nintervall: 5\n', 'bad.yaml: unknown option "intervall"; did you mean "interval"?'],
+    [
+      'a misspelt key suggests the nearest one',
+      'url: http://x\nintervall: 5\n',
+      'bad.yaml: unknown option "intervall"; did you mean "interval"?',
+    ],
     ['a swapped pair of letters', 'url: http://x\nretires: 2\n', 'bad.yaml: unknown option "retires"; did you mean "retries"?'],
-    ['a nested key', 'url: http://x\nauth:\n  user: u\n  pasword: p\n', 'bad.yaml: auth: unknown option "pasword"; did you mean "password"?'],
+    [
+      'a nested key',
+      'url: http://x\nauth:\n  user: u\n  pasword: p\n',
+      'bad.yaml: auth: unknown option "pasword"; did you mean "password"?',
+    ],
     ['a key near nothing', 'url: http://x\nmetrics: []\n', 'bad.yaml: unknown option "metrics"'],
     ['several keys', 'url: http://x\ncatchup: 1\nzzz: 1\n', 'bad.yaml: unknown options "catchup" (did you mean "catchUp"?), "zzz"'],
     ['a misspelt required key', 'ulr: http://x\n', 'bad.yaml: unknown option "ulr"; did you mean "url"?'],
-    ['runTimeout 0', 'url: http://x\nrunTimeout: 0\n', 'bad.yaml: runTimeout: expected at least 1 second (leave it out to use the interval)'],
-    ['an interval of 100000 days', 'url: http://x\ninterval: 100000d\n', 'bad.yaml: interval: expected a duration of at most 366d, got "100000d"'],
-    ['an interval of 1e20 seconds', 'url: http://x\ninterval: 1e20\n', 'bad.yaml: interval: expected a duration of at most 366d, got 100000000000000000000'],
-    ['a lookback of 1e20 seconds', 'url: http://x\nlookback: 1e20\n', 'bad.yaml: lookback: expected a duration of at most 366d, got 100000000000000000000'],
+    [
+      'runTimeout 0',
+      'url: http://x\nrunTimeout: 0\n',
+      'bad.yaml: runTimeout: expected at least 1 second (leave it out to use the interval)',
+    ],
+    [
+      'an interval of 100000 days',
+      'url: http://x\ninterval: 100000d\n',
+      'bad.yaml: interval: expected a duration of at most 366d, got "100000d"',
+    ],
+    [
+      'an interval of 1e20 seconds',
+      'url: http://x\ninterval: 1e20\n',
+      'bad.yaml: interval: expected a duration of at most 366d, got 100000000000000000000',
+    ],
+    [
+      'a lookback of 1e20 seconds',
+      'url: http://x\nlookback: 1e20\n',
+      'bad.yaml: lookback: expected a duration of at most 366d, got 100000000000000000000',
+    ],
     ['a delay of 10 years', 'url: http://x\ndelay: 520w\n', 'bad.yaml: delay: expected a duration of at most 366d, got "520w"'],
     ['a catchUp of 400 days', 'url: http://x\ncatchUp: 400d\n', 'bad.yaml: catchUp: expected a duration of at most 366d, got "400d"'],
-    ['a poller\'s own duration', 'url: http://x\nttl: 1e20\n', 'bad.yaml: ttl: expected a duration of at most 366d, got 100000000000000000000'],
+    [
+      "a poller's own duration",
+      'url: http://x\nttl: 1e20\n',
+      'bad.yaml: ttl: expected a duration of at most 366d, got 100000000000000000000',
+    ],
   ])('%s → exactly one line naming file and field', (_, text, line) => {
     const error = errorOf(() => loadJobConfig(poller, { configFile: file('bad.yaml', text) }));
     expect(error.describe().replace(dir + '/', '')).toBe(line);
@@ -130,7 +163,12 @@ describe('loadJobConfig', () => {
     const bomb = [
       'url: http://x',
       'a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]',
-      ...['b', 'c', 'd', 'e', 'f'].map((name, i) => `${name}: &${name} [${Array(9).fill('*' + 'abcde'[i]).join(', ')}]`),
+      ...['b', 'c', 'd', 'e', 'f'].map(
+        (name, i) =>
+          `${name}: &${name} [${Array(9)
+            .fill('*' + 'abcde'[i])
+            .join(', ')}]`,
+      ),
       '',
     ].join('\n');
     const error = errorOf(() => loadJobConfig(poller, { configFile: file('bomb.yaml', bomb) }));

@@ -71,12 +71,13 @@ describe('paths and lines', () => {
   });
 
   it('fills templates with one node per placeholder value', () => {
-    expect(renderPathTemplate('aws.{region}.{dim.LoadBalancer}.{metric}', { region: 'eu-west-1', 'dim.LoadBalancer': 'app/my.lb/1', metric: 'Count' })).toEqual([
-      'aws',
-      'eu-west-1',
-      'app/my.lb/1',
-      'Count',
-    ]);
+    expect(
+      renderPathTemplate('aws.{region}.{dim.LoadBalancer}.{metric}', {
+        region: 'eu-west-1',
+        'dim.LoadBalancer': 'app/my.lb/1',
+        metric: 'Count',
+      }),
+    ).toEqual(['aws', 'eu-west-1', 'app/my.lb/1', 'Count']);
     expect(renderPathTemplate('x.{dimensions}.y', { dimensions: ['a', 'b.c'] })).toEqual(['x', 'a', 'b.c', 'y']);
     expect(() => renderPathTemplate('x.{nope}', {})).toThrow(/unknown placeholder \{nope\}/);
   });

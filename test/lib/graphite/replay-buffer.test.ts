@@ -59,7 +59,13 @@ describe('ReplayBuffer', () => {
   it('restore appends chunks a lost connection did not get to replay', () => {
     const buffer = new ReplayBuffer(60_000, 1000);
     buffer.add('a', 1, 0);
-    buffer.restore([{ text: 'b', lines: 1 }, { text: 'c', lines: 1 }], 5);
+    buffer.restore(
+      [
+        { text: 'b', lines: 1 },
+        { text: 'c', lines: 1 },
+      ],
+      5,
+    );
     expect(texts(buffer)).toEqual(['a', 'b', 'c']);
   });
 });

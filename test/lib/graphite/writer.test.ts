@@ -4,7 +4,12 @@ import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createGraphiteWriter, DEFAULT_REPLAY_PROOF_SECONDS, type GraphiteWriter, type GraphiteWriterOptions } from '../../../lib/graphite/writer.ts';
+import {
+  createGraphiteWriter,
+  DEFAULT_REPLAY_PROOF_SECONDS,
+  type GraphiteWriter,
+  type GraphiteWriterOptions,
+} from '../../../lib/graphite/writer.ts';
 import { createLogger } from '../../../lib/poller-kit/logger.ts';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -128,7 +133,12 @@ const line = (n: number) => `pollers.test.series_${n % 17}.value ${n}.5 ${1_700_
 const lines = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => line(from + i));
 /** Complete lines sent over some connections (a line cut by a dropped connection is not one). */
 const completeLines = (connections: readonly Connection[]) =>
-  connections.flatMap((c) => c.text.split('\n').slice(0, -1).map((text) => text + '\n'));
+  connections.flatMap((c) =>
+    c.text
+      .split('\n')
+      .slice(0, -1)
+      .map((text) => text + '\n'),
+  );
 
 /** What a set of received lines lacks, and what it holds that was never sent (a short sample of each). */
 function compare(received: Iterable<string>, sent: readonly string[]) {
@@ -196,7 +206,13 @@ function spyOnSocketWrites() {
     const neededDrain = this.writableNeedDrain;
     const accepted = (original as (...a: unknown[]) => boolean).apply(this, args);
     const chunk = args[0];
-    calls.push({ socket: this, bytes: typeof chunk === 'string' ? chunk.length : (chunk as Buffer).length, accepted, neededDrain, bufferedAfter: this.writableLength });
+    calls.push({
+      socket: this,
+      bytes: typeof chunk === 'string' ? chunk.length : (chunk as Buffer).length,
+      accepted,
+      neededDrain,
+      bufferedAfter: this.writableLength,
+    });
     return accepted;
   });
   return calls;
@@ -241,7 +257,9 @@ describe('graphite writer over TCP', { timeout: 120_000 }, () => {
     expect(sink.lines()).toEqual(sent);
     expect(writer.stats()).toEqual({ sent: 5000, dropped: 0, lost: 0, queued: 0, reconnects: 0 });
     // One warning for the whole outage, not one per attempt (those are debug).
-    expect(logs.filter((entry) => entry.level === 'warn').map((entry) => entry.msg)).toEqual(['cannot connect to graphite, retrying with backoff']);
+    expect(logs.filter((entry) => entry.level === 'warn').map((entry) => entry.msg)).toEqual([
+      'cannot connect to graphite, retrying with backoff',
+    ]);
     expect(logs.filter((entry) => entry.msg === 'connected to graphite')).toHaveLength(1);
   });
 
@@ -309,7 +327,9 @@ describe('graphite writer over TCP', { timeout: 120_000 }, () => {
     servers.splice(servers.indexOf(sink), 1);
     await sink.close();
     for (const text of sent.slice(10_000)) writer.write(text);
-    await until(() => logs.some((entry) => entry.msg === 'graphite connection lost') && logs.some((entry) => entry.msg.includes('attempt failed')));
+    await until(
+      () => logs.some((entry) => entry.msg === 'graphite connection lost') && logs.some((entry) => entry.msg.includes('attempt failed')),
+    );
     sink = await server(port);
     expect(await writer.flush(60_000)).toBe(true);
     await closeAndWait(writer, sink);
@@ -596,7 +616,10 @@ describe('graphite writer over TCP', { timeout: 120_000 }, () => {
 // Generous: hundreds of thousands of lines, or a child process's start-up, on a busy 2-core host.
 describe('graphite writer and the process lifetime', { timeout: 120_000 }, () => {
   /** Runs a script in a child process (does the writer alone keep Node running?), calling `onLine` per stdout line. */
-  async function runScript(body: string, onLine: (line: string) => void = () => {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  async function runScript(
+    body: string,
+    onLine: (line: string) => void = () => {},
+  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const { spawn } = await import('node:child_process');
     const { mkdtempSync, writeFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');

@@ -120,6 +120,8 @@ describe('byte sizes', () => {
 
   it('the schema names what it expected', () => {
     expect(byteSize().safeParse('1MiB').data).toBe(MiB);
-    expect(byteSize().safeParse('huge').error?.issues[0]?.message).toBe('expected a size such as 1048576, "512KiB", "16MiB" or "1GiB", got "huge"');
+    expect(byteSize().safeParse('huge').error?.issues[0]?.message).toBe(
+      'expected a size such as 1048576, "512KiB", "16MiB" or "1GiB", got "huge"',
+    );
   });
 });

@@ -33,7 +33,9 @@ describe('createSystemClock', () => {
     const second = clock.now();
     expect(second - first).toBeGreaterThanOrEqual(25);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/ WARN  GRAPHITE_POLLERS_TEST_NOW is set: this process's clock starts at 2026-12-04T16:30:00\.000Z, not at the real time/);
+    expect(lines[0]).toMatch(
+      / WARN  GRAPHITE_POLLERS_TEST_NOW is set: this process's clock starts at 2026-12-04T16:30:00\.000Z, not at the real time/,
+    );
   });
 
   it('takes an offset as well as Z', () => {
@@ -41,18 +43,21 @@ describe('createSystemClock', () => {
     expect(clock.now() - Date.parse('2026-12-05T04:30:00Z')).toBeLessThan(5_000);
   });
 
-  it.each(['yesterday', '2026-12-04', '2026-12-04T16:30:00', '1764865800000', '2026-13-04T16:30:00Z'])('refuses %s: a config error naming the variable', (value) => {
-    let error: unknown;
-    try {
-      createSystemClock({ [TEST_NOW_VARIABLE]: value }, capture().log);
-    } catch (caught) {
-      error = caught;
-    }
-    expect(isConfigError(error)).toBe(true);
-    expect((error as Error & { describe(): string }).describe()).toBe(
-      `environment: GRAPHITE_POLLERS_TEST_NOW: expected an ISO time with a zone such as 2026-12-04T16:30:00Z (a test hook: unset it outside tests), got "${value}"`,
-    );
-  });
+  it.each(['yesterday', '2026-12-04', '2026-12-04T16:30:00', '1764865800000', '2026-13-04T16:30:00Z'])(
+    'refuses %s: a config error naming the variable',
+    (value) => {
+      let error: unknown;
+      try {
+        createSystemClock({ [TEST_NOW_VARIABLE]: value }, capture().log);
+      } catch (caught) {
+        error = caught;
+      }
+      expect(isConfigError(error)).toBe(true);
+      expect((error as Error & { describe(): string }).describe()).toBe(
+        `environment: GRAPHITE_POLLERS_TEST_NOW: expected an ISO time with a zone such as 2026-12-04T16:30:00Z (a test hook: unset it outside tests), got "${value}"`,
+      );
+    },
+  );
 });
 
 describe('the commands with GRAPHITE_POLLERS_TEST_NOW', () => {

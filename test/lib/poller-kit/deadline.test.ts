@@ -22,7 +22,7 @@ describe('deadline', () => {
     expect(parent.signal.aborted).toBe(false);
   });
 
-  it('aborts with the parent\'s reason when the parent aborts first, or already has', () => {
+  it("aborts with the parent's reason when the parent aborts first, or already has", () => {
     vi.useFakeTimers();
     const parent = new AbortController();
     const { signal } = deadline(parent.signal, 10_000);
@@ -77,7 +77,7 @@ describe('deadline', () => {
     expect(removed).toHaveBeenCalledTimes(1);
   });
 
-  it('waits at most ~24.8 days instead of firing at once for longer deadlines (setTimeout\'s limit)', () => {
+  it("waits at most ~24.8 days instead of firing at once for longer deadlines (setTimeout's limit)", () => {
     vi.useFakeTimers();
     const { signal } = deadline(undefined, 40 * 86_400_000);
     vi.advanceTimersByTime(1_000);
@@ -94,7 +94,7 @@ describe('deadline', () => {
 });
 
 describe('deadline in a process', () => {
-  it('does not keep the process alive (its timer is unref\'d)', async () => {
+  it("does not keep the process alive (its timer is unref'd)", async () => {
     const started = Date.now();
     const script = "import('./lib/poller-kit/deadline.ts').then(({ deadline }) => { deadline(undefined, 600_000); })";
     const result = await runCommand(['-e', script], { timeoutMs: 30_000 });
@@ -105,10 +105,14 @@ describe('deadline in a process', () => {
   // The Node 20 bug: AbortSignal.any([signal, AbortSignal.timeout(ms)]) loses its timeout once the garbage
   // collector runs (on Node 20.20 here, 0 of 20 fired). Each mode waits on a server that never answers, 20 times,
   // collecting garbage every 5 ms; each timeout (200 ms) must fire within 5 s.
-  it.each(['deadline', 'http-json', 'github'])('%s: the timeout fires every time while the garbage collector runs', async (mode) => {
-    const result = await runCommand(['--expose-gc', 'test/helpers/deadline-gc-child.ts', mode], { timeoutMs: 200_000 });
-    expect(result.code, result.stderr).toBe(0);
-    const outcome = JSON.parse(result.stdout) as { fired: number; lost: number };
-    expect(outcome).toMatchObject({ fired: 20, lost: 0 });
-  }, 240_000);
+  it.each(['deadline', 'http-json', 'github'])(
+    '%s: the timeout fires every time while the garbage collector runs',
+    async (mode) => {
+      const result = await runCommand(['--expose-gc', 'test/helpers/deadline-gc-child.ts', mode], { timeoutMs: 200_000 });
+      expect(result.code, result.stderr).toBe(0);
+      const outcome = JSON.parse(result.stdout) as { fired: number; lost: number };
+      expect(outcome).toMatchObject({ fired: 20, lost: 0 });
+    },
+    240_000,
+  );
 });

@@ -16,7 +16,10 @@ it('every part runs; two failures become one line naming both, after the others 
     },
     { label, noun: 'parts', onFailure: (n) => counted.push(n) },
   );
-  const error = await run.then(() => undefined, (e: unknown) => e);
+  const error = await run.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(PartialFailure);
   expect((error as Error).message).toBe('2 of 5 parts failed: part 2: boom 2; part 4: boom 4');
   expect(delivered.sort()).toEqual([1, 3, 5]);
@@ -49,7 +52,10 @@ it('a ConfigError from one part is thrown as it is, and parts not yet started ar
       throw new Error('other');
     },
     { label, noun: 'parts', concurrency: 1 },
-  ).then(() => undefined, (e: unknown) => e);
+  ).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBe(wrong);
   expect(started).toEqual([1]);
 });
@@ -65,7 +71,10 @@ it('an abort wins over the parts it made fail, and stops parts from starting', a
       signal?.throwIfAborted();
     },
     { label, noun: 'parts', concurrency: 1, signal: controller.signal },
-  ).then(() => undefined, (e: unknown) => e);
+  ).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect((error as Error).message).toBe('deadline');
   expect(started).toEqual([1]);
 });
@@ -82,12 +91,22 @@ const countingStats = () => {
 
 it('counts each failed part in parts_failed, and keeps the parts in the PartialFailure with the total', async () => {
   const stats = countingStats();
-  const error = await fanOut([1, 2, 3], async (n) => {
-    if (n !== 2) throw new Error(`boom ${n}`);
-  }, { label, noun: 'parts', stats }).then(() => undefined, (e: unknown) => e as PartialFailure<number>);
+  const error = await fanOut(
+    [1, 2, 3],
+    async (n) => {
+      if (n !== 2) throw new Error(`boom ${n}`);
+    },
+    { label, noun: 'parts', stats },
+  ).then(
+    () => undefined,
+    (e: unknown) => e as PartialFailure<number>,
+  );
   expect(stats.counters).toEqual({ parts_failed: 2 });
   expect(error?.total).toBe(3);
-  expect(error?.failures.map((f) => [f.item, f.label])).toEqual([[1, 'part 1'], [3, 'part 3']]);
+  expect(error?.failures.map((f) => [f.item, f.label])).toEqual([
+    [1, 'part 1'],
+    [3, 'part 3'],
+  ]);
 });
 
 it("summary 'first' names the failed parts and quotes the first message once; without labels, only messages", async () => {
@@ -106,10 +125,14 @@ it('an error isFatal names ends the fan-out like a ConfigError: thrown as it is,
   const started: number[] = [];
   const stats = countingStats();
   const limit = new Error('rate limit used up');
-  const error = await fanOut([1, 2, 3], async (n) => {
-    started.push(n);
-    throw n === 1 ? new Error('not found') : limit;
-  }, { label, noun: 'parts', concurrency: 1, stats, isFatal: (e) => e === limit }).catch((e: unknown) => e);
+  const error = await fanOut(
+    [1, 2, 3],
+    async (n) => {
+      started.push(n);
+      throw n === 1 ? new Error('not found') : limit;
+    },
+    { label, noun: 'parts', concurrency: 1, stats, isFatal: (e) => e === limit },
+  ).catch((e: unknown) => e);
   expect(error).toBe(limit);
   expect(started).toEqual([1, 2]);
   expect(stats.counters).toEqual({ parts_failed: 1 });
@@ -118,11 +141,15 @@ it('an error isFatal names ends the fan-out like a ConfigError: thrown as it is,
 it('abortWins false: the parts cut by the abort report their own errors, and parts not started stay so', async () => {
   const controller = new AbortController();
   const started: number[] = [];
-  const error = await fanOut([1, 2, 3], async (n) => {
-    started.push(n);
-    controller.abort(new Error('deadline'));
-    throw new Error(`part ${n}: the deadline passed while waiting for quota until 13:00`);
-  }, { label, noun: 'parts', concurrency: 1, signal: controller.signal, abortWins: false }).then(
+  const error = await fanOut(
+    [1, 2, 3],
+    async (n) => {
+      started.push(n);
+      controller.abort(new Error('deadline'));
+      throw new Error(`part ${n}: the deadline passed while waiting for quota until 13:00`);
+    },
+    { label, noun: 'parts', concurrency: 1, signal: controller.signal, abortWins: false },
+  ).then(
     () => new Error('resolved'),
     (e: unknown) => e as Error,
   );

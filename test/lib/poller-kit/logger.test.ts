@@ -25,7 +25,11 @@ describe('createLogger', () => {
     expect(lines[0]).not.toContain('p%40ss');
     expect(lines[0]).toContain('http://user:***@127.0.0.1:9/status');
     // Addresses without a password, and e-mail addresses, are left alone.
-    log.info('sent', { to: 'tcp://graphite.example.net:2003', account: 'poller@project.iam.gserviceaccount.com', url: 'https://user@example.net/' });
+    log.info('sent', {
+      to: 'tcp://graphite.example.net:2003',
+      account: 'poller@project.iam.gserviceaccount.com',
+      url: 'https://user@example.net/',
+    });
     expect(lines[1]).toContain('tcp://graphite.example.net:2003');
     expect(lines[1]).toContain('poller@project.iam.gserviceaccount.com');
     expect(lines[1]).toContain('https://user@example.net/');

@@ -23,7 +23,7 @@ it('an overlapping closure never shortens the wait, and the one in force is the 
   expect(gate.check(15_000)).toMatchObject({ reason: 'retry-after 20 s', detail: 'wait', leftMs: 5000 });
 });
 
-it('assertOpen throws the caller\'s error while closed, with the reason and time left', () => {
+it("assertOpen throws the caller's error while closed, with the reason and time left", () => {
   const gate = new RequestGate<undefined>();
   expect(() => gate.assertOpen(0, () => new Error('never'))).not.toThrow();
   gate.closeUntil(60_000, 'rate limit used up', undefined);
@@ -33,7 +33,7 @@ it('assertOpen throws the caller\'s error while closed, with the reason and time
   expect(() => gate.assertOpen(60_000, () => new Error('not any more'))).not.toThrow();
 });
 
-it('notes written into a closure\'s detail last as long as the closure', () => {
+it("notes written into a closure's detail last as long as the closure", () => {
   const gate = new RequestGate<{ waitCut?: boolean }>();
   gate.closeUntil(10_000, 'quota', {});
   gate.check(1000)!.detail.waitCut = true;

@@ -20,7 +20,9 @@ import {
 } from '../../../lib/poller-kit/shard.ts';
 import { MemoryWriter } from '../../helpers/memory-writer.ts';
 
-const keys = Array.from({ length: 10_000 }, (_, i) => JSON.stringify(['eu-west-1', 'AWS/EC2', 'CPUUtilization', [['InstanceId', `i-${i}`]], 'Average', 60]));
+const keys = Array.from({ length: 10_000 }, (_, i) =>
+  JSON.stringify(['eu-west-1', 'AWS/EC2', 'CPUUtilization', [['InstanceId', `i-${i}`]], 'Average', 60]),
+);
 
 describe('parseShard', () => {
   it('reads i/n, 1-based, into a 0-based index', () => {
@@ -90,14 +92,18 @@ describe('commandShard', () => {
       }
       return undefined;
     };
-    expect(error(() => commandShard('3/2', {}, splittable))).toBe('command line: --shard: expected i/n with 1 ≤ i ≤ n ≤ 1024, such as 1/2 or 2/2; got "3/2"');
+    expect(error(() => commandShard('3/2', {}, splittable))).toBe(
+      'command line: --shard: expected i/n with 1 ≤ i ≤ n ≤ 1024, such as 1/2 or 2/2; got "3/2"',
+    );
     expect(error(() => commandShard(undefined, { SHARD: 'half' }, splittable))).toMatch(/^environment: SHARD: expected i\/n/);
-    expect(error(() => commandShard('1/2', {}, { name: 'host' }))).toBe('command line: --shard: the host poller cannot split its work across processes');
+    expect(error(() => commandShard('1/2', {}, { name: 'host' }))).toBe(
+      'command line: --shard: the host poller cannot split its work across processes',
+    );
   });
 });
 
 describe('the shard reaches the poller', () => {
-  it('pollWindow hands the job\'s shard to poll (and nothing when the job is not split)', async () => {
+  it("pollWindow hands the job's shard to poll (and nothing when the job is not split)", async () => {
     const seen: Array<Shard | undefined> = [];
     const poller = definePoller({
       name: 'split',
@@ -109,7 +115,17 @@ describe('the shard reaches the poller', () => {
         seen.push(ctx.shard);
       },
     });
-    const job = { poller, job: 'split-shard2of3', options: {}, schedule: { interval: 60, delay: 0, lookback: 0 }, sink: new GraphiteSink(new MemoryWriter()), stats: new StatsCollector(), log: silentLogger, clock: systemClock, fetch: globalThis.fetch };
+    const job = {
+      poller,
+      job: 'split-shard2of3',
+      options: {},
+      schedule: { interval: 60, delay: 0, lookback: 0 },
+      sink: new GraphiteSink(new MemoryWriter()),
+      stats: new StatsCollector(),
+      log: silentLogger,
+      clock: systemClock,
+      fetch: globalThis.fetch,
+    };
     const window = { start: 0, end: 60 };
     await pollWindow({ ...job, shard: { index: 1, count: 3 } }, window, 'live', new AbortController().signal);
     await pollWindow(job, window, 'live', new AbortController().signal);

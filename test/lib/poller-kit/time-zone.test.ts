@@ -16,7 +16,12 @@ describe('dateHour to epoch', () => {
 
   it('follows New York into daylight saving time on 8 March 2026 (no 02 hour that day)', () => {
     const hours = ['00', '01', '03', '04'].map((h) => dateHourToEpoch(`20260308${h}`, NEW_YORK));
-    expect(hours).toEqual([utc('2026-03-08T05:00:00Z'), utc('2026-03-08T06:00:00Z'), utc('2026-03-08T07:00:00Z'), utc('2026-03-08T08:00:00Z')]);
+    expect(hours).toEqual([
+      utc('2026-03-08T05:00:00Z'),
+      utc('2026-03-08T06:00:00Z'),
+      utc('2026-03-08T07:00:00Z'),
+      utc('2026-03-08T08:00:00Z'),
+    ]);
     // A day of 23 hours: hours 01 and 03 are one real hour apart.
     expect(dateHourToEpoch('2026030803', NEW_YORK)! - dateHourToEpoch('2026030801', NEW_YORK)!).toBe(3600);
   });

@@ -58,7 +58,7 @@ describe('loadJob', () => {
     expect((error as ConfigError).describe()).toMatch(/^command line: the closing poller has no history/);
   });
 
-  it('names a shard\'s job after its share, from --shard or else SHARD', async () => {
+  it("names a shard's job after its share, from --shard or else SHARD", async () => {
     const poller = closingPoller([], true);
     const flag = await loadJob({ poller, shard: '2/3', env: {} });
     expect(flag.config.job).toBe('closing-shard2of3');
@@ -104,7 +104,7 @@ describe('openJob', () => {
     expect(await job.writer.connect()).toBe(false);
   });
 
-  it('opens a backfill\'s queue that waits instead of dropping, and a stop that is its own, not the process\'s', async () => {
+  it("opens a backfill's queue that waits instead of dropping, and a stop that is its own, not the process's", async () => {
     const loaded = await loadJob({ poller: createHistoryPoller(), env: {}, needsHistory: true });
     const job = openJob({
       job: loaded,

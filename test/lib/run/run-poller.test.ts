@@ -19,12 +19,31 @@ const START = Date.UTC(2026, 0, 1, 12, 0, 30); // 30 s past a minute boundary
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0) / 1000;
 
 function config(extra: Partial<JobConfig> = {}): JobConfig {
-  return { file: undefined, job: 'hist', options: {}, schedule: { interval: 60, delay: 0, lookback: 0 }, runTimeout: 60, catchUp: 86400, ...extra };
+  return {
+    file: undefined,
+    job: 'hist',
+    options: {},
+    schedule: { interval: 60, delay: 0, lookback: 0 },
+    runTimeout: 60,
+    catchUp: 86400,
+    ...extra,
+  };
 }
 
-async function runFor(ms: number, setup: { poller: ReturnType<typeof createHistoryPoller>; clock: FakeClock; writer: MemoryWriter; stateDir?: string; job?: JobConfig }) {
+async function runFor(
+  ms: number,
+  setup: { poller: ReturnType<typeof createHistoryPoller>; clock: FakeClock; writer: MemoryWriter; stateDir?: string; job?: JobConfig },
+) {
   const stop = new AbortController();
-  const done = runPoller({ poller: setup.poller, config: setup.job ?? config(), writer: setup.writer, log: silentLogger, stop: stop.signal, clock: setup.clock, stateDir: setup.stateDir });
+  const done = runPoller({
+    poller: setup.poller,
+    config: setup.job ?? config(),
+    writer: setup.writer,
+    log: silentLogger,
+    stop: stop.signal,
+    clock: setup.clock,
+    stateDir: setup.stateDir,
+  });
   await setup.clock.advance(ms);
   stop.abort();
   return setup.clock.runUntilSettled(done);
@@ -63,7 +82,14 @@ describe('runPoller', () => {
     ]);
     expect(self['pollers.hist.skipped_ticks']).toHaveLength(2);
     expect(self['pollers.hist.writer.queued']).toHaveLength(2);
-    expect(Object.keys(self)).toEqual(expect.arrayContaining(['pollers.hist.duration_ms', 'pollers.hist.writer.sent', 'pollers.hist.writer.dropped', 'pollers.hist.writer.reconnects']));
+    expect(Object.keys(self)).toEqual(
+      expect.arrayContaining([
+        'pollers.hist.duration_ms',
+        'pollers.hist.writer.sent',
+        'pollers.hist.writer.dropped',
+        'pollers.hist.writer.reconnects',
+      ]),
+    );
   });
 
   it('a failing run never stops the loop, and its window is caught up on the next tick', async () => {
@@ -80,7 +106,12 @@ describe('runPoller', () => {
       [60, 'live'],
       [120, 'live'],
     ]);
-    expect(writer.series()['history.s0']!.map(([t]) => t - T0).sort((a, b) => a - b)).toEqual([-60, 0, 60, 120]);
+    expect(
+      writer
+        .series()
+        ['history.s0']!.map(([t]) => t - T0)
+        .sort((a, b) => a - b),
+    ).toEqual([-60, 0, 60, 120]);
     expect(new Watermark(stateDir, 'hist', 'history').read()).toBe(T0 + 180);
   });
 
@@ -89,7 +120,16 @@ describe('runPoller', () => {
     const writer = new MemoryWriter();
     const stateDir = tempDir('run');
     const stop = new AbortController();
-    const done = runPoller({ poller: createHistoryPoller(), config: config(), writer, log: silentLogger, stop: stop.signal, clock, stateDir, selfMetrics: false });
+    const done = runPoller({
+      poller: createHistoryPoller(),
+      config: config(),
+      writer,
+      log: silentLogger,
+      stop: stop.signal,
+      clock,
+      stateDir,
+      selfMetrics: false,
+    });
     await clock.advance(1000);
     expect(new Watermark(stateDir, 'hist', 'history').read()).toBe(T0);
     writer.dropNext(1);
@@ -105,7 +145,16 @@ describe('runPoller', () => {
     const stateDir = tempDir('run');
     const stop = new AbortController();
     const job = config({ catchUp: 0 });
-    const done = runPoller({ poller: createHistoryPoller(), config: job, writer, log: silentLogger, stop: stop.signal, clock, stateDir, selfMetrics: false });
+    const done = runPoller({
+      poller: createHistoryPoller(),
+      config: job,
+      writer,
+      log: silentLogger,
+      stop: stop.signal,
+      clock,
+      stateDir,
+      selfMetrics: false,
+    });
     const stored = () => new Watermark(stateDir, 'hist', 'history').read();
     await clock.advance(1000);
     expect(stored()).toBe(T0);
@@ -191,7 +240,10 @@ describe('runPoller', () => {
     const result = await clock.runUntilSettled(done);
     expect(result.runs).toBe(4);
     expect(writer.series()['history.s0']).toHaveLength(4);
-    expect(errors).toEqual(['cannot read the watermark; starting without catch-up', 'cannot write the watermark; polling goes on without it']);
+    expect(errors).toEqual([
+      'cannot read the watermark; starting without catch-up',
+      'cannot write the watermark; polling goes on without it',
+    ]);
   });
 });
 
@@ -356,7 +408,16 @@ describe('runPoller and the losses it reports', () => {
     const writer = new MemoryWriter();
     const stop = new AbortController();
     const poller = createHistoryPoller();
-    const done = runPoller({ poller, config: config(), writer, log, stop: stop.signal, clock, stateDir: tempDir('run'), selfMetrics: false });
+    const done = runPoller({
+      poller,
+      config: config(),
+      writer,
+      log,
+      stop: stop.signal,
+      clock,
+      stateDir: tempDir('run'),
+      selfMetrics: false,
+    });
     await clock.advance(1000);
     // Five minutes in which the queue drops every line.
     writer.dropNext(1_000_000);

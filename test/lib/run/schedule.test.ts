@@ -538,7 +538,9 @@ describe('runSchedule: once and immediate', () => {
   it('immediate: runs once right away, then on boundaries', async () => {
     const harness = start({ immediate: true, offsetMs: 30 * SECOND, work: (_tick, _i, clock) => clock.sleep(5 * SECOND) });
     await runTicks(harness, 3);
-    expect(harness.runs.map((run) => [new Date(run.scheduledAt).toISOString(), new Date(run.startedAt).toISOString(), run.skipped])).toEqual([
+    expect(
+      harness.runs.map((run) => [new Date(run.scheduledAt).toISOString(), new Date(run.startedAt).toISOString(), run.skipped]),
+    ).toEqual([
       ['2023-12-31T23:59:30.000Z', '2024-01-01T00:00:17.123Z', 0],
       ['2024-01-01T00:00:30.000Z', '2024-01-01T00:00:30.000Z', 0],
       ['2024-01-01T00:01:30.000Z', '2024-01-01T00:01:30.000Z', 0],

@@ -27,7 +27,10 @@ it('the first SIGTERM asks for a clean stop; one that overruns 4.8 s ends with e
 it('a second signal ends the process at once with the signal exit code', () => {
   vi.useFakeTimers();
   const exits: number[] = [];
-  remove = onStopSignals(() => {}, (code) => exits.push(code));
+  remove = onStopSignals(
+    () => {},
+    (code) => exits.push(code),
+  );
   process.emit('SIGINT', 'SIGINT');
   process.emit('SIGINT', 'SIGINT');
   expect(exits).toEqual([130]);

@@ -50,12 +50,15 @@ describe('rewriteParameters for PostgreSQL', () => {
 describe('rewriteParameters for MySQL/MariaDB', () => {
   it('one ? per occurrence, cast to DATETIME(6), in order', () => {
     const r = rewriteParameters('SELECT 1 FROM t WHERE at >= :window_start AND at < :window_end OR at = :window_start', 'mysql');
-    expect(r.text).toBe('SELECT 1 FROM t WHERE at >= CAST(? AS DATETIME(6)) AND at < CAST(? AS DATETIME(6)) OR at = CAST(? AS DATETIME(6))');
+    expect(r.text).toBe(
+      'SELECT 1 FROM t WHERE at >= CAST(? AS DATETIME(6)) AND at < CAST(? AS DATETIME(6)) OR at = CAST(? AS DATETIME(6))',
+    );
     expect(r.parameters).toEqual(['window_start', 'window_end', 'window_start']);
   });
 
   it('knows backslash escapes, backticks, # comments and -- comments that need a space', () => {
-    const sql = "SELECT 'a\\' :window_end' AS a, \"b :window_end\" AS b, `c :window_end` AS c, 5--1 AS d # :window_end\n FROM t WHERE at < :window_end -- :window_start";
+    const sql =
+      "SELECT 'a\\' :window_end' AS a, \"b :window_end\" AS b, `c :window_end` AS c, 5--1 AS d # :window_end\n FROM t WHERE at < :window_end -- :window_start";
     const r = rewriteParameters(sql, 'mysql');
     expect(r.parameters).toEqual(['window_end']);
     expect(r.text).toContain('5--1 AS d');

@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { optionsSchema, type SqlQuery } from '../../../pollers/sql/options.ts';
 import { labelText, mapRows, numericValue, timestampValue, type RowCounts } from '../../../pollers/sql/rows.ts';
 
-const query = (q: Partial<SqlQuery> & { values: string[] }): SqlQuery => ({ name: 'q', sql: 'SELECT 1', path: 'sql.{query}.{value}', tags: [], ...q });
+const query = (q: Partial<SqlQuery> & { values: string[] }): SqlQuery => ({
+  name: 'q',
+  sql: 'SELECT 1',
+  path: 'sql.{query}.{value}',
+  tags: [],
+  ...q,
+});
 const counts = (): RowCounts => ({ nulls: 0, notNumeric: 0, badTimestamps: 0 });
 const window = { start: 7200, end: 10800 };
 
@@ -19,7 +25,8 @@ describe('numericValue', () => {
   it('NULL is null; text, dates, NaN and infinities are not numbers', () => {
     expect(numericValue(null)).toBeNull();
     expect(numericValue(undefined)).toBeNull();
-    for (const v of ['abc', '', '12abc', 'NaN', 'Infinity', new Date(0), Buffer.from('1'), Number.NaN, Infinity]) expect(numericValue(v)).toBeUndefined();
+    for (const v of ['abc', '', '12abc', 'NaN', 'Infinity', new Date(0), Buffer.from('1'), Number.NaN, Infinity])
+      expect(numericValue(v)).toBeUndefined();
   });
 });
 
@@ -67,19 +74,33 @@ describe('mapRows', () => {
     expect(points).toEqual([{ nodes: ['app', 'signups', 'pro'], value: 5, timestamp: 7200, tags: { plan: 'pro' } }]);
     expect(c).toEqual({ nulls: 1, notNumeric: 1, badTimestamps: 1 });
 
-    const noColumn = mapRows([{ n: 4 }], ['n'], query({ values: ['n'] }), { window, snapshotAt: 10800, usesWindow: true, index: 0 }, counts());
+    const noColumn = mapRows(
+      [{ n: 4 }],
+      ['n'],
+      query({ values: ['n'] }),
+      { window, snapshotAt: 10800, usesWindow: true, index: 0 },
+      counts(),
+    );
     expect(noColumn).toEqual([{ nodes: ['sql', 'q', 'n'], value: 4, timestamp: 7200, tags: undefined }]);
   });
 
   it('a column called query or value cannot change what {query} and {value} mean', () => {
     const q = query({ name: 'orders', values: ['n'], path: 'sql.{query}.{value}' });
-    const points = mapRows([{ query: 'evil.path', value: 'x', n: 1 }], ['query', 'value', 'n'], q, { window, snapshotAt: 0, usesWindow: false, index: 0 }, counts());
+    const points = mapRows(
+      [{ query: 'evil.path', value: 'x', n: 1 }],
+      ['query', 'value', 'n'],
+      q,
+      { window, snapshotAt: 0, usesWindow: false, index: 0 },
+      counts(),
+    );
     expect(points[0]!.nodes).toEqual(['sql', 'orders', 'n']);
   });
 
   it('a configured column the result lacks fails the query, naming it and the columns there are', () => {
     const at = { window, snapshotAt: 0, usesWindow: false, index: 1 };
-    expect(() => mapRows([], ['a'], query({ values: ['total'] }), at, counts())).toThrow('queries[1] (q): values names column "total", which the result does not have (columns: a)');
+    expect(() => mapRows([], ['a'], query({ values: ['total'] }), at, counts())).toThrow(
+      'queries[1] (q): values names column "total", which the result does not have (columns: a)',
+    );
     expect(() => mapRows([], ['n'], query({ values: ['n'], path: 'x.{region}' }), at, counts())).toThrow(/path names column "region"/);
   });
 
@@ -97,12 +118,29 @@ describe('the options schema', () => {
     return result.success ? undefined : `${result.error.issues[0]!.path.join('.')}: ${result.error.issues[0]!.message}`;
   };
   it('refuses what could write, splice or collide, naming the field', () => {
-    expect(issue({ queries: [{ name: 'a', sql: 'SELECT 1 AS v; DROP TABLE t', values: ['v'] }] })).toMatch(/^queries.0.sql: expected one statement/);
+    expect(issue({ queries: [{ name: 'a', sql: 'SELECT 1 AS v; DROP TABLE t', values: ['v'] }] })).toMatch(
+      /^queries.0.sql: expected one statement/,
+    );
     expect(issue({ queries: [{ name: 'a b', sql: 'SELECT 1', values: ['v'] }] })).toMatch(/^queries.0.name/);
-    expect(issue({ queries: [{ name: 'a', sql: 'SELECT 1 AS v', values: ['v', 'w'], path: 'sql.{query}' }] })).toMatch(/^queries.0.path: with several value columns/);
-    expect(issue({ queries: [{ name: 'a', sql: 'SELECT 1 AS v', values: ['v'] }, { name: 'a', sql: 'SELECT 2 AS v', values: ['v'] }] })).toMatch(/^queries.1.name/);
-    expect(issue({ queries: [{ name: 'a', sql: 'SELECT 1 AS v', values: ['v'], timestamp: 't' }] })).toMatch(/^queries.0.timestamp: only a query with :window_start/);
-    expect(issue({ url: 'http://db/app', queries: [{ name: 'a', sql: 'SELECT 1 AS v', values: ['v'] }] })).toMatch(/^url: expected a postgres:\/\//);
-    expect(issue({ url: 'mysql://u:p@db/app', queries: [{ name: 'a', sql: 'SELECT ? AS v', values: ['v'] }] })).toMatch(/^queries.0.sql: placeholders/);
+    expect(issue({ queries: [{ name: 'a', sql: 'SELECT 1 AS v', values: ['v', 'w'], path: 'sql.{query}' }] })).toMatch(
+      /^queries.0.path: with several value columns/,
+    );
+    expect(
+      issue({
+        queries: [
+          { name: 'a', sql: 'SELECT 1 AS v', values: ['v'] },
+          { name: 'a', sql: 'SELECT 2 AS v', values: ['v'] },
+        ],
+      }),
+    ).toMatch(/^queries.1.name/);
+    expect(issue({ queries: [{ name: 'a', sql: 'SELECT 1 AS v', values: ['v'], timestamp: 't' }] })).toMatch(
+      /^queries.0.timestamp: only a query with :window_start/,
+    );
+    expect(issue({ url: 'http://db/app', queries: [{ name: 'a', sql: 'SELECT 1 AS v', values: ['v'] }] })).toMatch(
+      /^url: expected a postgres:\/\//,
+    );
+    expect(issue({ url: 'mysql://u:p@db/app', queries: [{ name: 'a', sql: 'SELECT ? AS v', values: ['v'] }] })).toMatch(
+      /^queries.0.sql: placeholders/,
+    );
   });
 });
