@@ -40,7 +40,9 @@ export function listJobFiles(paths: readonly string[], { reload = false }: { rel
     const inside = readdirSync(path)
       .filter((name) => JOB_FILE.test(name) && !NOT_A_JOB.test(name))
       .sort()
-      .map((name) => join(path, name));
+      .map((name) => join(path, name))
+      // Not recursive: a subdirectory (even one named like a job file) is no job; a symlink to a file is.
+      .filter((file) => !isDirectoryPath(file));
     if (inside.length === 0 && !reload) throw new ConfigError('no job files (*.yaml) in this directory', { file: path, field: '--jobs' });
     files.push(...inside);
   }
@@ -73,4 +75,13 @@ export function readJobFile(file: string, pollers: readonly string[]): JobFile {
     throw new ConfigError(code === 'ENOENT' ? 'file not found' : `cannot read the file (${code ?? 'error'})`, { file });
   }
   return { file, poller, text };
+}
+
+function isDirectoryPath(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    // A dangling symlink: listed, so reading it says what is wrong.
+    return false;
+  }
 }
