@@ -50,7 +50,7 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
       process.stdout.write(pollerList(pollers) + '\n');
       return 0;
     }
-    if (values.jobs) {
+    if (values.jobs && !values.help) {
       const alone = (['config', 'shard', 'plan'] as const).find((flag) => values[flag] !== undefined);
       if (alone) throw new ConfigError(`--${alone} is for one job; with --jobs each file is a job`, { file: 'command line', field: `--${alone}` });
       return await pollJobs({ paths: [...values.jobs, ...positionals], once: values.once, dryRun: values['dry-run'] }, log);

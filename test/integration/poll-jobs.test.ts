@@ -45,6 +45,10 @@ describe('bin/poll.ts --jobs: start-up and reload', () => {
     expect(errors[0]).toContain(`${join(dir, 'history-typo.yaml')}: unknown option "intervall"; did you mean "interval"?`);
     expect(errors[1]).toContain(`${join(dir, 'orders.yaml')}: its name does not say which poller runs it`);
     expect(result.stderr).not.toMatch(/started|at .*\.ts:\d+/);
+    // A flag for one job is refused with --jobs, as a command-line mistake.
+    const flag = await runCommand(['bin/poll.ts', '--jobs', dir, '--config', join(dir, 'history.yaml')], { env: { POLLERS_PATH } });
+    expect(flag.code).toBe(78);
+    expect(flag.stderr.trim()).toMatch(/ERROR command line: --config: --config is for one job; with --jobs each file is a job$/);
   });
 
   it('--once --dry-run runs each job of a list of files once, to stdout, and exits 1 when one run failed', async () => {
