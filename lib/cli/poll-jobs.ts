@@ -38,7 +38,11 @@ export async function pollJobs(options: PollJobsOptions, log: Logger): Promise<n
       const file = readJobFile(path, names);
       const loaded = await loadJob({ poller: file.poller, configFile: path });
       const taken = jobs.find((other) => other.loaded.config.job === loaded.config.job);
-      if (taken) throw new ConfigError(`the job name "${loaded.config.job}" is already ${taken.file.file}'s (a job's name keys its state and self-metrics)`, { file: path, field: 'job' });
+      if (taken)
+        throw new ConfigError(
+          `the job name "${loaded.config.job}" is already ${taken.file.file}'s (a job's name keys its state and self-metrics)`,
+          { file: path, field: 'job' },
+        );
       jobs.push({ file, loaded });
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
@@ -63,17 +67,24 @@ export async function pollJobs(options: PollJobsOptions, log: Logger): Promise<n
   let stopped = false;
   let stop!: () => void;
   const stopRequested = new Promise<void>((resolve) => (stop = resolve));
-  const removeSignals = onStopSignals(() => {
-    log.info('stopping: every job finishes its current run, then the queue is flushed');
-    stopped = true;
-    set.stopAll();
-    stop();
-  }, undefined, log);
+  const removeSignals = onStopSignals(
+    () => {
+      log.info('stopping: every job finishes its current run, then the queue is flushed');
+      stopped = true;
+      set.stopAll();
+      stop();
+    },
+    undefined,
+    log,
+  );
   const reloads = new Reloads(() =>
     reload(paths, set, log).catch((error: unknown) => {
       // Not a file's mistake (those are handled per file): the jobs keep running as they were.
       const stack = error instanceof Error ? error.stack : undefined;
-      log.error(`reload failed: ${error instanceof Error ? error.message : String(error)} (every job keeps running as it was)`, stack ? { stack } : undefined);
+      log.error(
+        `reload failed: ${error instanceof Error ? error.message : String(error)} (every job keeps running as it was)`,
+        stack ? { stack } : undefined,
+      );
     }),
   );
   const onHangup = () => {
@@ -93,7 +104,8 @@ export async function pollJobs(options: PollJobsOptions, log: Logger): Promise<n
     await set.idle();
     // SIGTERM keeps its 5 s budget; --once gives a slow but working Graphite the time it takes.
     const longestRun = Math.max(...jobs.map((job) => job.loaded.config.runTimeout)) * 1000;
-    const flushed = once && !stopped ? await drainWriter(writer, Math.max(longestRun, STOP_BUDGET.flushMs)) : await writer.flush(STOP_BUDGET.flushMs);
+    const flushed =
+      once && !stopped ? await drainWriter(writer, Math.max(longestRun, STOP_BUDGET.flushMs)) : await writer.flush(STOP_BUDGET.flushMs);
     // What is still queued now is dropped by close() and counted as lost.
     await writer.close();
     await set.close();
@@ -104,7 +116,9 @@ export async function pollJobs(options: PollJobsOptions, log: Logger): Promise<n
         note: 'catch-up refills them at the next start for the jobs whose poller has history and catchUp > 0; for the others they are gone',
       });
     } else if (!flushed) {
-      log.warn('at exit, Graphite had not taken everything handed to its connection (down or slow): some lines may not have arrived', { sent: stats.sent });
+      log.warn('at exit, Graphite had not taken everything handed to its connection (down or slow): some lines may not have arrived', {
+        sent: stats.sent,
+      });
     }
     const outcomes = set.outcomes();
     const sum = (pick: (o: (typeof outcomes)[number]) => number) => outcomes.reduce((total, o) => total + pick(o), 0);
@@ -163,7 +177,10 @@ async function reload(paths: string[], set: JobSet, log: Logger): Promise<void> 
       const loaded = await loadJob({ poller: file.poller, configFile: path });
       const owner = set.fileOfJob(loaded.config.job);
       if (owner !== undefined && owner !== path) {
-        throw new ConfigError(`the job name "${loaded.config.job}" is already ${owner}'s (a job's name keys its state and self-metrics)`, { file: path, field: 'job' });
+        throw new ConfigError(`the job name "${loaded.config.job}" is already ${owner}'s (a job's name keys its state and self-metrics)`, {
+          file: path,
+          field: 'job',
+        });
       }
       if (running === undefined) log.info('job file added: starting its job', { job: loaded.config.job, config: path });
       else log.info('job file changed: its job restarts after its current run', { job: loaded.config.job, config: path });

@@ -31,7 +31,10 @@ export function listJobFiles(paths: readonly string[], { reload = false }: { rel
       const code = (error as NodeJS.ErrnoException).code;
       // A directory that vanished is more likely a mistake (a deploy half done) than a wish to stop every job.
       if (reload && code === 'ENOENT' && JOB_FILE.test(path)) continue;
-      throw new ConfigError(code === 'ENOENT' ? 'no such file or directory' : `cannot read it (${code ?? 'error'})`, { file: path, field: '--jobs' });
+      throw new ConfigError(code === 'ENOENT' ? 'no such file or directory' : `cannot read it (${code ?? 'error'})`, {
+        file: path,
+        field: '--jobs',
+      });
     }
     if (!isDirectory) {
       files.push(path);
@@ -58,10 +61,8 @@ export function pollerOfFile(file: string, pollers: readonly string[]): string {
   const stem = basename(file, extname(file));
   const fits = pollers.filter((name) => stem === name || stem.startsWith(`${name}-`)).sort((a, b) => b.length - a.length);
   if (fits[0]) return fits[0];
-  throw new ConfigError(
-    `its name does not say which poller runs it: name it <poller>.yaml or <poller>-<anything>.yaml, where <poller> is one of ${pollers.join(', ')}`,
-    { file },
-  );
+  const how = 'name it <poller>.yaml or <poller>-<anything>.yaml';
+  throw new ConfigError(`its name does not say which poller runs it: ${how}, where <poller> is one of ${pollers.join(', ')}`, { file });
 }
 
 /** Reads one job file and picks its poller; a file that cannot be read or named is a ConfigError naming it. */

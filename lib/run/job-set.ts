@@ -85,7 +85,14 @@ export class JobSet {
     if (this.stopping) return;
     const { environment, log } = this.options;
     const previous = this.entries.get(key);
-    const job = openJob({ job: loaded, environment, log, dryRun: this.options.dryRun, writer: this.options.writer, clock: this.options.clock });
+    const job = openJob({
+      job: loaded,
+      environment,
+      log,
+      dryRun: this.options.dryRun,
+      writer: this.options.writer,
+      clock: this.options.clock,
+    });
     const entry: Entry = { key, text, job, outcome: undefined, done: undefined as unknown as Promise<JobOutcome> };
     const before = previous ? this.retire(previous) : Promise.resolve();
     entry.done = before.then(() => this.run(entry));
@@ -170,7 +177,10 @@ export class JobSet {
     } catch (error) {
       // A bug in the runner, not in a run (the loop survives those): this job ends, the process and the others do not.
       const stack = error instanceof Error ? error.stack : undefined;
-      log.error(`the job ${config.job} ended on an error: ${error instanceof Error ? error.message : String(error)}`, { ...fields, ...(stack ? { stack } : {}) });
+      log.error(`the job ${config.job} ended on an error: ${error instanceof Error ? error.message : String(error)}`, {
+        ...fields,
+        ...(stack ? { stack } : {}),
+      });
       outcome = { ...outcome, crashed: error };
     }
     entry.outcome = outcome;

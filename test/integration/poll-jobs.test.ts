@@ -55,7 +55,10 @@ describe('bin/poll.ts --jobs: start-up and reload', () => {
     const dir = tempDir('jobs-once');
     writeFileSync(join(dir, 'history-a.yaml'), 'step: 60\n');
     writeFileSync(join(dir, 'history-b.yaml'), 'step: 60\nseries: 2\n');
-    const ok = await runCommand(['bin/poll.ts', '--jobs', join(dir, 'history-a.yaml'), join(dir, 'history-b.yaml'), '--once', '--dry-run'], { env: { POLLERS_PATH } });
+    const ok = await runCommand(
+      ['bin/poll.ts', '--jobs', join(dir, 'history-a.yaml'), join(dir, 'history-b.yaml'), '--once', '--dry-run'],
+      { env: { POLLERS_PATH } },
+    );
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/^pollers\.history-a\.datapoints 1 \d+$/m);
     expect(ok.stdout).toMatch(/^pollers\.history-b\.datapoints 2 \d+$/m);
@@ -75,8 +78,16 @@ describe('bin/poll.ts --jobs: start-up and reload', () => {
     const jobs = spawnJobs(['--jobs', dir, '--dry-run'], {});
     try {
       // Self-metrics name the job: `pollers.<job>.datapoints <n> <t>` on stdout (a dry run).
-      const ticks = (job: string, from = 0) => [...jobs.stdout().slice(from).matchAll(new RegExp(`^pollers\\.${job}\\.datapoints (\\d+) `, 'gm'))].map((m) => Number(m[1]));
-      await waitFor('every job ticking', () => ['history-a', 'history-b', 'history-c'].every((job) => ticks(job).length >= 2), { detail: jobs.stderr });
+      const ticks = (job: string, from = 0) =>
+        [
+          ...jobs
+            .stdout()
+            .slice(from)
+            .matchAll(new RegExp(`^pollers\\.${job}\\.datapoints (\\d+) `, 'gm')),
+        ].map((m) => Number(m[1]));
+      await waitFor('every job ticking', () => ['history-a', 'history-b', 'history-c'].every((job) => ticks(job).length >= 2), {
+        detail: jobs.stderr,
+      });
 
       writeFileSync(join(dir, 'history-d.yaml'), 'step: 1\ninterval: 1\n');
       rmSync(join(dir, 'history-b.yaml'));
@@ -91,9 +102,13 @@ describe('bin/poll.ts --jobs: start-up and reload', () => {
       expect(broken[0]).toMatch(/\(reload: its job keeps running as it was\)$/);
 
       const after = jobs.stdout().length;
-      await waitFor('the jobs after the reload', () => ticks('history-d', after).length >= 2 && ticks('history-c', after).includes(3) && ticks('history-a', after).length >= 2, {
-        detail: jobs.stderr,
-      });
+      await waitFor(
+        'the jobs after the reload',
+        () => ticks('history-d', after).length >= 2 && ticks('history-c', after).includes(3) && ticks('history-a', after).length >= 2,
+        {
+          detail: jobs.stderr,
+        },
+      );
       // b stopped for good after its run; c runs its new file (3 series), once restarted.
       await waitFor('b stopped', () => /history stopped job=history-b/.test(jobs.stderr()), { detail: jobs.stderr });
       const stoppedAt = jobs.stdout().length;
@@ -134,7 +149,11 @@ describeCarbon('bin/poll.ts --jobs into a real carbon-cache', () => {
     const dir = tempDir('jobs-shared');
     const state = tempDir('jobs-shared-state');
     // Generous deadlines: a run given up on a starved host would look like a lost point.
-    for (const name of ['a', 'b', 'c']) writeFileSync(join(dir, `http-json-${name}.yaml`), `url: ${api.url}/${name}\nprefix: mj.${name}\ninterval: 1\ntimeout: 5\nrunTimeout: 5\n`);
+    for (const name of ['a', 'b', 'c'])
+      writeFileSync(
+        join(dir, `http-json-${name}.yaml`),
+        `url: ${api.url}/${name}\nprefix: mj.${name}\ninterval: 1\ntimeout: 5\nrunTimeout: 5\n`,
+      );
     const jobs = spawnJobs(['--jobs', dir], { GRAPHITE_URL: `tcp://127.0.0.1:${proxy.port}`, STATE_DIR: state });
     try {
       for (const name of ['a', 'b', 'c']) await carbon.wait(`mj.${name}.requests`, 3);
@@ -143,11 +162,17 @@ describeCarbon('bin/poll.ts --jobs into a real carbon-cache', () => {
       await pause(3000); // the outage
       const atRestart = hits;
       await carbon.restart();
-      await waitFor('ticks after the restart', async () => {
-        await carbon.flush();
-        const counts = await Promise.all(['a', 'b', 'c'].map(async (name) => (await carbon.fetch(`mj.${name}.requests`, Math.floor(Date.now() / 1000) - 600)).length));
-        return counts.reduce((sum, n) => sum + n, 0) >= atRestart + 6;
-      }, { detail: jobs.stderr });
+      await waitFor(
+        'ticks after the restart',
+        async () => {
+          await carbon.flush();
+          const counts = await Promise.all(
+            ['a', 'b', 'c'].map(async (name) => (await carbon.fetch(`mj.${name}.requests`, Math.floor(Date.now() / 1000) - 600)).length),
+          );
+          return counts.reduce((sum, n) => sum + n, 0) >= atRestart + 6;
+        },
+        { detail: jobs.stderr },
+      );
     } finally {
       jobs.child.kill('SIGTERM');
     }
@@ -183,7 +208,9 @@ describeCarbon('bin/poll.ts --jobs into a real carbon-cache', () => {
     writeFileSync(join(dir, 'history-short.yaml'), 'step: 60\nseries: 2\n');
     new Watermark(state, 'history-long', 'history').advance(now - 1800);
     new Watermark(state, 'history-short', 'history').advance(now - 600);
-    const result = await runCommand(['bin/poll.ts', '--jobs', dir, '--once'], { env: { POLLERS_PATH, GRAPHITE_URL: carbon.url, STATE_DIR: state, GRAPHITE_PREFIX: 'cu' } });
+    const result = await runCommand(['bin/poll.ts', '--jobs', dir, '--once'], {
+      env: { POLLERS_PATH, GRAPHITE_URL: carbon.url, STATE_DIR: state, GRAPHITE_PREFIX: 'cu' },
+    });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/catching up since the last delivered window job=history-long .*windows=1/);
     expect(result.stderr).toMatch(/catching up since the last delivered window job=history-short .*windows=1/);

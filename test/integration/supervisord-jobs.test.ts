@@ -17,7 +17,8 @@ const SUPERVISORD = '/usr/bin/supervisord';
 const SUPERVISORCTL = '/usr/bin/supervisorctl';
 const EXAMPLE = join(ROOT, 'config', 'supervisord-jobs.example.conf');
 
-const supervisorMissing = existsSync(SUPERVISORD) && existsSync(SUPERVISORCTL) ? undefined : 'supervisor is not installed (apt-get install -y supervisor)';
+const supervisorMissing =
+  existsSync(SUPERVISORD) && existsSync(SUPERVISORCTL) ? undefined : 'supervisor is not installed (apt-get install -y supervisor)';
 
 function describeSupervisor(name: string, body: () => void): void {
   if (!supervisorMissing || carbonUnavailable) return describeCarbon(name, body);
@@ -27,7 +28,10 @@ function describeSupervisor(name: string, body: () => void): void {
 
 /** The example's one program section: its name and `key=value` lines (comments dropped). */
 function programOf(text: string): { name: string; lines: string[] } {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith(';'));
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith(';'));
   const sections = lines.filter((l) => /^\[.+\]$/.test(l));
   expect(sections).toEqual(['[program:graphite-pollers-jobs]']);
   return { name: 'graphite-pollers-jobs', lines: lines.slice(1) };
@@ -61,14 +65,18 @@ describeSupervisor('config/supervisord-jobs.example.conf under supervisord', () 
       response.end(JSON.stringify({ requests: ++hits }));
     });
     opt = mkdtempSync(join(tmpdir(), 'gp-opt-'));
-    for (const entry of ['bin', 'lib', 'pollers', 'node_modules', 'package.json', 'tsconfig.json']) symlinkSync(join(ROOT, entry), join(opt, entry));
+    for (const entry of ['bin', 'lib', 'pollers', 'node_modules', 'package.json', 'tsconfig.json'])
+      symlinkSync(join(ROOT, entry), join(opt, entry));
     mkdirSync(join(opt, 'config', 'jobs'), { recursive: true });
     mkdirSync(join(opt, 'state'));
     work = mkdtempSync(join(tmpdir(), 'gp-supervisor-jobs-'));
     mkdirSync(join(work, 'log'));
     writeFileSync(join(opt, '.env'), `GRAPHITE_URL=${carbon.url}\nGRAPHITE_PREFIX=svj\n`);
     writeFileSync(join(opt, 'config', 'jobs', 'host.yaml'), 'interval: 1\n');
-    writeFileSync(join(opt, 'config', 'jobs', 'http-json-shop.yaml'), `url: ${api.url}/shop\nprefix: shop\ninterval: 1\ntimeout: 10\nrunTimeout: 10\n`);
+    writeFileSync(
+      join(opt, 'config', 'jobs', 'http-json-shop.yaml'),
+      `url: ${api.url}/shop\nprefix: shop\ninterval: 1\ntimeout: 10\nrunTimeout: 10\n`,
+    );
     writeFileSync(join(opt, 'config', 'jobs', 'http-json.example.yaml'), 'url: not a url, and not a job\n');
     const lines = program.lines
       .filter((l) => !l.startsWith('user='))
@@ -98,7 +106,10 @@ describeSupervisor('config/supervisord-jobs.example.conf under supervisord', () 
         '',
       ].join('\n'),
     );
-    supervisord = spawn(SUPERVISORD, ['-n', '-c', conf], { env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, HOME: work, LANG: 'C.UTF-8' }, stdio: 'ignore' });
+    supervisord = spawn(SUPERVISORD, ['-n', '-c', conf], {
+      env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, HOME: work, LANG: 'C.UTF-8' },
+      stdio: 'ignore',
+    });
   });
 
   afterAll(async () => {

@@ -55,7 +55,8 @@ describe('config/graphite-pollers-jobs.service: the unit file', () => {
     // The same hardening as the per-job unit: one list, checked line by line.
     const perJob = parseUnit(readFileSync(join(ROOT, 'config', 'graphite-poller@.service'), 'utf8'));
     for (const [key, values] of perJob) {
-      if (key.startsWith('Service.') && /^Service\.(Protect|Private|Restrict|NoNew|Lock|SystemCall|Capability|UMask)/.test(key)) expect(unit.get(key), key).toEqual(values);
+      if (key.startsWith('Service.') && /^Service\.(Protect|Private|Restrict|NoNew|Lock|SystemCall|Capability|UMask)/.test(key))
+        expect(unit.get(key), key).toEqual(values);
     }
   });
 });
@@ -71,7 +72,11 @@ describe.skipIf(!!cannotVerify)(`systemd-analyze verify${cannotVerify ? ` [skipp
     const dir = mkdtempSync(join(tmpdir(), 'gp-systemd-jobs-'));
     try {
       writeFileSync(join(dir, 'graphite-pollers-jobs.service'), readFileSync(UNIT, 'utf8'));
-      const { stdout, stderr } = await run(SYSTEMD_ANALYZE, ['verify', '--man=no', '--recursive-errors=no', join(dir, 'graphite-pollers-jobs.service')], { cwd: dir });
+      const { stdout, stderr } = await run(
+        SYSTEMD_ANALYZE,
+        ['verify', '--man=no', '--recursive-errors=no', join(dir, 'graphite-pollers-jobs.service')],
+        { cwd: dir },
+      );
       expect((stdout + stderr).trim()).toBe('');
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -92,7 +97,8 @@ describeCarbon('config/graphite-pollers-jobs.service: ExecStart, ExecReload and 
       response.end(JSON.stringify({ orders: ++hits }));
     });
     opt = mkdtempSync(join(tmpdir(), 'gp-opt-'));
-    for (const entry of ['bin', 'lib', 'pollers', 'node_modules', 'package.json', 'tsconfig.json']) symlinkSync(join(ROOT, entry), join(opt, entry));
+    for (const entry of ['bin', 'lib', 'pollers', 'node_modules', 'package.json', 'tsconfig.json'])
+      symlinkSync(join(ROOT, entry), join(opt, entry));
     mkdirSync(join(opt, 'config', 'jobs'), { recursive: true });
     stateRoot = mkdtempSync(join(tmpdir(), 'gp-var-lib-'));
     writeFileSync(join(opt, '.env'), `GRAPHITE_URL=${carbon.url}\nGRAPHITE_PREFIX=sdj\n`);
@@ -134,11 +140,16 @@ describeCarbon('config/graphite-pollers-jobs.service: ExecStart, ExecReload and 
       child.kill(one('Service.KillSignal') as NodeJS.Signals);
     }
     const started = Date.now();
-    const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), Number(one('Service.TimeoutStopSec')) * 1000))]);
+    const code = await Promise.race([
+      exited,
+      new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), Number(one('Service.TimeoutStopSec')) * 1000)),
+    ]);
     if (code === 'timeout') child.kill('SIGKILL');
     expect(code, output).toBe(0);
     expect((Date.now() - started) / 1000).toBeLessThan(Number(one('Service.TimeoutStopSec')));
     // Each job's watermark where systemd's StateDirectory put it.
-    expect(readdirSync(stateDirectory).sort()).toEqual(expect.arrayContaining(['http-json-orders.watermark.json', 'http-json-shop.watermark.json']));
+    expect(readdirSync(stateDirectory).sort()).toEqual(
+      expect.arrayContaining(['http-json-orders.watermark.json', 'http-json-shop.watermark.json']),
+    );
   }, 90_000);
 });

@@ -11,13 +11,23 @@ const POLLERS = ['host', 'http', 'http-json', 'sql'];
 describe('job files', () => {
   it('a directory stands for its *.yaml and *.yml files, sorted, without examples, hidden files or subdirectories', () => {
     const dir = tempDir('jobs');
-    for (const name of ['sql-orders.yml', 'host.yaml', 'http-json-shop.yaml', 'http-json.example.yaml', '.host.yaml.swp', '.hidden.yaml', 'notes.txt']) {
+    for (const name of [
+      'sql-orders.yml',
+      'host.yaml',
+      'http-json-shop.yaml',
+      'http-json.example.yaml',
+      '.host.yaml.swp',
+      '.hidden.yaml',
+      'notes.txt',
+    ]) {
       writeFileSync(join(dir, name), '');
     }
     mkdirSync(join(dir, 'sub.yaml'));
     expect(listJobFiles([dir])).toEqual(['host.yaml', 'http-json-shop.yaml', 'sql-orders.yml'].map((n) => join(dir, n)));
     // Files named on their own count once, even inside a listed directory.
-    expect(listJobFiles([join(dir, 'host.yaml'), dir])).toEqual(['host.yaml', 'http-json-shop.yaml', 'sql-orders.yml'].map((n) => join(dir, n)));
+    expect(listJobFiles([join(dir, 'host.yaml'), dir])).toEqual(
+      ['host.yaml', 'http-json-shop.yaml', 'sql-orders.yml'].map((n) => join(dir, n)),
+    );
   });
 
   it('a missing path or an empty directory refuses the start, naming it; on a reload they just hold no job', () => {
@@ -51,6 +61,10 @@ describe('job files', () => {
   it('reads a job file with its text (what a reload compares)', () => {
     const dir = tempDir('jobs');
     writeFileSync(join(dir, 'host-a.yaml'), 'interval: 5\n');
-    expect(readJobFile(join(dir, 'host-a.yaml'), POLLERS)).toEqual({ file: join(dir, 'host-a.yaml'), poller: 'host', text: 'interval: 5\n' });
+    expect(readJobFile(join(dir, 'host-a.yaml'), POLLERS)).toEqual({
+      file: join(dir, 'host-a.yaml'),
+      poller: 'host',
+      text: 'interval: 5\n',
+    });
   });
 });

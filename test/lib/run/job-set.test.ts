@@ -16,7 +16,11 @@ const START = Date.UTC(2026, 0, 1, 12, 0, 0); // on a boundary of every interval
 const INTERVAL = 10;
 
 /** A poller whose run does `body`; every run is recorded with the clock's time when it started and ended. */
-function recordingPoller(name: string, clock: FakeClock, body: (ctx: PollContext<Record<string, never>>) => Promise<void> = async () => {}) {
+function recordingPoller(
+  name: string,
+  clock: FakeClock,
+  body: (ctx: PollContext<Record<string, never>>) => Promise<void> = async () => {},
+) {
   const runs: Array<{ tick: number; startedAt: number; endedAt?: number }> = [];
   let closed = 0;
   const poller: Poller = definePoller({
@@ -40,7 +44,15 @@ function recordingPoller(name: string, clock: FakeClock, body: (ctx: PollContext
 }
 
 function job(poller: Poller, name: string, extra: Partial<JobConfig> = {}): LoadedJob {
-  const config: JobConfig = { file: `jobs/${name}.yaml`, job: name, options: {}, schedule: { interval: INTERVAL, delay: 0, lookback: 0 }, runTimeout: INTERVAL, catchUp: 0, ...extra };
+  const config: JobConfig = {
+    file: `jobs/${name}.yaml`,
+    job: name,
+    options: {},
+    schedule: { interval: INTERVAL, delay: 0, lookback: 0 },
+    runTimeout: INTERVAL,
+    catchUp: 0,
+    ...extra,
+  };
   return { poller, config, shard: undefined };
 }
 
@@ -64,7 +76,11 @@ describe('JobSet: each job is its own loop', () => {
       throw new Error('the source answered 500');
     });
     // A request that hangs until the run's deadline aborts it (30 s: three of the on-time job's intervals).
-    const hangs = recordingPoller('hangs', clock, (ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))));
+    const hangs = recordingPoller(
+      'hangs',
+      clock,
+      (ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))),
+    );
     // A run that never settles, whatever its signal says.
     const stuck = recordingPoller('stuck', clock, () => new Promise(() => {}));
     // A quota wait on the runner's clock: 25 s, within its 60 s deadline.
