@@ -52,7 +52,8 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
     }
     if (values.jobs && !values.help) {
       const alone = (['config', 'shard', 'plan'] as const).find((flag) => values[flag] !== undefined);
-      if (alone) throw new ConfigError(`--${alone} is for one job; with --jobs each file is a job`, { file: 'command line', field: `--${alone}` });
+      if (alone)
+        throw new ConfigError(`--${alone} is for one job; with --jobs each file is a job`, { file: 'command line', field: `--${alone}` });
       return await pollJobs({ paths: [...values.jobs, ...positionals], once: values.once, dryRun: values['dry-run'] }, log);
     }
     if (positionals.length === 0) {
@@ -72,7 +73,11 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
     const { config, shard } = await loadJob({ poller, configFile: values.config, shard: values.shard });
     configFile = config.file;
     if (values.plan) {
-      if (!poller.plan) throw new ConfigError(`the ${poller.name} poller cannot estimate its cost (it has no plan)`, { file: 'command line', field: '--plan' });
+      if (!poller.plan)
+        throw new ConfigError(`the ${poller.name} poller cannot estimate its cost (it has no plan)`, {
+          file: 'command line',
+          field: '--plan',
+        });
       const plan = await poller.plan(config.options, config.schedule, { shard });
       process.stdout.write(plan.lines.join('\n') + '\n');
       return 0;
@@ -81,10 +86,14 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
     const job = openJob({ job: { poller, config, shard }, environment, log, dryRun: values['dry-run'], clock: systemClock });
     const { writer } = job;
 
-    const removeSignals = onStopSignals(() => {
-      log.info('stopping: finishing the current run and flushing');
-      job.stop.abort();
-    }, undefined, log);
+    const removeSignals = onStopSignals(
+      () => {
+        log.info('stopping: finishing the current run and flushing');
+        job.stop.abort();
+      },
+      undefined,
+      log,
+    );
     try {
       log.info(`${poller.name} started`, {
         job: config.job,
