@@ -9,6 +9,8 @@ import type { GraphiteWriter } from '../graphite/writer-types.ts';
 import { createLogger, type Logger } from '../poller-kit/logger.ts';
 import { loadJob, openJob } from '../run/open-job.ts';
 import { logProcessWarnings } from '../run/process-warnings.ts';
+import { drainWriter } from '../run/drain-writer.ts';
+import { pollJobs } from './poll-jobs.ts';
 import { pollerHelp, pollerList } from '../config/poller-help.ts';
 import { loadPoller, pollerNames } from '../config/poller-registry.ts';
 import { runPoller } from '../run/run-poller.ts';
@@ -17,6 +19,7 @@ import { STOP_BUDGET } from '../run/stop-budget.ts';
 import { onStopSignals } from '../run/stop-signals.ts';
 
 const USAGE = `Usage: npx tsx bin/poll.ts <poller> [--config FILE] [--once] [--dry-run] [--plan] [--shard i/n] [--help]
+       npx tsx bin/poll.ts --jobs DIR|FILE... [--once] [--dry-run]
        npx tsx bin/poll.ts --list
 
   --config FILE  the job's YAML file (default: config/<poller>.yaml; a poller without required options runs without one)
@@ -25,6 +28,9 @@ const USAGE = `Usage: npx tsx bin/poll.ts <poller> [--config FILE] [--once] [--d
   --plan         print what a tick costs (API calls, datapoints, money) without fetching, where the poller can tell
   --shard i/n    poll only the i-th of n shares of the job (1/3, 2/3, 3/3 on three hosts), for pollers that can split
                  their work; SHARD=i/n in the environment does the same. Each shard is its own job <job>-shard<i>of<n>
+  --jobs DIR|FILE...  run several jobs in one process, on one Graphite connection: every *.yaml of DIR (not
+                 *.example.yaml), or the files named. A file's name says its poller: <poller>.yaml or
+                 <poller>-<anything>.yaml. SIGHUP reads them again (new jobs start, removed ones stop, changed ones restart)
   --list         every poller with its one-line summary
   --help         this text, or a poller's options with \`<poller> --help\`
 
@@ -32,9 +38,6 @@ ${environmentHelp('poll')}`;
 
 /** Stop within 5 s of SIGTERM: the current run gets its grace, the writer its flush (lib/run/stop-budget.ts). */
 const FLUSH_MS = STOP_BUDGET.flushMs;
-/** --once waits for Graphite as long as it keeps taking lines (up to the job's runTimeout), this long without. */
-const ONCE_IDLE_MS = 3000;
-const ONCE_SLICE_MS = 250;
 
 export async function pollCommand(argv: string[], log: Logger = createLogger()): Promise<number> {
   // Errors found after loading (a run's missing credentials) name their field; the job's file is added.
@@ -47,6 +50,12 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
       const pollers = await Promise.all(pollerNames().map((name) => loadPoller(name)));
       process.stdout.write(pollerList(pollers) + '\n');
       return 0;
+    }
+    if (values.jobs && !values.help) {
+      const alone = (['config', 'shard', 'plan'] as const).find((flag) => values[flag] !== undefined);
+      if (alone)
+        throw new ConfigError(`--${alone} is for one job; with --jobs each file is a job`, { file: 'command line', field: `--${alone}` });
+      return await pollJobs({ paths: [...values.jobs, ...positionals], once: values.once, dryRun: values['dry-run'] }, log);
     }
     if (positionals.length === 0) {
       if (values.help) {
@@ -113,7 +122,7 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
       // SIGTERM keeps its 5 s budget; --once gives a slow but working Graphite the time it takes.
       const flushed =
         values.once && !job.stop.signal.aborted
-          ? await drain(writer, Math.max(config.runTimeout * 1000, FLUSH_MS))
+          ? await drainWriter(writer, Math.max(config.runTimeout * 1000, FLUSH_MS))
           : await writer.flush(FLUSH_MS);
       // What is still queued now is dropped by close() and counted as lost.
       await writer.close();
@@ -148,28 +157,6 @@ export async function pollCommand(argv: string[], log: Logger = createLogger()):
   }
 }
 
-/**
- * Waits until the writer has handed everything to Graphite, for as long as Graphite keeps taking lines, at most
- * `budgetMs`; gives up after ONCE_IDLE_MS in which nothing was taken (Graphite down, or stalled). True if flushed.
- */
-async function drain(writer: GraphiteWriter, budgetMs: number): Promise<boolean> {
-  const deadline = performance.now() + budgetMs;
-  let sent = writer.stats().sent;
-  let progressAt = performance.now();
-  for (;;) {
-    const left = deadline - performance.now();
-    if (left <= 0) return false;
-    if (await writer.flush(Math.min(left, ONCE_SLICE_MS))) return true;
-    const now = writer.stats().sent;
-    if (now !== sent) {
-      sent = now;
-      progressAt = performance.now();
-    } else if (performance.now() - progressAt >= ONCE_IDLE_MS) {
-      return false;
-    }
-  }
-}
-
 function parseArguments(argv: string[]) {
   return parseCommandLine(argv, {
     config: { type: 'string', short: 'c' },
@@ -177,6 +164,7 @@ function parseArguments(argv: string[]) {
     'dry-run': { type: 'boolean' },
     plan: { type: 'boolean' },
     shard: { type: 'string' },
+    jobs: { type: 'string', multiple: true },
     list: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
