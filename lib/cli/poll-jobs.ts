@@ -1,7 +1,7 @@
 // `bin/poll.ts --jobs DIR|FILE…`: every job of a directory (or list) in one process, on one Graphite writer.
 import { systemClock, type Clock } from '../poller-kit/clock.ts';
 import { ConfigError, EXIT_CONFIG } from '../poller-kit/config-error.ts';
-import { readEnvironment } from '../config/environment.ts';
+import { graphiteTransport, readEnvironment } from '../config/environment.ts';
 import { createGraphiteWriter } from '../graphite/writer.ts';
 import type { Logger } from '../poller-kit/logger.ts';
 import { drainWriter } from '../run/drain-writer.ts';
@@ -58,6 +58,10 @@ export async function pollJobs(options: PollJobsOptions, log: Logger): Promise<n
   const writer = createGraphiteWriter({
     url: dryRun ? '-' : environment.graphiteUrl,
     queueLimit: environment.queueLimit,
+    ...graphiteTransport(environment),
+    // One writer for every job: HTTPS ingestion's per-point interval is the shortest job's, at most 60 (jobs added by
+    // a reload keep it; Graphite's HTTP API uses it only as a hint for the series' resolution).
+    intervalSeconds: Math.min(60, ...jobs.map((job) => job.loaded.config.schedule.interval)),
     log: log.child({ component: 'graphite' }),
   });
   const set = new JobSet({ writer, environment, log, clock: options.clock ?? systemClock, dryRun, once });
