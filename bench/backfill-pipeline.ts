@@ -209,12 +209,10 @@ export default async function benchBackfillPipeline(): Promise<Section> {
         const received = server.lines();
         if (received > 0) lineBytes = server.bytes() / received;
         const label = (what: string) => `${scenario.name}: ${what}`;
+        const over = outcome.peakRssMB >= RSS_LIMIT_MB ? ` (${scenario.over ?? `over ${RSS_LIMIT_MB} MB`})` : '';
         const rss = scenario.target
           ? atMost(label('peak RSS of the backfill process'), outcome.peakRssMB, RSS_LIMIT_MB, megabytes, true)
-          : info(
-              label('peak RSS of the backfill process'),
-              `${megabytes(outcome.peakRssMB)}${outcome.peakRssMB >= RSS_LIMIT_MB ? ` (${scenario.over ?? `over ${RSS_LIMIT_MB} MB`})` : ''}`,
-            );
+          : info(label('peak RSS of the backfill process'), `${megabytes(outcome.peakRssMB)}${over}`);
         const waited =
           scenario.source.pageSize > 0
             ? `${count(outcome.waits.count)} times, ${seconds(outcome.waits.ms / 1000)} in all (concurrent waits add up)`

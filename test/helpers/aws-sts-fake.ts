@@ -159,9 +159,11 @@ export class StsFake {
     this.#keys.set(accessKeyId, { identity, secret, sessionToken, expiresAt });
     return result(
       'AssumeRole',
-      `<AssumedRoleUser><Arn>${escapeXml(identity.arn)}</Arn><AssumedRoleId>${escapeXml(identity.userId)}</AssumedRoleId></AssumedRoleUser>` +
+      `<AssumedRoleUser><Arn>${escapeXml(identity.arn)}</Arn>` +
+        `<AssumedRoleId>${escapeXml(identity.userId)}</AssumedRoleId></AssumedRoleUser>` +
         `<Credentials><AccessKeyId>${accessKeyId}</AccessKeyId><SecretAccessKey>${escapeXml(secret)}</SecretAccessKey>` +
-        `<SessionToken>${escapeXml(sessionToken)}</SessionToken><Expiration>${new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z')}</Expiration></Credentials>` +
+        `<SessionToken>${escapeXml(sessionToken)}</SessionToken>` +
+        `<Expiration>${new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z')}</Expiration></Credentials>` +
         `<PackedPolicySize>0</PackedPolicySize>`,
     );
   }

@@ -1,4 +1,5 @@
-// A fake of GitHub's REST API (repositories and traffic views) on a local port: real shapes, rate-limit and ETag headers, real error bodies.
+// A fake of GitHub's REST API (repositories and traffic views) on a local port: real shapes, rate-limit and ETag headers,
+// real error bodies.
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TestHttpServer } from './http-server.ts';
