@@ -43,7 +43,8 @@ describe('npx tsx bin/new-poller.ts', () => {
     const result = await runCommand(['bin/new-poller.ts', 'Status.Page', '--root', root]);
     expect(result.code).toBe(78);
     expect(result.stderr).toBe(
-      'new-poller: "Status.Page" is not a valid poller name: use lowercase letters, digits, "-" and "_", starting with a letter (at most 64)\n',
+      'new-poller: "Status.Page" is not a valid poller name: use lowercase letters, digits, "-" and "_", ' +
+        'starting with a letter (at most 64)\n',
     );
     expect(existsSync(join(root, 'pollers'))).toBe(false);
   });
