@@ -4,6 +4,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symli
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import * as prettier from 'prettier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POLLER_NAME, checkPollerName, scaffoldFiles } from '../../../lib/cli/new-poller.ts';
 import { TestHttpServer } from '../../helpers/http-server.ts';
@@ -27,6 +28,13 @@ describe('poller names', () => {
       'config/status-page.example.yaml',
       'test/pollers/status-page.test.ts',
     ]);
+  });
+
+  it("writes TypeScript that the project's Prettier leaves as it is (npm test checks every .ts file)", async () => {
+    const options = await prettier.resolveConfig(join(ROOT, '.prettierrc.json'));
+    for (const file of scaffoldFiles('status-page').filter((f) => f.path.endsWith('.ts'))) {
+      expect(await prettier.check(file.text, { ...options, filepath: join(ROOT, file.path) }), file.path).toBe(true);
+    }
   });
 });
 
