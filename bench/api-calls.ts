@@ -193,18 +193,22 @@ async function cloudWatchFigures(figures: Figure[], notes: string[]): Promise<vo
       const result = await backfill(fake, cloudWatchOptions(fake, queries), { start: end - days * DAY, end });
       const periods = (days * DAY) / 60;
       const minimum = minimumCalls(queries, periods);
-      const label = `CloudWatch backfill, ${count(queries)} ${queries === 1 ? 'query' : 'queries'} × ${days} day${days > 1 ? 's' : ''} at 60 s`;
+      const label =
+        `CloudWatch backfill, ${count(queries)} ${queries === 1 ? 'query' : 'queries'} ` + `× ${days} day${days > 1 ? 's' : ''} at 60 s`;
       figures.push(exactly(`${label}: calls vs the fewest for its windows`, result.calls, result.perWindowMinimum));
       const total = exactly(`${label}: calls vs the fewest for the whole range`, result.calls, minimum);
       if (result.calls !== minimum) {
-        total.margin += `: ${result.windows} whole-hour windows of ${((days * DAY) / result.windows / HOUR).toFixed(0)} h, a full call asking for ${count(result.largestCall)} of 100,800 datapoints`;
+        total.margin +=
+          `: ${result.windows} whole-hour windows of ${((days * DAY) / result.windows / HOUR).toFixed(0)} h, ` +
+          `a full call asking for ${count(result.largestCall)} of 100,800 datapoints`;
       }
       figures.push(total);
     }
     notes.push(
-      'CloudWatch backfill windows are whole hours (pollers/cloudwatch.ts `maxWindow`: hourly data older than 63 days then never straddles two windows), ' +
-        'so a full call of 500 queries asks for 180 one-minute periods (90,000 datapoints) where 201 (100,500) would fit. Within each window the poller ' +
-        'uses exactly the fewest calls; over a range of 60-second data the whole-hour grid costs the extra calls shown (and as many extra metrics requested, ' +
+      'CloudWatch backfill windows are whole hours (pollers/cloudwatch.ts `maxWindow`: ' +
+        'hourly data older than 63 days then never straddles two windows), so a full call of 500 queries asks for 180 one-minute ' +
+        'periods (90,000 datapoints) where 201 (100,500) would fit. Within each window the poller uses exactly the fewest calls; ' +
+        'over a range of 60-second data the whole-hour grid costs the extra calls shown (and as many extra metrics requested, ' +
         "which is what is billed). Left as it is here: the CloudWatch poller is not this benchmark's to change.",
       '',
     );
@@ -224,13 +228,16 @@ async function cloudWatchFigures(figures: Figure[], notes: string[]): Promise<vo
       const monthly = ((tick.metricsRequested * ticksPerMonth) / 1000) * USD_PER_1000_METRICS_REQUESTED;
       if (schedule === LIVE) defaultMonthly = monthly;
       rows.push(
-        `| ${label} | GetMetricData: ${tick.calls} calls, ${count(tick.metricsRequested)} metrics requested, ${count(tick.datapoints)} datapoints asked for | 60 s | ${count(tick.metricsRequested * ticksPerMonth)} metrics | **${usd(monthly)}** |`,
+        `| ${label} | GetMetricData: ${tick.calls} calls, ${count(tick.metricsRequested)} metrics requested, ` +
+          `${count(tick.datapoints)} datapoints asked for | 60 s | ${count(tick.metricsRequested * ticksPerMonth)} metrics ` +
+          `| **${usd(monthly)}** |`,
       );
       if (schedule === LIVE) {
         figures.push(
           info(
             '1,000 metric-statistics, this poller (5 min interval, 60 s period): per tick',
-            `${tick.calls} GetMetricData calls, ${count(tick.metricsRequested)} metrics requested, ${count(tick.datapoints)} datapoints asked for`,
+            `${tick.calls} GetMetricData calls, ${count(tick.metricsRequested)} metrics requested, ` +
+              `${count(tick.datapoints)} datapoints asked for`,
           ),
         );
         figures.push(info('… per month at list price', usd(monthly)));
@@ -241,8 +248,11 @@ async function cloudWatchFigures(figures: Figure[], notes: string[]): Promise<vo
     const freeRequests = 1_000_000;
     const gms = (Math.max(0, 1000 * perMinuteTicks - freeRequests) / 1000) * USD_PER_1000_API_REQUESTS;
     rows.push(
-      `| Telegraf (inputs.cloudwatch: GetMetricData, interval = period = 60 s, no overlap) | GetMetricData: 2 calls, 1,000 metrics requested, 1,000 datapoints | 60 s | ${count(1000 * perMinuteTicks)} metrics | ${usd(telegraf)} |`,
-      `| cloudwatch-to-graphite, Diamond (GetMetricStatistics, one request per metric-statistic, every 60 s) | 1,000 GetMetricStatistics requests, 1,000 datapoints | 60 s | ${count(1000 * perMinuteTicks)} requests | ${usd(gms)} (after the free tier's 1,000,000 requests) |`,
+      `| Telegraf (inputs.cloudwatch: GetMetricData, interval = period = 60 s, no overlap) | GetMetricData: ` +
+        `2 calls, 1,000 metrics requested, 1,000 datapoints | 60 s | ${count(1000 * perMinuteTicks)} metrics | ${usd(telegraf)} |`,
+      `| cloudwatch-to-graphite, Diamond (GetMetricStatistics, one request per metric-statistic, every 60 s) ` +
+        `| 1,000 GetMetricStatistics requests, 1,000 datapoints | 60 s | ${count(1000 * perMinuteTicks)} requests | ${usd(gms)} ` +
+        `(after the free tier's 1,000,000 requests) |`,
     );
     figures.push(
       info(
@@ -252,19 +262,23 @@ async function cloudWatchFigures(figures: Figure[], notes: string[]): Promise<vo
     );
     notes.push(
       '**What 1,000 CloudWatch metric-statistics cost a month** (500 instances × Average and Maximum, 1-minute resolution in every row). ' +
-        `List prices, us-east-1, as published on aws.amazon.com/cloudwatch/pricing when checked for this project (2026): GetMetricData $${USD_PER_1000_METRICS_REQUESTED} per 1,000 metrics requested, ` +
-        `GetMetricStatistics $${USD_PER_1000_API_REQUESTS} per 1,000 requests after 1,000,000 free API requests a month (the free tier does not cover GetMetricData). ` +
-        'A month is 730 hours, as AWS prices it; other regions, discounts and taxes differ, so read these as estimates. Our rows are counted on the fake, the others computed.',
+        `List prices, us-east-1, as published on aws.amazon.com/cloudwatch/pricing when checked for this project (2026): ` +
+        `GetMetricData $${USD_PER_1000_METRICS_REQUESTED} per 1,000 metrics requested, ` +
+        `GetMetricStatistics $${USD_PER_1000_API_REQUESTS} per 1,000 requests after 1,000,000 free API requests a month ` +
+        `(the free tier does not cover GetMetricData). ` +
+        'A month is 730 hours, as AWS prices it; other regions, discounts and taxes differ, so read these as estimates. ' +
+        'Our rows are counted on the fake, the others computed.',
       '',
       '| poller | per tick | resolution | per month | estimated cost a month |',
       '|---|---|---|---:|---:|',
       ...rows,
       '',
-      'GetMetricData bills each query of each call once, however many datapoints it returns: asking every 5 minutes for the last 10 minutes at a 60 s period ' +
-        'keeps 1-minute resolution, re-reads each minute twice (late CloudWatch data is corrected), and costs a fifth of polling every minute; every 15 minutes, a fifteenth. ' +
-        "The price per metric is the same as GetMetricStatistics' price per request, so the saving comes from the longer interval, which the " +
-        'per-metric pollers do not use (they ask for the last period on every run); what GetMetricData adds is 500 metrics and 100,800 datapoints per call: ' +
-        '2 calls a tick instead of 1,000 requests.',
+      'GetMetricData bills each query of each call once, however many datapoints it returns: ' +
+        'asking every 5 minutes for the last 10 minutes at a 60 s period keeps 1-minute resolution, re-reads each minute twice ' +
+        '(late CloudWatch data is corrected), and costs a fifth of polling every minute; every 15 minutes, a fifteenth. ' +
+        "The price per metric is the same as GetMetricStatistics' price per request, so the saving comes from the longer interval, " +
+        'which the per-metric pollers do not use (they ask for the last period on every run); ' +
+        'what GetMetricData adds is 500 metrics and 100,800 datapoints per call: 2 calls a tick instead of 1,000 requests.',
     );
   } finally {
     await cloudwatch.close?.();
@@ -324,9 +338,10 @@ export default async function benchApiCalls(): Promise<Section> {
   return {
     title: 'API efficiency',
     method:
-      'Calls counted by the honest fakes (test/helpers/cloudwatch-fake.ts, ga4-fake.ts: the wire formats, limits and errors of the real APIs) ' +
-      'as the real pollers make them through the real SDK clients (@aws-sdk/client-cloudwatch, @googleapis/analyticsdata). A live tick is one ' +
-      "`poll` over the window the runner asks for; a backfill goes through `runBackfill` with the poller's own windows, 4 at a time. " +
+      'Calls counted by the honest fakes (test/helpers/cloudwatch-fake.ts, ga4-fake.ts: ' +
+      'the wire formats, limits and errors of the real APIs) as the real pollers make them through the real SDK clients ' +
+      '(@aws-sdk/client-cloudwatch, @googleapis/analyticsdata). A live tick is one `poll` over the window the runner asks for; ' +
+      "a backfill goes through `runBackfill` with the poller's own windows, 4 at a time. " +
       'A call that followed a NextToken counts once (none did here).',
     figures,
     notes,

@@ -40,22 +40,30 @@ export interface Scenario {
 export const SCENARIOS: Scenario[] = [
   {
     name: 'windows',
-    like: '1,000 series x 10,000 minutes; each one-hour window (60,000 points) is emitted at once, as a source without pages does; 4 windows at a time (the default --concurrency)',
+    like:
+      '1,000 series x 10,000 minutes; each one-hour window (60,000 points) is emitted at once, as a source without pages does; ' +
+      '4 windows at a time (the default --concurrency)',
     source: { series: 1000, windowSeconds: 3600, pageSize: 0, pagesInFlight: 1, latencyMs: 5 },
     concurrency: 4,
     target: true,
   },
   {
     name: 'pages in flight',
-    like: "CloudWatch at its limits: 2,000 series, 100,500-point pages (500 queries x 201 minutes), 4 calls of a window in flight (the poller's concurrency) x 4 windows, 20 ms per call",
+    like:
+      'CloudWatch at its limits: 2,000 series, 100,500-point pages (500 queries x 201 minutes), 4 calls of a window in flight ' +
+      "(the poller's concurrency) x 4 windows, 20 ms per call",
     source: { series: 2000, windowSeconds: 201 * STEP, pageSize: 100_500, pagesInFlight: 4, latencyMs: 20 },
     concurrency: 4,
     target: false,
-    over: 'the 16 calls in flight bring up to 1.6 M lines at once; the queue keeps them (overflow grow) where drop-oldest lost 60% of the points and failed 24 of 25 windows',
+    over:
+      'the 16 calls in flight bring up to 1.6 M lines at once; the queue keeps them (overflow grow) ' +
+      'where drop-oldest lost 60% of the points and failed 24 of 25 windows',
   },
   {
     name: 'one window',
-    like: 'all 10,000,000 points in a single window, in 10,000-point pages with ready() between them (the gate between windows never comes into play)',
+    like:
+      'all 10,000,000 points in a single window, in 10,000-point pages with ready() between them ' +
+      '(the gate between windows never comes into play)',
     source: { series: 1000, windowSeconds: 10_000 * STEP, pageSize: 10_000, pagesInFlight: 1, latencyMs: 0 },
     concurrency: 1,
     target: false,
@@ -209,12 +217,10 @@ export default async function benchBackfillPipeline(): Promise<Section> {
         const received = server.lines();
         if (received > 0) lineBytes = server.bytes() / received;
         const label = (what: string) => `${scenario.name}: ${what}`;
+        const over = outcome.peakRssMB >= RSS_LIMIT_MB ? ` (${scenario.over ?? `over ${RSS_LIMIT_MB} MB`})` : '';
         const rss = scenario.target
           ? atMost(label('peak RSS of the backfill process'), outcome.peakRssMB, RSS_LIMIT_MB, megabytes, true)
-          : info(
-              label('peak RSS of the backfill process'),
-              `${megabytes(outcome.peakRssMB)}${outcome.peakRssMB >= RSS_LIMIT_MB ? ` (${scenario.over ?? `over ${RSS_LIMIT_MB} MB`})` : ''}`,
-            );
+          : info(label('peak RSS of the backfill process'), `${megabytes(outcome.peakRssMB)}${over}`);
         const waited =
           scenario.source.pageSize > 0
             ? `${count(outcome.waits.count)} times, ${seconds(outcome.waits.ms / 1000)} in all (concurrent waits add up)`
@@ -243,13 +249,15 @@ export default async function benchBackfillPipeline(): Promise<Section> {
   return {
     title: 'Backpressure instead of loss in backfills',
     method:
-      `${TOTAL.toLocaleString('en-US')} datapoints from a test source (bench/pollers/bench-source.ts, loaded through POLLERS_PATH) through the real ` +
-      '`bin/backfill.ts` — `runBackfill`, `GraphiteSink`, the TCP writer with the default queue limit ' +
-      `(${count(DEFAULT_QUEUE_LIMIT)} lines; a backfill waits below ${count(BACKFILL_QUEUE.readyLines)}, overflow \`${BACKFILL_QUEUE.overflow}\`) — ` +
-      `into a loopback server that reads at most ${SINK_BYTES_PER_SECOND / 1e6} MB/s, far below what the source makes, so the producer must wait on ` +
-      "`sink.ready()`. The backfill runs in a child process; its peak RSS is the kernel's high-water mark (VmHWM) read at exit by a preloaded " +
-      `module. The server (in the parent) counts the lines it read; at ${SINK_BYTES_PER_SECOND / 1e6} MB/s it takes about ` +
-      `${perSecond(SINK_BYTES_PER_SECOND / lineBytes, 'lines/s')} of these ${lineBytes.toFixed(0)}-byte lines, the pace a waiting producer is held to. ` +
+      `${TOTAL.toLocaleString('en-US')} datapoints from a test source (bench/pollers/bench-source.ts, loaded through POLLERS_PATH) ` +
+      'through the real `bin/backfill.ts` — `runBackfill`, `GraphiteSink`, the TCP writer with the default queue limit ' +
+      `(${count(DEFAULT_QUEUE_LIMIT)} lines; a backfill waits below ${count(BACKFILL_QUEUE.readyLines)}, ` +
+      `overflow \`${BACKFILL_QUEUE.overflow}\`) — into a loopback server that reads at most ${SINK_BYTES_PER_SECOND / 1e6} MB/s, ` +
+      `far below what the source makes, so the producer must wait on ` +
+      "`sink.ready()`. The backfill runs in a child process; its peak RSS is the kernel's high-water mark (VmHWM) " +
+      `read at exit by a preloaded module. The server (in the parent) counts the lines it read; ` +
+      `at ${SINK_BYTES_PER_SECOND / 1e6} MB/s it takes about ${perSecond(SINK_BYTES_PER_SECOND / lineBytes, 'lines/s')} of these ` +
+      `${lineBytes.toFixed(0)}-byte lines, the pace a waiting producer is held to. ` +
       'bin/backfill.ts is launched with V8 flags that collect early (`--optimize-for-size`, no young-generation growth); ' +
       'without them, the same "windows" run ' +
       'peaked at 260–320 MB and the fast-server run made about 2.3 M points/s (measured when the setting was chosen).',

@@ -219,12 +219,18 @@ export default async function benchCloudWatchScale(): Promise<ScaleFigures> {
 export function formatScaleFigures(f: ScaleFigures): string {
   const n = (x: number) => x.toLocaleString('en-US');
   return [
-    `${REGIONS.length} regions × ${ACCOUNTS.length} accounts (STS roles) × ${n(METRICS)} metrics: ${f.pairs} region and account pairs, ${n(f.queries)} queries`,
-    `--once wall time: ${(f.wallMs / 1000).toFixed(2)} s (process start to exit; the run itself: ${(f.runMs / 1000).toFixed(2)} s) — interval ${INTERVAL_SECONDS} s: ${f.wallMs < INTERVAL_SECONDS * 1000 ? 'within' : 'OVER'}`,
+    `${REGIONS.length} regions × ${ACCOUNTS.length} accounts (STS roles) × ${n(METRICS)} metrics: ` +
+      `${f.pairs} region and account pairs, ${n(f.queries)} queries`,
+    `--once wall time: ${(f.wallMs / 1000).toFixed(2)} s (process start to exit; the run itself: ` +
+      `${(f.runMs / 1000).toFixed(2)} s) — interval ${INTERVAL_SECONDS} s: ${f.wallMs < INTERVAL_SECONDS * 1000 ? 'within' : 'OVER'}`,
     `peak RSS of the poller process: ${f.peakRssMb.toFixed(0)} MB`,
-    `GetMetricData calls: ${f.getMetricDataCalls} (per region and account: ${f.callsPerPair[0]}–${f.callsPerPair[1]}; ceil(${n(METRICS)} / 500) = ${f.expectedCallsPerPair}); AssumeRole calls: ${f.assumeRoleCalls}`,
+    `GetMetricData calls: ${f.getMetricDataCalls} (per region and account: ${f.callsPerPair[0]}–${f.callsPerPair[1]}; ` +
+      `ceil(${n(METRICS)} / 500) = ${f.expectedCallsPerPair}); AssumeRole calls: ${f.assumeRoleCalls}`,
     `datapoints delivered: ${n(f.datapoints)} (${n(f.linesReceived)} lines received with self-metrics); exit code ${f.exitCode}`,
-    `as two shards side by side (--shard 1/2, 2/2): wall ${f.shards.wallMs.map((ms) => (ms / 1000).toFixed(2) + ' s').join(' and ')}, peak RSS ${f.shards.peakRssMb.map((mb) => mb.toFixed(0) + ' MB').join(' and ')}, ${n(f.shards.queries)} queries in ${f.shards.calls} GetMetricData calls in all; exit codes ${f.shards.exitCodes.join(', ')}`,
+    `as two shards side by side (--shard 1/2, 2/2): ` +
+      `wall ${f.shards.wallMs.map((ms) => (ms / 1000).toFixed(2) + ' s').join(' and ')}, ` +
+      `peak RSS ${f.shards.peakRssMb.map((mb) => mb.toFixed(0) + ' MB').join(' and ')}, ` +
+      `${n(f.shards.queries)} queries in ${f.shards.calls} GetMetricData calls in all; exit codes ${f.shards.exitCodes.join(', ')}`,
   ].join('\n');
 }
 

@@ -136,9 +136,10 @@ function collectdConfig(dir: string, port: number, carbonPort: number, jobs = JO
   const file = join(dir, `collectd-${jobs}.conf`);
   writeFileSync(
     file,
-    `Interval ${INTERVAL_S}\nFQDNLookup false\nHostname "bench"\nBaseDir "${dir}"\nPIDFile "${dir}/collectd-${jobs}.pid"\nPluginDir "/usr/lib/collectd"\n` +
-      `TypesDB "/usr/share/collectd/types.db"\nLoadPlugin curl_json\nLoadPlugin write_graphite\n<Plugin curl_json>\n${urls}</Plugin>\n` +
-      `<Plugin write_graphite>\n  <Node "carbon">\n    Host "127.0.0.1"\n    Port "${carbonPort}"\n    Protocol "tcp"\n    Prefix "collectd."\n  </Node>\n</Plugin>\n`,
+    `Interval ${INTERVAL_S}\nFQDNLookup false\nHostname "bench"\nBaseDir "${dir}"\nPIDFile "${dir}/collectd-${jobs}.pid"\n` +
+      `PluginDir "/usr/lib/collectd"\nTypesDB "/usr/share/collectd/types.db"\nLoadPlugin curl_json\nLoadPlugin write_graphite\n` +
+      `<Plugin curl_json>\n${urls}</Plugin>\n<Plugin write_graphite>\n  <Node "carbon">\n    Host "127.0.0.1"\n` +
+      `    Port "${carbonPort}"\n    Protocol "tcp"\n    Prefix "collectd."\n  </Node>\n</Plugin>\n`,
   );
   return file;
 }
@@ -291,7 +292,8 @@ async function steadyState(): Promise<{ figures: Figure[]; notes: string[] }> {
     figures.push(
       info(
         mode.name,
-        `RSS ${rssMb.toFixed(1)} MB, PSS ${pssMb.toFixed(1)} MB, ${cpuPerHour.toFixed(2)} CPU-s/h; ${processes} process${processes === 1 ? '' : 'es'}, ${threads} threads`,
+        `RSS ${rssMb.toFixed(1)} MB, PSS ${pssMb.toFixed(1)} MB, ${cpuPerHour.toFixed(2)} CPU-s/h; ` +
+          `${processes} process${processes === 1 ? '' : 'es'}, ${threads} threads`,
       ),
     );
   }
@@ -404,7 +406,8 @@ export default async function benchJobCost(): Promise<Section> {
     ),
     info(
       `replay after 55 h, after: proof every ${DEFAULT_REPLAY_PROOF_SECONDS / 60} min, keeping ${DEFAULT_REPLAY_PROOF_SECONDS / 120} min`,
-      `heap +${after.heapMb.toFixed(1)} MB, ${after.replayLines.toLocaleString('en')} lines held, ${after.connections} connections to carbon (a proof every 5 min)`,
+      `heap +${after.heapMb.toFixed(1)} MB, ${after.replayLines.toLocaleString('en')} lines held, ` +
+        `${after.connections} connections to carbon (a proof every 5 min)`,
     ),
   );
   return { title: 'What a job costs', method, figures, notes };

@@ -88,7 +88,10 @@ function keptScaleProse(): string | undefined {
  */
 async function scaleSection(): Promise<Section | string> {
   if (!existsSync(SCALE_BENCH)) {
-    return `## ${SCALE_TITLE}\n\nNot measured yet: this section will come from \`bench/cloudwatch-scale.ts\` (issue 10), which \`npm run bench\` runs as soon as that file exists.`;
+    return (
+      `## ${SCALE_TITLE}\n\nNot measured yet: this section will come from \`bench/cloudwatch-scale.ts\` (issue 10), ` +
+      `which \`npm run bench\` runs as soon as that file exists.`
+    );
   }
   const prose = keptScaleProse();
   try {
@@ -104,8 +107,9 @@ async function scaleSection(): Promise<Section | string> {
     return {
       title: SCALE_TITLE,
       method:
-        `\`bench/cloudwatch-scale.ts\` (issue 10): one real \`bin/poll.ts cloudwatch --once\` over ${result.pairs} region and account pairs and ` +
-        `${result.queries.toLocaleString('en-US')} queries against the AWS fake, then the same job as two shards. Its author's account of the method and of earlier runs follows the figures.`,
+        `\`bench/cloudwatch-scale.ts\` (issue 10): one real \`bin/poll.ts cloudwatch --once\` over ${result.pairs} region and ` +
+        `account pairs and ${result.queries.toLocaleString('en-US')} queries against the AWS fake, then the same job as two shards. ` +
+        `Its author's account of the method and of earlier runs follows the figures.`,
       figures: [
         atMost('--once wall time, process start to exit', result.wallMs / 1000, 60, seconds),
         exactly('GetMetricData calls per region and account, fewest', result.callsPerPair[0], result.expectedCallsPerPair),
@@ -146,7 +150,8 @@ function summary(sections: readonly Section[]): string {
         ? `skipped: ${skipped.map((f) => f.margin).join('; ')}`
         : misses.length === 0
           ? `**pass** (${judged.length} of ${judged.length} figures)`
-          : `**miss** (${judged.length - misses.length} of ${judged.length} figures pass): ${misses.map((f) => `${f.name}, ${f.value} for ${f.target}`).join('; ')}`;
+          : `**miss** (${judged.length - misses.length} of ${judged.length} figures pass): ` +
+            `${misses.map((f) => `${f.name}, ${f.value} for ${f.target}`).join('; ')}`;
     const anchor = section.title
       .toLowerCase()
       .replace(/[^a-z0-9 -]/g, '')
@@ -158,7 +163,10 @@ function summary(sections: readonly Section[]): string {
 
 function machine(): string {
   const cpu = cpus();
-  return `${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node.js ${process.version}, ${process.platform}`;
+  return (
+    `${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
+    `Node.js ${process.version}, ${process.platform}`
+  );
 }
 
 async function main(): Promise<void> {

@@ -61,7 +61,9 @@ const median = (values: number[]) => {
 
 /** Seconds to import these packages in a fresh process (best of 5): what a lazy import saves a process that needs none of them. */
 function importCost(packages: string[]): Promise<number> {
-  const code = `const t = performance.now(); ${packages.map((p) => `await import(${JSON.stringify(p)});`).join(' ')} console.log(performance.now() - t);`;
+  const code =
+    `const t = performance.now(); ${packages.map((p) => `await import(${JSON.stringify(p)});`).join(' ')} ` +
+    `console.log(performance.now() - t);`;
   const once = () =>
     new Promise<number>((resolveRun) => {
       execFile(
@@ -95,7 +97,8 @@ export default async function benchStartup(): Promise<Section> {
     const config = join(work, 'cloudwatch.yaml');
     writeFileSync(
       config,
-      'region: eu-west-1\nmetrics:\n  - namespace: AWS/EC2\n    name: CPUUtilization\n    dimensions: { InstanceId: i-1 }\n    stats: [Average]\n',
+      'region: eu-west-1\nmetrics:\n  - namespace: AWS/EC2\n    name: CPUUtilization\n' +
+        '    dimensions: { InstanceId: i-1 }\n    stats: [Average]\n',
     );
     const quiet = { STATE_DIR: join(work, 'state'), LOG_LEVEL: 'warn', SELF_METRICS: '0' };
     const aws = {
@@ -150,7 +153,9 @@ export default async function benchStartup(): Promise<Section> {
             unneeded.includes(p),
           ),
         );
-        figure.margin = `${figure.margin}: ${unneeded.filter((p) => !p.startsWith('@smithy/')).join(', ')}; importing the AWS clients alone takes ${ms(cost)}`;
+        figure.margin =
+          `${figure.margin}: ${unneeded.filter((p) => !p.startsWith('@smithy/')).join(', ')}; ` +
+          `importing the AWS clients alone takes ${ms(cost)}`;
         sdkNotes.push(command.name);
       }
       figures.push(figure);
@@ -160,19 +165,22 @@ export default async function benchStartup(): Promise<Section> {
         '(pollers/google-analytics/client.ts), so neither loads it. ' +
         (sdkNotes.length > 0
           ? '`--list` imports every poller for its summary line, and pollers/cloudwatch.ts still imports the AWS SDK at load time ' +
-            '(pollers/cloudwatch/client.ts, api-calls.ts, credentials.ts): the same change there (a dynamic import in `cloudWatchTarget`, which is ' +
-            'already async) would take that cost off `--list` and `--help`; it was left to the CloudWatch work in progress (issue 10), which owns those files.'
+            '(pollers/cloudwatch/client.ts, api-calls.ts, credentials.ts): ' +
+            'the same change there (a dynamic import in `cloudWatchTarget`, which is already async) ' +
+            'would take that cost off `--list` and `--help`; it was left to the CloudWatch work in progress (issue 10), ' +
+            'which owns those files.'
           : 'Nothing else is loaded that the command does not use.'),
       '',
-      'Most of what remains is Node.js with tsx itself (its loader thread and the TypeScript transforms, cached on disk after the first run), zod and ' +
-        "yaml. `node --import tsx bin/poll.ts` is what supervisord and systemd run; `npx tsx` adds npx's own start-up on top.",
+      'Most of what remains is Node.js with tsx itself (its loader thread and the TypeScript transforms, ' +
+        'cached on disk after the first run), zod and yaml. `node --import tsx bin/poll.ts` is what supervisord and systemd run; ' +
+        "`npx tsx` adds npx's own start-up on top.",
     ];
     return {
       title: 'Start-up',
       method:
-        `Wall time of whole processes, from spawn to exit, each run ${RUNS} times in interleaved rounds after a warm-up round; the median counts. ` +
-        'The CloudWatch run polls the fake over the real SDK (one metric, one GetMetricData call). A preloaded module lists, at exit, the npm packages ' +
-        'the process loaded and its peak RSS.',
+        `Wall time of whole processes, from spawn to exit, each run ${RUNS} times in interleaved rounds after a warm-up round; ` +
+        'the median counts. The CloudWatch run polls the fake over the real SDK (one metric, one GetMetricData call). ' +
+        'A preloaded module lists, at exit, the npm packages the process loaded and its peak RSS.',
       figures,
       notes,
     };

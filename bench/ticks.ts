@@ -36,9 +36,12 @@ export default async function benchTicks(ticks = TARGET_TICKS): Promise<Section>
   return {
     title: 'Ticks on time',
     method:
-      `${ticks.toLocaleString('en-US')} ticks at a ${INTERVAL_MS} ms interval on the real clock, each run sleeping a random 0–${MAX_RUN_MS} ms ` +
-      `(mean ${meanRun.toFixed(0)} ms). Start error = when the run started minus the boundary it belongs to; drift = how much later the last tenth ` +
-      `of the ticks started than the first tenth, each against its own boundary (a skipped boundary is not drift; it is counted apart); its target is the p50 bound: the start error does not grow. The naive loop (run, then \`sleep(interval)\`, the same run times) ran at the same time in the same process.` +
+      `${ticks.toLocaleString('en-US')} ticks at a ${INTERVAL_MS} ms interval on the real clock, ` +
+      `each run sleeping a random 0–${MAX_RUN_MS} ms (mean ${meanRun.toFixed(0)} ms). ` +
+      `Start error = when the run started minus the boundary it belongs to; drift = how much later the last tenth of the ticks ` +
+      `started than the first tenth, each against its own boundary (a skipped boundary is not drift; it is counted apart); ` +
+      `its target is the p50 bound: the start error does not grow. The naive loop (run, then \`sleep(interval)\`, ` +
+      `the same run times) ran at the same time in the same process.` +
       (ticks < TARGET_TICKS ? ` This run used ${ticks} ticks (BENCH_TICKS), fewer than the target's ${TARGET_TICKS}.` : ''),
     figures: [
       atMost('runSchedule start error p50', at(s, 0.5), 2, ms, true),
@@ -49,7 +52,8 @@ export default async function benchTicks(ticks = TARGET_TICKS): Promise<Section>
       info('naive sleep start error p50 / p99', `${ms(at(n, 0.5))} / ${ms(at(n, 0.99))}`),
       info(
         `naive sleep cumulative drift over ${ticks} ticks`,
-        `${(naive.drift / 1000).toFixed(1)} s (${(naive.drift / Math.max(1, ticks * 0.9)).toFixed(1)} ms per tick: the run time plus the timer's lag)`,
+        `${(naive.drift / 1000).toFixed(1)} s (${(naive.drift / Math.max(1, ticks * 0.9)).toFixed(1)} ms per tick: ` +
+          `the run time plus the timer's lag)`,
       ),
     ],
   };

@@ -59,7 +59,8 @@ function processCpuSeconds(pid: number): number | undefined {
 
 export default async function benchWriterCarbon(): Promise<Section> {
   const method =
-    `${POINTS.toLocaleString('en-US')} points (${METRICS} metrics × ${MINUTES.toLocaleString('en-US')} minutes, time-major as a poller writes them) through the ` +
+    `${POINTS.toLocaleString('en-US')} points (${METRICS} metrics × ${MINUTES.toLocaleString('en-US')} minutes, ` +
+    `time-major as a poller writes them) through the ` +
     'Graphite writer, first into a loopback server that only counts bytes, then into a real carbon-cache (graphite-carbon from Debian, ' +
     'started by the shared test server script with a 60s:30d schema). "Accepted" ends when carbon has read every line: the writer ' +
     'half-closes its socket and carbon closes its side once it has read up to that point. "Readable" ends when whisper returns the ' +
@@ -128,8 +129,9 @@ export default async function benchWriterCarbon(): Promise<Section> {
         ),
       ],
       notes: [
-        "The writer spends most of that time waiting for carbon's socket to drain (its process is nearly idle) while carbon-cache, a single " +
-          'Python process, runs flat out: to write faster into Graphite, add carbon-caches behind a relay (README, Scale-out), not pollers.',
+        "The writer spends most of that time waiting for carbon's socket to drain (its process is nearly idle) while carbon-cache, " +
+          'a single Python process, runs flat out: to write faster into Graphite, add carbon-caches behind a relay (README, ' +
+          'Scale-out), not pollers.',
       ],
     };
   } finally {

@@ -160,15 +160,18 @@ export default async function benchWriter(): Promise<Section> {
     return {
       title: 'Writer vs the limit',
       method:
-        `${LINES.toLocaleString('en-US')} distinct lines (${(bytes / 1e6).toFixed(0)} MB, about ${Math.round(bytes / LINES)} bytes each, as a poller builds them) ` +
+        `${LINES.toLocaleString('en-US')} distinct lines (${(bytes / 1e6).toFixed(0)} MB, ` +
+        `about ${Math.round(bytes / LINES)} bytes each, as a poller builds them) ` +
         'into a loopback TCP server that only counts bytes, until the last byte has arrived. The limit is a raw socket writing the same ' +
-        'lines joined into 64 KB chunks, with the same socket buffer; the writer gets its lines one `write()` at a time, as from the sink, ' +
-        `awaiting \`ready()\` every 65,536 lines as a backfill does. Raw and writer runs alternate, best of ${RUNS} each (naive: 1 run), after a warm-up, all in one process.`,
+        'lines joined into 64 KB chunks, with the same socket buffer; the writer gets its lines one `write()` at a time, ' +
+        `as from the sink, awaiting \`ready()\` every 65,536 lines as a backfill does. ` +
+        `Raw and writer runs alternate, best of ${RUNS} each (naive: 1 run), after a warm-up, all in one process.`,
       notes: [
-        'The writer keeps the last 16 MiB it handed to the socket for a replay after a reconnect (what a peer that stopped reading can hold ' +
-          "unread in kernel buffers; see docs/reliability.md). At this rate that is most of V8's young generation, so every scavenge " +
-          'copies it again (measured: about 15 MB survive each one, 90%): the run without that floor, interleaved with the others, shows what it costs here. ' +
-          'Either way the writer is tens of times faster than a carbon-cache (next section).',
+        'The writer keeps the last 16 MiB it handed to the socket for a replay after a reconnect ' +
+          '(what a peer that stopped reading can hold unread in kernel buffers; see docs/reliability.md). ' +
+          "At this rate that is most of V8's young generation, so every scavenge " +
+          'copies it again (measured: about 15 MB survive each one, 90%): the run without that floor, interleaved with the others, ' +
+          'shows what it costs here. Either way the writer is tens of times faster than a carbon-cache (next section).',
       ],
       figures: [
         atLeast('graphite writer / raw socket', raw / writer, 0.7, ratio),

@@ -32,13 +32,16 @@ export const githubOptions = z
       .min(1, 'expected at least one repository')
       .refine((list) => new Set(list.map((r) => r.toLowerCase())).size === list.length, 'a repository is listed twice')
       .describe(
-        'Repositories to read, as "owner/name". Each gives <prefix>.<owner>.<name>.{stars,forks,open_issues,watchers,size_kb}, with owner and name as written here.',
+        'Repositories to read, as "owner/name". Each gives <prefix>.<owner>.<name>.{stars,forks,open_issues,watchers,size_kb}, ' +
+          'with owner and name as written here.',
       ),
     token: z
       .string()
       .optional()
       .describe(
-        'A personal access token (or GitHub App installation token), sent as "Authorization: Bearer". Write ${GITHUB_TOKEN} so it stays in the environment or .env. Without one GitHub allows 60 requests an hour per IP address and no private repositories; with one, 5000 an hour.',
+        'A personal access token (or GitHub App installation token), sent as "Authorization: Bearer". ' +
+          'Write ${GITHUB_TOKEN} so it stays in the environment or .env. Without one GitHub allows 60 requests an hour per IP ' +
+          'address and no private repositories; with one, 5000 an hour.',
       ),
     apiRoot: z
       .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
@@ -54,7 +57,8 @@ export const githubOptions = z
       .boolean()
       .default(false)
       .describe(
-        'Also read the last 14 days of page views (<prefix>.<owner>.<name>.traffic.views and .unique_visitors, one point per day). Needs a token with push access to each repository, and costs one more request per repository and tick.',
+        'Also read the last 14 days of page views (<prefix>.<owner>.<name>.traffic.views and .unique_visitors, one point per day). ' +
+          'Needs a token with push access to each repository, and costs one more request per repository and tick.',
       ),
     timeout: duration()
       .refine((s) => s > 0, 'expected more than 0 seconds')

@@ -58,7 +58,8 @@ export function createSqlPoller() {
         stats.count('sql.connection_retries');
         const pause = backoffDelay(attempt - 1, FIRST_RETRY_MS, LAST_RETRY_MS, Math.random, { jitter: 0 });
         ctx.log.warn(
-          `query ${query.name}: connection to ${db.where} failed (${describe(error, options.url)}); attempt ${attempt + 1} of ${options.connectAttempts} in ${formatMs(pause)}`,
+          `query ${query.name}: connection to ${db.where} failed (${describe(error, options.url)}); ` +
+            `attempt ${attempt + 1} of ${options.connectAttempts} in ${formatMs(pause)}`,
         );
         await ctx.sleep(pause);
         ctx.signal.throwIfAborted();

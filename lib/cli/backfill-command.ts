@@ -120,7 +120,8 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
     let start = from;
     if (start < oldest) {
       log.warn(
-        `the source keeps ${formatDuration(history.retention(config.options))} of history: starting at ${new Date(oldest * 1000).toISOString()} instead`,
+        `the source keeps ${formatDuration(history.retention(config.options))} of history: ` +
+          `starting at ${new Date(oldest * 1000).toISOString()} instead`,
       );
       start = oldest;
     }
@@ -140,7 +141,8 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
     };
     if (begun.resumed) {
       log.info(
-        `resuming the interrupted backfill of ${formatWindow(begun.range)}: ${begun.alreadyDone} windows already done (--restart starts over)`,
+        `resuming the interrupted backfill of ${formatWindow(begun.range)}: ` +
+          `${begun.alreadyDone} windows already done (--restart starts over)`,
       );
     }
 
@@ -221,7 +223,8 @@ export async function backfillCommand(argv: string[], log: Logger = createLogger
       const left = summary.windows - summary.alreadyDone - summary.fetched - summary.failed.length;
       log.info(
         `backfill ${complete ? 'done' : summary.interrupted ? 'interrupted' : 'finished with failures'}: ` +
-          `${summary.windows} windows (${summary.alreadyDone} already done, ${summary.fetched} fetched, ${summary.failed.length} failed${left > 0 ? `, ${left} not started` : ''}), ` +
+          `${summary.windows} windows (${summary.alreadyDone} already done, ${summary.fetched} fetched, ` +
+          `${summary.failed.length} failed${left > 0 ? `, ${left} not started` : ''}), ` +
           `${summary.datapoints} datapoints${undeliveredPoints > 0 ? ` (${undeliveredPoints} did not reach Graphite)` : ''}, ` +
           `${summary.apiCalls} API calls, ${formatDuration(summary.durationMs / 1000) || '0s'}`,
       );

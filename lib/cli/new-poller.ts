@@ -125,7 +125,9 @@ export default definePoller({
   // One schema: validation, defaults, --help and the documentation of config/${name}.example.yaml. Every
   // option needs .describe() and a line in the example (test/pollers/contract.test.ts checks both).
   options: z.strictObject({
-    url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).describe('The API endpoint to GET on every tick; it must answer a JSON object.'),
+    url: z
+      .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+      .describe('The API endpoint to GET on every tick; it must answer a JSON object.'),
     headers: z
       .record(z.string(), z.string())
       .default({})

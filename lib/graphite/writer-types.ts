@@ -105,7 +105,10 @@ export interface GraphiteWriterOptions {
  * One writer may serve several jobs of a process: sequences and figures are the writer's, not a job's.
  */
 export interface GraphiteWriter {
-  /** Enqueues one line (ending with '\n'). Synchronous and cheap; never throws. At queueLimit, drops the oldest queued line (unless overflow is 'grow'). */
+  /**
+   * Enqueues one line (ending with '\n'). Synchronous and cheap; never throws. At queueLimit, drops the oldest queued line
+   * (unless overflow is 'grow').
+   */
   write(line: string): void;
   /**
    * Enqueues a reserved line (a self-metric): sent before queued data, and when the queue is full a data line is

@@ -51,8 +51,8 @@ export interface WriterSelfFigures {
  * Emits one run's figures as `pollers.<job>.<name>` (the sink adds GRAPHITE_PREFIX):
  * per-run counts (duration_ms, datapoints, errors, skipped_ticks, invalid_values, the poller's own counters),
  * gauges (lag_seconds, the poller's gauges, writer.queued, writer.dropped_total) and the writer's counts since
- * the previous run (writer.sent, writer.dropped, writer.reconnects; over https:// also writer.acked, writer.rejected). Give it the sink's reserved() view: these lines
- * must survive the outage they describe.
+ * the previous run (writer.sent, writer.dropped, writer.reconnects; over https:// also writer.acked, writer.rejected).
+ * Give it the sink's reserved() view: these lines must survive the outage they describe.
  */
 export function emitSelfMetrics(
   sink: Sink,

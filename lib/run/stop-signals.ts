@@ -21,7 +21,8 @@ export function onStopSignals(
     // The clean path must fit in supervisord's/systemd's stop wait; this guard keeps the promise of 5 s.
     setTimeout(() => {
       log?.error(
-        `the stop did not finish within ${HARD_STOP_MS / 1000} s: exiting now; what was still held (queued lines, a run's datapoints) is lost`,
+        `the stop did not finish within ${HARD_STOP_MS / 1000} s: exiting now; ` +
+          `what was still held (queued lines, a run's datapoints) is lost`,
       );
       hardStop(1);
     }, HARD_STOP_MS).unref();

@@ -48,10 +48,10 @@ export class DeliveryTracker {
       // and the queue already said it is dropping. Once per outage, not once per tick.
       if (overflowed > 0 && this.contiguous && !this.gapWarned) {
         this.gapWarned = true;
-        this.log.warn('points were dropped (a full queue) or refused (by an https:// endpoint) while this window was written; it stays a gap for catch-up', {
-          window: formatWindow(window),
-          dropped: overflowed,
-        });
+        const gap =
+          'points were dropped (a full queue) or refused (by an https:// endpoint) while this window was written; ' +
+          'it stays a gap for catch-up';
+        this.log.warn(gap, { window: formatWindow(window), dropped: overflowed });
       } else {
         this.log.debug('points of this window were dropped; the watermark stays before it', {
           window: formatWindow(window),

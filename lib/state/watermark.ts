@@ -63,7 +63,12 @@ export class Watermark {
   /** Stores a value that advance() held back. */
   flush(now = Date.now()): void {
     if (!this.unwritten || this.current === undefined) return;
-    const state: WatermarkFile = { job: this.job, poller: this.poller, deliveredUntil: this.current, updatedAt: new Date(now).toISOString() };
+    const state: WatermarkFile = {
+      job: this.job,
+      poller: this.poller,
+      deliveredUntil: this.current,
+      updatedAt: new Date(now).toISOString(),
+    };
     writeJsonState(this.file, state);
     this.unwritten = false;
     this.writtenAt = now;

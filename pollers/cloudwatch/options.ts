@@ -58,7 +58,8 @@ const metricEntry = z
           .string()
           .regex(
             STAT,
-            'expected SampleCount, Average, Sum, Minimum, Maximum, a percentile such as p99 or p99.9, or an extended statistic such as tm99 or IQM',
+            'expected SampleCount, Average, Sum, Minimum, Maximum, a percentile such as p99 or p99.9, ' +
+              'or an extended statistic such as tm99 or IQM',
           ),
       )
       .min(1)
@@ -73,20 +74,23 @@ const metricEntry = z
       .optional()
       .describe(
         'A path template replacing the default cloudwatch.{region}.{namespace}.{dimensions}.{metric}.{stat}; placeholders are ' +
-          '{region}, {account}, {namespace} (with "/" as "_"), {metric}, {stat}, {dimensions} (one node per dimension value), {dim.NAME} and, with tags, {tag.KEY}.',
+          '{region}, {account}, {namespace} (with "/" as "_"), {metric}, {stat}, {dimensions} (one node per dimension value), ' +
+          '{dim.NAME} and, with tags, {tag.KEY}.',
       ),
     fill: z
       .literal(0)
       .optional()
       .describe(
-        'Set to 0 to send 0 for every period CloudWatch has no datapoint for (sparse counters such as HTTPCode_ELB_5XX); by default a missing period sends nothing.',
+        'Set to 0 to send 0 for every period CloudWatch has no datapoint for (sparse counters such as HTTPCode_ELB_5XX); ' +
+          'by default a missing period sends nothing.',
       ),
     tags: z
       .record(z.string().min(1).max(128), tagValues)
       .optional()
       .describe(
-        'Select the resources by their AWS tags instead of naming them, through the Resource Groups Tagging API: a map from tag key to a value, ' +
-          'a list of values (any of them), or "*" (any value, the key must be there); every key must match. The resource\'s dimension ' +
+        'Select the resources by their AWS tags instead of naming them, through the Resource Groups Tagging API: ' +
+          'a map from tag key to a value, a list of values (any of them), or "*" (any value, the key must be there); ' +
+          "every key must match. The resource's dimension " +
           "(InstanceId, LoadBalancer, QueueName …) comes from its ARN; {tag.KEY} puts a tag's value in the path.",
       ),
     resourceType: z
@@ -179,15 +183,17 @@ export const cloudWatchOptions = z.strictObject({
     .min(1)
     .optional()
     .describe(
-      'Several regions read by this one job, instead of region: every region is read with every role (or the default credentials). {region} tells them apart in paths.',
+      'Several regions read by this one job, instead of region: every region is read with every role (or the default credentials). ' +
+        '{region} tells them apart in paths.',
     ),
   roles: z
     .array(z.union([z.literal('default'), z.strictObject({ roleArn: roleArn(), externalId: externalId().optional() })]))
     .min(1)
     .optional()
     .describe(
-      'Several accounts read by this one job, instead of roleArn: a list of { roleArn, externalId } to assume through STS, and "default" for the credentials ' +
-        'of the process itself. Each is read in every region. The default path then starts cloudwatch.{account}.{region}.',
+      'Several accounts read by this one job, instead of roleArn: a list of { roleArn, externalId } to assume through STS, ' +
+        'and "default" for the credentials of the process itself. Each is read in every region. ' +
+        'The default path then starts cloudwatch.{account}.{region}.',
     ),
   roleSessionName: z
     .string()
@@ -198,12 +204,14 @@ export const cloudWatchOptions = z.strictObject({
     .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
     .optional()
     .describe(
-      'A CloudWatch endpoint URL replacing the regional one (VPC endpoint, test server). AWS_ENDPOINT_URL_CLOUDWATCH and AWS_ENDPOINT_URL work too.',
+      'A CloudWatch endpoint URL replacing the regional one (VPC endpoint, test server). ' +
+        'AWS_ENDPOINT_URL_CLOUDWATCH and AWS_ENDPOINT_URL work too.',
     ),
   period: period()
     .default(60)
     .describe(
-      'The period of every datapoint in seconds, unless a metric sets its own. Older data comes at coarser periods: 300 s past 15 days, 3600 s past 63 days.',
+      'The period of every datapoint in seconds, unless a metric sets its own. Older data comes at coarser periods: ' +
+        '300 s past 15 days, 3600 s past 63 days.',
     ),
   metrics: z
     .array(metricEntry)
@@ -212,13 +220,15 @@ export const cloudWatchOptions = z.strictObject({
   discoveryTtl: duration()
     .default(900)
     .describe(
-      'How long the series found by ListMetrics for "*" dimensions, and the resources found by their tags, are reused before they are asked for again.',
+      'How long the series found by ListMetrics for "*" dimensions, and the resources found by their tags, ' +
+        'are reused before they are asked for again.',
     ),
   recentlyActiveOnly: z
     .boolean()
     .default(true)
     .describe(
-      'On live ticks, discover only series with data in the last 3 hours (ListMetrics RecentlyActive), so idle resources cost nothing. Backfills always list every series.',
+      'On live ticks, discover only series with data in the last 3 hours (ListMetrics RecentlyActive), ' +
+        'so idle resources cost nothing. Backfills always list every series.',
     ),
   concurrency: z
     .number()

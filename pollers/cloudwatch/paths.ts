@@ -28,9 +28,9 @@ export function namespaceNode(namespace: string): string {
 
 /**
  * The series' path as nodes: `cloudwatch.<region>.<namespace>.<dimension values…>.<metric>.<stat>` by default
- * (`cloudwatch.<account>.<region>…` for jobs with `roles`), or the metric's template filled in. Nodes come from AWS (dimension values are anything a user tagged or named
- * a resource), so they are returned as an array: the sink sanitizes each as exactly one node, and a value with
- * dots, spaces or newlines can never add a node or a line.
+ * (`cloudwatch.<account>.<region>…` for jobs with `roles`), or the metric's template filled in. Nodes come from AWS
+ * (dimension values are anything a user tagged or named a resource), so they are returned as an array: the sink
+ * sanitizes each as exactly one node, and a value with dots, spaces or newlines can never add a node or a line.
  */
 export function seriesPath(name: SeriesName, template: string | undefined, field = 'path'): string[] {
   const values = name.dimensions.map(([, value]) => value);

@@ -129,7 +129,9 @@ export interface PlanExtras {
 export function planOf(targets: readonly PlannedTarget[], options: CloudWatchOptions, schedule: JobSchedule, extras: PlanExtras): PollPlan {
   const f = jobFigures(targets, options, schedule);
   const n = (x: number) => Math.round(x).toLocaleString('en-US');
-  const timing = `interval ${formatDuration(schedule.interval)}, delay ${formatDuration(schedule.delay)}, lookback ${formatDuration(schedule.lookback)}, period ${formatDuration(options.period)}`;
+  const timing =
+    `interval ${formatDuration(schedule.interval)}, delay ${formatDuration(schedule.delay)}, ` +
+    `lookback ${formatDuration(schedule.lookback)}, period ${formatDuration(options.period)}`;
   const regions = [...new Set(targets.map((t) => t.region))];
   const identities = targets.length / regions.length;
   const where =
@@ -195,14 +197,16 @@ export function planOf(targets: readonly PlannedTarget[], options: CloudWatchOpt
     const perMonth = (requests: number) => n((requests * SECONDS_PER_MONTH) / every);
     if (discovery.entries > 0) {
       plan.notes!.push(
-        `discovery: ${discovery.entries} metric name(s) with "*" dimensions, ${n(discovery.listMetricsPerRefresh)} ListMetrics request(s) per refresh every ${formatDuration(every)}: ` +
-          `about ${perMonth(discovery.listMetricsPerRefresh)} per month (USD ${USD_PER_1000_API_REQUESTS} per 1,000 beyond the free tier's 1,000,000 API requests)`,
+        `discovery: ${discovery.entries} metric name(s) with "*" dimensions, ${n(discovery.listMetricsPerRefresh)} ListMetrics ` +
+          `request(s) per refresh every ${formatDuration(every)}: about ${perMonth(discovery.listMetricsPerRefresh)} per month ` +
+          `(USD ${USD_PER_1000_API_REQUESTS} per 1,000 beyond the free tier's 1,000,000 API requests)`,
       );
     }
     if (discovery.tagged > 0) {
       plan.notes!.push(
-        `discovery by tags: ${discovery.tagged} metric name(s), ${n(discovery.getResourcesPerRefresh)} GetResources request(s) per refresh every ${formatDuration(every)}: ` +
-          `about ${perMonth(discovery.getResourcesPerRefresh)} per month (the Tagging API is free)`,
+        `discovery by tags: ${discovery.tagged} metric name(s), ${n(discovery.getResourcesPerRefresh)} GetResources request(s) ` +
+          `per refresh every ${formatDuration(every)}: about ${perMonth(discovery.getResourcesPerRefresh)} per month ` +
+          `(the Tagging API is free)`,
       );
     }
   }

@@ -42,19 +42,23 @@ const filter = z
   .record(z.string(), z.unknown())
   .optional()
   .describe(
-    'A GA FilterExpression exactly as the Data API takes it (for example {filter: {fieldName: country, stringFilter: {value: Japan}}}), to fetch only some rows. Not set: every row.',
+    'A GA FilterExpression exactly as the Data API takes it ' +
+      '(for example {filter: {fieldName: country, stringFilter: {value: Japan}}}), to fetch only some rows. Not set: every row.',
   );
 
 const realtimeEntry = z.strictObject({
   metrics: metricList.describe('Realtime metric names, such as activeUsers, eventCount or screenPageViews (at most 10).'),
   dimensions: dimensionList(REALTIME_AXES, 'minutesAgo').describe(
-    'Realtime dimension names whose values become path nodes, such as country, unifiedScreenName or deviceCategory (at most 8). None: one series per metric.',
+    'Realtime dimension names whose values become path nodes, such as country, unifiedScreenName or deviceCategory (at most 8). ' +
+      'None: one series per metric.',
   ),
   path: z
     .string()
     .optional()
     .describe(
-      'A path template replacing the default ga4.{propertyId}.realtime.{dimensions}.{metric}. Placeholders: {propertyId}, {metric}, {dimensions} (one node per dimension value) and each dimension by name ({country}; custom ones with - for the colon: {customEvent-plan}).',
+      'A path template replacing the default ga4.{propertyId}.realtime.{dimensions}.{metric}. Placeholders: ' +
+        '{propertyId}, {metric}, {dimensions} (one node per dimension value) and each dimension by name ({country}; ' +
+        'custom ones with - for the colon: {customEvent-plan}).',
     ),
   dimensionFilter: filter,
 });
@@ -66,36 +70,44 @@ const reportEntry = z.strictObject({
     .describe('Name of the report: a node of its default path, and how logs refer to it.'),
   metrics: metricList.describe('Metric names, such as sessions, activeUsers, screenPageViews or purchaseRevenue (at most 10).'),
   dimensions: dimensionList(REPORT_AXES, 'dateHour or date').describe(
-    'Dimension names whose values become path nodes, such as country, pagePath or sessionDefaultChannelGroup (at most 8). None: one series per metric.',
+    'Dimension names whose values become path nodes, such as country, pagePath or sessionDefaultChannelGroup (at most 8). ' +
+      'None: one series per metric.',
   ),
   granularity: z
     .enum(['hour', 'day'])
     .describe(
-      'hour: one point per hour (GA dimension dateHour); day: one point per day (date). Hours and days are those of the property time zone.',
+      'hour: one point per hour (GA dimension dateHour); day: one point per day (date). ' +
+        'Hours and days are those of the property time zone.',
     ),
   lookback: duration()
     .default(172800)
     .describe(
-      'How far back each live fetch of this report reaches: every hour or day overlapping the last lookback is fetched again and overwritten, because GA revises processed data for 24 to 48 hours. Backfills fetch exactly their range instead.',
+      'How far back each live fetch of this report reaches: every hour or day overlapping the last lookback is fetched again and ' +
+        'overwritten, because GA revises processed data for 24 to 48 hours. Backfills fetch exactly their range instead.',
     ),
   every: duration()
     .default(3600)
     .describe(
-      'How often a live job fetches this report: at its first tick, then whenever this much time has passed since the last successful fetch. The job interval stays short for realtime; reports do not need to spend quota every minute.',
+      'How often a live job fetches this report: at its first tick, then whenever this much time has passed since the last ' +
+        'successful fetch. The job interval stays short for realtime; reports do not need to spend quota every minute.',
     ),
   fill: z
     .union([z.literal(0), z.literal('none')])
     .default(0)
     .describe(
-      'GA leaves out rows whose metrics are all 0, so a quiet hour would be a gap. 0 (the default): every hour or day of the range that has ended gets a 0 ' +
-        "where GA answered no row; for a report with dimensions, each dimension value seen in the answer or in the job's rows of the last 7 days " +
-        '(at most 1000 per report) gets its 0s. An hour or day still under way is never filled, and a report GA thresholds is not filled. none: send only the rows GA answers.',
+      'GA leaves out rows whose metrics are all 0, so a quiet hour would be a gap. 0 (the default): ' +
+        'every hour or day of the range that has ended gets a 0 where GA answered no row; ' +
+        "for a report with dimensions, each dimension value seen in the answer or in the job's rows of the last 7 days " +
+        '(at most 1000 per report) gets its 0s. An hour or day still under way is never filled, ' +
+        'and a report GA thresholds is not filled. none: send only the rows GA answers.',
     ),
   path: z
     .string()
     .optional()
     .describe(
-      'A path template replacing the default ga4.{propertyId}.{report}.{dimensions}.{metric}. Placeholders: {propertyId}, {report}, {metric}, {dimensions} (one node per dimension value) and each dimension by name ({country}; custom ones with - for the colon: {customEvent-plan}).',
+      'A path template replacing the default ga4.{propertyId}.{report}.{dimensions}.{metric}. Placeholders: ' +
+        '{propertyId}, {report}, {metric}, {dimensions} (one node per dimension value) and each dimension by name ({country}; ' +
+        'custom ones with - for the colon: {customEvent-plan}).',
     ),
   dimensionFilter: filter,
 });
@@ -116,7 +128,8 @@ export const optionsSchema = z
       .string()
       .optional()
       .describe(
-        'Path of a service account key (JSON) with read access to the property; it takes precedence over the environment. Not set: GOOGLE_OAUTH_ACCESS_TOKEN (a ready bearer token), else GOOGLE_APPLICATION_CREDENTIALS (a key file).',
+        'Path of a service account key (JSON) with read access to the property; it takes precedence over the environment. Not set: ' +
+          'GOOGLE_OAUTH_ACCESS_TOKEN (a ready bearer token), else GOOGLE_APPLICATION_CREDENTIALS (a key file).',
       ),
     apiRoot: z
       .url()
@@ -129,13 +142,15 @@ export const optionsSchema = z
       .refine(isValidTimeZone, 'expected an IANA time zone such as America/New_York')
       .optional()
       .describe(
-        "The property's time zone, used only if GA's answers do not name it (the Data API names it in every report's metadata.timeZone). Not set: such an answer is an error.",
+        "The property's time zone, used only if GA's answers do not name it " +
+          "(the Data API names it in every report's metadata.timeZone). Not set: such an answer is an error.",
       ),
     realtime: z
       .array(realtimeEntry)
       .default([])
       .describe(
-        'Realtime reports, fetched on every tick: each minute of the last realtimeMinutes lands at its own timestamp, the start of that minute.',
+        'Realtime reports, fetched on every tick: each minute of the last realtimeMinutes lands at its own timestamp, ' +
+          'the start of that minute.',
       ),
     realtimeMinutes: z
       .number()
@@ -155,12 +170,16 @@ export const optionsSchema = z
       .max(MAX_ROWS_PER_REQUEST)
       .default(10_000)
       .describe(
-        `Rows per request; longer reports are fetched page by page with offset until GA's rowCount, each page starting where the rows received end (GA may answer fewer than asked) (GA returns at most ${MAX_ROWS_PER_REQUEST} rows per request).`,
+        `Rows per request; longer reports are fetched page by page with offset until GA's rowCount, ` +
+          `each page starting where the rows received end (GA may answer fewer than asked) ` +
+          `(GA returns at most ${MAX_ROWS_PER_REQUEST} rows per request).`,
       ),
     maxQuotaWait: duration()
       .default(3600)
       .describe(
-        'The longest a run waits for exhausted GA quota to return (the next hour for hourly tokens, midnight Pacific time for daily tokens) before it ends with an error. A live tick also never waits past its own interval: later ticks skip the API until the quota returns.',
+        'The longest a run waits for exhausted GA quota to return (the next hour for hourly tokens, ' +
+          'midnight Pacific time for daily tokens) before it ends with an error. A live tick also never waits past its own interval: ' +
+          'later ticks skip the API until the quota returns.',
       ),
     serverErrorRetries: z
       .number()
@@ -169,7 +188,9 @@ export const optionsSchema = z
       .max(5)
       .default(2)
       .describe(
-        'Retries of a request that failed with a server error (5xx) or a lost connection, after 2 s, then 4 s… GA allows only 10 server errors per project and property per hour, so the poller also stops retrying after 5 in an hour.',
+        'Retries of a request that failed with a server error (5xx) or a lost connection, ' +
+          'after 2 s, then 4 s… GA allows only 10 server errors per project and property per hour, ' +
+          'so the poller also stops retrying after 5 in an hour.',
       ),
     backfillWindow: duration()
       .default(604800)

@@ -141,8 +141,9 @@ export function planRequests(options: GoogleAnalyticsOptions, schedule: JobSched
     }
     const windowsPer30Days = Math.ceil((30 * DAY) / options.backfillWindow);
     plan.notes!.push(
-      `backfill: ${batches} batchRunReports call${batches > 1 ? 's' : ''} per ${formatDuration(options.backfillWindow)} window (more for long reports): ` +
-        `~${number(windowsPer30Days * batches)} calls and ~${number(windowsPer30Days * count * TOKENS_PER_REQUEST)} tokens per 30 days of history`,
+      `backfill: ${batches} batchRunReports call${batches > 1 ? 's' : ''} per ${formatDuration(options.backfillWindow)} window ` +
+        `(more for long reports): ~${number(windowsPer30Days * batches)} calls and ` +
+        `~${number(windowsPer30Days * count * TOKENS_PER_REQUEST)} tokens per 30 days of history`,
     );
   }
   return plan;

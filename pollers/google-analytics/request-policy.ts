@@ -134,7 +134,8 @@ export class RequestPolicy {
           }
           if (!budgetLeft) {
             throw new Ga4ApiError(
-              `${error.message} (not retried: ${SERVER_ERROR_BUDGET_PER_HOUR} server errors from property ${propertyId} within the hour, and GA allows 10 per project and property)`,
+              `${error.message} (not retried: ${SERVER_ERROR_BUDGET_PER_HOUR} server errors from property ${propertyId} within the ` +
+                `hour, and GA allows 10 per project and property)`,
               error.kind,
               error.httpStatus,
               error.apiStatus,

@@ -91,15 +91,25 @@ const MYSQL_CONNECTION_CODES = new Set([
   'PROTOCOL_SEQUENCE_TIMEOUT',
 ]);
 
+/** The same, for drivers that say it only in the message (pg's client and pool, a server starting or stopping). */
+const CONNECTION_MESSAGES = new RegExp(
+  [
+    'Connection terminated',
+    'timeout exceeded when trying to connect',
+    'connect ETIMEDOUT',
+    'Client has encountered a connection error',
+    'the database system is (starting up|shutting down)',
+  ].join('|'),
+  'i',
+);
+
 export function isConnectionError(error: unknown): boolean {
   const e = error as { code?: unknown; fatal?: unknown; message?: unknown } | undefined;
   const code = typeof e?.code === 'string' ? e.code : '';
   if (NODE_CONNECTION_CODES.has(code) || MYSQL_CONNECTION_CODES.has(code) || PG_CONNECTION_CODES.test(code)) return true;
   if (e?.fatal === true && !isStatementTimeout(error)) return true;
   const message = typeof e?.message === 'string' ? e.message : '';
-  return /Connection terminated|timeout exceeded when trying to connect|connect ETIMEDOUT|Client has encountered a connection error|the database system is (starting up|shutting down)/i.test(
-    message,
-  );
+  return CONNECTION_MESSAGES.test(message);
 }
 
 /** The server cancelled the statement at its timeout (PostgreSQL 57014, MariaDB 1969, MySQL 3024). */

@@ -36,7 +36,8 @@ const query = z.strictObject({
     .array(COLUMN)
     .min(1, 'expected at least one value column')
     .describe(
-      'Columns whose numbers are sent, one series each (the {value} placeholder). NULLs and text that is not a number are skipped and counted.',
+      'Columns whose numbers are sent, one series each (the {value} placeholder). ' +
+        'NULLs and text that is not a number are skipped and counted.',
     ),
   path: z
     .string()
@@ -50,10 +51,12 @@ const query = z.strictObject({
     .array(COLUMN)
     .default([])
     .describe(
-      'Columns sent as Graphite tags (column=value) when GRAPHITE_TAGS=1; without tag mode they are left out, so the path must tell rows apart on its own.',
+      'Columns sent as Graphite tags (column=value) when GRAPHITE_TAGS=1; without tag mode they are left out, ' +
+        'so the path must tell rows apart on its own.',
     ),
   timestamp: COLUMN.optional().describe(
-    'For a query with :window_start: the column (a timestamp, or epoch seconds) that dates each row, such as the hour of date_trunc. Not set: every row is dated at the window start.',
+    'For a query with :window_start: the column (a timestamp, or epoch seconds) that dates each row, such as the hour of date_trunc. ' +
+      'Not set: every row is dated at the window start.',
   ),
 });
 
@@ -86,7 +89,8 @@ export const optionsSchema = z
       .refine((s) => s > 0, 'expected more than 0 seconds')
       .optional()
       .describe(
-        'How long the server may run one query before cancelling it. Not set: 80% of the job interval (at least 1s), so a tick never overruns.',
+        'How long the server may run one query before cancelling it. Not set: ' +
+          '80% of the job interval (at least 1s), so a tick never overruns.',
       ),
     maxRows: z
       .number()
@@ -106,7 +110,8 @@ export const optionsSchema = z
       .max(10)
       .default(3)
       .describe(
-        'Attempts at a query whose connection fails (refused, dropped, server restarting), with a growing pause between them (0.5s, 1s, 2s …) within the run.',
+        'Attempts at a query whose connection fails (refused, dropped, server restarting), ' +
+          'with a growing pause between them (0.5s, 1s, 2s …) within the run.',
       ),
     poolSize: z
       .number()
@@ -126,7 +131,8 @@ export const optionsSchema = z
       .refine((s) => s > 0, 'expected more than 0 seconds')
       .default(86_400)
       .describe(
-        'The longest window one query is asked for: backfill (bin/backfill.ts sql) and catch-up split their range into windows of this size.',
+        'The longest window one query is asked for: backfill (bin/backfill.ts sql) ' +
+          'and catch-up split their range into windows of this size.',
       ),
     retention: duration({ max: 20 * YEAR })
       .refine((s) => s > 0, 'expected more than 0 seconds')

@@ -90,7 +90,8 @@ export function mapRows(
   const known = new Set(columns);
   const missing = (what: string, column: string) =>
     new Error(
-      `${field} (${query.name}): ${what} names column "${column}", which the result does not have (columns: ${columns.join(', ') || 'none'})`,
+      `${field} (${query.name}): ${what} names column "${column}", which the result does not have (columns: ` +
+        `${columns.join(', ') || 'none'})`,
     );
   for (const column of query.values) if (!known.has(column)) throw missing('values', column);
   for (const column of query.tags) if (!known.has(column)) throw missing('tags', column);

@@ -43,16 +43,18 @@ export const expiredToken = () =>
     jsonType: 'com.amazon.coral.service#ExpiredTokenException',
   });
 
+const AUTHORIZATION = new RegExp(
+  /^AWS4-HMAC-SHA256 Credential=([A-Z0-9]+)\/(\d{8})\/([a-z0-9-]+)\/(monitoring|tagging|sts)\/aws4_request, /.source +
+    /SignedHeaders=([a-z0-9;-]+), Signature=[0-9a-f]{64}$/.source,
+);
+
 /**
  * `Authorization: AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/<service>/aws4_request, SignedHeaders=…,
  * Signature=<64 hex>` as the SDK signs every request. The signature itself is not verified (the secret of
  * a test key proves nothing); the scope tells the fake which region and service the client meant.
  */
 export function credentialScope(headers: IncomingHttpHeaders): CredentialScope {
-  const match =
-    /^AWS4-HMAC-SHA256 Credential=([A-Z0-9]+)\/(\d{8})\/([a-z0-9-]+)\/(monitoring|tagging|sts)\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=[0-9a-f]{64}$/.exec(
-      String(headers.authorization ?? ''),
-    );
+  const match = AUTHORIZATION.exec(String(headers.authorization ?? ''));
   if (!match || !headers['x-amz-date']) {
     throw new AwsError(403, 'MissingAuthenticationToken', 'Missing Authentication Token', {
       jsonType: 'com.amazon.coral.service#MissingAuthenticationTokenException',

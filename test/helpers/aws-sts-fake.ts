@@ -117,12 +117,14 @@ export class StsFake {
     const duration = params.has('DurationSeconds') ? Number(params.get('DurationSeconds')) : 3600;
     if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(roleArn) || roleArn.length > 2048) {
       throw validation(
-        `Value '${roleArn}' at 'roleArn' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+`,
+        `Value '${roleArn}' at 'roleArn' failed to satisfy constraint: Member must satisfy regular expression pattern: ` +
+          `[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+`,
       );
     }
     if (!/^[\w+=,.@-]{2,64}$/.test(sessionName)) {
       throw validation(
-        `Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*`,
+        `Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint: ` +
+          `Member must satisfy regular expression pattern: [\\w+=,.@-]*`,
       );
     }
     if (!Number.isInteger(duration) || duration < 900 || duration > 43200) {
@@ -159,9 +161,11 @@ export class StsFake {
     this.#keys.set(accessKeyId, { identity, secret, sessionToken, expiresAt });
     return result(
       'AssumeRole',
-      `<AssumedRoleUser><Arn>${escapeXml(identity.arn)}</Arn><AssumedRoleId>${escapeXml(identity.userId)}</AssumedRoleId></AssumedRoleUser>` +
+      `<AssumedRoleUser><Arn>${escapeXml(identity.arn)}</Arn>` +
+        `<AssumedRoleId>${escapeXml(identity.userId)}</AssumedRoleId></AssumedRoleUser>` +
         `<Credentials><AccessKeyId>${accessKeyId}</AccessKeyId><SecretAccessKey>${escapeXml(secret)}</SecretAccessKey>` +
-        `<SessionToken>${escapeXml(sessionToken)}</SessionToken><Expiration>${new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z')}</Expiration></Credentials>` +
+        `<SessionToken>${escapeXml(sessionToken)}</SessionToken>` +
+        `<Expiration>${new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z')}</Expiration></Credentials>` +
         `<PackedPolicySize>0</PackedPolicySize>`,
     );
   }
@@ -179,7 +183,9 @@ function result(operation: string, inner: string): string {
 /** STS's error document. */
 export function stsErrorXml(error: AwsError): string {
   return (
-    `<ErrorResponse xmlns="${STS_XMLNS}">\n  <Error><Type>${error.fault}</Type><Code>${escapeXml(error.code)}</Code><Message>${escapeXml(error.message)}</Message></Error>\n` +
+    `<ErrorResponse xmlns="${STS_XMLNS}">\n` +
+    `  <Error><Type>${error.fault}</Type><Code>${escapeXml(error.code)}</Code>` +
+    `<Message>${escapeXml(error.message)}</Message></Error>\n` +
     `  <RequestId>${randomBytes(16).toString('hex')}</RequestId>\n</ErrorResponse>\n`
   );
 }

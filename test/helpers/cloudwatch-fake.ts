@@ -542,7 +542,10 @@ function retainedUnit(age: number): number | undefined {
   return undefined;
 }
 
-/** Buckets of `period` from `start` (the rounded StartTime) up to `end`; periods CloudWatch no longer keeps at that resolution yield nothing. */
+/**
+ * Buckets of `period` from `start` (the rounded StartTime) up to `end`; periods CloudWatch no longer keeps at that resolution
+ * yield nothing.
+ */
 function aggregate(
   series: StoredSeries,
   start: number,

@@ -114,17 +114,23 @@ const ERROR_STATUS: Record<number, string> = {
 
 export const MESSAGES = {
   missingCredentials:
-    'Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.',
+    'Request is missing required authentication credential. Expected OAuth 2 access token, ' +
+    'login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.',
   invalidCredentials:
-    'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.',
+    'Request had invalid authentication credentials. Expected OAuth 2 access token, ' +
+    'login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.',
   permission:
-    'User does not have sufficient permissions for this property. To learn more about Property ID, see https://developers.google.com/analytics/devguides/reporting/data/v1/property-id.',
+    'User does not have sufficient permissions for this property. ' +
+    'To learn more about Property ID, see https://developers.google.com/analytics/devguides/reporting/data/v1/property-id.',
   tokensPerHour:
-    'Exhausted property tokens per hour. These quota tokens will return in under an hour. To learn more, see https://developers.google.com/analytics/devguides/reporting/data/v1/quotas',
+    'Exhausted property tokens per hour. These quota tokens will return in under an hour. ' +
+    'To learn more, see https://developers.google.com/analytics/devguides/reporting/data/v1/quotas',
   tokensPerDay:
-    'Exhausted property tokens per day. These quota tokens will return in under 24 hours. To learn more, see https://developers.google.com/analytics/devguides/reporting/data/v1/quotas',
+    'Exhausted property tokens per day. These quota tokens will return in under 24 hours. ' +
+    'To learn more, see https://developers.google.com/analytics/devguides/reporting/data/v1/quotas',
   tokensPerProjectPerHour:
-    'Exhausted property tokens for a project per hour. These quota tokens will return in under an hour. To learn more, see https://developers.google.com/analytics/devguides/reporting/data/v1/quotas',
+    'Exhausted property tokens for a project per hour. These quota tokens will return in under an hour. ' +
+    'To learn more, see https://developers.google.com/analytics/devguides/reporting/data/v1/quotas',
   concurrent: 'Exhausted concurrent requests quota.',
   internal: 'Internal error encountered.',
   unavailable: 'The service is currently unavailable.',

@@ -1,4 +1,5 @@
-// A fake of GitHub's REST API (repositories and traffic views) on a local port: real shapes, rate-limit and ETag headers, real error bodies.
+// A fake of GitHub's REST API (repositories and traffic views) on a local port: real shapes, rate-limit and ETag headers,
+// real error bodies.
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TestHttpServer } from './http-server.ts';
@@ -221,7 +222,8 @@ export class GitHubFake {
         403,
         token
           ? `API rate limit exceeded for user ID ${[...this.tokens.keys()].indexOf(token) + 1}.`
-          : "API rate limit exceeded for 127.0.0.1. (But here's the good news: Authenticated requests get a higher rate limit. Check out the documentation for more details.)",
+          : "API rate limit exceeded for 127.0.0.1. (But here's the good news: Authenticated requests get a higher rate limit. " +
+              'Check out the documentation for more details.)',
         'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api',
         rateHeaders(window),
       );
@@ -230,7 +232,8 @@ export class GitHubFake {
       window.used++;
       return error(
         this.secondary.status,
-        'You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.',
+        'You have exceeded a secondary rate limit. Please wait a few minutes before you try again. ' +
+          'If you reach out to GitHub Support for help, please include the request ID.',
         'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits',
         {
           ...rateHeaders(window),

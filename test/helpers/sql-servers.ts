@@ -170,7 +170,9 @@ export class PostgresServer implements SqlServer {
   }
 
   private async startProcess(): Promise<void> {
-    const options = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=40`;
+    const options =
+      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off ` +
+      `-c full_page_writes=off -c max_connections=40`;
     const [command, args] = asServerUser(join(PG_BIN, 'pg_ctl'), [
       '-D',
       this.data,

@@ -149,7 +149,10 @@ describeCarbon('cloudwatch fleet jobs into a real carbon-cache', () => {
     return out;
   }
 
-  /** Waits (up to 46 s: those tests have a longer timeout) until --once runs started now and a few seconds later ask for the same 5-minute window. */
+  /**
+   * Waits (up to 46 s: those tests have a longer timeout) until --once runs started now and a few seconds later ask for the
+   * same 5-minute window.
+   */
   async function awayFromTickBoundary(): Promise<void> {
     const left = 300 - ((Date.now() / 1000) % 300);
     if (left < 45) await new Promise((resolve) => setTimeout(resolve, (left + 1) * 1000));

@@ -234,8 +234,10 @@ describe('cloudwatch without usable credentials stops at once (exit 78, one line
 
   const NO_CREDENTIALS =
     /no AWS credentials: set AWS_PROFILE .*AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.*Could not load credentials from any providers/;
-  const REFUSED =
-    /AWS refused the credentials of AWS_ACCESS_KEY_ID in eu-west-1 .*InvalidClientTokenId: The security token included in the request is invalid.*set AWS_PROFILE/;
+  const REFUSED = new RegExp(
+    /AWS refused the credentials of AWS_ACCESS_KEY_ID in eu-west-1 .*InvalidClientTokenId: /.source +
+      /The security token included in the request is invalid.*set AWS_PROFILE/.source,
+  );
 
   it('an empty credential chain: poll --once, the live job and a week-long backfill send nothing and exit 78', async () => {
     for (const args of [
@@ -267,7 +269,10 @@ describe('cloudwatch without usable credentials stops at once (exit 78, one line
     const { requests } = await stopsAtOnce(
       ['bin/poll.ts', 'cloudwatch', '--once', '--config', roleConfig],
       known(),
-      /role\.yaml: roleArn: the credentials of AWS_ACCESS_KEY_ID may not assume arn:aws:iam::222222222222:role\/nobody-trusts-us \(AccessDenied: .*\): allow them in the role's trust policy/,
+      new RegExp(
+        /role\.yaml: roleArn: the credentials of AWS_ACCESS_KEY_ID may not assume arn:aws:iam::222222222222:role\/nobody-trusts-us /
+          .source + /\(AccessDenied: .*\): allow them in the role's trust policy/.source,
+      ),
     );
     expect(requests.map((r) => r.operation)).toEqual(['AssumeRole']);
   }, 60_000);

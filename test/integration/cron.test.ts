@@ -171,7 +171,8 @@ describeCarbon('crontab.example, every line run as cron runs it', () => {
     );
     writeFileSync(
       join(gp, 'config', 'google-analytics.yaml'),
-      `propertyId: ${PROPERTY}\nreports:\n  - name: traffic\n    metrics: [sessions]\n    granularity: hour\n  - name: devices\n    metrics: [sessions]\n    dimensions: [deviceCategory]\n    granularity: day\n`,
+      `propertyId: ${PROPERTY}\nreports:\n  - name: traffic\n    metrics: [sessions]\n    granularity: hour\n  - name: devices\n` +
+        `    metrics: [sessions]\n    dimensions: [deviceCategory]\n    granularity: day\n`,
     );
     writeFileSync(
       join(gp, 'config', 'cloudwatch.yaml'),

@@ -327,7 +327,8 @@ function renderDashboard(panels: DrawnPanel[], from: number, until: number): str
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" font-family="DejaVu Sans, Arial, sans-serif">`,
     `<rect width="100%" height="100%" fill="#111217"/>`,
-    `<text x="${GAP}" y="28" fill="#d8d9da" font-size="17">graphite-pollers — self-metrics of two jobs (${clock(from)}–${clock(until)} UTC), from whisper</text>`,
+    `<text x="${GAP}" y="28" fill="#d8d9da" font-size="17">graphite-pollers — self-metrics of two jobs ` +
+      `(${clock(from)}–${clock(until)} UTC), from whisper</text>`,
   ];
   panels.forEach((panel, i) => {
     const x0 = GAP + (i % COLUMNS) * (panelWidth + GAP);
@@ -343,7 +344,8 @@ function renderDashboard(panels: DrawnPanel[], from: number, until: number): str
     for (const f of [0, 0.5, 1]) {
       out.push(`<line x1="${plot.x}" x2="${plot.x + plot.w}" y1="${py(top * f)}" y2="${py(top * f)}" stroke="#2c3235"/>`);
       out.push(
-        `<text x="${plot.x - 6}" y="${py(top * f) + 4}" fill="#8e8e8e" font-size="10" text-anchor="end">${xml(formatValue(top * f, panel.unit))}</text>`,
+        `<text x="${plot.x - 6}" y="${py(top * f) + 4}" fill="#8e8e8e" font-size="10" ` +
+          `text-anchor="end">${xml(formatValue(top * f, panel.unit))}</text>`,
       );
     }
     for (const f of [0, 0.25, 0.5, 0.75, 1]) {
@@ -356,7 +358,8 @@ function renderDashboard(panels: DrawnPanel[], from: number, until: number): str
         for (const [t, v] of series.points) {
           if (v > 0)
             out.push(
-              `<line clip-path="url(#plot${i})" x1="${px(t) + s}" x2="${px(t) + s}" y1="${py(0)}" y2="${py(v)}" stroke="${color}" stroke-width="2"/>`,
+              `<line clip-path="url(#plot${i})" x1="${px(t) + s}" x2="${px(t) + s}" y1="${py(0)}" y2="${py(v)}" ` +
+                `stroke="${color}" stroke-width="2"/>`,
             );
         }
       } else {
@@ -382,7 +385,8 @@ function renderDashboard(panels: DrawnPanel[], from: number, until: number): str
       const ly = plot.y + 6 + s * 16;
       out.push(`<rect x="${plot.x + plot.w + 14}" y="${ly - 8}" width="10" height="3" fill="${color}"/>`);
       out.push(
-        `<text x="${plot.x + plot.w + 30}" y="${ly - 3}" fill="#d8d9da" font-size="10">${xml(series.label)} (max ${xml(formatValue(max, panel.unit))})</text>`,
+        `<text x="${plot.x + plot.w + 30}" y="${ly - 3}" fill="#d8d9da" font-size="10">${xml(series.label)} ` +
+          `(max ${xml(formatValue(max, panel.unit))})</text>`,
       );
     });
   });

@@ -169,13 +169,15 @@ describe('bin/poll.ts github with a token GitHub refuses', () => {
       'a wrong token',
       'ghp_wrong_token',
       'traffic: false',
-      'token: nodejs/node: GET /repos/nodejs/node answered 401: Bad credentials; the token is wrong or expired: set a valid one in GITHUB_TOKEN',
+      'token: nodejs/node: GET /repos/nodejs/node answered 401: Bad credentials; the token is wrong or expired: ' +
+        'set a valid one in GITHUB_TOKEN',
     ],
     [
       'a token without push access',
       TOKEN,
       'traffic: true',
-      'traffic: nodejs/node: GET /repos/nodejs/node/traffic/views?per=day answered 403: Must have push access to repository; traffic needs a token with push access to every repository',
+      'traffic: nodejs/node: GET /repos/nodejs/node/traffic/views?per=day answered 403: Must have push access to repository; ' +
+        'traffic needs a token with push access to every repository',
     ],
   ])('%s: exit 78 at the first answer, one line naming the field and GITHUB_TOKEN, no retries', async (_, token, traffic, expected) => {
     const config = join(work, `job-${traffic.replace(/\W/g, '')}.yaml`);

@@ -59,13 +59,15 @@ describeCarbon('the sql poller with real servers', () => {
       await postgres.admin('CREATE TABLE signups (id serial PRIMARY KEY, created_at timestamptz NOT NULL, plan text NOT NULL)');
       await postgres.admin(
         `INSERT INTO signups (created_at, plan)
-         SELECT to_timestamp($1::bigint) + h * interval '1 hour' + r * interval '1 minute', CASE WHEN h % 2 = 0 THEN 'pro' ELSE 'free.tier x' END
+         SELECT to_timestamp($1::bigint) + h * interval '1 hour' + r * interval '1 minute',
+                CASE WHEN h % 2 = 0 THEN 'pro' ELSE 'free.tier x' END
          FROM generate_series(0, ${MONTH_HOURS - 1}) AS h, generate_series(0, 4) AS r WHERE r <= h % 5`,
         [MONTH_FROM],
       );
       await postgres.admin('CREATE TABLE jobs (queue text, amount numeric(12, 2), big bigint, note text)');
       await postgres.admin(
-        "INSERT INTO jobs VALUES ('mail', 12.50, 9007199254740993, E'1\\nevil.path 1 0'), ('mail.urgent\nx 1 0', NULL, 5, '7'), ('sms', 0.25, 7, 'n/a')",
+        "INSERT INTO jobs VALUES ('mail', 12.50, 9007199254740993, E'1\\nevil.path 1 0'), " +
+          "('mail.urgent\nx 1 0', NULL, 5, '7'), ('sms', 0.25, 7, 'n/a')",
       );
       await postgres.admin('CREATE TABLE audit (n int)');
       await postgres.admin(
@@ -79,7 +81,8 @@ describeCarbon('the sql poller with real servers', () => {
       await mariadb.admin('INSERT INTO signups (created_at, plan) VALUES ?', [monthRows(3 * 24)]);
       await mariadb.admin('CREATE TABLE jobs (queue VARCHAR(50), amount DECIMAL(12, 2), big BIGINT, note TEXT)');
       await mariadb.admin(
-        "INSERT INTO jobs VALUES ('mail', 12.50, 9007199254740993, '1\\nevil.path 1 0'), ('mail.urgent\\nx 1 0', NULL, 5, '7'), ('sms', 0.25, 7, 'n/a')",
+        "INSERT INTO jobs VALUES ('mail', 12.50, 9007199254740993, '1\\nevil.path 1 0'), ('mail.urgent\\nx 1 0', NULL, 5, '7'), " +
+          "('sms', 0.25, 7, 'n/a')",
       );
       await mariadb.admin('CREATE TABLE audit (n INT)');
       await mariadb.admin('CREATE FUNCTION bump() RETURNS INT MODIFIES SQL DATA BEGIN INSERT INTO audit VALUES (1); RETURN 1; END');
@@ -204,7 +207,7 @@ ${extra}queries:
     // Three queries, the second with a syntax error: the other two deliver, the run fails naming it. Labels and
     // values that try to add a level or a line stay one node or are skipped and counted.
     for (const kind of ['postgres', 'mariadb'] as const) {
-      it(`${kind}: bin/poll.ts --once: a broken query fails alone; snapshots with exact numbers, injection attempts contained`, async () => {
+      it(`${kind}: bin/poll.ts --once: a broken query fails alone; snapshots with exact numbers, injections contained`, async () => {
         const server = kind === 'postgres' ? postgres : mariadb;
         const prefix = `once${kind}`;
         const file = config(

@@ -48,7 +48,8 @@ const EXPECTED_TAGGED: Array<[series: string, value: number]> = [
   ['svc.eu-west-1.requests;region=eu-west-1;service=api', 1],
   ['svc.us-east-1.requests;region=us-east-1;service=api', 2],
   [
-    'svc.latency;a_b=x=y;bang_=caret^;country=Côte_d’Ivoire;dots.ok=v.1.2;dup_key=first;empty=_;host_name=web_01;_name=mine;newline=two_lines;semi_colon=v_w;tilde=_home',
+    'svc.latency;a_b=x=y;bang_=caret^;country=Côte_d’Ivoire;dots.ok=v.1.2;dup_key=first;empty=_;host_name=web_01;_name=mine;' +
+      'newline=two_lines;semi_colon=v_w;tilde=_home',
     3,
   ],
 ];

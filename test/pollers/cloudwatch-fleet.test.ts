@@ -220,7 +220,7 @@ describe('regions × roles in one job', () => {
   const fleet = (extra: Record<string, unknown> = {}) =>
     options({ regions: REGIONS, roles: ['default', { roleArn: READER }, { roleArn: GUARDED, externalId: 'fleet-external-id' }], ...extra });
 
-  it('reads every region with every role: one client each, paths cloudwatch.<account>.<region>…, ceil(queries/500) calls per pair', async () => {
+  it('reads each region with each role: a client each, paths cloudwatch.<account>.<region>…, ceil(queries/500) calls a pair', async () => {
     const ctx = await poll(fleet());
     expect(ctx.error).toBeUndefined();
     // 2 regions × 3 accounts × 2 series, 10 minutes each.
@@ -282,7 +282,8 @@ describe('regions × roles in one job', () => {
       expect(ctx.sink.points).toHaveLength(100);
       expect(ctx.sink.paths().some((p) => p.startsWith('cloudwatch.222222222222.us-east-1.'))).toBe(false);
       expect(String((ctx.error as Error).message)).toBe(
-        `1 of 6 region and account pairs failed (us-east-1 as ${READER}): 1 of 1 GetMetricData calls failed: The security token included in the request is invalid.`,
+        `1 of 6 region and account pairs failed (us-east-1 as ${READER}): 1 of 1 GetMetricData calls failed: ` +
+          `The security token included in the request is invalid.`,
       );
       expect(ctx.stats.counters.target_errors).toBe(1);
       expect(ctx.stats.counters.parts_failed).toBe(1);
@@ -301,7 +302,8 @@ describe('regions × roles in one job', () => {
     expect(ctx.sink.paths()).toHaveLength(8);
     expect((ctx.error as Error).message).toMatch(
       new RegExp(
-        `^2 of 6 region and account pairs failed \\(eu-west-1 as ${GUARDED}; us-east-1 as ${GUARDED}\\): .*cannot assume ${GUARDED}: User: .* is not authorized to perform: sts:AssumeRole`,
+        `^2 of 6 region and account pairs failed \\(eu-west-1 as ${GUARDED}; us-east-1 as ${GUARDED}\\): .*cannot assume ${GUARDED}: ` +
+          `User: .* is not authorized to perform: sts:AssumeRole`,
       ),
     );
     expect(ctx.stats.counters.target_errors).toBe(2);
@@ -313,7 +315,8 @@ describe('regions × roles in one job', () => {
     expect(isConfigError(ctx.error)).toBe(true);
     expect((ctx.error as ConfigError).describe()).toMatch(
       new RegExp(
-        `^roles\\[0\\]\\.roleArn: the credentials of AWS_ACCESS_KEY_ID may not assume ${GUARDED} \\(AccessDenied: .*\\): allow them in the role's trust policy`,
+        `^roles\\[0\\]\\.roleArn: the credentials of AWS_ACCESS_KEY_ID may not assume ${GUARDED} \\(AccessDenied: .*\\): ` +
+          `allow them in the role's trust policy`,
       ),
     );
     expect(ctx.sink.points).toEqual([]);
@@ -325,7 +328,10 @@ describe('regions × roles in one job', () => {
     try {
       const ctx = await poll(fleet({ roles: [{ roleArn: READER }], maxAttempts: 1 }));
       expect((ctx.error as ConfigError).describe()).toMatch(
-        /^roles\[0\]\.roleArn: AWS refused the session of .* in (eu-west-1|us-east-1) \(or \1 is not enabled for the account\): InvalidClientTokenId/,
+        new RegExp(
+          /^roles\[0\]\.roleArn: AWS refused the session of .* in (eu-west-1|us-east-1) \(or \1 is not enabled for the account\): /.source +
+            /InvalidClientTokenId/.source,
+        ),
       );
     } finally {
       fake.allowRegion('eu-west-1', '222222222222');

@@ -101,7 +101,8 @@ describe('github', () => {
     const poller = createGitHubPoller();
     const ctx = context(poller, { repositories: ['nodejs/nope', 'nodejs/node'] });
     await expect(poller.poll(ctx)).rejects.toThrow(
-      'nodejs/nope: GET /repos/nodejs/nope answered 404: Not Found (no such repository, or it is private: private repositories need a token)',
+      'nodejs/nope: GET /repos/nodejs/nope answered 404: Not Found (no such repository, or it is private: ' +
+        'private repositories need a token)',
     );
     expect(ctx.sink.paths()).toContain('github.nodejs.node.stars');
   });
@@ -134,7 +135,8 @@ describe('github', () => {
     const error = await poller.poll(ctx).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).describe()).toBe(
-      'token: nodejs/node: GET /repos/nodejs/node answered 401: Bad credentials; the token is wrong or expired: set a valid one in GITHUB_TOKEN',
+      'token: nodejs/node: GET /repos/nodejs/node answered 401: Bad credentials; the token is wrong or expired: ' +
+        'set a valid one in GITHUB_TOKEN',
     );
     expect((error as Error).message).not.toContain('ghp_wrong');
     expect(fake.requests).toHaveLength(1);
@@ -146,7 +148,9 @@ describe('github', () => {
     const error = await poller.poll(context(poller, { repositories: ['acme/sso', 'nodejs/node'], token: TOKEN })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).describe()).toBe(
-      'token: acme/sso: GET /repos/acme/sso answered 403: Resource protected by organization SAML enforcement. You must grant your Personal Access token access to this organization.; the token may not read it: give it access, or set another token in GITHUB_TOKEN',
+      'token: acme/sso: GET /repos/acme/sso answered 403: Resource protected by organization SAML enforcement. ' +
+        'You must grant your Personal Access token access to this organization.; the token may not read it: ' +
+        'give it access, or set another token in GITHUB_TOKEN',
     );
     // Fail fast: the next repository is not asked, the run stops here.
     expect(fake.requests).toHaveLength(1);
@@ -166,7 +170,8 @@ describe('github', () => {
     const poller = createGitHubPoller();
     const first = context(poller, { repositories: ['nodejs/node', 'vercel/next.js'] });
     await expect(poller.poll(first)).rejects.toThrow(
-      "GitHub's rate limit is used up: 0 of 60 core requests left (unauthenticated: a token gets 5000 an hour); it resets at 2026-04-12T13:50:00Z (in 30 min), no requests until then",
+      "GitHub's rate limit is used up: 0 of 60 core requests left (unauthenticated: a token gets 5000 an hour); " +
+        'it resets at 2026-04-12T13:50:00Z (in 30 min), no requests until then',
     );
     expect(new Date(reset * 1000).toISOString()).toBe('2026-04-12T13:50:00.000Z');
     expect(fake.requests).toHaveLength(1);
@@ -202,7 +207,10 @@ describe('github', () => {
     fake.secondaryLimit({ retryAfter: 90 });
     const poller = createGitHubPoller();
     await expect(poller.poll(context(poller, { token: TOKEN }))).rejects.toThrow(
-      /GitHub answered 403 with retry-after 90s: You have exceeded a secondary rate limit.*request ID; no requests until 2026-04-12T13:21:30Z \(in 90 s\)/,
+      new RegExp(
+        /GitHub answered 403 with retry-after 90s: You have exceeded a secondary rate limit.*request ID; /.source +
+          /no requests until 2026-04-12T13:21:30Z \(in 90 s\)/.source,
+      ),
     );
     fake.clearSecondaryLimit();
     clock += 60_000;
@@ -246,7 +254,8 @@ describe('github', () => {
     const refused = await poller.poll(ctx2).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(ConfigError);
     expect((refused as ConfigError).describe()).toBe(
-      'traffic: nodejs/node: GET /repos/nodejs/node/traffic/views?per=day answered 403: Must have push access to repository; traffic needs a token with push access to every repository: use such a token in GITHUB_TOKEN, or set traffic: false',
+      'traffic: nodejs/node: GET /repos/nodejs/node/traffic/views?per=day answered 403: Must have push access to repository; ' +
+        'traffic needs a token with push access to every repository: use such a token in GITHUB_TOKEN, or set traffic: false',
     );
   });
 
@@ -257,7 +266,8 @@ describe('github', () => {
       expect(issues?.map((issue) => [issue.path.join('.'), issue.message])).toEqual([
         [
           'token',
-          'traffic: true needs a token with push access to the repositories: set GITHUB_TOKEN (token: ${GITHUB_TOKEN}), or set traffic: false',
+          'traffic: true needs a token with push access to the repositories: ' +
+            'set GITHUB_TOKEN (token: ${GITHUB_TOKEN}), or set traffic: false',
         ],
       ]);
     }

@@ -481,7 +481,7 @@ describe('fill: hours and days without activity are 0, not gaps', () => {
     expect(Object.keys(series).sort()).toEqual(['ga4.1.visits.Chile.sessions', 'ga4.1.visits.Japan.sessions']);
   });
 
-  it('follows the property zone across DST: 23 hours on the March day, 24 on the November one (the repeated hour is one dateHour)', async () => {
+  it('follows the property zone across DST: 23 hours on the March day, 24 in November (the repeated hour is one dateHour)', async () => {
     const march = hours('2026030800', 24, (i) => ({ sessions: i === 5 ? 4 : 0 }));
     const november = hours('2026110100', 24, (i) => ({ sessions: i === 1 ? 9 : 0 }));
     const h = await harness([{ id: '1', timeZone: 'America/New_York', rows: [...march, ...november] }], { start: '2026-11-05T00:00:00Z' });

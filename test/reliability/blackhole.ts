@@ -67,7 +67,9 @@ export function blackholeFaults(): void {
             {
               section: 'Graphite',
               fault: `carbon hung for ${HANG_S} s (accepts, never reads), then restarted`,
-              injected: `a proxy in front of carbon stops reading the job's connection (${series} points/s) for ${HANG_S} s, then resets it; the kernel buffers it never read are lost`,
+              injected:
+                `a proxy in front of carbon stops reading the job's connection (${series} points/s) for ${HANG_S} s, ` +
+                `then resets it; the kernel buffers it never read are lost`,
               expected: count(result.expected),
               observed: `${count(result.found)} (the writer re-sent ${count(reconnected.replaying_lines as number)} lines after the reset)`,
             },
@@ -153,9 +155,14 @@ export function blackholeFaults(): void {
             {
               section: 'Graphite',
               fault: `black hole at 2 MB/s for ${HANG_S} s (writer level)`,
-              injected: `the writer (defaults) sends ${count(total)} lines of ~100 bytes at 20,000/s through a proxy that stops reading for ${HANG_S} s, then resets the hung connections`,
+              injected:
+                `the writer (defaults) sends ${count(total)} lines of ~100 bytes at 20,000/s through a proxy that stops ` +
+                `reading for ${HANG_S} s, then resets the hung connections`,
               expected: count(total),
-              observed: `${count(found)} (first stall detected ${firstStall.toFixed(1)} s into the hang, ${stalls.length} stall${stalls.length === 1 ? '' : 's'}, ${stats.reconnects} reconnects; replay floor ${DEFAULT_REPLAY_BYTES / 1024 / 1024} MiB)`,
+              observed:
+                `${count(found)} (first stall detected ${firstStall.toFixed(1)} s into the hang, ` +
+                `${stalls.length} stall${stalls.length === 1 ? '' : 's'}, ${stats.reconnects} reconnects; ` +
+                `replay floor ${DEFAULT_REPLAY_BYTES / 1024 / 1024} MiB)`,
             },
             task,
           );
@@ -211,9 +218,14 @@ export function blackholeFaults(): void {
             {
               section: 'Graphite',
               fault: 'black hole instead of carbon',
-              injected: `GRAPHITE_URL points at a server that accepts and never reads; the job sends ${count(series)} points/s; SIGTERM once a write stalled`,
-              expected: `writes time out, reconnect; ≈1 tick/s; exit within 5 s, 1 with the lines the black hole never took counted as lost`,
-              observed: `first stall after ${stallAfter.toFixed(1)} s, ${hole.connections} connections, ${ticks} ticks in ${elapsed.toFixed(0)} s; exit ${exit.code} in ${stopS.toFixed(1)} s, ${lost} lines lost`,
+              injected:
+                `GRAPHITE_URL points at a server that accepts and never reads; the job sends ${count(series)} points/s; ` +
+                `SIGTERM once a write stalled`,
+              expected:
+                'writes time out, reconnect; ≈1 tick/s; exit within 5 s, 1 with the lines the black hole never took counted as lost',
+              observed:
+                `first stall after ${stallAfter.toFixed(1)} s, ${hole.connections} connections, ` +
+                `${ticks} ticks in ${elapsed.toFixed(0)} s; exit ${exit.code} in ${stopS.toFixed(1)} s, ${lost} lines lost`,
             },
             task,
           );

@@ -146,7 +146,9 @@ export function brokenConfigs(): void {
             fault: `broken config: ${kind}`,
             injected: of.map((o) => `\`${o.fixture.name}\``).join(', '),
             expected: `${of.length} × exit 78, one line naming file and field, no stack trace, no state, no Graphite connection`,
-            observed: `${ok} of ${of.length} as expected; state files ${count(of.reduce((n, o) => n + o.stateFiles.length, 0))}; Graphite connections (all ${corpus.length} runs) ${graphite.connections}`,
+            observed:
+              `${ok} of ${of.length} as expected; state files ${count(of.reduce((n, o) => n + o.stateFiles.length, 0))}; ` +
+              `Graphite connections (all ${corpus.length} runs) ${graphite.connections}`,
           },
           task,
         );

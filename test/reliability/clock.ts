@@ -81,14 +81,19 @@ export function clockJumps(): void {
         {
           section: 'Poller process',
           fault: 'wall clock jumps forward and back',
-          injected: `${jumps.map(([label]) => label).join(', ')}, 10 min apart, on the fake clock that drives a live job (interval 60 s, history, catchUp 48 h)`,
+          injected:
+            `${jumps.map(([label]) => label).join(', ')}, 10 min apart, on the fake clock that drives a live job ` +
+            `(interval 60 s, history, catchUp 48 h)`,
           expected:
-            'next run ≤ 120 s after each jump (noticed within the longest sleep, 60 s, then the next boundary); ≤ 1 run per interval; no sleep > 60 s; forward gaps caught up',
+            'next run ≤ 120 s after each jump (noticed within the longest sleep, 60 s, then the next boundary); ' +
+            '≤ 1 run per interval; no sleep > 60 s; forward gaps caught up',
           observed:
             seen
               .map(
                 (s) =>
-                  `${s.label}: next run after ${s.firstRunAfterS.toFixed(0)} s, ${s.liveRuns} runs in 10 min${s.skipped ? `, ${s.skipped} ticks skipped` : ''}${s.catchUp ? `, ${s.catchUp} catch-up windows` : ''}`,
+                  `${s.label}: next run after ${s.firstRunAfterS.toFixed(0)} s, ` +
+                  `${s.liveRuns} runs in 10 min${s.skipped ? `, ${s.skipped} ticks skipped` : ''}` +
+                  `${s.catchUp ? `, ${s.catchUp} catch-up windows` : ''}`,
               )
               .join('; ') + `; longest sleep ${longestSleep / 1000} s, ${clock.sleepCalls} sleeps in ${minutes} min`,
         },

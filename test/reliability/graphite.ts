@@ -90,9 +90,13 @@ export function graphiteFaults(): void {
             {
               section: 'Graphite',
               fault: `carbon stopped ${OUTAGE_S} s mid-run, then restarted`,
-              injected: `carbon-cache stopped (its cache written first) while a job sends ${SERIES} points/s, restarted after ${OUTAGE_S} s; default queue`,
+              injected:
+                `carbon-cache stopped (its cache written first) while a job sends ${SERIES} points/s, ` +
+                `restarted after ${OUTAGE_S} s; default queue`,
               expected: count(result.expected),
-              observed: `${count(result.found)} (reconnected ${((reconnect?.down_ms as number) / 1000).toFixed(1)} s after the loss; dropped ${stopped.dropped})`,
+              observed:
+                `${count(result.found)} (reconnected ${((reconnect?.down_ms as number) / 1000).toFixed(1)} s after the loss; ` +
+                `dropped ${stopped.dropped})`,
             },
             task,
           );
@@ -137,7 +141,10 @@ export function graphiteFaults(): void {
               fault: 'carbon killed with SIGKILL mid-run',
               injected: `SIGKILL to carbon-cache while a job sends ${series} points/s, restarted ${downS} s later`,
               expected: count(result.expected),
-              observed: `${count(result.found)}: carbon's cache lost ${count(atKill.missing.length)} of the ${count(atKill.expected)} points sent before the kill; the writer re-sent its last ${count(reconnect?.replaying_lines as number)} lines after reconnecting, which restored them`,
+              observed:
+                `${count(result.found)}: carbon's cache lost ${count(atKill.missing.length)} of the ` +
+                `${count(atKill.expected)} points sent before the kill; ` +
+                `the writer re-sent its last ${count(reconnect?.replaying_lines as number)} lines after reconnecting, which restored them`,
             },
             task,
           );
@@ -283,7 +290,10 @@ export function graphiteFaults(): void {
               fault: 'outage beyond the queue bound (source with history)',
               injected: `GRAPHITE_QUEUE_LIMIT=${queueLimit} (4 s of ${series} points/s); carbon stopped ${OUTAGE_S} s; catchUp 1h`,
               expected: count(result.expected),
-              observed: `${count(result.found)} (drop counter ${count(stopped.dropped as number)}, refilled by ${refills.length} catch-up window${refills.length === 1 ? '' : 's'} of ${refills.map(([s, e]) => `${e - s} s`).join(', ')})`,
+              observed:
+                `${count(result.found)} (drop counter ${count(stopped.dropped as number)}, ` +
+                `refilled by ${refills.length} catch-up window${refills.length === 1 ? '' : 's'} of ` +
+                `${refills.map(([s, e]) => `${e - s} s`).join(', ')})`,
             },
             task,
           );

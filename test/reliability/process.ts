@@ -56,7 +56,9 @@ export function processFaults(): void {
               fault: 'SIGTERM mid-run',
               injected: `SIGTERM 300 ms into a 700 ms run of a job sending ${series} points/s`,
               expected: `${count(result.expected)}; exit 0 within 5 s`,
-              observed: `${count(result.found)}; exit ${exit.code} in ${seconds.toFixed(2)} s (runs finished after the signal: ${finishedAfter}; dropped ${stopped.dropped})`,
+              observed:
+                `${count(result.found)}; exit ${exit.code} in ${seconds.toFixed(2)} s (runs finished after the signal: ` +
+                `${finishedAfter}; dropped ${stopped.dropped})`,
             },
             task,
           );
@@ -114,7 +116,9 @@ export function processFaults(): void {
               fault: 'SIGKILL mid-run, then restart',
               injected: `SIGKILL 150 ms into a run of a job sending ${series} points/s (catchUp 1h); started again ${downS} s later`,
               expected: `${count(result.expected)} (every second from the first run to the last)`,
-              observed: `${count(result.found)} (windows longer than a tick, fetched by catch-up: ${gap.map(([s, e]) => `${e - s} s`).join(', ')})`,
+              observed:
+                `${count(result.found)} (windows longer than a tick, fetched by catch-up: ` +
+                `${gap.map(([s, e]) => `${e - s} s`).join(', ')})`,
             },
             task,
           );

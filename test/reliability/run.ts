@@ -81,7 +81,8 @@ for (const section of SECTIONS) {
     const status = outcome(row);
     if (status !== 'passed') failures++;
     lines.push(
-      `| ${cell(row.fault)} | ${cell(row.injected)} | ${cell(row.expected)} | ${cell(row.observed)} | ${status === 'passed' ? 'pass' : `**${status.toUpperCase()}**`} |`,
+      `| ${cell(row.fault)} | ${cell(row.injected)} | ${cell(row.expected)} | ${cell(row.observed)} | ` +
+        `${status === 'passed' ? 'pass' : `**${status.toUpperCase()}**`} |`,
     );
   }
   lines.push('');
@@ -139,6 +140,7 @@ ${lines.join('\n')}
 `;
 writeFileSync(DOC, doc);
 console.log(
-  `\n${relative(ROOT, DOC)}: ${rows.length} rows, ${failures === 0 ? 'every row passing' : `${failures} failing`} (${minutes.toFixed(1)} min)`,
+  `\n${relative(ROOT, DOC)}: ${rows.length} rows, ${failures === 0 ? 'every row passing' : `${failures} failing`} ` +
+    `(${minutes.toFixed(1)} min)`,
 );
 process.exit(failures === 0 && vitest.status === 0 ? 0 : 1);

@@ -127,7 +127,8 @@ export function secretsNeverLeak(): void {
         GOOGLE_APPLICATION_CREDENTIALS: '',
       };
       const cloudwatchConfig = (endpoint: string) =>
-        `region: eu-west-1\nendpoint: ${endpoint}\nmetrics:\n  - namespace: Test/App\n    name: Requests\n    dimensions: { Service: api }\n    stats: [Sum]\n`;
+        `region: eu-west-1\nendpoint: ${endpoint}\nmetrics:\n  - namespace: Test/App\n    name: Requests\n` +
+        `    dimensions: { Service: api }\n    stats: [Sum]\n`;
       const gaConfig = (extra = '') => `propertyId: 3000\napiRoot: ${ga.url}\nrealtime:\n  - metrics: [activeUsers]\n${extra}`;
       const headers = 'headers:\n  Authorization: Bearer ${RELIABILITY_API_TOKEN}\n';
       runs.push(
@@ -311,9 +312,17 @@ export function secretsNeverLeak(): void {
         {
           section: 'Secrets',
           fault: 'fake credentials everywhere, every poller',
-          injected: `${Object.keys(SECRETS).length} recognisable secrets (API token, key in the URL query, password in the URL, GitHub token, AWS key id, secret and session token, Google access token, GRAPHITE_TOKEN and GRAPHITE_AUTH of an https:// Graphite) and a service account's private key (${keyLines.length} lines); ${runs.length} runs × LOG_LEVEL info and debug, ${failing.length / 2} of them failing (401 echoing the request, refused credentials, unreachable API, failed sign-in)`,
+          injected:
+            `${Object.keys(SECRETS).length} recognisable secrets (API token, key in the URL query, password in the URL, ` +
+            `GitHub token, AWS key id, secret and session token, Google access token, ` +
+            `GRAPHITE_TOKEN and GRAPHITE_AUTH of an https:// Graphite) and a service account's private key ` +
+            `(${keyLines.length} lines); ${runs.length} runs × LOG_LEVEL info and debug, ${failing.length / 2} of them failing ` +
+            `(401 echoing the request, refused credentials, unreachable API, failed sign-in)`,
           expected: '0 occurrences in stdout, stderr, state files and Graphite',
-          observed: `${leaks.length} occurrences in ${count(results.reduce((n, r) => n + r.result.stderr.length + r.result.stdout.length, 0))} bytes of output, ${count(results.reduce((n, r) => n + r.state.length, 0))} bytes of state and ${count(sent)} lines sent to Graphite`,
+          observed:
+            `${leaks.length} occurrences in ` +
+            `${count(results.reduce((n, r) => n + r.result.stderr.length + r.result.stdout.length, 0))} bytes of output, ` +
+            `${count(results.reduce((n, r) => n + r.state.length, 0))} bytes of state and ${count(sent)} lines sent to Graphite`,
         },
         task,
       );

@@ -482,8 +482,15 @@ export function sourceFaults(): void {
             section: 'Source APIs',
             fault: `${scenario.poller}: ${scenario.fault}`,
             injected: scenario.injected,
-            expected: `runs for ${seconds} s at ${scenario.interval ?? 1} s, never 2 at once, ≤ ${scenario.maxPerRun} request${scenario.maxPerRun > 1 ? 's' : ''} per run, errors self-metric = failed runs, points again after`,
-            observed: `${m.runs} runs, at most ${m.maxInFlight} at once; ${m.requests.length} requests (${faulty} faulted by the proxy), ≤ ${m.maxPerRun} per run${gaps}; ${m.errors} failed = errors ${m.failedRuns}${counters ? ` (${counters})` : ''}; points again ${m.recoveredAfterS?.toFixed(1) ?? 'never'} s after the fault`,
+            expected:
+              `runs for ${seconds} s at ${scenario.interval ?? 1} s, never 2 at once, ` +
+              `≤ ${scenario.maxPerRun} request${scenario.maxPerRun > 1 ? 's' : ''} per run, ` +
+              `errors self-metric = failed runs, points again after`,
+            observed:
+              `${m.runs} runs, at most ${m.maxInFlight} at once; ${m.requests.length} requests ` +
+              `(${faulty} faulted by the proxy), ≤ ${m.maxPerRun} per run${gaps}; ` +
+              `${m.errors} failed = errors ${m.failedRuns}${counters ? ` (${counters})` : ''}; ` +
+              `points again ${m.recoveredAfterS?.toFixed(1) ?? 'never'} s after the fault`,
           },
           task,
         );

@@ -89,8 +89,15 @@ export function stateDirectoryFaults(): void {
             section: 'State directory',
             fault: `state directory ${kind}`,
             injected,
-            expected: `${errorsExpected}; ${count(result.expected)} points in carbon (polling goes on)${free ? '; the watermark kept again once writable' : ''}`,
-            observed: `${errorsWhileBroken.length} error line${errorsWhileBroken.length === 1 ? '' : 's'} in ${RUN_S + 2} s: "${errorsWhileBroken.map((l) => `${l.msg} (${String(l.error)})`).join('", "')}"; ${count(result.found)} points in carbon${free ? `; watermark ${recorded ? 'written again after the space came back' : 'NOT written again'}` : ''}; ${stray.length} stray temporary files`,
+            expected:
+              `${errorsExpected}; ${count(result.expected)} points in carbon ` +
+              `(polling goes on)${free ? '; the watermark kept again once writable' : ''}`,
+            observed:
+              `${errorsWhileBroken.length} error line${errorsWhileBroken.length === 1 ? '' : 's'} in ${RUN_S + 2} s: ` +
+              `"${errorsWhileBroken.map((l) => `${l.msg} (${String(l.error)})`).join('", "')}"; ` +
+              `${count(result.found)} points in carbon` +
+              `${free ? `; watermark ${recorded ? 'written again after the space came back' : 'NOT written again'}` : ''}; ` +
+              `${stray.length} stray temporary files`,
           },
           task,
         );

@@ -126,7 +126,9 @@ export function transportFaults(): void {
               `a job sends ${SERIES} points/s as JSON batches; every request for ${OUTAGE_S} s gets 429 (Retry-After: 1), 500 ` +
               'or a connection cut mid-answer',
             expected: count(expected.size * SERIES),
-            observed: `${count(found)} acknowledged (${refused} bad answers retried, ${ingest.duplicates} duplicates; dropped ${stopped.dropped})`,
+            observed:
+              `${count(found)} acknowledged (${refused} bad answers retried, ${ingest.duplicates} duplicates; ` +
+              `dropped ${stopped.dropped})`,
           },
           task,
         );

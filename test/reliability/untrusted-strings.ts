@@ -225,9 +225,16 @@ function row(task: Task, channel: string, strings: number, c: Checked, maxNodes:
     {
       section: 'Untrusted strings',
       fault: channel,
-      injected: `${count(strings)} random strings (seed ${SEED}): control characters, newlines, spaces, dots, ";", "=", "~", unicode, up to 6,000 characters, line-injection attempts`,
-      expected: `${count(points)} points (and the job's self-metrics), every line valid; 0 injected; nodes ≤ ${NODE_MAX_BYTES} bytes, ${maxNodes} nodes a path`,
-      observed: `${count(c.lines)} lines, ${c.invalid.length} invalid, ${c.injected.length} injected; longest node ${c.longestNodeBytes} bytes, longest path ${c.longestPathBytes} bytes; ${count(distinct)} distinct series (${count(strings - distinct)} strings sanitized into the same node as another)`,
+      injected:
+        `${count(strings)} random strings (seed ${SEED}): control characters, newlines, spaces, dots, ";", "=", "~", ` +
+        `unicode, up to 6,000 characters, line-injection attempts`,
+      expected:
+        `${count(points)} points (and the job's self-metrics), every line valid; 0 injected; ` +
+        `nodes ≤ ${NODE_MAX_BYTES} bytes, ${maxNodes} nodes a path`,
+      observed:
+        `${count(c.lines)} lines, ${c.invalid.length} invalid, ${c.injected.length} injected; ` +
+        `longest node ${c.longestNodeBytes} bytes, longest path ${c.longestPathBytes} bytes; ` +
+        `${count(distinct)} distinct series (${count(strings - distinct)} strings sanitized into the same node as another)`,
     },
     task,
   );

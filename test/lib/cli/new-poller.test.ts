@@ -4,6 +4,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symli
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import * as prettier from 'prettier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POLLER_NAME, checkPollerName, scaffoldFiles } from '../../../lib/cli/new-poller.ts';
 import { TestHttpServer } from '../../helpers/http-server.ts';
@@ -28,6 +29,13 @@ describe('poller names', () => {
       'test/pollers/status-page.test.ts',
     ]);
   });
+
+  it("writes TypeScript that the project's Prettier leaves as it is (npm test checks every .ts file)", async () => {
+    const options = await prettier.resolveConfig(join(ROOT, '.prettierrc.json'));
+    for (const file of scaffoldFiles('status-page').filter((f) => f.path.endsWith('.ts'))) {
+      expect(await prettier.check(file.text, { ...options, filepath: join(ROOT, file.path) }), file.path).toBe(true);
+    }
+  });
 });
 
 describe('npx tsx bin/new-poller.ts', () => {
@@ -43,7 +51,8 @@ describe('npx tsx bin/new-poller.ts', () => {
     const result = await runCommand(['bin/new-poller.ts', 'Status.Page', '--root', root]);
     expect(result.code).toBe(78);
     expect(result.stderr).toBe(
-      'new-poller: "Status.Page" is not a valid poller name: use lowercase letters, digits, "-" and "_", starting with a letter (at most 64)\n',
+      'new-poller: "Status.Page" is not a valid poller name: use lowercase letters, digits, "-" and "_", ' +
+        'starting with a letter (at most 64)\n',
     );
     expect(existsSync(join(root, 'pollers'))).toBe(false);
   });

@@ -89,7 +89,8 @@ describe('readEnvironment', () => {
     ],
     [
       { GRAPHITE_URL: 'carbon:2003' },
-      `environment: GRAPHITE_URL: expected tcp://host:port, tls://host:port, udp://host:port, an https:// URL or '-' for stdout, got "carbon:2003"`,
+      `environment: GRAPHITE_URL: expected tcp://host:port, tls://host:port, udp://host:port, ` +
+        `an https:// URL or '-' for stdout, got "carbon:2003"`,
     ],
     [
       { GRAPHITE_URL: 'tcp://carbon' },
@@ -120,15 +121,18 @@ describe('readEnvironment', () => {
     ],
     [
       { GRAPHITE_URL: 'tls://h:2004', GRAPHITE_TLS_CA: 'package.json' },
-      'environment: GRAPHITE_TLS_CA: expected a PEM file holding a CERTIFICATE, but "package.json" has no "-----BEGIN ...CERTIFICATE-----" block',
+      'environment: GRAPHITE_TLS_CA: expected a PEM file holding a CERTIFICATE, ' +
+        'but "package.json" has no "-----BEGIN ...CERTIFICATE-----" block',
     ],
     [
       { GRAPHITE_URL: 'tls://h:2004', GRAPHITE_TLS_CERT: 'package.json', GRAPHITE_TLS_KEY: 'package.json' },
-      'environment: GRAPHITE_TLS_CERT: expected a PEM file holding a CERTIFICATE, but "package.json" has no "-----BEGIN ...CERTIFICATE-----" block',
+      'environment: GRAPHITE_TLS_CERT: expected a PEM file holding a CERTIFICATE, ' +
+        'but "package.json" has no "-----BEGIN ...CERTIFICATE-----" block',
     ],
     [
       { GRAPHITE_URL: 'https://h/m?api_key=sekrit' },
-      'environment: GRAPHITE_URL: expected the ingestion URL without a query string (a token goes in GRAPHITE_TOKEN), got "https://h/m?***"',
+      'environment: GRAPHITE_URL: expected the ingestion URL without a query string ' +
+        '(a token goes in GRAPHITE_TOKEN), got "https://h/m?***"',
     ],
   ])('checks the transport variables: %o', (env, line) => {
     const error = errorOf(env);
@@ -262,7 +266,8 @@ describe('bin/ commands with a bad environment', () => {
     [
       ['bin/poll.ts', 'host', '--once'],
       { GRAPHITE_URL: 'tcp://h:2003?password=hunter2' },
-      `environment: GRAPHITE_URL: expected tcp://host:port, tls://host:port, udp://host:port, an https:// URL or '-' for stdout, got "tcp://h:2003?***"`,
+      `environment: GRAPHITE_URL: expected tcp://host:port, tls://host:port, udp://host:port, ` +
+        `an https:// URL or '-' for stdout, got "tcp://h:2003?***"`,
     ],
     [
       ['bin/backfill.ts', 'cloudwatch', '--from', '-1h'],

@@ -429,7 +429,7 @@ describe('graphite writer over TCP', { timeout: 120_000 }, () => {
     expect(compare(completeLines(afterStall), sent)).toEqual(complete);
   });
 
-  it('(6c) a replay older than 10 minutes: the peer proves it read it by ending the connection after us; the older half is dropped', async () => {
+  it('(6c) a replay older than 10 minutes: the peer proves it read it by closing after us; the older half is dropped', async () => {
     const sink = await server();
     let now = Date.UTC(2026, 0, 1);
     const { writer, logs } = writerFor(sink.port, { clock: { now: () => now } });

@@ -54,7 +54,8 @@ describe('createSystemClock', () => {
       }
       expect(isConfigError(error)).toBe(true);
       expect((error as Error & { describe(): string }).describe()).toBe(
-        `environment: GRAPHITE_POLLERS_TEST_NOW: expected an ISO time with a zone such as 2026-12-04T16:30:00Z (a test hook: unset it outside tests), got "${value}"`,
+        `environment: GRAPHITE_POLLERS_TEST_NOW: expected an ISO time with a zone such as 2026-12-04T16:30:00Z (a test hook: ` +
+          `unset it outside tests), got "${value}"`,
       );
     },
   );

@@ -58,7 +58,8 @@ describe('rewriteParameters for MySQL/MariaDB', () => {
 
   it('knows backslash escapes, backticks, # comments and -- comments that need a space', () => {
     const sql =
-      "SELECT 'a\\' :window_end' AS a, \"b :window_end\" AS b, `c :window_end` AS c, 5--1 AS d # :window_end\n FROM t WHERE at < :window_end -- :window_start";
+      "SELECT 'a\\' :window_end' AS a, \"b :window_end\" AS b, `c :window_end` AS c, 5--1 AS d # :window_end\n" +
+      ' FROM t WHERE at < :window_end -- :window_start';
     const r = rewriteParameters(sql, 'mysql');
     expect(r.parameters).toEqual(['window_end']);
     expect(r.text).toContain('5--1 AS d');
