@@ -53,7 +53,8 @@ describe('job files', () => {
       expect.fail('no poller fits');
     } catch (error) {
       expect((error as ConfigError).describe()).toBe(
-        'jobs/orders.yaml: its name does not say which poller runs it: name it <poller>.yaml or <poller>-<anything>.yaml, where <poller> is one of host, http, http-json, sql',
+        'jobs/orders.yaml: its name does not say which poller runs it: name it <poller>.yaml or <poller>-<anything>.yaml, ' +
+          'where <poller> is one of host, http, http-json, sql',
       );
     }
   });

@@ -69,7 +69,7 @@ function setup() {
 const boundaries = (count: number) => Array.from({ length: count }, (_, i) => START + i * INTERVAL * 1000);
 
 describe('JobSet: each job is its own loop', () => {
-  it('a job that throws, one that hangs past its deadline, one that ignores its signal and one asleep on a quota never delay the on-time job', async () => {
+  it('jobs that throw, hang past their deadline, ignore their signal or sleep on a quota never delay the on-time job', async () => {
     const { clock, writer, set } = setup();
     const onTime = recordingPoller('ontime', clock);
     const throws = recordingPoller('throws', clock, async () => {
