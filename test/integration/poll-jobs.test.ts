@@ -72,7 +72,7 @@ describe('bin/poll.ts --jobs: start-up and reload', () => {
     expect(failed.stdout).toMatch(/^pollers\.http-json-down\.errors 1 \d+$/m);
   });
 
-  it('SIGHUP: a new file starts its job, a removed one stops, a changed one restarts, a broken one is one line and keeps its job', async () => {
+  it('SIGHUP: a new file starts its job, a removed one stops, a changed one restarts, a broken one keeps its job', async () => {
     const dir = tempDir('jobs-reload');
     for (const name of ['a', 'b', 'c']) writeFileSync(join(dir, `history-${name}.yaml`), 'step: 1\ninterval: 1\n');
     const jobs = spawnJobs(['--jobs', dir, '--dry-run'], {});
