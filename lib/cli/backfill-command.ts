@@ -19,8 +19,8 @@ import { onStopSignals } from '../run/stop-signals.ts';
 import { needsTimeZone, parseTimeBound } from '../backfill/time-range.ts';
 import { formatWindow } from '../run/time-window.ts';
 
-const USAGE = `Usage: npx tsx bin/backfill.ts <poller> --from <ISO|date|-7d|-36h|yesterday> [--to <ISO|date|now|today>]
-                                [--config FILE] [--concurrency N] [--dry-run] [--restart] [--shard i/n]
+const USAGE = `Usage: node --import tsx bin/backfill.ts <poller> --from <ISO|date|-7d|-36h|yesterday> [--to <ISO|date|now|today>]
+                                         [--config FILE] [--concurrency N] [--dry-run] [--restart] [--shard i/n]
 
   --from, --to     the range, half-open [from, to). An ISO timestamp is an instant (UTC unless it has an
                    offset); a date alone (2026-01-01), "today" and "yesterday" mean midnight in the source's

@@ -15,7 +15,7 @@ export const PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
 /** A poller name is a file name and a Graphite path node: lowercase letters, digits, "-", "_", a letter first. */
 export const POLLER_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
 
-const USAGE = `Usage: npx tsx bin/new-poller.ts <name> [--root DIR]
+const USAGE = `Usage: node --import tsx bin/new-poller.ts <name> [--root DIR]
 
 Writes pollers/<name>.ts (a working poller that GETs JSON from its \`url\` option), config/<name>.example.yaml
 and test/pollers/<name>.test.ts, ready for \`npm test\`. Then fill in the places marked TODO; the walkthrough
@@ -86,7 +86,7 @@ export async function newPollerCommand(
       return 0;
     }
     if (positionals.length !== 1)
-      throw new ConfigError('expected one poller name, for example: npx tsx bin/new-poller.ts status-page (see --help)');
+      throw new ConfigError('expected one poller name, for example: node --import tsx bin/new-poller.ts status-page (see --help)');
     const name = positionals[0]!;
     const root = resolve(values.root ?? PROJECT_ROOT);
     const files = writeScaffold(name, root);
@@ -98,7 +98,7 @@ export async function newPollerCommand(
         `  npx vitest run test/pollers/${name}.test.ts test/pollers/contract.test.ts   # passes as generated`,
         `  fill in the TODOs: the API call and the mapping in pollers/${name}.ts, a real answer in its test,`,
         `  the options in config/${name}.example.yaml; docs/adding-a-poller.md walks through each step.`,
-        `  npx tsx bin/poll.ts ${name} --once --dry-run --config config/${name}.example.yaml`,
+        `  node --import tsx bin/poll.ts ${name} --once --dry-run --config config/${name}.example.yaml`,
       ].join('\n'),
     );
     return 0;

@@ -18,9 +18,9 @@ import { formatShard } from '../poller-kit/shard.ts';
 import { STOP_BUDGET } from '../run/stop-budget.ts';
 import { onStopSignals } from '../run/stop-signals.ts';
 
-const USAGE = `Usage: npx tsx bin/poll.ts <poller> [--config FILE] [--once] [--dry-run] [--plan] [--shard i/n] [--help]
-       npx tsx bin/poll.ts --jobs DIR|FILE... [--once] [--dry-run]
-       npx tsx bin/poll.ts --list
+const USAGE = `Usage: node --import tsx bin/poll.ts <poller> [--config FILE] [--once] [--dry-run] [--plan] [--shard i/n] [--help]
+       node --import tsx bin/poll.ts --jobs DIR|FILE... [--once] [--dry-run]
+       node --import tsx bin/poll.ts --list
 
   --config FILE  the job's YAML file (default: config/<poller>.yaml; a poller without required options runs without one)
   --once         run a single tick and exit (cron)
