@@ -157,7 +157,7 @@ let stopping = false;
 
 function jobsModeAvailable(): boolean {
   try {
-    return /--jobs\b/.test(readFileSync(join(ROOT, 'lib', 'cli', 'command-line.ts'), 'utf8'));
+    return /--jobs\b/.test(readFileSync(join(ROOT, 'lib', 'cli', 'poll-command.ts'), 'utf8'));
   } catch {
     return false;
   }
@@ -180,8 +180,9 @@ async function steadyState(): Promise<{ figures: Figure[]; notes: string[] }> {
   const env = (extra: NodeJS.ProcessEnv = {}) => ({ GRAPHITE_URL: carbon.url, GRAPHITE_PREFIX: 'bench', LOG_LEVEL: 'warn', ...extra });
   const configs = join(work, 'jobs');
   mkdirSync(configs);
-  for (let n = 0; n < JOBS; n++) job(join(configs, `job${n}.yaml`), port, carbon.port, n);
-  const oneJob = (n: number) => ['bin/poll.ts', 'http-json', '--config', join(configs, `job${n}.yaml`)];
+  // `<poller>-<anything>.yaml`: the name --jobs reads the poller from.
+  for (let n = 0; n < JOBS; n++) job(join(configs, `http-json-job${n}.yaml`), port, carbon.port, n);
+  const oneJob = (n: number) => ['bin/poll.ts', 'http-json', '--config', join(configs, `http-json-job${n}.yaml`)];
   // tsx keeps its transform cache in $TMPDIR/tsx-<uid>: a persistent TMPDIR is what a systemd CacheDirectory gives.
   const warmTmp = join(work, 'tmp-warm');
   mkdirSync(warmTmp);
