@@ -209,7 +209,7 @@ async function steadyState(): Promise<{ figures: Figure[]; notes: string[] }> {
     samples: [],
   });
   if (!buildError) {
-    const args = ['bin/poll.js', 'http-json', '--config', join(configs, 'job2.yaml')];
+    const args = ['bin/poll.js', 'http-json', '--config', join(configs, 'http-json-job2.yaml')];
     const child = start(process.execPath, args, env(), dist);
     modes.push({ name: '(a″) one job, compiled JS (tsc emit, no loader)', roots: [child], jobs: 1, samples: [] });
   } else {
