@@ -27,7 +27,7 @@ export { byteSize, formatByteSize, parseByteSize } from './byte-size.ts';
 export { silentLogger, type LogFields, type Logger, type LogLevel } from './logger.ts';
 export { systemClock, type Clock } from './clock.ts';
 export { inShard, shardOf, type Shard } from './shard.ts';
-export { RateLimiter, sharedRateLimiter, type RateLimiterOptions } from './rate-limiter.ts';
+export { RateLimiter, type RateLimiterOptions } from './rate-limiter.ts';
 export { backoffDelay, type BackoffShape } from './backoff.ts';
 export { deadline, formatMs, type Deadline } from './deadline.ts';
 export { DEFAULT_MAX_RESPONSE_BYTES, readBoundedJson, readBoundedText, ResponseTooLargeError } from './bounded-body.ts';

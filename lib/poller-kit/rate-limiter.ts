@@ -91,25 +91,3 @@ export class RateLimiter {
     this.#tokens = Math.min(this.#burst, this.#tokens + elapsed * this.#rate);
   }
 }
-
-const shared = new Map<string, RateLimiter>();
-
-/**
- * The process-wide limiter named `key` (for example `cloudwatch.GetMetricData.eu-west-1`): created on first
- * use, shared by every job of the process afterwards. A later caller asking for a lower rate lowers it.
- */
-export function sharedRateLimiter(key: string, options: RateLimiterOptions): RateLimiter {
-  const existing = shared.get(key);
-  if (existing) {
-    existing.limitTo(options.ratePerSecond, options.burst);
-    return existing;
-  }
-  const limiter = new RateLimiter(options);
-  shared.set(key, limiter);
-  return limiter;
-}
-
-/** Forgets every shared limiter (tests). */
-export function resetSharedRateLimiters(): void {
-  shared.clear();
-}

@@ -1,11 +1,9 @@
-// The token bucket on a fake clock: burst, sustained rate, call order, abort, and the process-wide registry.
-import { afterEach, describe, expect, it } from 'vitest';
-import { RateLimiter, resetSharedRateLimiters, sharedRateLimiter } from '../../../lib/poller-kit/rate-limiter.ts';
+// The token bucket on a fake clock: burst, sustained rate, call order, abort.
+import { describe, expect, it } from 'vitest';
+import { RateLimiter } from '../../../lib/poller-kit/rate-limiter.ts';
 import { FakeClock } from '../../helpers/fake-clock.ts';
 
 describe('RateLimiter', () => {
-  afterEach(() => resetSharedRateLimiters());
-
   it('lets a burst through at once, then paces callers at the rate', async () => {
     const clock = new FakeClock();
     const limiter = new RateLimiter({ ratePerSecond: 10, burst: 3, clock });
@@ -76,31 +74,5 @@ describe('RateLimiter', () => {
 
   it('refuses a rate that is not positive', () => {
     expect(() => new RateLimiter({ ratePerSecond: 0 })).toThrow(/positive/);
-  });
-});
-
-describe('sharedRateLimiter', () => {
-  afterEach(() => resetSharedRateLimiters());
-
-  it('returns one bucket per key for the whole process, the strictest rate winning', () => {
-    const clock = new FakeClock();
-    const first = sharedRateLimiter('api.Op.region-1', { ratePerSecond: 20, clock });
-    const second = sharedRateLimiter('api.Op.region-1', { ratePerSecond: 5, clock });
-    const third = sharedRateLimiter('api.Op.region-1', { ratePerSecond: 50, clock });
-    expect(second).toBe(first);
-    expect(third).toBe(first);
-    expect(first.ratePerSecond).toBe(5);
-    expect(sharedRateLimiter('api.Op.region-2', { ratePerSecond: 20, clock })).not.toBe(first);
-  });
-
-  it('paces two callers sharing a key together, as two jobs in one process', async () => {
-    const clock = new FakeClock();
-    const jobA = sharedRateLimiter('shared', { ratePerSecond: 4, burst: 1, clock });
-    const jobB = sharedRateLimiter('shared', { ratePerSecond: 4, burst: 1, clock });
-    const start = clock.now();
-    const times: number[] = [];
-    const all = [jobA.take(), jobB.take(), jobA.take(), jobB.take()].map((p) => p.then(() => times.push(clock.now() - start)));
-    await clock.runUntilSettled(Promise.all(all));
-    expect(times).toEqual([0, 250, 500, 750]);
   });
 });
