@@ -40,17 +40,6 @@ export class RateLimiter {
     return this.#tokens;
   }
 
-  /** Lowers the rate (never raises it): when jobs ask for different rates, the strictest applies to all. */
-  limitTo(ratePerSecond: number, burst?: number): void {
-    this.#refill();
-    if (ratePerSecond > 0 && ratePerSecond < this.#rate) this.#rate = ratePerSecond;
-    const newBurst = Math.max(1, burst ?? ratePerSecond);
-    if (newBurst < this.#burst) {
-      this.#burst = newBurst;
-      this.#tokens = Math.min(this.#tokens, newBurst);
-    }
-  }
-
   /**
    * Waits until `tokens` may be spent, then spends them. Resolves with the milliseconds waited (0 when a
    * token was there). Rejects with the signal's reason when `signal` aborts, giving the reservation back.
